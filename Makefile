@@ -1,0 +1,70 @@
+# ecmon: `make demo` and `make test` on a fresh machine. Everything they need is installed here:
+# Debian packages (apt-get, as root), Kafka jars (mvn, from Maven Central), Python packages (.venv).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+ECMON := $(VENV)/bin/ecmon
+KAFKA_LIB := deploy/kafka/target/lib
+DEBIAN_PACKAGES := clickhouse-server clickhouse-client prometheus prometheus-alertmanager openjdk-17-jre-headless maven
+
+# The test stack runs beside a demo stack: its own state directory and ports.
+TEST_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-test ECMON_KAFKA_PORT=39092 ECMON_CLICKHOUSE_PORT=39000 \
+	ECMON_CLICKHOUSE_HTTP_PORT=38123 ECMON_PROMETHEUS_PORT=39090 ECMON_ALERTMANAGER_PORT=39190 \
+	ECMON_METRICS_PORT_BASE=39200
+
+.PHONY: install system-packages kafka venv up down status demo test unit clean
+
+install: system-packages kafka venv
+
+system-packages:
+	@missing=""; \
+	for bin in /usr/sbin/clickhouse-server /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/java /usr/bin/mvn; do \
+		[ -x $$bin ] || missing="$$missing $$bin"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing Debian packages (missing:$$missing)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEBIAN_PACKAGES); \
+		else \
+			echo "missing:$$missing"; echo "run as root: apt-get update && apt-get install -y $(DEBIAN_PACKAGES)"; exit 1; \
+		fi; \
+	fi
+
+kafka: $(KAFKA_LIB)/.assembled
+
+$(KAFKA_LIB)/.assembled: deploy/kafka/pom.xml
+	@echo "assembling Apache Kafka from Maven Central (deploy/kafka/pom.xml)"
+	rm -rf $(KAFKA_LIB)
+	mvn -q -B -f deploy/kafka/pom.xml dependency:copy-dependencies
+	touch $@
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip==24.3.1
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+up: install
+	$(ECMON) stack up
+
+down:
+	@if [ -x $(ECMON) ]; then $(ECMON) stack down; $(TEST_ENV) $(ECMON) stack down; fi
+
+status:
+	$(ECMON) stack status
+
+demo: install
+	$(ECMON) demo
+
+unit: venv
+	$(VENV)/bin/pytest -q tests/unit
+
+test: install
+	$(TEST_ENV) $(ECMON) stack up
+	set +e; $(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider tests; rc=$$?; \
+	$(TEST_ENV) $(ECMON) stack down; exit $$rc
+
+clean: down
+	rm -rf .ecmon .ecmon-test

@@ -1,0 +1,1 @@
+"""The local stack: Kafka (KRaft), ClickHouse, Prometheus and Alertmanager as plain processes."""

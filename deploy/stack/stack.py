@@ -1,0 +1,143 @@
+"""`ecmon stack up | down | status`: the whole local stack as one unit."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from deploy.stack.apps import running_apps
+from deploy.stack.process import ServiceError, wait_until
+from deploy.stack.services import KafkaBroker, Service, stack_services
+from ecmon import topics
+from ecmon.settings import Settings
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    port: int
+    pid: int | None
+    healthy: bool
+    log: str
+
+
+def _stack_file(settings: Settings):
+    return settings.run_dir / "stack.json"
+
+
+def _check_broker_count(settings: Settings, services: list[Service]) -> None:
+    """KRaft voters are fixed at format time: a different broker count needs fresh Kafka storage."""
+    stack_file = _stack_file(settings)
+    if not stack_file.exists():
+        return
+    previous = json.loads(stack_file.read_text()).get("brokers")
+    if previous == settings.brokers:
+        return
+    running = [s.name for s in services if isinstance(s, KafkaBroker) and s.process.pid()]
+    old_running = [f"kafka-{i}" for i in range(1, (previous or 0) + 1)]
+    if running or any(KafkaBroker(name=n, port=0, settings=settings).process.pid() for n in old_running):
+        raise ServiceError(
+            f"the stack is running with {previous} broker(s); run `ecmon stack down` before "
+            f"`ecmon stack up --brokers {settings.brokers}`"
+        )
+    for path in settings.state_dir.glob("kafka-*"):
+        shutil.rmtree(path, ignore_errors=True)
+    (settings.state_dir / "kafka-cluster.id").unlink(missing_ok=True)
+
+
+def _select(services: list[Service], only: list[str] | None) -> list[Service]:
+    return [s for s in services if only is None or s.name in only]
+
+
+def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None = None) -> list[ServiceStatus]:
+    """Start the stack (or the services named in ``only``); harmless for what already runs."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    services = _select(stack_services(settings), only)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    if any(isinstance(s, KafkaBroker) for s in services):
+        _check_broker_count(settings, services)
+        _stack_file(settings).write_text(json.dumps({"brokers": settings.brokers}))
+
+    started: list[Service] = []
+    for service in services:
+        proc = service.process
+        if proc.pid() is not None:
+            on_progress(f"{service.name} already running (pid {proc.pid()})")
+            continue
+        on_progress(f"preparing {service.name}")
+        service.prepare()
+        proc.start()
+        started.append(service)
+    for service in services:
+        on_progress(f"waiting for {service.name} on port {service.port}")
+        proc = service.process
+        ok = wait_until(lambda: service.healthy() or proc.exited_early(), service.start_timeout)
+        if proc.exited_early():
+            raise ServiceError(
+                f"{service.name} exited during start-up. Log: {service.log_path}\n{proc.log_tail()}"
+            )
+        if not ok or not service.healthy():
+            raise ServiceError(
+                f"{service.name} did not become healthy on {settings.host}:{service.port} within "
+                f"{service.start_timeout:.0f}s (is the port taken by another program?). "
+                f"Log: {service.log_path}\n{proc.log_tail()}"
+            )
+    if any(isinstance(s, KafkaBroker) for s in services):
+        on_progress("creating topics")
+        create_topics(settings)
+    return status(settings)
+
+
+def create_topics(settings: Settings) -> list[str]:
+    """Create every declared topic that does not exist yet; returns the names created."""
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    existing = set(admin.list_topics(timeout=10).topics)
+    rf = settings.replication_factor
+    min_isr = 2 if rf >= 3 else 1
+    wanted = [
+        NewTopic(t.name, num_partitions=t.partitions, replication_factor=rf, config=t.kafka_config(min_isr))
+        for t in topics.all_topics(settings.worker_app_id)
+        if t.name not in existing
+    ]
+    if not wanted:
+        return []
+    for name, future in admin.create_topics(wanted, operation_timeout=30).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise ServiceError(f"creating topic {name} failed: {exc}") from exc
+    return [t.topic for t in wanted]
+
+
+def down(settings: Settings, on_progress=lambda msg: None, only: list[str] | None = None) -> list[str]:
+    """Stop exactly the processes the stack started (by pid file), in reverse order, cleanly."""
+    stopped = []
+    for app in running_apps(settings) if only is None else []:
+        on_progress(f"stopping {app.name}")
+        app.stop(timeout=30)
+        stopped.append(app.name)
+    for service in reversed(_select(stack_services(settings), only)):
+        if service.process.pid() is not None:
+            on_progress(f"stopping {service.name}")
+            service.process.stop()
+            stopped.append(service.name)
+    return stopped
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    result = []
+    for service in stack_services(settings):
+        pid = service.process.pid()
+        healthy = False
+        if pid is not None:
+            try:
+                healthy = service.healthy()
+            except Exception:
+                healthy = False
+        result.append(ServiceStatus(service.name, service.port, pid, healthy, str(service.log_path)))
+    return result

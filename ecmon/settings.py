@@ -1,0 +1,88 @@
+"""Settings for every ecmon process, from environment variables (prefix ``ECMON_``).
+
+One object, so the stack, the gateways, the worker and the sink agree on ports and names
+without passing them around by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ecmon import PROJECT_ROOT
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ECMON_", extra="ignore")
+
+    state_dir: Path = Field(
+        default=PROJECT_ROOT / ".ecmon",
+        description="All data, logs and pid files of the local stack live here.",
+    )
+    host: str = Field(default="127.0.0.1", description="Every local server binds to this address only.")
+
+    brokers: int = Field(default=1, ge=1, le=5, description="Kafka brokers the local stack runs.")
+    kafka_port: int = Field(default=29092, description="Client port of broker 1; broker i uses kafka_port + 2(i-1).")
+    kafka_heap: str = Field(default="512m", description="JVM heap of each broker.")
+    clickhouse_port: int = Field(default=29000, description="ClickHouse native (TCP) port.")
+    clickhouse_http_port: int = Field(default=28123, description="ClickHouse HTTP port.")
+    clickhouse_database: str = Field(default="ecmon", description="The national database.")
+    clickhouse_user: str = "default"
+    clickhouse_password: str = ""
+    prometheus_port: int = 29090
+    alertmanager_port: int = 29190
+    metrics_port_base: int = Field(
+        default=29200, description="First /metrics port handed to ecmon processes (gateway, worker, sink, ...)."
+    )
+
+    electricity_method: Literal["equivalent", "equal"] = Field(
+        default="equivalent", description="How electricity converts to standard coal (see docs)."
+    )
+    worker_app_id: str = "ecmon-worker"
+    sink_group: str = "ecmon-sink"
+
+    @property
+    def kafka_ports(self) -> list[int]:
+        return [self.kafka_port + 2 * i for i in range(self.brokers)]
+
+    @property
+    def controller_ports(self) -> list[int]:
+        return [p + 1 for p in self.kafka_ports]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"{self.host}:{p}" for p in self.kafka_ports)
+
+    @property
+    def replication_factor(self) -> int:
+        return min(self.brokers, 3)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def targets_dir(self) -> Path:
+        """Where each running ecmon process announces its /metrics port to Prometheus (file_sd)."""
+        return self.state_dir / "prometheus" / "targets"
+
+
+@cache
+def get_settings() -> Settings:
+    settings = Settings()
+    stack_file = settings.state_dir / "run" / "stack.json"
+    # A stack started with --brokers 3 must be found by later commands without repeating the flag.
+    if stack_file.exists() and "ECMON_BROKERS" not in os.environ:
+        brokers = json.loads(stack_file.read_text()).get("brokers", settings.brokers)
+        settings = settings.model_copy(update={"brokers": brokers})
+    return settings

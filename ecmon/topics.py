@@ -1,0 +1,64 @@
+"""Every Kafka topic of the platform, declared once.
+
+The stack creates exactly these (brokers run with auto-creation off), the Faust app and the sinks
+read their names from here, and the deployment files are checked against this list.
+Faust's internal topics are declared too, because the broker will not create them on the fly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PARTITIONS = 4
+"""Source topics and changelogs must have equal partition counts: Faust co-partitions tables with streams."""
+
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    purpose: str
+    partitions: int = PARTITIONS
+    compacted: bool = False
+    retention_ms: int = 4 * WEEK_MS
+    config: dict[str, str] = field(default_factory=dict)
+
+    def kafka_config(self, min_insync: int) -> dict[str, str]:
+        conf = {
+            "cleanup.policy": "compact" if self.compacted else "delete",
+            "min.insync.replicas": str(min_insync),
+        }
+        if not self.compacted:
+            conf["retention.ms"] = str(self.retention_ms)
+        conf.update(self.config)
+        return conf
+
+
+READINGS = TopicSpec("ecmon.readings.v1", "reading batches from enterprise gateways, keyed by USCC")
+REGISTRY = TopicSpec(
+    "ecmon.registry.v1", "enterprise registry (monitoring coverage list), keyed by USCC", compacted=True
+)
+ENTERPRISE_TOTALS = TopicSpec(
+    "ecmon.enterprise-totals.v1", "enterprise monthly totals re-keyed by province for regional rollups"
+)
+AGGREGATES = TopicSpec("ecmon.aggregates.v1", "versioned aggregates at every level, for the sinks")
+DEAD_LETTERS = TopicSpec(
+    "ecmon.deadletters.v1", "rejected input with reason code and original bytes", retention_ms=13 * WEEK_MS
+)
+
+WORKER_APP_ID = "ecmon-worker"
+WORKER_TABLES = ("enterprise-state", "province-state")
+
+
+def faust_internal_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
+    changelogs = [
+        TopicSpec(f"{app_id}-{table}-changelog", f"Faust changelog of table {table}", compacted=True)
+        for table in WORKER_TABLES
+    ]
+    leader = TopicSpec(f"{app_id}-__assignor-__leader", "Faust leader election", partitions=1, compacted=True)
+    return [*changelogs, leader]
+
+
+def all_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
+    return [READINGS, REGISTRY, ENTERPRISE_TOTALS, AGGREGATES, DEAD_LETTERS, *faust_internal_topics(app_id)]

@@ -1,0 +1,1 @@
+"""Enterprise gateways: sources of readings, batching and delivery to Kafka."""

@@ -1,0 +1,68 @@
+"""What the gateways delivered, so a run can be reconciled against ClickHouse exactly.
+
+Counted per batch id on Kafka's acknowledgement: a batch sent twice (a resend, a re-run with the
+same seed) is counted once, exactly as the platform is required to count it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecmon.energy import coal_factor
+from ecmon.months import month_of_interval
+
+
+@dataclass
+class Ledger:
+    electricity_method: str = "equivalent"
+    batch_ids: set[str] = field(default_factory=set)
+    # (province, uscc, energy_type, unit, period) -> [physical_milli, coal_mgce, readings]
+    totals: dict[tuple[str, str, str, str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+
+    def add(self, batch_id: str, province: str, uscc: str, readings: list[dict]) -> bool:
+        if batch_id in self.batch_ids:
+            return False
+        self.batch_ids.add(batch_id)
+        for r in readings:
+            factor = coal_factor(r["energy_type"], r["unit"], method=self.electricity_method)
+            row = self.totals[(province, uscc, r["energy_type"], r["unit"], month_of_interval(r["ts"]))]
+            row[0] += r["value_milli"]
+            row[1] += factor.to_mgce(r["value_milli"])
+            row[2] += 1
+        return True
+
+    def by_province_month(self) -> dict[tuple[str, str], list[int]]:
+        """(province, period) -> [coal_mgce, readings]."""
+        out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for (province, _uscc, _energy, _unit, period), (_phys, mgce, n) in self.totals.items():
+            out[(province, period)][0] += mgce
+            out[(province, period)][1] += n
+        return dict(out)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {
+                    "electricity_method": self.electricity_method,
+                    "batch_ids": sorted(self.batch_ids),
+                    "totals": [[*k, *v] for k, v in sorted(self.totals.items())],
+                }
+            )
+        )
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, electricity_method: str = "equivalent") -> Ledger:
+        ledger = cls(electricity_method=electricity_method)
+        if path.exists():
+            data = json.loads(path.read_text())
+            ledger.electricity_method = data["electricity_method"]
+            ledger.batch_ids = set(data["batch_ids"])
+            for row in data["totals"]:
+                ledger.totals[tuple(row[:5])] = list(row[5:])
+        return ledger

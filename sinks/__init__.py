@@ -1,0 +1,1 @@
+"""ClickHouse: migrations, batch writers, analyst queries and reports."""

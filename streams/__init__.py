@@ -1,0 +1,1 @@
+"""The Faust stream worker: validation, normalisation, rollups (see docs/streams.md)."""

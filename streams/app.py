@@ -1,0 +1,193 @@
+"""The Faust app: reading batches -> enterprise rollup -> re-key by province -> regional rollup.
+
+Topology (topics from ecmon.topics)::
+
+    ecmon.readings.v1 --[validate_and_roll_up, table enterprise-state]--> ecmon.aggregates.v1
+            |                                    \\--> ecmon.enterprise-totals.v1 (key: province)
+            \\--> ecmon.deadletters.v1                    |
+                                        [roll_up_regions, table province-state] --> ecmon.aggregates.v1
+
+Every batch yields at most one message per output topic: batches stay batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+import faust
+
+from ecmon import codec, signing, topics
+from ecmon.metric_defs import (
+    DEAD_LETTERS,
+    WORKER_AGGREGATES_EMITTED,
+    WORKER_BATCH_SECONDS,
+    WORKER_BATCHES,
+    WORKER_READINGS,
+)
+from ecmon.regions import province_of
+from ecmon.settings import Settings, get_settings
+from ecmon.uscc import is_valid_uscc
+from streams import enterprise_rollup, regional_rollup
+from streams.dead_letters import dead_letter
+from streams.registry import RegistryFollower
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
+    app = faust.App(
+        settings.worker_app_id,
+        broker=[f"kafka://{hp}" for hp in settings.bootstrap_servers.split(",")],
+        store="memory://",  # state is rebuilt from the changelog topics on start
+        topic_partitions=topics.PARTITIONS,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=False,  # the stack creates every topic (ecmon.topics)
+        web_enabled=False,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=20.0,
+        broker_commit_interval=1.0,
+        table_standby_replicas=0,
+        stream_wait_empty=False,
+    )
+    registry = RegistryFollower(settings.bootstrap_servers)
+
+    def raw_topic(spec: topics.TopicSpec) -> faust.TopicT:
+        return app.topic(
+            spec.name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+            partitions=spec.partitions,
+        )
+
+    readings = raw_topic(topics.READINGS)
+    enterprise_totals = raw_topic(topics.ENTERPRISE_TOTALS)
+    aggregates = raw_topic(topics.AGGREGATES)
+    dead_letters = raw_topic(topics.DEAD_LETTERS)
+
+    enterprise_state = app.Table(
+        "enterprise-state", partitions=topics.PARTITIONS
+    )
+    province_state = app.Table(
+        "province-state", partitions=topics.PARTITIONS
+    )
+
+    async def reject(reason: str, detail: str, event: faust.EventT, uscc: str = "") -> None:
+        msg = event.message
+        DEAD_LETTERS.labels(reason=reason).inc()
+        value = dead_letter(reason, detail, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                            key=msg.key or b"", payload=msg.value or b"", uscc=uscc)
+        await dead_letters.send(key=msg.key or b"", value=value)
+
+    async def emit_aggregates(key: bytes, rows: list[dict]) -> None:
+        if not rows:
+            return
+        for row in rows:
+            WORKER_AGGREGATES_EMITTED.labels(level=row["level"]).inc()
+        value = codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000), "aggregates": rows})
+        await aggregates.send(key=key, value=value)
+
+    async def registered(uscc: str) -> dict | None:
+        if uscc not in registry.enterprises:
+            await asyncio.to_thread(registry.caught_up, 10.0)
+        return registry.enterprises.get(uscc)
+
+    @app.agent(readings)
+    async def validate_and_roll_up(stream):
+        async for event in stream.events():
+            started = time.perf_counter()
+            outcome = await _process_batch(event)
+            WORKER_BATCHES.labels(outcome=outcome).inc()
+            WORKER_BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def _process_batch(event: faust.EventT) -> str:
+        raw: bytes = event.value
+        try:
+            _, batch = codec.decode(raw, expected="reading_batch")
+        except codec.CodecError as exc:
+            await reject(exc.reason, str(exc), event)
+            return "rejected"
+        uscc = batch["uscc"]
+        if not is_valid_uscc(uscc):
+            await reject("invalid_uscc", f"{uscc!r} is not a valid USCC", event, uscc)
+            return "rejected"
+        if event.key != uscc.encode():
+            await reject("key_mismatch", f"key {event.key!r} but batch USCC {uscc}", event, uscc)
+            return "rejected"
+        record = await registered(uscc)
+        if record is None:
+            await reject("unregistered_enterprise", f"{uscc} is not in the registry", event, uscc)
+            return "rejected"
+        unsigned, signature = signing.unsigned_message(raw)
+        key_ok = batch["key_id"] == record["key_id"]
+        if not key_ok or not signing.verify(unsigned, signing.enterprise_key(record["key_id"]), signature):
+            await reject("bad_signature", f"signature of batch {batch['batch_id']} does not verify "
+                         f"with key {record['key_id']}", event, uscc)
+            return "rejected"
+
+        state = enterprise_state.get(event.key) or enterprise_rollup.new_state()
+        outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc])
+        if outcome.applied:
+            enterprise_state[event.key] = state
+        for rejection in outcome.rejections:
+            await reject(rejection.reason, rejection.detail, event, uscc)
+        province = province_of(record["region_code"])
+        if outcome.touched:
+            totals = enterprise_rollup.month_totals(state, outcome.touched)
+            rows = [
+                {"level": "ENTERPRISE", "entity": uscc, "province": province,
+                 "industry_code": record["industry_code"], **t}
+                for t in totals
+            ]
+            await emit_aggregates(event.key, rows)
+            await enterprise_totals.send(
+                key=province.encode(),
+                value=codec.encode("enterprise_totals", {"uscc": uscc, "region_code": record["region_code"],
+                                                         "industry_code": record["industry_code"], "totals": totals}),
+            )
+        if outcome.duplicate:
+            await reject("duplicate_batch", f"batch {batch['batch_id']} (gateway {batch['gateway_id']} sequence "
+                         f"{batch['sequence']}) was already counted", event, uscc)
+            return "duplicate"
+        WORKER_READINGS.labels(province=province).inc(outcome.readings_accepted)
+        return "applied"
+
+    @app.agent(enterprise_totals)
+    async def roll_up_regions(stream):
+        async for event in stream.events():
+            province = event.key.decode()
+            _, message = codec.decode(event.value, expected="enterprise_totals")
+            state = province_state.get(event.key) or regional_rollup.new_state()
+            keys = regional_rollup.apply_totals(state, province, message)
+            province_state[event.key] = state
+            await emit_aggregates(event.key, regional_rollup.region_aggregates(state, province, keys))
+
+    @app.task
+    async def follow_registry() -> None:
+        await asyncio.to_thread(registry.caught_up, 30.0)
+        log.info("registry loaded: %d enterprises", len(registry.enterprises))
+
+    return app, registry
+
+
+def run_worker(settings: Settings | None = None, loglevel: str = "INFO") -> None:
+    from ecmon.observability import serve_metrics
+
+    settings = settings or get_settings()
+    app, registry = create_app(settings)
+    serve_metrics(settings, "worker")
+    registry.start()
+    worker = faust.Worker(app, loglevel=loglevel)
+    code = 1
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        # After a crash Faust leaves client threads behind that keep the interpreter alive; a
+        # worker that cannot process must exit so the supervisor (and the operator) see it.
+        logging.shutdown()
+        os._exit(code)

@@ -1,0 +1,76 @@
+"""The walking skeleton on the real services: gateways -> Kafka -> Faust worker -> Kafka -> sink -> ClickHouse."""
+
+import time
+
+import httpx
+from confluent_kafka import Producer
+
+from ecmon import topics
+from ecmon.demo import ledger_path, wait_for_reconciliation
+from producers.gateway import FleetRun, run_fleet
+from producers.ledger import Ledger
+from sinks.clickhouse import connect
+from rich.console import Console
+
+RUN = FleetRun(enterprises=9, start="2026-09", months=1, intervals_per_batch=96, seed=11)
+
+
+def send_fleet(settings, run=RUN) -> Ledger:
+    ledger = Ledger.load(ledger_path(settings), settings.electricity_method)
+    run_fleet(settings, run, ledger, show_progress=False)
+    ledger.save(ledger_path(settings))
+    return ledger
+
+
+def test_clickhouse_holds_exactly_what_the_gateways_sent(pipeline):
+    ledger = send_fleet(pipeline)
+    result = wait_for_reconciliation(pipeline, ledger, timeout=180, console=Console(), show_progress=False)
+    assert result.exact, result.line()
+    assert sum(v[1] for v in result.sent.values()) > 0
+
+
+def test_a_resent_fleet_is_not_counted_twice(pipeline):
+    ledger = send_fleet(pipeline)  # same seed: the same batch ids and sequences again
+    before = len(ledger.batch_ids)
+    ledger = send_fleet(pipeline)
+    assert len(ledger.batch_ids) == before
+    client = connect(pipeline)
+    db = pipeline.clickhouse_database
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        dups = client.execute(f"SELECT count() FROM {db}.dead_letters WHERE reason = 'duplicate_batch'")[0][0]
+        if dups >= before:
+            break
+        time.sleep(1)
+    assert dups >= before
+    result = wait_for_reconciliation(pipeline, ledger, timeout=120, console=Console(), show_progress=False)
+    assert result.exact, result.line()
+
+
+def test_garbage_goes_to_the_dead_letter_table_with_its_reason(pipeline):
+    marker = f"not avro {time.time_ns()}".encode()
+    producer = Producer({"bootstrap.servers": pipeline.bootstrap_servers})
+    producer.produce(topics.READINGS.name, key=b"91350100M000100Y43", value=marker)
+    producer.flush(10)
+    client = connect(pipeline)
+    deadline = time.monotonic() + 90
+    rows = []
+    while time.monotonic() < deadline and not rows:
+        rows = client.execute(
+            f"SELECT reason, detail FROM {pipeline.clickhouse_database}.dead_letters WHERE payload = %(p)s",
+            {"p": marker.decode()},
+        )
+        time.sleep(0.5)
+    assert rows and rows[0][0] == "undecodable", rows
+    assert "C3 01" in rows[0][1]
+
+
+def test_prometheus_scrapes_the_worker_and_the_sink(pipeline):
+    url = f"http://{pipeline.host}:{pipeline.prometheus_port}/api/v1/query"
+    deadline = time.monotonic() + 60
+    roles = set()
+    while time.monotonic() < deadline and roles != {"worker", "sink"}:
+        result = httpx.get(url, params={"query": 'up{job="ecmon"} == 1'}).json()["data"]["result"]
+        roles = {r["metric"].get("role") for r in result} & {"worker", "sink"}
+        time.sleep(1)
+    assert roles == {"worker", "sink"}

@@ -1,0 +1,66 @@
+"""`ecmon stack`: health, idempotent up, exact down, and a clear error when a service cannot start."""
+
+import socket
+
+import pytest
+
+from deploy.stack import stack
+from deploy.stack.process import ServiceError
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_every_service_is_healthy(live_settings):
+    statuses = stack.status(live_settings)
+    assert {s.name for s in statuses} >= {"kafka-1", "clickhouse", "prometheus", "alertmanager"}
+    assert all(s.healthy and s.pid for s in statuses), statuses
+
+
+def test_up_twice_is_harmless(live_settings):
+    before = {s.name: s.pid for s in stack.status(live_settings)}
+    stack.up(live_settings)
+    assert {s.name: s.pid for s in stack.status(live_settings)} == before
+
+
+def test_declared_topics_exist(live_settings):
+    from confluent_kafka.admin import AdminClient
+
+    from ecmon import topics
+
+    existing = AdminClient({"bootstrap.servers": live_settings.bootstrap_servers}).list_topics(timeout=10).topics
+    for spec in topics.all_topics(live_settings.worker_app_id):
+        assert spec.name in existing
+        assert len(existing[spec.name].partitions) == spec.partitions
+
+
+@pytest.fixture
+def lone_clickhouse(tmp_path, live_settings):
+    """Settings for a second, separate ClickHouse in its own state directory."""
+    settings = live_settings.model_copy(
+        update={"state_dir": tmp_path / "state", "clickhouse_port": _free_port(), "clickhouse_http_port": _free_port()}
+    )
+    yield settings
+    stack.down(settings, only=["clickhouse"])
+
+
+def test_down_stops_exactly_what_up_started(lone_clickhouse, live_settings):
+    stack.up(lone_clickhouse, only=["clickhouse"])
+    [status] = [s for s in stack.status(lone_clickhouse) if s.name == "clickhouse"]
+    assert status.healthy
+    assert stack.down(lone_clickhouse, only=["clickhouse"]) == ["clickhouse"]
+    assert not any(s.pid for s in stack.status(lone_clickhouse))
+    # the test stack's own ClickHouse, the same program, was left alone
+    assert all(s.healthy for s in stack.status(live_settings))
+
+
+def test_service_that_cannot_start_names_itself_and_its_log(lone_clickhouse, live_settings):
+    taken = lone_clickhouse.model_copy(update={"clickhouse_port": live_settings.clickhouse_port})
+    with pytest.raises(ServiceError) as exc:
+        stack.up(taken, only=["clickhouse"])
+    message = str(exc.value)
+    assert "clickhouse" in message
+    assert str(taken.log_dir) in message
