@@ -12,13 +12,13 @@ TEST_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-test ECMON_KAFKA_PORT=39092 ECMON_C
 	ECMON_CLICKHOUSE_HTTP_PORT=38123 ECMON_PROMETHEUS_PORT=39090 ECMON_ALERTMANAGER_PORT=39190 \
 	ECMON_METRICS_PORT_BASE=39200
 
-.PHONY: install system-packages kafka venv up down status demo test unit clean
+.PHONY: install system-packages kafka venv up down status demo test unit check-alerts clean
 
 install: system-packages kafka venv
 
 system-packages:
 	@missing=""; \
-	for bin in /usr/sbin/clickhouse-server /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/java /usr/bin/mvn; do \
+	for bin in /usr/sbin/clickhouse-server /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/bin/java /usr/bin/mvn; do \
 		[ -x $$bin ] || missing="$$missing $$bin"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -61,7 +61,19 @@ demo: install
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
+# Alert rules and routing: syntax, rule unit tests (every alert firing and not firing), Alertmanager config.
+# promtool and amtool come with the Debian packages prometheus and prometheus-alertmanager.
+check-alerts: system-packages
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.yml
+	amtool check-config deploy/prometheus/alertmanager.yml
+
+# The test stack is disposable: every run starts from empty Kafka and ClickHouse, as CI does.
 test: install
+	$(ECMON) schemas check
+	$(MAKE) check-alerts
+	$(TEST_ENV) $(ECMON) stack down >/dev/null
+	rm -rf .ecmon-test
 	$(TEST_ENV) $(ECMON) stack up
 	set +e; $(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider tests; rc=$$?; \
 	$(TEST_ENV) $(ECMON) stack down; exit $$rc

@@ -17,6 +17,8 @@ stack_app = typer.Typer(help="The local stack: Kafka, ClickHouse, Prometheus, Al
 db_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
+schemas_app = typer.Typer(help="The Avro wire contract in avro/: evolution and release checks.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
 
 
 def _settings(**overrides):
@@ -122,6 +124,48 @@ def db_status() -> None:
     console.print(table)
 
 
+AvroDirOpt = Annotated[Optional[Path], typer.Option(help="Schema root with v1/, v2/, ... (default: the checkout's avro/).")]
+
+
+@schemas_app.command("check")
+def schemas_check(avro_dir: AvroDirOpt = None) -> None:
+    """Fail when a schema is not backward and forward compatible with its previous version, or a released file changed."""
+    from ecmon import schema_check
+
+    report = schema_check.check(avro_dir or schema_check.AVRO_DIR)
+    table = Table(title=f"Avro schemas ({report.root})")
+    for col in ("schema", "version", "fingerprint", "status"):
+        table.add_column(col)
+    styles = {"released": "green", "unreleased": "yellow"}
+    for e in report.entries:
+        style = styles.get(e.status, "bold red")
+        table.add_row(e.short_name, f"v{e.version}", e.fingerprint or "-", f"[{style}]{e.status}[/]")
+    console.print(table)
+    if not report.ok:
+        for problem in report.problems:
+            console.print(f"  [red]-[/] {problem}", highlight=False)
+        _fail(f"{len(report.problems)} problem(s) in the wire contract")
+    console.print("every schema is backward and forward compatible with its previous version; released files unchanged")
+
+
+@schemas_app.command("release")
+def schemas_release(avro_dir: AvroDirOpt = None) -> None:
+    """Record the sha256 of the newest version's files in released.json: from now on they never change."""
+    from ecmon import schema_check
+
+    root = avro_dir or schema_check.AVRO_DIR
+    try:
+        released = schema_check.release(root)
+    except schema_check.ReleaseRefused as exc:
+        _fail(str(exc))
+    table = Table(title=f"released ({root / schema_check.MANIFEST})")
+    for col in ("file", "sha256", ""):
+        table.add_column(col)
+    for r in released:
+        table.add_row(r.relpath, r.sha256, "[green]recorded[/]" if r.new else "already released")
+    console.print(table)
+
+
 def _fleet_run(enterprises, provinces, start, months, interval_minutes, speed, seed):
     from producers.gateway import FleetRun
 
@@ -145,33 +189,144 @@ SpeedOpt = Annotated[float, typer.Option(help="Simulated seconds per real second
 SeedOpt = Annotated[int, typer.Option(help="Seed: the same seed gives the same fleet and readings.")]
 
 
-@app.command()
+gateway_app = typer.Typer(
+    help="Enterprise gateways: simulate a fleet (default), replay CSV files, plot the industry profiles, benchmark.",
+    invoke_without_command=True,
+)
+app.add_typer(gateway_app, name="gateway")
+
+
+def _interval_seconds(text: str) -> int:
+    """'15m', '15' (minutes), '1h', '900s' -> seconds."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return int(text[:-1]) * units[text[-1]]
+        return int(text) * 60
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an interval such as 15m, 1h or 900s") from None
+
+
+def _gateway_run(**kw):
+    from producers.gateway import FleetRun
+
+    return FleetRun(**{k: v for k, v in kw.items() if v is not None})
+
+
+def _finish_ledger(settings, ledger) -> None:
+    from ecmon.demo import ledger_path
+
+    ledger.save(ledger_path(settings))
+    console.print(f"sent {sum(v[2] for v in ledger.totals.values()):,} readings in {len(ledger.batch_ids):,} batches "
+                  f"(all runs); ledger: {ledger_path(settings)}")
+
+
+@gateway_app.callback()
 def gateway(
+    ctx: typer.Context,
     enterprises: EnterprisesOpt = 36,
     provinces: ProvincesOpt = "210000,310000,370000",
     start: StartOpt = "2026-10",
     months: MonthsOpt = 1,
-    interval: IntervalOpt = 15,
+    interval: Annotated[str, typer.Option(help="Metering interval: 15m, 5m, 1h, 900s (a bare number is minutes).")] = "15m",
     speed: SpeedOpt = 0.0,
     seed: SeedOpt = 2026,
+    meters_per_enterprise: Annotated[Optional[int], typer.Option(help="Meters per enterprise (default: the industry profile's).")] = None,
+    batch_intervals: Annotated[int, typer.Option(help="Metering intervals per batch (24 x 15 min = 6 h).")] = 24,
+    enterprise: Annotated[Optional[int], typer.Option(help="Run only this enterprise's gateway (1-based index in the fleet).")] = None,
+    cumulative: Annotated[bool, typer.Option(help="Meters report cumulative registers (the worker must accept CUMULATIVE).")] = False,
+    faults: Annotated[str, typer.Option(help="Fault plan, comma-separated KIND@METER_GLOB=RATE (glob and rate optional), e.g. spike=0.01,duplicate; see docs/gateways.md. Opt-in.")] = "",
+    spool: Annotated[bool, typer.Option(help="Deliver through the durable disk spool (resumes after a crash).")] = True,
+    spool_limit_mb: Annotated[int, typer.Option(help="Spool size limit; when full the gateway waits, never drops.")] = 512,
+    metrics_port: Annotated[Optional[int], typer.Option(help="Port of /metrics (default: the next free gateway port).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
-    """Simulate a fleet of enterprise gateways sending to Kafka."""
+    """Simulate a fleet of enterprise gateways (or one, with --enterprise) sending to Kafka."""
+    if ctx.invoked_subcommand is not None:
+        return
     from ecmon.demo import ledger_path
     from ecmon.observability import serve_metrics
     from producers.delivery import DeliveryFailed
+    from producers.faults import BadFaultSpec, FaultPlan
     from producers.gateway import run_fleet
     from producers.ledger import Ledger
 
+    try:
+        FaultPlan.parse(faults)
+    except BadFaultSpec as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from None
+    run = _gateway_run(
+        enterprises=enterprises, provinces=tuple(p.strip() for p in provinces.split(",")), start=start, months=months,
+        interval_s=_interval_seconds(interval), speed=speed, seed=seed, meters_per_enterprise=meters_per_enterprise,
+        intervals_per_batch=batch_intervals, only_enterprise=enterprise, cumulative=cumulative, faults=faults,
+        spool=spool, spool_limit_bytes=spool_limit_mb * 2**20,
+    )
+    if enterprise is not None:
+        if not 1 <= enterprise <= enterprises:
+            raise typer.BadParameter(f"must be between 1 and {enterprises}", param_hint="--enterprise")
+        from dataclasses import replace
+
+        run = replace(run, spool_name=run.fleet()[0].gateway_id)
     settings = _settings()
-    serve_metrics(settings, "gateway")
+    serve_metrics(settings, "gateway", metrics_port)
     ledger = Ledger.load(ledger_path(settings), settings.electricity_method)
     try:
-        run_fleet(settings, _fleet_run(enterprises, provinces, start, months, interval, speed, seed), ledger)
+        run_fleet(settings, run, ledger, show_progress=progress)
     except DeliveryFailed as exc:
+        ledger.save(ledger_path(settings))
         _fail(str(exc))
-    ledger.save(ledger_path(settings))
-    console.print(f"sent {sum(v[2] for v in ledger.totals.values()):,} readings in {len(ledger.batch_ids):,} batches "
-                  f"(all runs); ledger: {ledger_path(settings)}")
+    _finish_ledger(settings, ledger)
+
+
+@gateway_app.command("replay")
+def gateway_replay(
+    paths: Annotated[list[Path], typer.Argument(help="CSV files or folders of CSV files.", exists=True)],
+    config: Annotated[Path, typer.Option(help="Mapping config (TOML): columns, time format, meters -> energy type and unit.", exists=True)] = Path("producers/replay-nab.toml"),
+    speed: SpeedOpt = 0.0,
+    spool: Annotated[bool, typer.Option(help="Deliver through the durable disk spool.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Replay recorded meter data from CSV files as one enterprise's gateway."""
+    from ecmon.demo import ledger_path
+    from producers.csv_replay import ReplayConfig, ReplayError, run_replay
+    from producers.delivery import DeliveryFailed
+    from producers.ledger import Ledger
+
+    settings = _settings()
+    ledger = Ledger.load(ledger_path(settings), settings.electricity_method)
+    try:
+        cfg = ReplayConfig.load(config)
+        run_replay(settings, cfg, paths, ledger, speed=speed, spool=spool, show_progress=progress)
+    except (ReplayError, DeliveryFailed) as exc:
+        _fail(str(exc))
+    _finish_ledger(settings, ledger)
+
+
+@gateway_app.command("plot-profiles")
+def gateway_plot_profiles(
+    out: Annotated[Path, typer.Option(help="Folder for the PNG files.")] = Path("docs/img"),
+    week_of: Annotated[str, typer.Option(help="First day of the plotted week (YYYY-MM-DD, CST).")] = "2026-10-12",
+    seed: SeedOpt = 2026,
+) -> None:
+    """Write one PNG per industry profile: a week of 15-minute readings of each of its meters."""
+    from producers.plots import plot_profiles
+
+    for path in plot_profiles(out, week_of, seed):
+        console.print(f"wrote {path}")
+
+
+@gateway_app.command("bench")
+def gateway_bench(
+    enterprises: EnterprisesOpt = 200,
+    months: MonthsOpt = 1,
+    spool: Annotated[bool, typer.Option(help="Measure through the disk spool too.")] = False,
+) -> None:
+    """Measure the fleet simulator's sending rate (readings/s) against the stack's Kafka."""
+    from producers.bench import run_bench
+
+    result = run_bench(_settings(), enterprises=enterprises, months=months, spool=spool)
+    console.print(result.line())
 
 
 @app.command()

@@ -68,11 +68,12 @@ def crc64_avro(data: bytes) -> int:
     return fp
 
 
-def _strip_logical_types(node: Any) -> Any:
+def strip_logical_types(node: Any) -> Any:
+    """The schema without logicalType annotations: raw longs and strings are read as they are."""
     if isinstance(node, dict):
-        return {k: _strip_logical_types(v) for k, v in node.items() if k != "logicalType"}
+        return {k: strip_logical_types(v) for k, v in node.items() if k != "logicalType"}
     if isinstance(node, list):
-        return [_strip_logical_types(v) for v in node]
+        return [strip_logical_types(v) for v in node]
     return node
 
 
@@ -91,6 +92,7 @@ class SchemaCatalog:
     """Every released version of every schema under ``avro/v<N>/<name>.avsc``."""
 
     def __init__(self, root: Path = AVRO_DIR) -> None:
+        self.root = root
         self.by_fingerprint: dict[bytes, SchemaVersion] = {}
         self.current: dict[str, SchemaVersion] = {}
         for version_dir in sorted(root.glob("v*"), key=lambda p: int(p.name[1:])):
@@ -107,7 +109,7 @@ class SchemaCatalog:
                     path=path,
                     fingerprint=fp,
                     writer=writer,
-                    plain=fastavro.parse_schema(_strip_logical_types(raw)),
+                    plain=fastavro.parse_schema(strip_logical_types(raw)),
                 )
                 self.by_fingerprint[fp] = sv
                 self.current[path.stem] = sv  # later versions replace earlier ones
@@ -116,7 +118,7 @@ class SchemaCatalog:
         try:
             return self.current[short_name]
         except KeyError:
-            raise KeyError(f"no schema named {short_name!r} in {AVRO_DIR}; known: {sorted(self.current)}") from None
+            raise KeyError(f"no schema named {short_name!r} in {self.root}; known: {sorted(self.current)}") from None
 
 
 @cache

@@ -22,6 +22,26 @@ GATEWAY_SEND_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+GATEWAY_SPOOL_BATCHES = Gauge(
+    "ecmon_gateway_spool_batches", "Batches in the gateway's disk spool, not yet acknowledged by Kafka."
+)
+GATEWAY_SPOOL_BYTES = Gauge("ecmon_gateway_spool_bytes", "Encoded bytes in the gateway's disk spool.")
+GATEWAY_SPOOL_FULL = Gauge(
+    "ecmon_gateway_spool_full", "1 while the spool is at its size limit and the gateway waits (back-pressure)."
+)
+GATEWAY_BACKPRESSURE_SECONDS = Counter(
+    "ecmon_gateway_backpressure_seconds_total", "Time the gateway waited because its spool was full."
+)
+GATEWAY_BATCHES_RESENT = Counter(
+    "ecmon_gateway_batches_resent_total", "Batches resent from the spool after a restart (same bytes as before)."
+)
+GATEWAY_FAULTS_INJECTED = Counter(
+    "ecmon_gateway_faults_injected_total", "Faults the simulator injected on purpose (--faults), by kind.", ["kind"]
+)
+GATEWAY_REGISTRY_PUBLISHED = Counter(
+    "ecmon_gateway_registry_records_published_total", "Enterprise registry records the simulator published."
+)
+
 # -- stream worker ------------------------------------------------------------------------------
 WORKER_BATCHES = Counter(
     "ecmon_worker_batches_total", "Reading batches processed, by outcome.", ["outcome"]
@@ -56,6 +76,41 @@ SINK_INSERT_SECONDS = Histogram(
 )
 SINK_ERRORS = Counter("ecmon_sink_errors_total", "Failed inserts (retried with backoff).", ["table"])
 SINK_LAG = Gauge("ecmon_sink_consumer_lag", "Messages behind the end of the topic.", ["topic"])
+
+# -- monitoring outcomes (read by the alert rules in deploy/prometheus/rules/) ------------------
+ENTERPRISE_LAST_READING = Gauge(
+    "ecmon_enterprise_last_reading_timestamp_seconds",
+    "Unix time (wall clock) at which the worker last accepted a reading batch of this enterprise. Set for "
+    "every enterprise in the registry (to its registration time until it first reports), so that an "
+    "enterprise that never reports is found as silent too. Alert: EnterpriseSilent.",
+    ["province", "uscc"],
+)
+PROVINCE_COMPLETENESS = Gauge(
+    "ecmon_province_completeness_ratio",
+    "Received / expected reading intervals of a province for one closed month (0..1, period = 'YYYY-MM', "
+    "CST). Set at month close, when the provincial monthly report is emitted; the national specification "
+    "asks for at least 0.90. Alert: ProvinceCompletenessLow.",
+    ["province", "period"],
+)
+REGION_EARLY_WARNING = Gauge(
+    "ecmon_region_early_warning_level",
+    "Regional energy-consumption early-warning level of a province, as raised by the region-level "
+    "detector: 0 green (on track), 1 orange (situation tight), 2 red (target at risk). "
+    "Alert: RegionalEarlyWarning.",
+    ["province"],
+)
+
+# -- Kafka cluster, as seen by its clients (no JMX exporter needed) -------------------------------
+KAFKA_BROKERS_UP = Gauge(
+    "ecmon_kafka_brokers_up",
+    "Brokers present in the Kafka cluster metadata, as last observed by this process; 0 when the "
+    "metadata cannot be fetched at all. Alert: KafkaBrokerDown.",
+)
+KAFKA_BROKERS_EXPECTED = Gauge(
+    "ecmon_kafka_brokers_expected",
+    "Brokers the cluster is meant to have (ECMON_BROKERS on the local stack, the broker replicas on "
+    "Kubernetes). KafkaBrokerDown fires while fewer are up.",
+)
 
 # -- every process ------------------------------------------------------------------------------
 PROCESS_UP = Gauge("ecmon_process_info", "Set to 1 by every running ecmon process.", ["role"])

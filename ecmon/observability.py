@@ -28,8 +28,8 @@ def _free_port(host: str, start: int) -> int:
 
 def serve_metrics(settings: Settings, role: str, port: int | None = None) -> int:
     """Start the /metrics endpoint and register it with Prometheus; returns the port."""
-    port = port or _free_port(settings.host, settings.metrics_port_base + ROLE_OFFSETS.get(role, 40))
-    start_http_server(port, addr=settings.host)
+    port = port or _free_port(settings.metrics_bind, settings.metrics_port_base + ROLE_OFFSETS.get(role, 40))
+    start_http_server(port, addr=settings.metrics_bind)
     PROCESS_UP.labels(role=role).set(1)
     targets = settings.targets_dir
     targets.mkdir(parents=True, exist_ok=True)

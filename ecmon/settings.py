@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         default=29200, description="First /metrics port handed to ecmon processes (gateway, worker, sink, ...)."
     )
 
+    # Beyond one machine (deploy/compose, deploy/k8s): the servers are other hosts, and /metrics must be
+    # reachable from Prometheus. Empty means the local stack: everything on `host`.
+    kafka_bootstrap: str = Field(
+        default="", description="Kafka bootstrap servers (host:port,...); default: the local stack's brokers on `host`."
+    )
+    clickhouse_host: str = Field(default="", description="ClickHouse server host; default: `host`.")
+    metrics_host: str = Field(default="", description="Address /metrics binds to (0.0.0.0 in containers); default: `host`.")
+
     electricity_method: Literal["equivalent", "equal"] = Field(
         default="equivalent", description="How electricity converts to standard coal (see docs)."
     )
@@ -57,7 +65,17 @@ class Settings(BaseSettings):
 
     @property
     def bootstrap_servers(self) -> str:
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
         return ",".join(f"{self.host}:{p}" for p in self.kafka_ports)
+
+    @property
+    def clickhouse_server(self) -> str:
+        return self.clickhouse_host or self.host
+
+    @property
+    def metrics_bind(self) -> str:
+        return self.metrics_host or self.host
 
     @property
     def replication_factor(self) -> int:

@@ -68,12 +68,10 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     aggregates = raw_topic(topics.AGGREGATES)
     dead_letters = raw_topic(topics.DEAD_LETTERS)
 
-    enterprise_state = app.Table(
-        "enterprise-state", partitions=topics.PARTITIONS
-    )
-    province_state = app.Table(
-        "province-state", partitions=topics.PARTITIONS
-    )
+    # JSON both ways, keys included: the changelog must read back exactly what was written.
+    state_schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
+    enterprise_state = app.Table("enterprise-state", partitions=topics.PARTITIONS, schema=state_schema)
+    province_state = app.Table("province-state", partitions=topics.PARTITIONS, schema=state_schema)
 
     async def reject(reason: str, detail: str, event: faust.EventT, uscc: str = "") -> None:
         msg = event.message
@@ -128,10 +126,10 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
                          f"with key {record['key_id']}", event, uscc)
             return "rejected"
 
-        state = enterprise_state.get(event.key) or enterprise_rollup.new_state()
+        state = enterprise_state.get(uscc) or enterprise_rollup.new_state()
         outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc])
         if outcome.applied:
-            enterprise_state[event.key] = state
+            enterprise_state[uscc] = state
         for rejection in outcome.rejections:
             await reject(rejection.reason, rejection.detail, event, uscc)
         province = province_of(record["region_code"])
@@ -160,9 +158,9 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         async for event in stream.events():
             province = event.key.decode()
             _, message = codec.decode(event.value, expected="enterprise_totals")
-            state = province_state.get(event.key) or regional_rollup.new_state()
+            state = province_state.get(province) or regional_rollup.new_state()
             keys = regional_rollup.apply_totals(state, province, message)
-            province_state[event.key] = state
+            province_state[province] = state
             await emit_aggregates(event.key, regional_rollup.region_aggregates(state, province, keys))
 
     @app.task

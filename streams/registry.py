@@ -39,6 +39,11 @@ class RegistryFollower:
                 "log_level": 3,
             }
         )
+        # A second client for end offsets: calling it on the consuming client from another thread
+        # can block forever while that client sits in consume().
+        self._watermarks = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "ecmon-registry-watermarks",
+                                     "enable.auto.commit": False, "log_level": 3})
+        self._watermarks_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="registry-follower", daemon=True)
 
@@ -77,10 +82,11 @@ class RegistryFollower:
     def caught_up(self, timeout: float = 10.0) -> bool:
         """Wait until everything in the registry topic as of now has been read."""
         ends = {}
-        for p in self._partitions:
-            low, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=5, cached=False)
-            if high > low:
-                ends[p] = high
+        with self._watermarks_lock:
+            for p in self._partitions:
+                low, high = self._watermarks.get_watermark_offsets(TopicPartition(self.topic, p), timeout=5)
+                if high > low:
+                    ends[p] = high
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -93,3 +99,4 @@ class RegistryFollower:
         self._stop.set()
         self._thread.join(timeout=5)
         self._consumer.close()
+        self._watermarks.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from deploy.stack.apps import running_apps
 from deploy.stack.process import ServiceError, wait_until
@@ -92,6 +93,23 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
     return status(settings)
 
 
+@retry(
+    retry=retry_if_exception_type(KafkaException),
+    stop=stop_after_attempt(5),
+    wait=wait_fixed(1),
+    reraise=True,
+)
+def _create(admin: AdminClient, wanted: list[NewTopic]) -> None:
+    """Transient errors (a fresh cluster replacing its bootstrap connections) are retried;
+    creating a topic is idempotent here because "already exists" counts as success."""
+    for _name, future in admin.create_topics(wanted, operation_timeout=30).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
+
 def create_topics(settings: Settings) -> list[str]:
     """Create every declared topic that does not exist yet; returns the names created."""
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
@@ -105,13 +123,22 @@ def create_topics(settings: Settings) -> list[str]:
     ]
     if not wanted:
         return []
-    for name, future in admin.create_topics(wanted, operation_timeout=30).items():
-        try:
-            future.result()
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise ServiceError(f"creating topic {name} failed: {exc}") from exc
-    return [t.topic for t in wanted]
+    try:
+        _create(admin, wanted)
+    except KafkaException as exc:
+        raise ServiceError(f"creating topics failed: {exc}; broker logs are in {settings.log_dir}") from exc
+    names = {t.topic for t in wanted}
+    # Each broker learns new topics from the controller on its own time; a client started next may
+    # ask any of them, so wait until every broker knows every topic.
+    per_broker = [AdminClient({"bootstrap.servers": f"{settings.host}:{p}", "log_level": 0})
+                  for p in settings.kafka_ports]
+
+    def everywhere() -> bool:
+        return all(names <= set(b.list_topics(timeout=5).topics) for b in per_broker)
+
+    if not wait_until(everywhere, timeout=30):
+        raise ServiceError(f"topics {sorted(names)} were created but did not appear in the cluster metadata")
+    return sorted(names)
 
 
 def down(settings: Settings, on_progress=lambda msg: None, only: list[str] | None = None) -> list[str]:

@@ -74,3 +74,14 @@ def test_prometheus_scrapes_the_worker_and_the_sink(pipeline):
         roles = {r["metric"].get("role") for r in result} & {"worker", "sink"}
         time.sleep(1)
     assert roles == {"worker", "sink"}
+
+
+def test_a_restarted_worker_recovers_its_state_from_the_changelogs(pipeline):
+    from deploy.stack.apps import app_process
+
+    worker = app_process(pipeline, "worker")
+    worker.stop(timeout=30)
+    ledger = send_fleet(pipeline, FleetRun(enterprises=6, start="2026-08", months=1, intervals_per_batch=96, seed=12))
+    worker.start()
+    result = wait_for_reconciliation(pipeline, ledger, timeout=180, console=Console(), show_progress=False)
+    assert result.exact, result.line()

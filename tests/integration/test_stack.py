@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from deploy.stack import stack
-from deploy.stack.process import ServiceError
+from deploy.stack.process import ServiceError, wait_until
 
 
 def _free_port() -> int:
@@ -82,7 +82,9 @@ def test_three_broker_cluster_replicates_and_stops_completely(tmp_path, live_set
     try:
         stack.up(settings, only=kafka)
         assert [s.name for s in stack.status(settings) if s.healthy] == kafka
-        meta = AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=10)
+        admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+        assert wait_until(lambda: topics.READINGS.name in admin.list_topics(timeout=5).topics, timeout=30)
+        meta = admin.list_topics(timeout=10)
         assert len(meta.brokers) == 3
         for partition in meta.topics[topics.READINGS.name].partitions.values():
             assert len(partition.replicas) == 3

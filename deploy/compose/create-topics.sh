@@ -1,0 +1,35 @@
+#!/bin/sh
+# Creates every topic declared in ecmon/topics.py (the brokers run with auto-creation off).
+# tests/unit/test_deploy_consistency.py checks that the `create` lines below match ecmon/topics.py;
+# when a topic is added there, add it here (and to deploy/k8s/topics.yaml).
+set -eu
+BOOTSTRAP=${BOOTSTRAP:-kafka-1:9092,kafka-2:9092,kafka-3:9092}
+REPLICATION=${REPLICATION:-3}
+MIN_INSYNC=${MIN_INSYNC:-2}
+KT=/opt/kafka/bin/kafka-topics.sh
+
+until $KT --bootstrap-server "$BOOTSTRAP" --list >/dev/null 2>&1; do
+  echo "waiting for Kafka at $BOOTSTRAP"; sleep 2
+done
+
+# create NAME PARTITIONS CLEANUP_POLICY RETENTION_MS|- [KEY=VALUE ...]
+create() {
+  name=$1; partitions=$2; policy=$3; retention=$4; shift 4
+  configs="--config cleanup.policy=$policy --config min.insync.replicas=$MIN_INSYNC"
+  [ "$retention" = "-" ] || configs="$configs --config retention.ms=$retention"
+  for kv in "$@"; do configs="$configs --config $kv"; done
+  # shellcheck disable=SC2086
+  $KT --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$name" \
+      --partitions "$partitions" --replication-factor "$REPLICATION" $configs
+}
+
+create ecmon.readings.v1 4 delete 2419200000
+create ecmon.registry.v1 4 compact -
+create ecmon.enterprise-totals.v1 4 delete 2419200000
+create ecmon.aggregates.v1 4 delete 2419200000
+create ecmon.deadletters.v1 4 delete 7862400000
+create ecmon-worker-enterprise-state-changelog 4 compact -
+create ecmon-worker-province-state-changelog 4 compact -
+create ecmon-worker-__assignor-__leader 1 compact -
+
+echo "topics ready"

@@ -1,0 +1,386 @@
+"""The deployment files agree with the code.
+
+Compose, Kubernetes, Grafana and the Prometheus rules are not run in CI (no Docker engine), so they are
+parsed here and checked against the single declarations in the code: topics (ecmon/topics.py), default
+ports (ecmon/settings.py, ecmon/observability.py) and metric names (ecmon/metric_defs.py).
+When a test here fails, fix the deployment file it names (or the code, if the file is right).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client.metrics import MetricWrapperBase
+
+from ecmon import PROJECT_ROOT, metric_defs, topics
+from ecmon.observability import ROLE_OFFSETS
+from ecmon.settings import Settings
+
+DEPLOY = PROJECT_ROOT / "deploy"
+COMPOSE_DIR = DEPLOY / "compose"
+K8S_DIR = DEPLOY / "k8s"
+GRAFANA_DIR = DEPLOY / "grafana"
+PROM_DIR = DEPLOY / "prometheus"
+
+ALERTS = {
+    "EnterpriseSilent", "ProvinceCompletenessLow", "RegionalEarlyWarning", "DeadLetterRateHigh",
+    "ConsumerLagGrowing", "SinkFailing", "WorkerDown", "SinkDown", "KafkaBrokerDown",
+}
+PROVINCIAL_ALERTS = {"EnterpriseSilent", "ProvinceCompletenessLow", "RegionalEarlyWarning"}
+# Labels Prometheus attaches to every scraped series (file_sd / dns_sd / kubernetes_sd relabelling).
+TARGET_LABELS = {"job", "instance", "role", "instance_pid", "pod"}
+SCALED_ROLES = ("worker", "sink")
+
+
+# -- what the code declares ---------------------------------------------------------------------------
+
+def _metrics() -> dict[str, MetricWrapperBase]:
+    return {m._name: m for m in vars(metric_defs).values() if isinstance(m, MetricWrapperBase)}
+
+
+def _exposed_names() -> dict[str, MetricWrapperBase]:
+    """Every series name the metrics produce, e.g. ecmon_dead_letters_total, ecmon_sink_batch_rows_bucket."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("_sum", "_count")}
+    out = {}
+    for name, metric in _metrics().items():
+        for suffix in suffixes.get(metric._type, ("",)):
+            out[name + suffix] = metric
+    return out
+
+
+def _default(field: str):
+    return Settings.model_fields[field].default
+
+
+def _metrics_port(role: str) -> int:
+    return _default("metrics_port_base") + ROLE_OFFSETS[role]
+
+
+def _env_names() -> set[str]:
+    """ECMON_* variables the code understands: Settings fields and names read directly from the environment."""
+    names = {f"ECMON_{field.upper()}" for field in Settings.model_fields}
+    for source in PROJECT_ROOT.glob("ecmon/*.py"):
+        names |= set(re.findall(r"['\"](ECMON_[A-Z_]+)['\"]", source.read_text()))
+    return names
+
+
+def _kafka_version() -> str:
+    return re.search(r"<kafka.version>(.+?)</kafka.version>", (DEPLOY / "kafka" / "pom.xml").read_text()).group(1)
+
+
+def _clickhouse_tables() -> set[str]:
+    sql = "\n".join(p.read_text() for p in (PROJECT_ROOT / "sinks" / "migrations").glob("*.sql"))
+    return set(re.findall(r"CREATE TABLE IF NOT EXISTS \{db\}\.(\w+)", sql))
+
+
+def _topic_expectations() -> dict[str, tuple[int, dict[str, str]]]:
+    return {t.name: (t.partitions, t.kafka_config(min_insync=2)) for t in topics.all_topics(_default("worker_app_id"))}
+
+
+# -- PromQL, just enough ----------------------------------------------------------------------------------
+
+def _check_promql(expr: str, where: str) -> list[str]:
+    """Unknown ecmon metric names, and label names no referenced metric has."""
+    exposed = _exposed_names()
+    problems = []
+    used = set(re.findall(r"\b(ecmon_[a-z0-9_]+)\b", expr))
+    known_labels = set(TARGET_LABELS) | {"le"}
+    for name in used:
+        if name not in exposed:
+            problems.append(f"{where}: metric {name} is not declared in ecmon/metric_defs.py")
+        else:
+            known_labels |= set(exposed[name]._labelnames)
+    for name, matchers in re.findall(r"\b(ecmon_[a-z0-9_]+)\{([^}]*)\}", expr):
+        for label in re.findall(r"(\w+)\s*(?:=~|!=|!~|=)", matchers):
+            if name in exposed and label not in set(exposed[name]._labelnames) | TARGET_LABELS:
+                problems.append(f"{where}: {name} has no label {label!r}")
+    if used:
+        for group in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
+            for label in filter(None, (x.strip() for x in group.split(","))):
+                if label not in known_labels:
+                    problems.append(f"{where}: grouping label {label!r} is on none of {sorted(used)}")
+    return problems
+
+
+def test_metric_names_follow_conventions():
+    for name, metric in _metrics().items():
+        assert name.startswith("ecmon_"), name
+        assert metric._documentation.strip(), f"{name} needs help text"
+
+
+# -- alert rules --------------------------------------------------------------------------------------
+
+def _rule_files() -> list[Path]:
+    return sorted((PROM_DIR / "rules").glob("*.yml"))
+
+
+def _rules() -> list[tuple[Path, dict]]:
+    return [(path, rule) for path in _rule_files()
+            for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
+
+
+def test_every_alert_of_the_issue_has_a_rule():
+    assert {rule["alert"] for _path, rule in _rules() if "alert" in rule} == ALERTS
+
+
+def test_rules_use_declared_metrics_and_labels():
+    problems = [p for path, rule in _rules() for p in _check_promql(rule["expr"], f"{path.name}:{rule.get('alert')}")]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("alert", sorted(ALERTS))
+def test_alerts_are_actionable(alert):
+    for path, rule in _rules():
+        if rule.get("alert") != alert:
+            continue
+        assert re.search(r"critical|warning", rule["labels"]["severity"]), f"{alert}: severity"
+        annotations = rule["annotations"]
+        assert annotations["summary"].strip() and annotations["description"].strip()
+        # The description tells on-call what to run.
+        assert re.search(r"\b(ecmon (stack|report|db|worker|sink)|kubectl|clickhouse-client)\b",
+                         annotations["description"]), f"{path.name}:{alert} names no command to run"
+        if alert in PROVINCIAL_ALERTS:
+            assert re.search(r"by \([^)]*\bprovince\b", rule["expr"]), f"{alert} must keep the province label"
+
+
+def test_every_alert_is_unit_tested_firing_and_not_firing():
+    firing, quiet, tested_files = set(), set(), set()
+    for path in sorted((PROM_DIR / "tests").glob("*.yml")):
+        doc = yaml.safe_load(path.read_text())
+        tested_files |= {(path.parent / f).resolve() for f in doc["rule_files"]}
+        for case in doc["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    assert {p.resolve() for p in _rule_files()} <= tested_files, "a rules file has no promtool test file"
+    assert ALERTS - firing == set(), f"no firing test for {ALERTS - firing}"
+    assert ALERTS - quiet == set(), f"no not-firing test for {ALERTS - quiet}"
+
+
+def test_alertmanager_routes_by_province_and_severity():
+    route = yaml.safe_load((PROM_DIR / "alertmanager.yml").read_text())["route"]
+    matchers = json.dumps(route["routes"])
+    assert "province" in route["group_by"]
+    assert "province" in matchers and "severity" in matchers
+
+
+# -- docker compose -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((COMPOSE_DIR / "docker-compose.yml").read_text())
+
+
+def _published(service: dict) -> dict[int, int]:
+    """container port -> host port; every published port must bind to 127.0.0.1."""
+    out = {}
+    for spec in service.get("ports", []):
+        host_ip, host_port, container_port = str(spec).split(":")
+        assert host_ip == "127.0.0.1", f"port {spec} must bind to 127.0.0.1"
+        out[int(container_port)] = int(host_port)
+    return out
+
+
+def test_compose_runs_every_piece(compose):
+    services = compose["services"]
+    for name in ("clickhouse", "prometheus", "alertmanager", "grafana", "worker", "sink", "gateway", "migrate"):
+        assert name in services, name
+    images = {s.get("image", "").split(":")[0] for s in services.values()}
+    assert {"clickhouse/clickhouse-server", "prom/prometheus", "prom/alertmanager", "grafana/grafana"} <= images
+    for role in ("worker", "sink", "gateway", "migrate"):
+        assert services[role]["build"]["dockerfile"] == "deploy/compose/Dockerfile"
+    assert (COMPOSE_DIR / "Dockerfile").read_text().splitlines()[2] == "FROM python:3.11-slim"
+    assert services["worker"]["command"] == ["worker"] and services["sink"]["command"] == ["sink"]
+    assert services["worker"]["deploy"]["replicas"] <= topics.READINGS.partitions
+
+
+def test_compose_kafka_is_three_kraft_brokers_on_the_default_ports(compose):
+    brokers = sorted(n for n in compose["services"] if re.fullmatch(r"kafka-\d", n))
+    assert brokers == ["kafka-1", "kafka-2", "kafka-3"]
+    for i, name in enumerate(brokers, start=1):
+        service = compose["services"][name]
+        env = service["environment"]
+        assert service["image"] == f"apache/kafka:{_kafka_version()}"
+        assert env["KAFKA_NODE_ID"] == str(i)
+        assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == ",".join(f"{j}@kafka-{j}:9093" for j in (1, 2, 3))
+        assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+        port = _default("kafka_port") + 2 * (i - 1)
+        assert _published(service) == {port: port}
+        assert f"EXTERNAL://127.0.0.1:{port}" in env["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_compose_servers_publish_the_default_ports(compose):
+    services = compose["services"]
+    assert _published(services["clickhouse"]) == {9000: _default("clickhouse_port"), 8123: _default("clickhouse_http_port")}
+    assert _published(services["prometheus"]) == {9090: _default("prometheus_port")}
+    assert _published(services["alertmanager"]) == {9093: _default("alertmanager_port")}
+    for service in services.values():
+        _published(service)  # every port on 127.0.0.1
+
+
+def test_compose_ecmon_settings_exist(compose):
+    known = _env_names()
+    for name, service in compose["services"].items():
+        for key in service.get("environment", {}) or {}:
+            if key.startswith("ECMON_"):
+                assert key in known, f"compose service {name}: {key} is not a setting (ecmon/settings.py)"
+    env = compose["services"]["worker"]["environment"]
+    assert env["ECMON_METRICS_PORT_BASE"] == str(_default("metrics_port_base"))
+    assert env["ECMON_KAFKA_BOOTSTRAP"] == "kafka-1:9092,kafka-2:9092,kafka-3:9092"
+
+
+def test_compose_creates_exactly_the_declared_topics():
+    created = {}
+    for line in (COMPOSE_DIR / "create-topics.sh").read_text().splitlines():
+        if line.startswith("create "):
+            _, name, partitions, policy, retention, *extra = line.split()
+            config = {"cleanup.policy": policy, "min.insync.replicas": "2"}
+            if retention != "-":
+                config["retention.ms"] = retention
+            config.update(kv.split("=", 1) for kv in extra)
+            created[name] = (int(partitions), config)
+    assert created == _topic_expectations()
+
+
+def test_compose_prometheus_scrapes_every_role_with_the_rules(compose):
+    config = yaml.safe_load((COMPOSE_DIR / "prometheus.yml").read_text())
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "ecmon")
+    ports = {sd["names"][0]: sd["port"] for sd in job["dns_sd_configs"]}
+    assert ports == {role: _metrics_port(role) for role in SCALED_ROLES}
+    assert any(r.get("target_label") == "role" for r in job["relabel_configs"])
+    volumes = compose["services"]["prometheus"]["volumes"]
+    assert "../prometheus/rules:/etc/prometheus/rules:ro" in volumes
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    assert "../prometheus/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" in compose["services"]["alertmanager"]["volumes"]
+
+
+# -- Kubernetes ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def k8s() -> list[dict]:
+    docs = []
+    for path in sorted(K8S_DIR.glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def _kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def test_k8s_kafka_topics_match_the_declarations(k8s):
+    declared = {}
+    for topic in _kind(k8s, "KafkaTopic"):
+        spec = topic["spec"]
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "ecmon"
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", topic["metadata"]["name"])
+        assert spec["replicas"] == 3
+        declared[spec["topicName"]] = (spec["partitions"], {k: str(v) for k, v in spec["config"].items()})
+    assert declared == _topic_expectations()
+
+
+def test_k8s_kafka_cluster(k8s):
+    (kafka,) = _kind(k8s, "Kafka")
+    (pool,) = _kind(k8s, "KafkaNodePool")
+    assert kafka["spec"]["kafka"]["version"] == _kafka_version()
+    assert kafka["metadata"]["annotations"]["strimzi.io/kraft"] == "enabled"
+    assert pool["spec"]["replicas"] == 3 and set(pool["spec"]["roles"]) == {"broker", "controller"}
+    config = kafka["spec"]["kafka"]["config"]
+    assert config["auto.create.topics.enable"] is False and config["min.insync.replicas"] == 2
+    (env,) = [c for c in _kind(k8s, "ConfigMap") if c["metadata"]["name"] == "ecmon-env"]
+    assert env["data"]["ECMON_KAFKA_BOOTSTRAP"].startswith(f"{kafka['metadata']['name']}-kafka-bootstrap:")
+
+
+def test_k8s_workers_and_sinks(k8s):
+    deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in _kind(k8s, "Deployment")}
+    assert set(SCALED_ROLES) <= set(deployments)
+    for role in SCALED_ROLES:
+        spec = deployments[role]["spec"]
+        assert spec["replicas"] <= topics.READINGS.partitions, f"{role}: more replicas than partitions sit idle"
+        (container,) = spec["template"]["spec"]["containers"]
+        assert container["args"] == [role]
+        assert [p["containerPort"] for p in container["ports"]] == [_metrics_port(role)]
+        assert spec["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == role
+
+
+def test_k8s_ecmon_settings_exist(k8s):
+    known = _env_names()
+    for config_map in _kind(k8s, "ConfigMap"):
+        if config_map["metadata"]["name"] == "ecmon-env":
+            for key, value in config_map["data"].items():
+                assert key in known, f"ConfigMap ecmon-env: {key} is not a setting"
+            assert config_map["data"]["ECMON_METRICS_PORT_BASE"] == str(_default("metrics_port_base"))
+    for workload in _kind(k8s, "Deployment") + _kind(k8s, "Job"):
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            for var in container.get("env", []):
+                assert not var["name"].startswith("ECMON_") or var["name"] in known, var["name"]
+
+
+def test_k8s_prometheus_jobs_match_the_rules(k8s):
+    (scrape,) = [c for c in _kind(k8s, "ConfigMap") if c["metadata"]["name"] == "ecmon-prometheus-scrape"]
+    jobs = {j["job_name"]: j for j in yaml.safe_load(scrape["data"]["scrape-configs.yml"])}
+    assert set(jobs) == {"ecmon", "kafka"}
+    assert any(r.get("target_label") == "role" for r in jobs["ecmon"]["relabel_configs"])
+    rules_text = "\n".join(p.read_text() for p in _rule_files())
+    assert 'job="ecmon"' in rules_text and 'job="kafka"' in rules_text
+
+
+# -- Grafana ---------------------------------------------------------------------------------------------
+
+def _dashboards() -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in sorted((GRAFANA_DIR / "dashboards").glob("*.json"))}
+
+
+def _panels(dashboard: dict) -> list[dict]:
+    out = []
+    for panel in dashboard["panels"]:
+        out.append(panel)
+        out += panel.get("panels", [])
+    return out
+
+
+def test_grafana_provisioning_matches_compose(compose):
+    datasources = yaml.safe_load((GRAFANA_DIR / "provisioning" / "datasources" / "ecmon.yml").read_text())["datasources"]
+    by_uid = {d["uid"]: d for d in datasources}
+    assert by_uid["ecmon-prometheus"]["url"] == "http://prometheus:9090"
+    clickhouse = by_uid["ecmon-clickhouse"]
+    assert clickhouse["type"] == "grafana-clickhouse-datasource"
+    assert clickhouse["jsonData"]["host"] == "clickhouse" and clickhouse["jsonData"]["port"] == 9000
+    assert clickhouse["jsonData"]["defaultDatabase"] == _default("clickhouse_database")
+    grafana = compose["services"]["grafana"]
+    assert "grafana-clickhouse-datasource" in grafana["environment"]["GF_INSTALL_PLUGINS"]
+    provider = yaml.safe_load((GRAFANA_DIR / "provisioning" / "dashboards" / "ecmon.yml").read_text())["providers"][0]
+    assert f"../grafana/dashboards:{provider['options']['path']}:ro" in grafana["volumes"]
+    assert "../grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    for dashboard in _dashboards().values():
+        for panel in _panels(dashboard):
+            if panel["type"] != "row":
+                assert panel["datasource"]["uid"] in by_uid, panel["title"]
+
+
+def test_dashboards_use_declared_metrics_and_tables():
+    dashboards = _dashboards()
+    assert {"ecmon-operations.json", "ecmon-analysts.json"} <= set(dashboards)
+    tables, problems, database = _clickhouse_tables(), [], _default("clickhouse_database")
+    for name, dashboard in dashboards.items():
+        queries = [t for p in _panels(dashboard) for t in p.get("targets", [])]
+        queries += [{"rawSql": v["query"]} for v in dashboard["templating"]["list"] if "query" in v]
+        for target in queries:
+            if "expr" in target:
+                problems += _check_promql(target["expr"], name)
+            if "rawSql" in target:
+                for table in re.findall(rf"\b{database}\.(\w+)", target["rawSql"]):
+                    if table not in tables:
+                        problems.append(f"{name}: table {table} is created by no migration in sinks/migrations")
+    assert not problems, "\n".join(problems)
+
+
+def test_operations_dashboard_covers_throughput_lag_dead_letters_and_alerts():
+    exprs = " ".join(t.get("expr", "") for p in _panels(_dashboards()["ecmon-operations.json"]) for t in p.get("targets", []))
+    for needle in ("ecmon_worker_readings_total", "ecmon_sink_consumer_lag", "ecmon_dead_letters_total", "ALERTS"):
+        assert needle in exprs
