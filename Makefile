@@ -5,20 +5,25 @@ PYTHON ?= python3
 VENV := .venv
 ECMON := $(VENV)/bin/ecmon
 KAFKA_LIB := deploy/kafka/target/lib
-DEBIAN_PACKAGES := clickhouse-server clickhouse-client prometheus prometheus-alertmanager openjdk-17-jre-headless maven
+DEBIAN_PACKAGES := clickhouse-server clickhouse-client prometheus prometheus-alertmanager openjdk-17-jre-headless maven chromium
 
 # The test stack runs beside a demo stack: its own state directory and ports.
 TEST_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-test ECMON_KAFKA_PORT=39092 ECMON_CLICKHOUSE_PORT=39000 \
 	ECMON_CLICKHOUSE_HTTP_PORT=38123 ECMON_PROMETHEUS_PORT=39090 ECMON_ALERTMANAGER_PORT=39190 \
 	ECMON_METRICS_PORT_BASE=39200
 
-.PHONY: install system-packages kafka venv up down status demo test unit check-alerts clean
+# The benchmark runs on a stack of its own (state directory and ports 45xxx), started and stopped by it.
+BENCH_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-bench ECMON_KAFKA_PORT=45092 ECMON_CLICKHOUSE_PORT=45000 \
+	ECMON_CLICKHOUSE_HTTP_PORT=45123 ECMON_PROMETHEUS_PORT=45090 ECMON_ALERTMANAGER_PORT=45190 \
+	ECMON_METRICS_PORT_BASE=45200
+
+.PHONY: install system-packages kafka venv up down status demo test unit check-alerts clean bench
 
 install: system-packages kafka venv
 
 system-packages:
 	@missing=""; \
-	for bin in /usr/sbin/clickhouse-server /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/bin/java /usr/bin/mvn; do \
+	for bin in /usr/sbin/clickhouse-server /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/bin/java /usr/bin/mvn /usr/bin/chromium; do \
 		[ -x $$bin ] || missing="$$missing $$bin"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -78,5 +83,9 @@ test: install
 	set +e; $(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider tests; rc=$$?; \
 	$(TEST_ENV) $(ECMON) stack down; exit $$rc
 
+# Not a test: times the whole pipeline (docs/performance.md). BENCH_ARGS, e.g. --readings 50000, passes options.
+bench: install
+	$(BENCH_ENV) $(ECMON) bench $(BENCH_ARGS)
+
 clean: down
-	rm -rf .ecmon .ecmon-test
+	rm -rf .ecmon .ecmon-test .ecmon-bench

@@ -352,9 +352,21 @@ def sink() -> None:
     ClickHouseSink(settings).run()
 
 
-@app.command()
-def report(reconcile: Annotated[bool, typer.Option(help="Also compare with what the gateways sent.")] = True) -> None:
+report_app = typer.Typer(
+    help="Analyst reports from ClickHouse (default: the province x month table and the reconciliation).",
+    invoke_without_command=True,
+)
+app.add_typer(report_app, name="report")
+
+
+@report_app.callback()
+def report(
+    ctx: typer.Context,
+    reconcile: Annotated[bool, typer.Option(help="Also compare with what the gateways sent.")] = True,
+) -> None:
     """Print the province x month table from ClickHouse."""
+    if ctx.invoked_subcommand is not None:
+        return
     from ecmon.demo import ledger_path
     from producers.ledger import Ledger
     from sinks import report as reports
@@ -373,6 +385,96 @@ def report(reconcile: Annotated[bool, typer.Option(help="Also compare with what 
         console.print(result.line(), style="bold green" if result.exact else "bold red")
 
 
+MonthOpt = Annotated[str, typer.Option(help="Month, YYYY-MM (China Standard Time).")]
+ProvinceOpt = Annotated[Optional[str], typer.Option(help="Province code: read that province's database (ecmon_<code>).")]
+IndustryOpt = Annotated[Optional[str], typer.Option(help="GB/T 4754 industry code to keep.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+
+
+def _analyst_report(name: str, month: str, province: Optional[str], industry: Optional[str], fmt: str,
+                    limit: int = 20) -> None:
+    from sinks import analyst
+    from sinks.clickhouse import ClickHouseUnavailable, connect, ping
+    from sinks.databases import database_for
+
+    if fmt not in ("table", "csv", "json"):
+        raise typer.BadParameter("must be table, csv or json", param_hint="--format")
+    settings = _settings()
+    try:
+        database = database_for(settings.clickhouse_database, province)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--province") from None
+    client = connect(settings, writer=False)  # analysts are readonly=1: no session settings
+    try:
+        ping(client, settings)
+        result = analyst.run(client, database, name, month, industry, limit)
+    except ClickHouseUnavailable as exc:
+        _fail(str(exc))
+    if fmt == "table":
+        console.print(result.table())
+    else:
+        sys.stdout.write(result.csv() if fmt == "csv" else result.json() + "\n")
+
+
+@report_app.command("monthly")
+def report_monthly(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
+                   format: FormatOpt = "table",
+                   html: Annotated[Optional[Path], typer.Option(help="Write the province's monthly feedback report "
+                                                                      "(self-contained HTML with charts) here.")] = None) -> None:
+    """Consumption by industry and energy type in one month (with --html: the province's monthly report)."""
+    if html is None:
+        _analyst_report("monthly", month, province, industry, format)
+        return
+    from sinks.clickhouse import ClickHouseUnavailable, connect, ping
+    from sinks.databases import database_for
+    from sinks.html_report import render
+
+    if not province:
+        raise typer.BadParameter("the HTML monthly report is a province's: give --province", param_hint="--html")
+    settings = _settings()
+    try:
+        database = database_for(settings.clickhouse_database, province)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--province") from None
+    client = connect(settings, writer=False)
+    try:
+        ping(client, settings)
+    except ClickHouseUnavailable as exc:
+        _fail(str(exc))
+    text, _reports = render(client, database, province, month)
+    html.write_text(text, encoding="utf-8")
+    console.print(f"wrote {html} ({len(text.encode()):,} bytes)")
+
+
+@report_app.command("trend")
+def report_trend(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
+                 format: FormatOpt = "table") -> None:
+    """Thirteen months of standard coal per province, with the year-on-year change."""
+    _analyst_report("trend", month, province, industry, format)
+
+
+@report_app.command("ranking")
+def report_ranking(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
+                   format: FormatOpt = "table",
+                   limit: Annotated[int, typer.Option(help="How many enterprises.")] = 20) -> None:
+    """The largest energy consumers of the month."""
+    _analyst_report("ranking", month, province, industry, format, limit)
+
+
+@report_app.command("completeness")
+def report_completeness(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
+                        format: FormatOpt = "table") -> None:
+    """Received against expected metering intervals of every registered enterprise (threshold 90 %)."""
+    _analyst_report("completeness", month, province, industry, format)
+
+
+@report_app.command("anomalies")
+def report_anomalies(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
+                     format: FormatOpt = "table") -> None:
+    """Anomalies the detectors found in the month."""
+    _analyst_report("anomalies", month, province, industry, format)
+
+
 @app.command()
 def demo(
     enterprises: EnterprisesOpt = 36,
@@ -382,17 +484,52 @@ def demo(
     interval: IntervalOpt = 15,
     speed: SpeedOpt = 0.0,
     seed: SeedOpt = 2026,
+    faults: Annotated[str, typer.Option(help="Faults to inject (see `ecmon gateway --help`); '' for none.")] = (
+        "corrupt,duplicate"
+    ),
 ) -> None:
-    """Start everything, simulate a month of a fleet, print the regional table and the reconciliation."""
+    """Start everything, simulate a month of a fleet, print the regional table, the reconciliation and alerts."""
+    from dataclasses import replace
+
     from deploy.stack.process import ServiceError
     from ecmon.demo import PipelineProcessDied, run_demo
 
+    run = replace(_fleet_run(enterprises, provinces, start, months, interval, speed, seed), faults=faults)
     try:
-        result = run_demo(_settings(), _fleet_run(enterprises, provinces, start, months, interval, speed, seed), console)
+        result = run_demo(_settings(), run, console)
     except (ServiceError, PipelineProcessDied) as exc:
         _fail(str(exc))
     if not result.exact:
         raise typer.Exit(2)
+
+
+@app.command()
+def bench(
+    enterprises: Annotated[int, typer.Option(help="Enterprises per fleet (200 x 1 month = about 1.4 million readings).")] = 200,
+    months: Annotated[int, typer.Option(help="Simulated months per fleet.")] = 1,
+    readings: Annotated[Optional[int], typer.Option(help="At least this many readings per fleet: sets --enterprises for --months.")] = None,
+    workers: Annotated[int, typer.Option(help="Stream workers sharing the partitions.")] = 1,
+    brokers: Annotated[int, typer.Option(help="Kafka brokers (1 or 3).")] = 1,
+    latency_rate: Annotated[float, typer.Option(help="Offered load of the latency phase, readings/s.")] = 20_000.0,
+    latency_seconds: Annotated[float, typer.Option(help="Duration of the latency phase.")] = 30.0,
+    profile: Annotated[int, typer.Option(help="Seconds of py-spy sampling of the worker during the end-to-end phase (0: off).")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON results.")] = Path("bench-results"),
+) -> None:
+    """Benchmark the whole pipeline on a stack of its own (45xxx ports, .ecmon-bench/); see docs/performance.md."""
+    from deploy.bench.run import BenchConfig, BenchError, apply_defaults, enterprises_for_readings, report_table, run_benchmark, write_json
+    from deploy.stack.process import ServiceError
+
+    apply_defaults()
+    if readings is not None:
+        enterprises = enterprises_for_readings(readings, months)
+    cfg = BenchConfig(enterprises=enterprises, months=months, workers=workers, brokers=brokers,
+                      latency_rate=latency_rate, latency_seconds=latency_seconds, profile_seconds=profile, out_dir=out)
+    try:
+        result = run_benchmark(_settings(), cfg, console)
+    except (BenchError, ServiceError) as exc:
+        _fail(str(exc))
+    console.print(report_table(result))
+    console.print(f"results: {write_json(result, out)}")
 
 
 def main() -> None:

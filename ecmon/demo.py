@@ -6,8 +6,10 @@ import time
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from deploy.stack import stack
+from deploy.stack.alerts import wait_for_alert
 from deploy.stack.apps import app_process, ensure_running
 from ecmon.settings import Settings
 from producers.gateway import FleetRun, run_fleet
@@ -54,6 +56,24 @@ def wait_for_reconciliation(settings: Settings, ledger: Ledger, timeout: float, 
             time.sleep(1.0)
 
 
+DEMO_ALERT = "UnreadableInputArriving"
+
+
+def _show_alerts(settings: Settings, console: Console) -> None:
+    """The injected faults must reach an operator: Prometheus raises the alert, Alertmanager holds it."""
+    console.print(f"waiting for Prometheus to raise {DEMO_ALERT} from the injected corrupt batches")
+    alerts = wait_for_alert(settings, DEMO_ALERT, timeout=90)
+    table = Table(title=f"Alerts in Alertmanager (http://{settings.host}:{settings.alertmanager_port})")
+    for col in ("alert", "severity", "labels", "summary"):
+        table.add_column(col)
+    for a in alerts:
+        extra = ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()) if k not in ("alertname", "severity"))
+        table.add_row(a.name, a.severity, extra, a.summary)
+    console.print(table)
+    if not any(a.name == DEMO_ALERT for a in alerts):
+        console.print(f"{DEMO_ALERT} did not reach Alertmanager within 90 s", style="bold red")
+
+
 def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float = 240.0) -> Reconciliation:
     console.rule("[bold]ecmon demo")
     console.print(f"1/5 starting the local stack in {settings.state_dir}")
@@ -76,6 +96,8 @@ def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float
     result = wait_for_reconciliation(settings, ledger, timeout, console)
     console.print(regional_table(connect(settings), settings.clickhouse_database))
     console.print(result.line(), style="bold green" if result.exact else "bold red")
+    if run.faults:
+        _show_alerts(settings, console)
     console.print(
         "The stack keeps running: query ClickHouse, open Prometheus at "
         f"http://{settings.host}:{settings.prometheus_port}. Stop everything with `make down` "

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 CST = timezone(timedelta(hours=8), "CST")
-_DAY_MS = 86_400_000
-_CST_OFFSET_MS = 8 * 3_600_000
+DAY_MS = 86_400_000
+CST_OFFSET_MS = 8 * 3_600_000
 
 
 @lru_cache(maxsize=4096)
@@ -17,7 +17,7 @@ def _month_of_day(cst_day: int) -> str:
 
 def month_of(ts_ms: int) -> str:
     """'YYYY-MM' of the CST calendar month containing the instant ``ts_ms`` (epoch milliseconds)."""
-    return _month_of_day((ts_ms + _CST_OFFSET_MS) // _DAY_MS)
+    return _month_of_day((ts_ms + CST_OFFSET_MS) // DAY_MS)
 
 
 def month_of_interval(end_ms: int) -> str:

@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     electricity_method: Literal["equivalent", "equal"] = Field(
         default="equivalent", description="How electricity converts to standard coal (see docs)."
     )
+    future_margin_s: int = Field(
+        default=3600, description="A reading may end at most this long after its batch was sent (future_timestamp)."
+    )
+    horizon_days: int = Field(default=400, description="Readings older than this before sending are rejected.")
+    month_grace_hours: int = Field(
+        default=72, description="Grace after a CST month's end, in event time, before its readings are too late."
+    )
+    register_history_hours: int = Field(
+        default=48, description="Register readings kept per cumulative meter to place late readings exactly."
+    )
     worker_app_id: str = "ecmon-worker"
     sink_group: str = "ecmon-sink"
 

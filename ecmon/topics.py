@@ -39,8 +39,14 @@ READINGS = TopicSpec("ecmon.readings.v1", "reading batches from enterprise gatew
 REGISTRY = TopicSpec(
     "ecmon.registry.v1", "enterprise registry (monitoring coverage list), keyed by USCC", compacted=True
 )
+PRODUCTION = TopicSpec(
+    "ecmon.production.v1", "enterprises' production output (for unit-product energy consumption), keyed by USCC"
+)
 ENTERPRISE_TOTALS = TopicSpec(
     "ecmon.enterprise-totals.v1", "enterprise monthly totals re-keyed by province for regional rollups"
+)
+PROVINCE_TOTALS = TopicSpec(
+    "ecmon.province-totals.v1", "province totals re-keyed to the single key 'CN' for the national rollup"
 )
 AGGREGATES = TopicSpec("ecmon.aggregates.v1", "versioned aggregates at every level, for the sinks")
 DEAD_LETTERS = TopicSpec(
@@ -48,7 +54,7 @@ DEAD_LETTERS = TopicSpec(
 )
 
 WORKER_APP_ID = "ecmon-worker"
-WORKER_TABLES = ("enterprise-state", "province-state")
+WORKER_TABLES = ("enterprise-state", "province-state", "nation-state")
 
 
 def faust_internal_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
@@ -61,4 +67,5 @@ def faust_internal_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
 
 
 def all_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
-    return [READINGS, REGISTRY, ENTERPRISE_TOTALS, AGGREGATES, DEAD_LETTERS, *faust_internal_topics(app_id)]
+    return [READINGS, REGISTRY, PRODUCTION, ENTERPRISE_TOTALS, PROVINCE_TOTALS, AGGREGATES, DEAD_LETTERS,
+            *faust_internal_topics(app_id)]

@@ -36,14 +36,17 @@ class BenchResult:
 
 
 def run_bench(settings: Settings, enterprises: int = 200, months: int = 1, spool: bool = False,
-              seed: int | None = None) -> BenchResult:
+              seed: int | None = None, ledger: Ledger | None = None) -> BenchResult:
+    """Send the fleet as fast as Kafka acknowledges; what was delivered is added to ``ledger`` when given."""
     seed = seed if seed is not None else time.time_ns() % 1000  # fresh batch ids each run
     run = FleetRun(enterprises=enterprises, months=months, seed=seed, spool=spool, spool_name=f"bench-{seed}")
     with tempfile.TemporaryDirectory() as tmp:
         if spool:  # a spool of its own, so the benchmark never resumes a real gateway's work
             settings = settings.model_copy(update={"state_dir": Path(tmp)})
-        ledger = Ledger()
+        ledger = ledger if ledger is not None else Ledger()
+        before = sum(v[2] for v in ledger.totals.values()), len(ledger.batch_ids)
         started = time.perf_counter()
         run_fleet(settings, run, ledger, show_progress=False)
         seconds = time.perf_counter() - started
-    return BenchResult(sum(v[2] for v in ledger.totals.values()), len(ledger.batch_ids), seconds, spool)
+    return BenchResult(sum(v[2] for v in ledger.totals.values()) - before[0], len(ledger.batch_ids) - before[1],
+                       seconds, spool)

@@ -35,6 +35,7 @@ from producers.delivery import BatchProducer, SpooledSender
 from producers.faults import FaultPlan, corrupt
 from producers.fleet import Enterprise, PlannedBatch, build_fleet, plan_batches, registry_record
 from producers.ledger import Ledger
+from producers.production import encode_production, production_records
 from producers.spool import DEFAULT_LIMIT_BYTES, Spool, SpooledBatch
 
 
@@ -55,6 +56,7 @@ class FleetRun:
     spool: bool = False  # deliver through the durable disk spool
     spool_limit_bytes: int = DEFAULT_LIMIT_BYTES
     spool_name: str = "fleet"  # the spool directory under <state>/gateways/
+    production: bool = True  # also publish each enterprise's daily production output
 
     @property
     def start_ms(self) -> int:
@@ -183,7 +185,19 @@ def run_fleet(settings: Settings, run: FleetRun, ledger: Ledger, show_progress: 
     fleet = run.fleet()
     send_batches(settings, fleet_source(run, fleet), ledger, run.speed, run.spool, show_progress,
                  run.spool_name, run.spool_limit_bytes)
+    if run.production:
+        publish_production(settings, fleet, run)
     return ledger
+
+
+def publish_production(settings: Settings, fleet: list[Enterprise], run: FleetRun) -> int:
+    """Each enterprise's daily output, planned from the same (deterministic) readings as the batches."""
+    producer = BatchProducer(settings.bootstrap_servers)
+    records = production_records(fleet, _interleaved(fleet, run), int(time.time() * 1000))
+    for ent, record in records:
+        producer.send(topics.PRODUCTION.name, ent.uscc.encode(), encode_production(ent, record))
+    producer.flush()
+    return len(records)
 
 
 def send_batches(settings: Settings, source: BatchSource, ledger: Ledger, speed: float = 0.0, spool: bool = False,

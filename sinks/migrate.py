@@ -1,7 +1,9 @@
 """`ecmon db migrate | status`: numbered SQL files applied in order, recorded in a table.
 
 A migration is ``sinks/migrations/NNNN_name.sql``; statements are separated by ``;`` at the end of
-a line and ``{db}`` stands for the national database. Applied files are recorded with a checksum,
+a line. ``{db}`` stands for the national database; a statement naming ``{province_db}`` runs once per
+province database and one naming ``{each_db}`` runs for the national and every province database
+(``sinks/databases.py``). Applied files are recorded with a checksum,
 so editing a released file is caught instead of silently diverging between servers.
 """
 
@@ -15,6 +17,7 @@ from clickhouse_driver import Client
 
 from ecmon.settings import Settings
 from sinks.clickhouse import connect, ping
+from sinks.databases import province_codes, province_database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -35,7 +38,19 @@ class Migration:
 
     def statements(self, database: str) -> list[str]:
         text = "\n".join(line for line in self.path.read_text().splitlines() if not line.strip().startswith("--"))
-        return [s.strip().replace("{db}", database) for s in text.split(";\n") if s.strip().strip(";")]
+        provinces = [province_database(database, code) for code in province_codes()]
+        out = []
+        for s in text.split(";\n"):
+            s = s.strip().rstrip(";").strip()
+            if not s:
+                continue
+            if "{province_db}" in s:
+                out.extend(s.replace("{province_db}", p) for p in provinces)
+            elif "{each_db}" in s:
+                out.extend(s.replace("{each_db}", d) for d in [database, *provinces])
+            else:
+                out.append(s.replace("{db}", database))
+        return out
 
 
 def migrations() -> list[Migration]:

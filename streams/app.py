@@ -6,6 +6,9 @@ Topology (topics from ecmon.topics)::
             |                                    \\--> ecmon.enterprise-totals.v1 (key: province)
             \\--> ecmon.deadletters.v1                    |
                                         [roll_up_regions, table province-state] --> ecmon.aggregates.v1
+                                                         \\--> ecmon.province-totals.v1 (key: 'CN')
+                                                                   |
+                                        [roll_up_nation, table nation-state] --> ecmon.aggregates.v1
 
 Every batch yields at most one message per output topic: batches stay batches.
 """
@@ -22,6 +25,9 @@ import faust
 from ecmon import codec, signing, topics
 from ecmon.metric_defs import (
     DEAD_LETTERS,
+    ENTERPRISE_LAST_READING,
+    KAFKA_BROKERS_EXPECTED,
+    KAFKA_BROKERS_UP,
     WORKER_AGGREGATES_EMITTED,
     WORKER_BATCH_SECONDS,
     WORKER_BATCHES,
@@ -30,8 +36,8 @@ from ecmon.metric_defs import (
 from ecmon.regions import province_of
 from ecmon.settings import Settings, get_settings
 from ecmon.uscc import is_valid_uscc
-from streams import enterprise_rollup, regional_rollup
-from streams.dead_letters import dead_letter
+from streams import enterprise_rollup, national_rollup, regional_rollup
+from streams.dead_letters import REASONS, dead_letter
 from streams.registry import RegistryFollower
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,12 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         stream_wait_empty=False,
     )
     registry = RegistryFollower(settings.bootstrap_servers)
+    limits = enterprise_rollup.Limits(
+        future_ms=settings.future_margin_s * 1000,
+        horizon_ms=settings.horizon_days * enterprise_rollup.DAY_MS,
+        month_grace_ms=settings.month_grace_hours * enterprise_rollup.HOUR_MS,
+        register_history_ms=settings.register_history_hours * enterprise_rollup.HOUR_MS,
+    )
 
     def raw_topic(spec: topics.TopicSpec) -> faust.TopicT:
         return app.topic(
@@ -65,6 +77,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
 
     readings = raw_topic(topics.READINGS)
     enterprise_totals = raw_topic(topics.ENTERPRISE_TOTALS)
+    province_totals = raw_topic(topics.PROVINCE_TOTALS)
     aggregates = raw_topic(topics.AGGREGATES)
     dead_letters = raw_topic(topics.DEAD_LETTERS)
 
@@ -72,6 +85,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     state_schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
     enterprise_state = app.Table("enterprise-state", partitions=topics.PARTITIONS, schema=state_schema)
     province_state = app.Table("province-state", partitions=topics.PARTITIONS, schema=state_schema)
+    nation_state = app.Table("nation-state", partitions=topics.PARTITIONS, schema=state_schema)
 
     async def reject(reason: str, detail: str, event: faust.EventT, uscc: str = "") -> None:
         msg = event.message
@@ -127,12 +141,17 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             return "rejected"
 
         state = enterprise_state.get(uscc) or enterprise_rollup.new_state()
-        outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc])
+        timestamp = event.message.timestamp  # the Kafka record time: the same on every replay
+        outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc], limits=limits,
+                                                received_ms=int(timestamp * 1000) if timestamp else None)
         if outcome.applied:
             enterprise_state[uscc] = state
-        for rejection in outcome.rejections:
+        for rejection in outcome.rejections + outcome.notices:
             await reject(rejection.reason, rejection.detail, event, uscc)
         province = province_of(record["region_code"])
+        if outcome.applied:
+            registry.reported.add(uscc)
+            ENTERPRISE_LAST_READING.labels(province=province, uscc=uscc).set(time.time())
         if outcome.touched:
             totals = enterprise_rollup.month_totals(state, outcome.touched)
             rows = [
@@ -161,12 +180,33 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             state = province_state.get(province) or regional_rollup.new_state()
             keys = regional_rollup.apply_totals(state, province, message)
             province_state[province] = state
-            await emit_aggregates(event.key, regional_rollup.region_aggregates(state, province, keys))
+            rows = regional_rollup.region_aggregates(state, province, keys)
+            await emit_aggregates(event.key, rows)
+            province_rows = [r for r in rows if r["level"] == "PROVINCE"]
+            if province_rows:  # whole, versioned province totals: replay-safe at the national level too
+                value = codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000),
+                                                         "aggregates": province_rows})
+                await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(), value=value)
+
+    @app.agent(province_totals)
+    async def roll_up_nation(stream):
+        async for event in stream.events():
+            key = event.key.decode()
+            _, message = codec.decode(event.value, expected="aggregate_batch")
+            state = nation_state.get(key) or national_rollup.new_state()
+            keys = national_rollup.apply_province_rows(state, message["aggregates"])
+            nation_state[key] = state
+            await emit_aggregates(event.key, national_rollup.national_aggregates(state, keys))
 
     @app.task
     async def follow_registry() -> None:
         await asyncio.to_thread(registry.caught_up, 30.0)
         log.info("registry loaded: %d enterprises", len(registry.enterprises))
+
+    @app.timer(interval=15.0)
+    async def watch_brokers() -> None:
+        KAFKA_BROKERS_EXPECTED.set(settings.brokers)
+        KAFKA_BROKERS_UP.set(await asyncio.to_thread(registry.brokers_up))
 
     return app, registry
 
@@ -177,6 +217,10 @@ def run_worker(settings: Settings | None = None, loglevel: str = "INFO") -> None
     settings = settings or get_settings()
     app, registry = create_app(settings)
     serve_metrics(settings, "worker")
+    # Every reason is exported from the start at 0, so the first rejection is an increase that
+    # rate()/increase() can see, not the birth of a new series.
+    for reason in REASONS:
+        DEAD_LETTERS.labels(reason=reason)
     registry.start()
     worker = faust.Worker(app, loglevel=loglevel)
     code = 1

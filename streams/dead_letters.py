@@ -19,7 +19,16 @@ REASONS: dict[str, str] = {
     "meter_mismatch": "the reading's energy type or unit differs from the meter's registration",
     "unsupported_value_kind": "the value kind is not accepted",
     "negative_interval_value": "an interval consumption below zero",
-    "duplicate_batch": "the batch was already counted (same gateway sequence)",
+    "duplicate_batch": "the batch was already counted (same gateway and sequence, applied before)",
+    "unknown_energy_type": "the reading's energy type code is not a known energy type",
+    "unknown_unit": "the reading's unit code is not known, or cannot measure the energy type",
+    "future_timestamp": "the reading ends more than the allowed margin (1 h) after the batch was sent",
+    "beyond_horizon": "the reading is older than the platform's horizon (400 days before the batch was sent)",
+    "too_late_for_month": "the reading's month closed: the enterprise already reported past month end + grace",
+    "negative_register_value": "a cumulative register reading below zero",
+    "duplicate_reading": "a register reading of the same meter and time was already counted",
+    "register_out_of_window": "a late register reading older than the register history the platform keeps",
+    "meter_reset": "notice, the reading counts: a register fell back other than by rollover; counted from zero",
 }
 
 

@@ -4,26 +4,49 @@ Pure functions over a JSON-able state dict, so the Faust agent stays a thin shel
 arithmetic is unit-tested without a broker. State of one enterprise (one Faust table value)::
 
     {"v": 12,                                   # bumps once per applied batch
-     "hwm": {"gw-1": 41},                       # highest sequence applied per gateway
+     "seq": {"gw-1": [41, [[7, 7]]]},           # per gateway: highest sequence applied, and the
+                                                #   ranges below it that were NOT applied (gaps)
+     "wm": 1793462400000,                       # event-time watermark: latest reading ts counted
+     "reg": {"G-01": {"h": [[ts, register_milli, counted_milli, counts_as_reading], ...],
+                      "t": 0}},                 # cumulative meters: recent register readings;
+                                                #   t=1 once older history was trimmed
      "m": {"electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version]}}
 
-Keeping the duplicate guard (hwm) in the same value as the totals means one changelog record
-carries both: after a crash the restored totals and the restored guard always agree.
+Keeping the duplicate guard, the register history and the totals in one value means one
+changelog record carries all of them: after a crash they are restored together and agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from ecmon.energy import CoalFactor, coal_factor
-from ecmon.months import month_of_interval
+from ecmon.energy import CoalFactor, IncompatibleUnit, UnknownEnergyType, UnknownUnit, coal_factor, unit_factor
+from ecmon.months import month_of_interval, month_start_ms, next_period
 
 FactorLookup = Callable[[str, str, int], CoalFactor]
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 
 
 def equivalent_factors(energy_type: str, unit: str, _ts_ms: int) -> CoalFactor:
     return coal_factor(energy_type, unit)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Validation limits (from ecmon.settings); the defaults are the platform's."""
+
+    future_ms: int = HOUR_MS  # a reading may end at most this long after the batch was sent/received
+    horizon_ms: int = 400 * DAY_MS  # ... and start no longer than this before
+    month_grace_ms: int = 3 * DAY_MS  # after a month's end, in event time (see docs/streams.md)
+    register_history_ms: int = 48 * HOUR_MS  # register readings kept per cumulative meter
+    max_sequence_gaps: int = 64  # unapplied sequence ranges remembered per gateway
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass
@@ -39,28 +62,118 @@ class BatchOutcome:
     #: keys ("energy|unit|period") whose current totals must be emitted downstream
     touched: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    #: counted, but worth a dead-letter record for the operator (e.g. meter_reset)
+    notices: list[Rejection] = field(default_factory=list)
     readings_accepted: int = 0
 
 
 def new_state() -> dict:
-    return {"v": 0, "hwm": {}, "m": {}}
+    return {"v": 0, "seq": {}, "wm": 0, "reg": {}, "m": {}}
+
+
+def _upgrade(state: dict) -> None:
+    """States written before batch-identity dedup and counters carry only ``hwm``."""
+    if "seq" not in state:
+        state["seq"] = {gw: [s, []] for gw, s in state.pop("hwm", {}).items()}
+    state.setdefault("wm", 0)
+    state.setdefault("reg", {})
+
+
+# -- duplicates by batch identity -------------------------------------------------------------------
+
+
+def already_applied(state: dict, gateway: str, sequence: int) -> bool:
+    """True when this gateway's batch with this sequence was applied before (exact, not <= hwm)."""
+    entry = state["seq"].get(gateway)
+    if entry is None or sequence > entry[0]:
+        return False
+    return not any(lo <= sequence <= hi for lo, hi in entry[1])
+
+
+def mark_applied(state: dict, gateway: str, sequence: int, max_gaps: int) -> None:
+    entry = state["seq"].setdefault(gateway, [0, []])
+    highest, gaps = entry
+    if sequence > highest:
+        if sequence > highest + 1:
+            gaps.append([highest + 1, sequence - 1])
+            if len(gaps) > max_gaps:  # bounded: the oldest gap is given up (documented)
+                del gaps[0]
+        entry[0] = sequence
+        return
+    for i, (lo, hi) in enumerate(gaps):
+        if lo <= sequence <= hi:
+            pieces = [p for p in ([lo, sequence - 1], [sequence + 1, hi]) if p[0] <= p[1]]
+            gaps[i:i + 1] = pieces
+            return
+
+
+# -- validation helpers -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _energy_unit_problem(energy_type: str, unit: str) -> Rejection | None:
+    try:
+        unit_factor(energy_type, unit)
+    except UnknownEnergyType as exc:
+        return Rejection("unknown_energy_type", str(exc))
+    except (UnknownUnit, IncompatibleUnit) as exc:
+        return Rejection("unknown_unit", str(exc))
+    return None
+
+
+@lru_cache(maxsize=4096)
+def month_end_ms(period: str) -> int:
+    return month_start_ms(next_period(period))
+
+
+# -- cumulative registers ---------------------------------------------------------------------------
+
+
+def register_consumption(previous: int, current: int) -> tuple[int, bool, bool]:
+    """(consumption, counts as a reading, is a reset) between two register readings of a meter.
+
+    A register that went down wrapped when the drop is consistent with a register of a power-of-ten
+    width: with M the smallest power of ten above the previous reading (in thousandths), the
+    consumption M - previous + current is at most M / 10 and the register does not show exactly
+    zero. Any other drop is a reset (or an unannounced meter swap): the register is counted from
+    zero, i.e. the consumption is ``current``; what was used between the previous reading and the
+    reset is unknown and is not invented. A reset reading is a new baseline, not a counted reading.
+    """
+    if current >= previous:
+        return current - previous, True, False
+    modulus = 10 ** len(str(previous))
+    wrapped = modulus - previous + current
+    if current > 0 and wrapped * 10 <= modulus:
+        return wrapped, True, False
+    return current, False, True
+
+
+def _bucket_key(r: dict) -> str:
+    return f"{r['energy_type']}|{r['unit']}|{month_of_interval(r['ts'])}"
 
 
 def apply_batch(
-    state: dict, batch: dict, meters: dict[str, tuple[str, str]], factors: FactorLookup = equivalent_factors
+    state: dict,
+    batch: dict,
+    meters: dict[str, tuple[str, str]],
+    factors: FactorLookup = equivalent_factors,
+    limits: Limits = DEFAULT_LIMITS,
+    received_ms: int | None = None,
 ) -> BatchOutcome:
     """Add the batch's readings to ``state`` unless the batch was applied before.
 
     ``meters`` maps meter id -> (energy type, unit) as registered. Readings that cannot be
     counted are rejected one by one with a reason; the rest of the batch still counts.
+    ``received_ms`` (the Kafka record time) and the batch's ``sent_at`` bound the readings' time;
+    both are in the message, so a replay decides exactly as the first run did.
     """
+    _upgrade(state)
     outcome = BatchOutcome()
     gateway, sequence = batch["gateway_id"], batch["sequence"]
-    if sequence <= state["hwm"].get(gateway, 0):
+    if already_applied(state, gateway, sequence):
         # A resend: count nothing, but re-emit what it touched in case the first emission was lost.
         outcome.duplicate = True
-        outcome.touched = sorted({f"{r['energy_type']}|{r['unit']}|{month_of_interval(r['ts'])}" for r in batch["readings"]})
-        outcome.touched = [k for k in outcome.touched if k in state["m"]]
+        outcome.touched = sorted({_bucket_key(r) for r in batch["readings"]} & state["m"].keys())
         return outcome
 
     version = state["v"] + 1
@@ -68,7 +181,29 @@ def apply_batch(
     touched: set[str] = set()
     rejections: list[Rejection] = []
     accepted = 0
+
+    def add(key: str, physical: int, mgce: int, readings: int) -> None:
+        row = totals.get(key)
+        if row is None:
+            row = totals[key] = [0, 0, 0, 0]
+        row[0] += physical
+        row[1] += mgce
+        row[2] += readings
+        row[3] = version
+        touched.add(key)
+
+    sent_at = batch.get("sent_at")
+    refs = [t for t in (sent_at, received_ms) if t]
+    latest_ok = min(refs) + limits.future_ms if refs else None
+    earliest_ok = max(refs) - limits.horizon_ms if refs else None
+    closed_before = state["wm"] - limits.month_grace_ms  # months ending before this are closed
+    watermark = state["wm"]
+    cumulative: list[dict] = []
     for r in batch["readings"]:
+        problem = _energy_unit_problem(r["energy_type"], r["unit"])
+        if problem is not None:
+            rejections.append(Rejection(problem.reason, f"meter {r['meter_id']!r}: {problem.detail}"))
+            continue
         registered = meters.get(r["meter_id"])
         if registered is None:
             rejections.append(Rejection("unknown_meter", f"meter {r['meter_id']!r} is not registered"))
@@ -82,32 +217,125 @@ def apply_batch(
                 )
             )
             continue
+        ts = r["ts"]
+        if latest_ok is not None and ts > latest_ok:
+            rejections.append(Rejection("future_timestamp", f"meter {r['meter_id']!r}: ts {ts} is more than "
+                                        f"{limits.future_ms // 1000} s after the batch was sent ({min(refs)})"))
+            continue
+        if earliest_ok is not None and ts < earliest_ok:
+            rejections.append(Rejection("beyond_horizon", f"meter {r['meter_id']!r}: ts {ts} is more than "
+                                        f"{limits.horizon_ms // DAY_MS} days before the batch was sent"))
+            continue
+        period = month_of_interval(ts)
+        if month_end_ms(period) < closed_before:
+            rejections.append(Rejection("too_late_for_month", f"meter {r['meter_id']!r}: month {period} closed "
+                                        f"{limits.month_grace_ms // HOUR_MS} h after its end; the enterprise "
+                                        f"already reported up to ts {state['wm']}"))
+            continue
         value = r["value_milli"]
+        if r["kind"] == "CUMULATIVE":
+            if value < 0:
+                rejections.append(Rejection("negative_register_value", f"meter {r['meter_id']!r}: {value / 1000}"))
+                continue
+            cumulative.append(r)
+            continue
         if r["kind"] != "INTERVAL":
-            rejections.append(Rejection("unsupported_value_kind", f"{r['kind']} readings are not accepted yet"))
+            rejections.append(Rejection("unsupported_value_kind", f"{r['kind']} readings are not accepted"))
             continue
         if value < 0:
             rejections.append(Rejection("negative_interval_value", f"meter {r['meter_id']!r}: {value / 1000}"))
             continue
-        mgce = factors(r["energy_type"], r["unit"], r["ts"]).to_mgce(value)
-        key = f"{r['energy_type']}|{r['unit']}|{month_of_interval(r['ts'])}"
-        row = totals.get(key)
-        if row is None:
-            row = totals[key] = [0, 0, 0, 0]
-        row[0] += value
-        row[1] += mgce
-        row[2] += 1
-        row[3] = version
-        touched.add(key)
+        add(f"{r['energy_type']}|{r['unit']}|{period}", value, factors(r["energy_type"], r["unit"], ts).to_mgce(value), 1)
+        watermark = max(watermark, ts)
         accepted += 1
 
+    if cumulative:
+        cumulative.sort(key=lambda r: (r["meter_id"], r["ts"]))
+        for r in cumulative:
+            problem = _apply_register(state, r, factors, limits, add, outcome.notices)
+            if problem is not None:
+                rejections.append(problem)
+                continue
+            watermark = max(watermark, r["ts"])
+            accepted += 1
+
     state["v"] = version
-    state["hwm"][gateway] = sequence
+    state["wm"] = watermark
+    mark_applied(state, gateway, sequence, limits.max_sequence_gaps)
     outcome.applied = True
     outcome.touched = sorted(touched)
     outcome.rejections = rejections
     outcome.readings_accepted = accepted
     return outcome
+
+
+def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,
+                    add: Callable[[str, int, int, int], None], notices: list[Rejection]) -> Rejection | None:
+    """Fold one register reading into its meter's history; the totals move so that they always
+    equal what processing the meter's readings in time order would give (within the history)."""
+    meter = state["reg"].setdefault(r["meter_id"], {"h": [], "t": 0})
+    history: list[list[int]] = meter["h"]
+    ts, value = r["ts"], r["value_milli"]
+    energy, unit = r["energy_type"], r["unit"]
+    factor = factors(energy, unit, ts)
+
+    def count(entry: list[int], consumption: int, as_reading: bool, reset: bool, previous: int) -> None:
+        """Set what ``entry``'s reading counts, moving its bucket by the difference."""
+        old, old_n = entry[2], entry[3]
+        entry[2], entry[3] = consumption, int(as_reading)
+        add(f"{energy}|{unit}|{month_of_interval(entry[0])}", consumption - old,
+            factor.to_mgce(consumption) - factor.to_mgce(old), entry[3] - old_n)
+        if reset:
+            notices.append(Rejection("meter_reset", f"meter {r['meter_id']!r}: register fell from {previous / 1000} "
+                                     f"to {entry[1] / 1000} at ts {entry[0]}, not a rollover; counted from zero"))
+
+    if not history:
+        history.append([ts, value, 0, 0])  # the first reading only sets the baseline
+        return None
+    last = history[-1]
+    if ts > last[0]:
+        entry = [ts, value, 0, 0]
+        history.append(entry)
+        consumption, as_reading, reset = register_consumption(last[1], value)
+        count(entry, consumption, as_reading, reset, last[1])
+        horizon = ts - limits.register_history_ms
+        trim = 0
+        while trim < len(history) - 1 and history[trim][0] < horizon:
+            trim += 1
+        if trim:
+            del history[:trim]
+            meter["t"] = 1
+        return None
+    # Out of order: find its place.
+    lo, hi = 0, len(history)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if history[mid][0] < ts:
+            lo = mid + 1
+        else:
+            hi = mid
+    if history[lo][0] == ts:
+        same = "the same value" if history[lo][1] == value else f"{history[lo][1] / 1000}, now {value / 1000}"
+        return Rejection("duplicate_reading", f"meter {r['meter_id']!r}: a register reading at ts {ts} was "
+                         f"already counted ({same})")
+    following = history[lo]
+    if lo == 0:
+        if meter["t"]:
+            return Rejection("register_out_of_window", f"meter {r['meter_id']!r}: ts {ts} is older than the register "
+                             f"history kept ({limits.register_history_ms // HOUR_MS} h); its consumption is "
+                             "already counted in the next reading")
+        history.insert(0, [ts, value, 0, 0])  # an earlier baseline: the old first reading now counts
+        consumption, as_reading, reset = register_consumption(value, following[1])
+        count(following, consumption, as_reading, reset, value)
+        return None
+    previous = history[lo - 1]
+    entry = [ts, value, 0, 0]
+    history.insert(lo, entry)
+    consumption, as_reading, reset = register_consumption(previous[1], value)
+    count(entry, consumption, as_reading, reset, previous[1])
+    consumption, as_reading, reset = register_consumption(value, following[1])
+    count(following, consumption, as_reading, reset, value)
+    return None
 
 
 def month_totals(state: dict, keys: list[str]) -> list[dict]:

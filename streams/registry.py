@@ -19,7 +19,8 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from ecmon import codec, topics
-from ecmon.metric_defs import REGISTRY_ENTERPRISES
+from ecmon.metric_defs import ENTERPRISE_LAST_READING, REGISTRY_ENTERPRISES
+from ecmon.regions import province_of
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ class RegistryFollower:
         self.topic = topic
         self.enterprises: dict[str, dict] = {}
         self.meters: dict[str, dict[str, tuple[str, str]]] = {}
+        #: enterprises this worker applied a batch of; until then their last-reading gauge shows the
+        #: registration time, so an enterprise that never reports is found silent too
+        self.reported: set[str] = set()
         self._positions: dict[int, int] = {}
         self._lock = threading.Lock()
         self._consumer = Consumer(
@@ -78,6 +82,12 @@ class RegistryFollower:
         self.meters[record["uscc"]] = {m["meter_id"]: (m["energy_type"], m["unit"]) for m in record["meters"]}
         self.enterprises[record["uscc"]] = record
         REGISTRY_ENTERPRISES.set(len(self.enterprises))
+        if record["uscc"] not in self.reported:
+            try:
+                province = province_of(record["region_code"])
+            except Exception:  # noqa: BLE001 - a bad region code must not stop the follower
+                province = ""
+            ENTERPRISE_LAST_READING.labels(province=province, uscc=record["uscc"]).set(record["valid_from"] / 1000)
 
     def caught_up(self, timeout: float = 10.0) -> bool:
         """Wait until everything in the registry topic as of now has been read."""
@@ -94,6 +104,14 @@ class RegistryFollower:
                     return True
             time.sleep(0.05)
         return False
+
+    def brokers_up(self) -> int:
+        """Brokers in the cluster metadata right now; 0 when the metadata cannot be fetched."""
+        try:
+            with self._watermarks_lock:
+                return len(self._watermarks.list_topics(timeout=5).brokers)
+        except Exception:  # noqa: BLE001 - any client error means: no broker answered
+            return 0
 
     def stop(self) -> None:
         self._stop.set()

@@ -90,7 +90,10 @@ class KafkaBroker(Service):
         id_file = self.settings.state_dir / "kafka-cluster.id"
         if not id_file.exists():
             id_file.parent.mkdir(parents=True, exist_ok=True)
-            id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+            cluster_id = "-"
+            while cluster_id.startswith("-"):  # as Kafka's own Uuid: a leading '-' reads as a CLI flag
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            id_file.write_text(cluster_id)
         return id_file.read_text().strip()
 
     def prepare(self) -> None:
@@ -132,7 +135,7 @@ class KafkaBroker(Service):
         self.properties_path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         if not (self.home / "data" / "meta.properties").exists():
             result = subprocess.run(
-                [*self._java(), "kafka.tools.StorageTool", "format", "-t", self._cluster_id(),
+                [*self._java(), "kafka.tools.StorageTool", "format", f"--cluster-id={self._cluster_id()}",
                  "-c", str(self.properties_path), "--ignore-formatted"],
                 capture_output=True, text=True,
             )

@@ -85,3 +85,15 @@ def test_a_restarted_worker_recovers_its_state_from_the_changelogs(pipeline):
     worker.start()
     result = wait_for_reconciliation(pipeline, ledger, timeout=180, console=Console(), show_progress=False)
     assert result.exact, result.line()
+
+
+def test_unreadable_input_raises_an_alert_that_reaches_alertmanager(pipeline):
+    from deploy.stack.alerts import prometheus_firing, wait_for_alert
+
+    producer = Producer({"bootstrap.servers": pipeline.bootstrap_servers})
+    for i in range(3):
+        producer.produce(topics.READINGS.name, key=b"91350100M000100Y43", value=f"garbage {i}".encode())
+    producer.flush(10)
+    alerts = wait_for_alert(pipeline, "UnreadableInputArriving", timeout=120)
+    assert any(a.name == "UnreadableInputArriving" and a.labels.get("reason") == "undecodable" for a in alerts), alerts
+    assert "UnreadableInputArriving" in prometheus_firing(pipeline)

@@ -28,7 +28,7 @@ PROM_DIR = DEPLOY / "prometheus"
 
 ALERTS = {
     "EnterpriseSilent", "ProvinceCompletenessLow", "RegionalEarlyWarning", "DeadLetterRateHigh",
-    "ConsumerLagGrowing", "SinkFailing", "WorkerDown", "SinkDown", "KafkaBrokerDown",
+    "ConsumerLagGrowing", "SinkFailing", "WorkerDown", "SinkDown", "KafkaBrokerDown", "UnreadableInputArriving",
 }
 PROVINCIAL_ALERTS = {"EnterpriseSilent", "ProvinceCompletenessLow", "RegionalEarlyWarning"}
 # Labels Prometheus attaches to every scraped series (file_sd / dns_sd / kubernetes_sd relabelling).

@@ -1,0 +1,48 @@
+"""Alerts as the local Alertmanager holds them: what an operator would see on its page."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from ecmon.settings import Settings
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    severity: str
+    labels: dict[str, str]
+    summary: str
+    starts_at: str
+
+
+def alertmanager_alerts(settings: Settings) -> list[Alert]:
+    url = f"http://{settings.host}:{settings.alertmanager_port}/api/v2/alerts"
+    alerts = []
+    for a in httpx.get(url, params={"active": "true"}, timeout=5).json():
+        labels = a["labels"]
+        alerts.append(Alert(labels.get("alertname", "?"), labels.get("severity", ""), labels,
+                            a.get("annotations", {}).get("summary", ""), a.get("startsAt", "")))
+    return alerts
+
+
+def prometheus_firing(settings: Settings) -> set[str]:
+    url = f"http://{settings.host}:{settings.prometheus_port}/api/v1/alerts"
+    data = httpx.get(url, timeout=5).json()["data"]["alerts"]
+    return {a["labels"]["alertname"] for a in data if a["state"] == "firing"}
+
+
+def wait_for_alert(settings: Settings, name: str, timeout: float) -> list[Alert]:
+    """Wait until Alertmanager has received alert ``name`` from Prometheus; returns all its active alerts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            alerts = alertmanager_alerts(settings)
+        except httpx.HTTPError:
+            alerts = []
+        if any(a.name == name for a in alerts) or time.monotonic() > deadline:
+            return alerts
+        time.sleep(1)

@@ -1,0 +1,204 @@
+"""`ecmon report monthly | trend | ranking | completeness | anomalies`: the analysts' questions as SQL.
+
+Every query reads one database: the national one, or a province's own (``--province``), which is all a
+provincial analyst may read. Each query keeps the newest version of every row (argMax ... GROUP BY key),
+so replayed rows are never counted twice, and runs unchanged on ClickHouse 18.16 and current servers
+(tests/unit/test_migrations_chdb.py runs them on a current engine).
+Quantities stay integers (mgce, thousandths) in the SQL; tce is derived for display only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from clickhouse_driver import Client
+from rich.table import Table
+
+from ecmon.months import month_start_ms, next_period
+
+LATEST_ENTERPRISE = """
+    SELECT entity AS uscc, any(industry_code) AS industry_code, any(province) AS province,
+           sum(coal) AS coal_mgce, sum(n) AS readings
+    FROM (
+        SELECT entity, industry_code, province, energy_type, unit,
+               argMax(coal_mgce, version) AS coal, argMax(readings, version) AS n
+        FROM {db}.aggregates_monthly
+        WHERE level = 'ENTERPRISE' AND period = toDate(%(month)s)
+        GROUP BY entity, industry_code, province, energy_type, unit, period
+    )
+    GROUP BY uscc
+"""
+
+QUERIES: dict[str, str] = {
+    # Consumption by industry and energy type in one month (province rows; '*' is the all-industry total).
+    "monthly": """
+        SELECT province, industry_code, energy_type, unit,
+               sum(physical) AS physical_milli, sum(coal) AS coal_mgce, sum(n) AS readings
+        FROM (
+            SELECT province, entity, industry_code, energy_type, unit, period,
+                   argMax(physical_milli, version) AS physical, argMax(coal_mgce, version) AS coal,
+                   argMax(readings, version) AS n
+            FROM {db}.aggregates_monthly
+            WHERE level = 'PROVINCE' AND period = toDate(%(month)s)
+              AND industry_code != '*' AND (%(industry)s = '' OR industry_code = %(industry)s)
+            GROUP BY province, entity, industry_code, energy_type, unit, period
+        )
+        GROUP BY province, industry_code, energy_type, unit
+        ORDER BY province, coal_mgce DESC, industry_code, energy_type
+    """,
+    # Thirteen months up to --month, per province (all industries, or one), with year-on-year change.
+    "trend": """
+        SELECT province, substring(toString(period), 1, 7) AS month, sum(coal) AS coal_mgce, sum(n) AS readings
+        FROM (
+            SELECT province, entity, industry_code, energy_type, unit, period,
+                   argMax(coal_mgce, version) AS coal, argMax(readings, version) AS n
+            FROM {db}.aggregates_monthly
+            WHERE level = 'PROVINCE' AND period > addMonths(toDate(%(month)s), -13) AND period <= toDate(%(month)s)
+              AND industry_code = if(%(industry)s = '', '*', %(industry)s)
+            GROUP BY province, entity, industry_code, energy_type, unit, period
+        )
+        GROUP BY province, month
+        ORDER BY province, month
+    """,
+    # The largest consumers of the month, with their registry names.
+    "ranking": """
+        SELECT uscc, name, province, industry_code, coal_mgce, readings
+        FROM (""" + LATEST_ENTERPRISE + """) AS totals
+        ANY LEFT JOIN (
+            SELECT uscc, argMax(name, version) AS name FROM {db}.enterprises GROUP BY uscc
+        ) AS names USING uscc
+        WHERE %(industry)s = '' OR industry_code = %(industry)s
+        ORDER BY coal_mgce DESC, uscc
+        LIMIT %(limit)s
+    """,
+    # Received against expected metering intervals of every registered enterprise in the month.
+    "completeness": """
+        SELECT uscc, name, province, industry_code, expected, readings AS received
+        FROM (
+            SELECT uscc, argMax(name, version) AS name, argMax(province, version) AS province,
+                   argMax(industry_code, version) AS industry_code,
+                   arraySum(arrayMap(s -> intDiv(%(seconds)s, s), argMax(meter_interval_s, version))) AS expected
+            FROM {db}.enterprises
+            GROUP BY uscc
+        ) AS registered
+        ANY LEFT JOIN (
+            SELECT uscc, sum(n) AS readings
+            FROM (
+                SELECT entity AS uscc, energy_type, unit, argMax(readings, version) AS n
+                FROM {db}.aggregates_monthly
+                WHERE level = 'ENTERPRISE' AND period = toDate(%(month)s)
+                GROUP BY uscc, energy_type, unit
+            )
+            GROUP BY uscc
+        ) AS received USING uscc
+        WHERE %(industry)s = '' OR industry_code = %(industry)s
+        ORDER BY province, uscc
+    """,
+    # Anomalies whose span starts in the month (CST), newest version of each.
+    "anomalies": """
+        SELECT anomaly_id, argMax(type, version) AS type, argMax(severity, version) AS severity,
+               argMax(level, version) AS level, argMax(entity_code, version) AS entity_code,
+               argMax(province, version) AS province, argMax(industry_code, version) AS industry_code,
+               toString(argMax(span_start, version)) AS span_start_utc, argMax(observed, version) AS observed,
+               argMax(expected, version) AS expected, argMax(unit, version) AS unit, argMax(score, version) AS score,
+               argMax(detail, version) AS detail
+        FROM {db}.anomalies
+        WHERE span_start >= toDateTime(%(start)s) AND span_start < toDateTime(%(end)s)
+        GROUP BY anomaly_id
+        HAVING %(industry)s = '' OR industry_code = %(industry)s
+        ORDER BY province, span_start_utc, anomaly_id
+    """,
+}
+
+TITLES = {
+    "monthly": "Energy consumption by industry and energy type",
+    "trend": "Monthly standard coal, 13 months",
+    "ranking": "Largest energy consumers",
+    "completeness": "Data completeness (received / expected metering intervals)",
+    "anomalies": "Anomalies",
+}
+COMPLETENESS_THRESHOLD = Decimal("0.90")
+
+
+def _utc_text(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parameters(month: str, industry: str | None = None, limit: int = 20) -> dict:
+    """Query parameters for ``month`` ('YYYY-MM', CST)."""
+    year, mon = (int(p) for p in month.split("-"))
+    start, end = month_start_ms(month), month_start_ms(next_period(month))
+    return {
+        "month": f"{month}-01", "industry": industry or "", "limit": limit,
+        "seconds": monthrange(year, mon)[1] * 86400,
+        "start": _utc_text(start), "end": _utc_text(end),
+    }
+
+
+def sql(name: str, database: str) -> str:
+    return QUERIES[name].replace("{db}", database)
+
+
+def tce(mgce: int) -> Decimal:
+    return (Decimal(mgce) / Decimal(10**9)).quantize(Decimal("0.001"))
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    columns: list[str]
+    rows: list[list]
+
+    def as_dicts(self) -> list[dict]:
+        return [dict(zip(self.columns, r)) for r in self.rows]
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.columns)
+        w.writerows(self.rows)
+        return buf.getvalue()
+
+    def json(self) -> str:
+        return json.dumps({"title": self.title, "rows": self.as_dicts()}, ensure_ascii=False, default=str, indent=1)
+
+    def table(self) -> Table:
+        t = Table(title=self.title)
+        for c in self.columns:
+            t.add_column(c, justify="right" if self.rows and isinstance(self.rows[0][self.columns.index(c)],
+                                                                           (int, float, Decimal)) else "left")
+        for r in self.rows:
+            t.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in r))
+        return t
+
+
+def run(client: Client, database: str, name: str, month: str, industry: str | None = None,
+        limit: int = 20) -> Report:
+    """Run report ``name`` for ``month`` on ``database``; figures in tce besides the exact mgce."""
+    rows, types = client.execute(sql(name, database), parameters(month, industry, limit), with_column_types=True)
+    columns = [c for c, _ in types]
+    out = [list(r) for r in rows]
+    if "coal_mgce" in columns:
+        i = columns.index("coal_mgce")
+        columns.insert(i, "coal_tce")
+        for r in out:
+            r.insert(i, tce(r[i]))
+    if name == "completeness":
+        columns += ["completeness", "below_90pct"]
+        e, rcv = columns.index("expected"), columns.index("received")
+        for r in out:
+            ratio = (Decimal(r[rcv]) / Decimal(r[e])).quantize(Decimal("0.0001")) if r[e] else Decimal(0)
+            r += [ratio, "yes" if ratio < COMPLETENESS_THRESHOLD else ""]
+    if name == "trend":
+        by_key = {(r[0], r[1]): r[columns.index("coal_mgce")] for r in out}
+        columns.append("yoy_change_pct")
+        for r in out:
+            prev = by_key.get((r[0], f"{int(r[1][:4]) - 1}{r[1][4:]}"))
+            r.append(f"{(Decimal(r[columns.index('coal_mgce')]) / prev - 1) * 100:.1f}" if prev else "")
+    return Report(f"{TITLES[name]}, {month} ({database})", columns, out)

@@ -1,0 +1,84 @@
+"""Every migration and every shipped analyst query on a current ClickHouse engine (chdb, in-process).
+
+The local stack and CI run ClickHouse 18.16; production runs a current server. The integration tests
+cover 18.16, this covers the current engine: same DDL, same queries, same answers.
+"""
+
+from __future__ import annotations
+
+import pytest
+from clickhouse_driver import Client
+
+from sinks import analyst, migrate, report
+from sinks.databases import province_codes
+
+chdb_session = pytest.importorskip("chdb.session")
+
+DB = "ecmon"
+
+
+def _bind(query: str, params: dict) -> str:
+    return Client("localhost").substitute_params(query, params, Client("localhost").connection.context)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    sess = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
+    sess.query(f"CREATE DATABASE IF NOT EXISTS {DB}")
+    for m in migrate.migrations():
+        for statement in m.statements(DB):
+            sess.query(statement)
+    yield sess
+    sess.close()
+
+
+def _rows(sess, query: str) -> list[list[str]]:
+    out = sess.query(query, "TabSeparated").bytes().decode()
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def test_every_migration_creates_its_tables_on_a_current_engine(engine):
+    tables = {tuple(r) for r in _rows(engine, "SELECT database, name FROM system.tables WHERE database LIKE 'ecmon%'")}
+    national = {n for d, n in tables if d == DB}
+    assert {"aggregates_monthly", "dead_letters", "enterprises", "readings", "anomalies", "monthly_reports",
+            "monthly_report_totals", "monthly_report_enterprises", "national_feedback"} <= national
+    for code in province_codes():
+        province = {n for d, n in tables if d == f"{DB}_{code}"}
+        assert province == national - {"dead_letters"}, code
+
+
+def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine):
+    engine.query(f"""INSERT INTO {DB}.enterprises (uscc, name, region_code, province, prefecture, industry_code, tier,
+        meter_ids, meter_energy_types, meter_units, meter_interval_s, valid_from, version) VALUES
+        ('91370100MA0000001X', 'Jinan Steel', '370100', '370000', '370100', '3110', 'NATIONAL_KEY',
+         ['m1', 'm2'], ['electricity', 'coal'], ['kWh', 't'], [900, 900], '2026-01-01 00:00:00', 1)""")
+    engine.query(f"""INSERT INTO {DB}.aggregates_monthly (level, entity, province, industry_code, energy_type, period,
+        unit, physical_milli, coal_mgce, readings, version) VALUES
+        ('ENTERPRISE', '91370100MA0000001X', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 5000000000, 2900, 1),
+        ('ENTERPRISE', '91370100MA0000001X', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2),
+        ('PROVINCE', '370000', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2),
+        ('PROVINCE', '370000', '370000', '*', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2),
+        ('PROVINCE', '370000', '370000', '*', 'electricity', '2025-10-01', 'kWh', 1000, 4000000000, 2976, 1)""")
+    params = analyst.parameters("2026-10")
+    answers = {name: _rows(engine, _bind(analyst.sql(name, DB), params)) for name in analyst.QUERIES}
+    assert answers["monthly"] == [["370000", "3110", "electricity", "kWh", "1000", "6000000000", "2976"]]
+    assert answers["trend"] == [["370000", "2025-10", "4000000000", "2976"], ["370000", "2026-10", "6000000000", "2976"]]
+    assert answers["ranking"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "6000000000", "2976"]]
+    assert answers["completeness"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "5952", "2976"]]
+    assert answers["anomalies"] == []
+    latest = _rows(engine, _bind(report.LATEST.format(db=DB), {"level": "ENTERPRISE"}))
+    assert [r[-3:] for r in latest] == [["1000", "6000000000", "2976"]]
+
+
+def guide_queries() -> list[str]:
+    from ecmon import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "docs" / "analyst-guide.md").read_text()
+    return [block.split("```", 1)[0] for block in text.split("```sql\n")[1:]]
+
+
+def test_every_query_of_the_analyst_guide_runs_on_a_current_engine(engine):
+    queries = guide_queries()
+    assert len(queries) >= 6
+    for query in queries:
+        _rows(engine, query)

@@ -1,0 +1,110 @@
+"""The sink without servers: messages -> rows per database, and what happens to rows ClickHouse rejects."""
+
+from __future__ import annotations
+
+import struct
+from datetime import date
+
+import pytest
+from clickhouse_driver import errors as ch_errors
+
+from ecmon import codec
+from sinks.rows import COLUMNS, Rows
+from sinks.writer import ClickHouseSink, rows_at_fault
+
+
+def aggregate(level="PROVINCE", province="370000", entity="370000", period="2026-10", readings=5) -> dict:
+    return {"level": level, "entity": entity, "province": province, "industry_code": "*", "energy_type": "electricity",
+            "period": period, "unit": "kWh", "physical_milli": 1000, "coal_mgce": 123, "readings": readings, "version": 2}
+
+
+def batch(*aggregates) -> bytes:
+    return codec.encode("aggregate_batch", {"emitted_at": 0, "aggregates": list(aggregates)})
+
+
+def test_a_province_row_goes_to_the_national_and_the_province_database():
+    rows = Rows("ecmon")
+    rows.add_message("ecmon.aggregates.v1", 0, 7, b"k", batch(aggregate(), aggregate("NATIONAL", "", "CN")))
+    assert set(rows.tables) == {("ecmon", "aggregates_monthly"), ("ecmon_370000", "aggregates_monthly")}
+    assert len(rows.tables[("ecmon", "aggregates_monthly")]) == 2
+    (row,) = rows.tables[("ecmon_370000", "aggregates_monthly")]
+    assert dict(zip(COLUMNS["aggregates_monthly"], row))["period"] == date(2026, 10, 1)
+    assert rows.origins[("ecmon_370000", "aggregates_monthly")][0].offset == 7
+
+
+def test_registry_records_fill_the_enterprises_of_their_province():
+    record = {"uscc": "91370100MA0000001X", "name": "Jinan Steel", "region_code": "370102", "industry_code": "3110",
+              "tier": "NATIONAL_KEY", "key_id": "k1", "valid_from": 0,
+              "meters": [{"meter_id": "m1", "energy_type": "electricity", "unit": "kWh", "interval_s": 900}]}
+    rows = Rows("ecmon")
+    rows.add_message("ecmon.registry.v1", 1, 42, record["uscc"].encode(), codec.encode("enterprise_record", record))
+    (row,) = rows.tables[("ecmon_370000", "enterprises")]
+    values = dict(zip(COLUMNS["enterprises"], row))
+    assert values["province"] == "370000" and values["prefecture"] == "370100" and values["version"] == 42
+    assert values["meter_interval_s"] == [900]
+
+
+@pytest.mark.parametrize("value, reason", [(b"garbage", "undecodable"), (batch(aggregate(period="2026-13")), "unconvertible")])
+def test_unreadable_messages_become_dead_letters(value, reason):
+    rows = Rows("ecmon")
+    rows.add_message("ecmon.aggregates.v1", 3, 9, b"91370100MA0000001X", value)
+    (row,) = rows.tables[("ecmon", "dead_letters")]
+    values = dict(zip(COLUMNS["dead_letters"], row))
+    assert values["reason"] == reason and values["source_offset"] == 9 and values["uscc"] == "91370100MA0000001X"
+    assert values["payload"].encode("latin-1") == value
+
+
+def test_errors_are_the_rows_fault_only_when_the_values_are_wrong():
+    assert rows_at_fault(ch_errors.TypeMismatchError("Column readings: argument out of range"))
+    assert rows_at_fault(struct.error("argument out of range"))
+    assert rows_at_fault(ch_errors.ServerException("Cannot parse", code=ch_errors.ErrorCodes.CANNOT_PARSE_TEXT))
+    assert rows_at_fault(ch_errors.ServerException("Too many partitions for single INSERT block (more than 100)",
+                                                   code=ch_errors.ErrorCodes.TOO_MANY_PARTS))
+    assert not rows_at_fault(ch_errors.ServerException("Too many parts (300). Merges are processing significantly "
+                                                       "slower than inserts", code=ch_errors.ErrorCodes.TOO_MANY_PARTS))
+    assert not rows_at_fault(ch_errors.NetworkError("Connection refused"))
+    assert not rows_at_fault(ConnectionRefusedError())
+    assert not rows_at_fault(ch_errors.ServerException("Table ecmon.x doesn't exist", code=60))
+    assert not rows_at_fault(ch_errors.ServerException("Access denied", code=291))
+
+
+class FakeClient:
+    """Rejects any insert containing a negative readings value; fails the first ``outages`` calls."""
+
+    def __init__(self, outages: int = 0) -> None:
+        self.outages, self.inserted, self.calls = outages, [], 0
+
+    def execute(self, query, columns, columnar):
+        self.calls += 1
+        if self.outages:
+            self.outages -= 1
+            raise ch_errors.NetworkError("Connection refused")
+        table = query.split()[2]
+        data = list(zip(*columns))
+        if table.endswith("aggregates_monthly") and any(r[COLUMNS["aggregates_monthly"].index("readings")] < 0 for r in data):
+            raise ch_errors.TypeMismatchError("Column readings: argument out of range")
+        self.inserted += [(table, r) for r in data]
+
+    def disconnect(self):
+        pass
+
+
+def sink_with(client) -> ClickHouseSink:
+    sink = object.__new__(ClickHouseSink)
+    sink.client, sink.database, sink.max_backoff_s, sink._running = client, "ecmon", 0.01, True
+    return sink
+
+
+def test_a_rejected_row_is_found_by_splitting_and_goes_to_the_dead_letters_once():
+    rows = Rows("ecmon")
+    good = [aggregate(entity=f"E{i}", level="ENTERPRISE") for i in range(20)]
+    rows.add_message("ecmon.aggregates.v1", 0, 1, b"", batch(*good[:10]))
+    rows.add_message("ecmon.aggregates.v1", 0, 2, b"", batch(*good[10:], aggregate(readings=-1)))
+    client = FakeClient(outages=3)
+    assert sink_with(client).write(rows) == 1
+    written = [r for t, r in client.inserted if t == "ecmon.aggregates_monthly"]
+    assert len(written) == 20  # every good row, the bad one not
+    dead = [dict(zip(COLUMNS["dead_letters"], r)) for t, r in client.inserted if t == "ecmon.dead_letters"]
+    assert len(dead) == 1  # refused by ecmon and ecmon_370000: one dead letter naming both
+    assert dead[0]["reason"] == "clickhouse_rejected" and dead[0]["source_offset"] == 2
+    assert "ecmon.aggregates_monthly" in dead[0]["detail"] and "ecmon_370000.aggregates_monthly" in dead[0]["detail"]

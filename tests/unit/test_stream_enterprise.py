@@ -1,0 +1,245 @@
+"""Enterprise rollup: batch-identity dedup, validation reasons, cumulative registers."""
+
+import random
+
+import pytest
+
+from ecmon.energy import to_mgce
+from ecmon.months import month_start_ms
+from producers.meters import Register, consumption_between
+from streams import enterprise_rollup as er
+from streams.dead_letters import REASONS
+
+METERS = {"e": ("electricity", "kWh"), "g": ("natural_gas", "m3"), "x": ("unobtainium", "kWh"),
+          "u": ("electricity", "furlong")}
+T0 = month_start_ms("2026-10")
+Q = 900_000  # 15 minutes
+DAY = 86_400_000
+
+
+def batch(seq, readings, gateway="gw-1", sent_at=None):
+    b = {"gateway_id": gateway, "sequence": seq, "batch_id": f"b{seq}", "readings": readings}
+    if sent_at is not None:
+        b["sent_at"] = sent_at
+    return b
+
+
+def reading(meter, ts, value, kind="INTERVAL"):
+    energy, unit = METERS.get(meter, ("electricity", "kWh"))
+    return {"meter_id": meter, "energy_type": energy, "unit": unit, "ts": ts, "value_milli": value, "kind": kind,
+            "quality": "GOOD"}
+
+
+def reg(ts, value):
+    return reading("g", ts, value, "CUMULATIVE")
+
+
+def gas(state, period="2026-10"):
+    return state["m"].get(f"natural_gas|m3|{period}", [0, 0, 0, 0])[:3]
+
+
+def reasons(out):
+    return [r.reason for r in out.rejections]
+
+
+# -- 1. duplicates by batch identity --------------------------------------------------------------
+
+
+def test_a_batch_rejected_whole_and_resent_after_a_later_batch_is_counted():
+    state = er.new_state()
+    # batch 1 was rejected whole upstream (bad signature): the worker never applied it
+    assert er.apply_batch(state, batch(2, [reading("e", T0 + Q, 5)]), METERS).applied
+    resent = er.apply_batch(state, batch(1, [reading("e", T0 + 2 * Q, 7)]), METERS)
+    assert resent.applied and not resent.duplicate
+    assert state["m"]["electricity|kWh|2026-10"][0] == 12
+    # ... and now both are duplicates
+    assert er.apply_batch(state, batch(1, [reading("e", T0 + 2 * Q, 7)]), METERS).duplicate
+    assert er.apply_batch(state, batch(2, [reading("e", T0 + Q, 5)]), METERS).duplicate
+    assert state["seq"]["gw-1"] == [2, []]
+
+
+def test_sequence_gaps_are_exact_and_bounded():
+    state = er.new_state()
+    limits = er.Limits(max_sequence_gaps=3)
+    for s in (5, 10, 11, 20, 30, 40):
+        er.apply_batch(state, batch(s, []), METERS, limits=limits)
+    highest, gaps = state["seq"]["gw-1"]
+    assert highest == 40 and len(gaps) == 3  # the oldest gaps were given up
+    assert gaps == [[21, 29], [31, 39]] or gaps[-2:] == [[21, 29], [31, 39]]
+    assert not er.already_applied(state, "gw-1", 25)
+    er.apply_batch(state, batch(25, []), METERS, limits=limits)
+    assert er.already_applied(state, "gw-1", 25) and not er.already_applied(state, "gw-1", 24)
+    assert not er.already_applied(state, "gw-2", 1)  # gateways are independent
+
+
+def test_old_state_with_only_a_high_water_mark_still_dedupes():
+    state = {"v": 3, "hwm": {"gw-1": 7}, "m": {}}
+    assert er.apply_batch(state, batch(7, [reading("e", T0 + Q, 5)]), METERS).duplicate
+    assert er.apply_batch(state, batch(8, [reading("e", T0 + Q, 5)]), METERS).applied
+    assert state["seq"] == {"gw-1": [8, []]} and "hwm" not in state
+
+
+def test_random_delivery_with_resends_counts_every_batch_exactly_once():
+    rng = random.Random(5)
+    sequences = list(range(1, 200))
+    delivery = sequences + rng.choices(sequences, k=150)
+    rng.shuffle(delivery)
+    state = er.new_state()
+    for s in delivery:
+        er.apply_batch(state, batch(s, [reading("e", T0 + s * Q, s)]), METERS)
+    assert state["m"]["electricity|kWh|2026-10"][0] == sum(sequences)
+    assert state["m"]["electricity|kWh|2026-10"][2] == len(sequences)
+
+
+# -- 3. validation reasons --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("r", "sent_at", "reason"),
+    [
+        (reading("x", T0 + Q, 1), None, "unknown_energy_type"),
+        (reading("u", T0 + Q, 1), None, "unknown_unit"),
+        ({**reading("e", T0 + Q, 1), "unit": "m3"}, None, "unknown_unit"),  # m3 cannot measure electricity
+        (reading("e", T0 + 2 * 3_600_000 + Q, 1), T0, "future_timestamp"),
+        (reading("e", T0 - 401 * DAY, 1), T0, "beyond_horizon"),
+        (reading("g", T0 + Q, -1, "CUMULATIVE"), None, "negative_register_value"),
+        (reading("e", T0 + Q, -1), None, "negative_interval_value"),
+        (reading("nope", T0 + Q, 1), None, "unknown_meter"),
+        ({**reading("e", T0 + Q, 1), "unit": "MWh"}, None, "meter_mismatch"),
+    ],
+)
+def test_each_reading_level_reason(r, sent_at, reason):
+    state = er.new_state()
+    out = er.apply_batch(state, batch(1, [r, reading("e", T0 + Q, 3)], sent_at=sent_at), METERS)
+    assert reasons(out) == [reason]
+    assert reason in REASONS
+    assert out.readings_accepted == 1 and state["m"]["electricity|kWh|2026-10"][0] == 3
+
+
+def test_the_future_margin_also_holds_against_the_kafka_record_time():
+    out = er.apply_batch(er.new_state(), batch(1, [reading("e", T0 + 2 * 3_600_000, 1)], sent_at=T0 + 5 * 3_600_000),
+                         METERS, received_ms=T0)
+    assert reasons(out) == ["future_timestamp"]
+    ok = er.apply_batch(er.new_state(), batch(1, [reading("e", T0 + 3_600_000, 1)], sent_at=T0), METERS)
+    assert reasons(ok) == []
+
+
+def test_a_reading_is_too_late_once_the_enterprise_reported_past_month_end_plus_grace():
+    state = er.new_state()
+    sept = T0 - Q  # the last interval of September
+    er.apply_batch(state, batch(1, [reading("e", T0 + 3 * DAY - Q, 1)]), METERS)  # within the grace
+    assert reasons(er.apply_batch(state, batch(2, [reading("e", sept, 2)]), METERS)) == []
+    er.apply_batch(state, batch(3, [reading("e", T0 + 3 * DAY + Q, 1)]), METERS)  # past the grace
+    out = er.apply_batch(state, batch(4, [reading("e", sept, 4)]), METERS)
+    assert reasons(out) == ["too_late_for_month"]
+    assert state["m"]["electricity|kWh|2026-09"][0] == 2
+
+
+# -- 2. cumulative registers ------------------------------------------------------------------------
+
+
+def test_the_first_register_reading_only_sets_the_baseline():
+    state = er.new_state()
+    out = er.apply_batch(state, batch(1, [reg(T0 + Q, 5_000)]), METERS)
+    assert out.applied and gas(state) == [0, 0, 0]
+    er.apply_batch(state, batch(2, [reg(T0 + 2 * Q, 7_500), reg(T0 + 3 * Q, 7_500)]), METERS)
+    assert gas(state) == [2_500, to_mgce("natural_gas", "m3", 2_500), 2]
+
+
+def test_rollover_at_a_power_of_ten_register_is_counted_across_the_wrap():
+    state = er.new_state()
+    modulus = 10**5 * 1000  # a 5-digit register, in thousandths
+    er.apply_batch(state, batch(1, [reg(T0 + Q, modulus - 1_200)]), METERS)
+    out = er.apply_batch(state, batch(2, [reg(T0 + 2 * Q, 800)]), METERS)
+    assert out.notices == [] and gas(state)[0] == 2_000 and gas(state)[2] == 1
+
+
+def test_a_fall_to_zero_or_a_big_drop_is_a_reset_counted_from_zero_with_a_notice():
+    state = er.new_state()
+    er.apply_batch(state, batch(1, [reg(T0 + Q, 99_999_000)]), METERS)
+    out = er.apply_batch(state, batch(2, [reg(T0 + 2 * Q, 0)]), METERS)  # near the top, but exactly zero
+    assert [n.reason for n in out.notices] == ["meter_reset"] and gas(state) == [0, 0, 0]
+    er.apply_batch(state, batch(3, [reg(T0 + 3 * Q, 4_000)]), METERS)
+    assert gas(state)[0] == 4_000
+    out = er.apply_batch(state, batch(4, [reg(T0 + 4 * Q, 1_500)]), METERS)  # 4000 -> 1500: not a wrap
+    assert [n.reason for n in out.notices] == ["meter_reset"]
+    assert gas(state)[0] == 5_500 and gas(state)[2] == 1  # the reset reading is a new baseline
+    assert "meter_reset" in REASONS
+
+
+def test_register_readings_in_any_order_give_the_in_order_totals():
+    rng = random.Random(3)
+    register = Register(5, 10**5 * 1000 - 300_000)  # wraps during the run
+    readings, expected, previous = [], 0, None
+    for i in range(1, 300):
+        shown = register.advance(rng.randrange(0, 4_000))
+        if previous is not None:
+            expected += consumption_between(previous, shown, register.modulus_milli)
+        previous = shown
+        readings.append(reg(T0 + i * Q, shown))
+    in_order = er.new_state()
+    er.apply_batch(in_order, batch(1, readings), METERS)
+    assert gas(in_order)[0] == expected and gas(in_order)[2] == len(readings) - 1
+    shuffled = er.new_state()
+    # batches of 12, each shuffled, and a few readings held back up to 3 batches (within the history)
+    chunks = [readings[i:i + 12] for i in range(0, len(readings), 12)]
+    held = []
+    for seq, chunk in enumerate(chunks, 1):
+        chunk = list(chunk)
+        for r in list(chunk):
+            if rng.random() < 0.1:
+                chunk.remove(r)
+                held.append((rng.randrange(1, 4), r))
+        due = [r for wait, r in held if wait <= 0 or seq == len(chunks)]
+        held = [(wait - 1, r) for wait, r in held if not (wait <= 0 or seq == len(chunks))]
+        chunk += due
+        rng.shuffle(chunk)
+        er.apply_batch(shuffled, batch(seq, chunk), METERS)
+    assert gas(shuffled) == gas(in_order)
+
+
+def test_a_late_reading_before_the_baseline_becomes_the_baseline():
+    state = er.new_state()
+    er.apply_batch(state, batch(1, [reg(T0 + 2 * Q, 9_000)]), METERS)
+    er.apply_batch(state, batch(2, [reg(T0 + Q, 6_000)]), METERS)
+    assert gas(state)[0] == 3_000 and gas(state)[2] == 1
+
+
+def test_duplicate_and_out_of_window_register_readings_are_rejected_and_change_nothing():
+    state = er.new_state()
+    limits = er.Limits(register_history_ms=4 * Q)
+    er.apply_batch(state, batch(1, [reg(T0 + i * Q, 1000 * i) for i in range(1, 11)]), METERS, limits=limits)
+    before = gas(state)
+    out = er.apply_batch(state, batch(2, [reg(T0 + 10 * Q, 10_000)]), METERS, limits=limits)
+    assert reasons(out) == ["duplicate_reading"]
+    state["reg"]["g"]["h"].pop(3)  # pretend one inside the window never arrived ...
+    out = er.apply_batch(state, batch(3, [reg(T0 + 2 * Q, 2_000)]), METERS, limits=limits)
+    assert reasons(out) == ["register_out_of_window"]
+    assert gas(state) == before
+
+
+def test_a_replaced_meter_starts_from_its_own_baseline():
+    meters = {**METERS, "g2": ("natural_gas", "m3")}
+    state = er.new_state()
+    er.apply_batch(state, batch(1, [reg(T0 + Q, 50_000), reg(T0 + 2 * Q, 51_000)]), meters)
+    new = {**reg(T0 + 3 * Q, 300), "meter_id": "g2"}
+    er.apply_batch(state, batch(2, [new, {**reg(T0 + 4 * Q, 900), "meter_id": "g2"}]), meters)
+    assert gas(state)[0] == 1_000 + 600 and gas(state)[2] == 2
+
+
+def test_per_reading_cost_stays_a_few_microseconds():
+    import timeit
+
+    readings = [reading("e", T0 + i * Q, 1234) for i in range(1, 97)]
+    state = er.new_state()
+    seq = iter(range(1, 10**6))
+    per = min(timeit.repeat(lambda: er.apply_batch(state, batch(next(seq), readings), METERS), number=50, repeat=3))
+    per_reading = per / 50 / len(readings)
+    # registers: every batch the next 96 intervals, in time order (the common path, history trimmed)
+    batches = [batch(s, [reg(T0 + (s * 96 + i) * Q, 1000 * (s * 96 + i)) for i in range(96)]) for s in range(1, 151)]
+    state = er.new_state()
+    it = iter(batches)
+    per_c = min(timeit.repeat(lambda: er.apply_batch(state, next(it), METERS), number=50,
+                              repeat=3)) / 50 / 96
+    print(f"interval reading: {per_reading * 1e6:.2f} us, register reading: {per_c * 1e6:.2f} us")
+    assert per_reading < 50e-6 and per_c < 100e-6
