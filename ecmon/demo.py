@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from deploy.stack import stack
-from deploy.stack.alerts import wait_for_alert
+from deploy.stack.alerts import wait_for_alert, wait_until_scraped
 from deploy.stack.apps import app_process, ensure_running
 from ecmon.settings import Settings
 from producers.gateway import FleetRun, run_fleet
@@ -85,6 +85,8 @@ def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float
     for role in ("worker", "sink"):
         proc = ensure_running(settings, role)
         console.print(f"    {proc.name}: pid {proc.pid()}, log {proc.log_path}")
+    if run.faults and not wait_until_scraped(settings, "worker", app_process(settings, "worker").pid() or 0):
+        console.print("    Prometheus has not scraped the worker yet; alerts may come late", style="yellow")
     console.print(
         f"4/5 simulating {run.enterprises} enterprises in {', '.join(run.provinces)} for {run.months} month(s) "
         f"from {run.start} (15-minute readings, time accelerated)"

@@ -35,6 +35,26 @@ def prometheus_firing(settings: Settings) -> set[str]:
     return {a["labels"]["alertname"] for a in data if a["state"] == "firing"}
 
 
+def wait_until_scraped(settings: Settings, role: str, pid: int, timeout: float = 60.0) -> bool:
+    """Wait until Prometheus has scraped process ``pid`` at least twice.
+
+    Rules built on increase() need a sample from before the first change: a counter that
+    Prometheus meets for the first time already moved shows no increase.
+    """
+    url = f"http://{settings.host}:{settings.prometheus_port}/api/v1/query"
+    query = f'count_over_time(up{{job="ecmon",role="{role}",instance_pid="{pid}"}}[1m])'
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = httpx.get(url, params={"query": query}, timeout=5).json()["data"]["result"]
+        except httpx.HTTPError:
+            result = []
+        if result and float(result[0]["value"][1]) >= 2:
+            return True
+        time.sleep(1)
+    return False
+
+
 def wait_for_alert(settings: Settings, name: str, timeout: float) -> list[Alert]:
     """Wait until Alertmanager has received alert ``name`` from Prometheus; returns all its active alerts."""
     deadline = time.monotonic() + timeout

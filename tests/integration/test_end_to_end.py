@@ -80,7 +80,7 @@ def test_a_restarted_worker_recovers_its_state_from_the_changelogs(pipeline):
     from deploy.stack.apps import app_process
 
     worker = app_process(pipeline, "worker")
-    worker.stop(timeout=30)
+    worker.stop()
     ledger = send_fleet(pipeline, FleetRun(enterprises=6, start="2026-08", months=1, intervals_per_batch=96, seed=12))
     worker.start()
     result = wait_for_reconciliation(pipeline, ledger, timeout=180, console=Console(), show_progress=False)
@@ -88,8 +88,11 @@ def test_a_restarted_worker_recovers_its_state_from_the_changelogs(pipeline):
 
 
 def test_unreadable_input_raises_an_alert_that_reaches_alertmanager(pipeline):
-    from deploy.stack.alerts import prometheus_firing, wait_for_alert
+    from deploy.stack.alerts import prometheus_firing, wait_for_alert, wait_until_scraped
+    from deploy.stack.apps import app_process
 
+    # a worker restarted by an earlier test must be known to Prometheus before its counters move
+    assert wait_until_scraped(pipeline, "worker", app_process(pipeline, "worker").pid())
     producer = Producer({"bootstrap.servers": pipeline.bootstrap_servers})
     for i in range(3):
         producer.produce(topics.READINGS.name, key=b"91350100M000100Y43", value=f"garbage {i}".encode())
