@@ -17,7 +17,7 @@ BENCH_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-bench ECMON_KAFKA_PORT=45092 ECMON
 	ECMON_CLICKHOUSE_HTTP_PORT=45123 ECMON_PROMETHEUS_PORT=45090 ECMON_ALERTMANAGER_PORT=45190 \
 	ECMON_METRICS_PORT_BASE=45200
 
-.PHONY: install system-packages kafka venv up down status demo test unit check-alerts clean bench
+.PHONY: install system-packages kafka venv up down status demo test unit check-alerts clean bench test-known-issues
 
 install: system-packages kafka venv
 
@@ -80,12 +80,18 @@ test: install
 	$(TEST_ENV) $(ECMON) stack down >/dev/null
 	rm -rf .ecmon-test
 	$(TEST_ENV) $(ECMON) stack up
-	set +e; $(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider tests; rc=$$?; \
+	set +e; $(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider -m "not known_issue" tests; rc=$$?; \
 	$(TEST_ENV) $(ECMON) stack down; exit $$rc
 
 # Not a test: times the whole pipeline (docs/performance.md). BENCH_ARGS, e.g. --readings 50000, passes options.
 bench: install
 	$(BENCH_ENV) $(ECMON) bench $(BENCH_ARGS)
+
+# Tests that reproduce open defects; not part of `make test` (docs/streams.md, "Known issue").
+test-known-issues: install
+	$(TEST_ENV) $(ECMON) stack up
+	set +e; $(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider -m known_issue tests; rc=$$?; \
+	$(TEST_ENV) $(ECMON) stack down; exit $$rc
 
 clean: down
 	rm -rf .ecmon .ecmon-test .ecmon-bench

@@ -3,6 +3,7 @@
 import time
 
 import httpx
+import pytest
 from confluent_kafka import Producer
 
 from ecmon import topics
@@ -76,7 +77,9 @@ def test_prometheus_scrapes_the_worker_and_the_sink(pipeline):
     assert roles == {"worker", "sink"}
 
 
+@pytest.mark.known_issue
 def test_a_restarted_worker_recovers_its_state_from_the_changelogs(pipeline):
+    """Known issue (docs/streams.md): a worker restarted onto a backlog can stop fetching one partition."""
     from deploy.stack.apps import app_process
 
     worker = app_process(pipeline, "worker")
