@@ -13,6 +13,8 @@ to the single key 'CN' through ``ecmon.province-totals.v1``. State (one Faust ta
 
 from __future__ import annotations
 
+from streams.versioned_totals import add, keys_to_emit, replace_if_newer
+
 NATIONAL_KEY = "CN"
 
 
@@ -30,21 +32,12 @@ def apply_province_rows(state: dict, rows: list[dict]) -> list[str]:
             continue
         key = f"{row['industry_code']}|{row['energy_type']}|{row['unit']}|{row['period']}"
         mentioned.add(key)
-        member_key = f"{row['entity']}|{key}"
-        old = members.get(member_key)
-        if old is not None and old[3] >= row["version"]:
+        delta = replace_if_newer(members, f"{row['entity']}|{key}", row)
+        if delta is None:
             continue
-        new = [row["physical_milli"], row["coal_mgce"], row["readings"], row["version"]]
-        members[member_key] = new
-        total = totals.setdefault(key, [0, 0, 0])
-        for i in range(3):
-            total[i] += new[i] - (old[i] if old else 0)
+        add(totals, key, delta)
         changed.add(key)
-    if changed:
-        state["v"] += 1
-        state["ver"].update({k: state["v"] for k in changed})
-        return sorted(changed)
-    return sorted(k for k in mentioned if k in totals)  # re-emit, in case an earlier emission was lost
+    return keys_to_emit(state, changed, mentioned)
 
 
 def national_aggregates(state: dict, keys: list[str]) -> list[dict]:

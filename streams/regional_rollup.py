@@ -13,6 +13,7 @@ moves by exactly (new - old). State of one province (one Faust table value)::
 from __future__ import annotations
 
 from ecmon.regions import NoPrefecture, prefecture_of
+from streams.versioned_totals import add, keys_to_emit, replace_if_newer
 
 
 def new_state() -> dict:
@@ -37,25 +38,13 @@ def apply_totals(state: dict, province: str, message: dict) -> list[str]:
         tail = f"{row['energy_type']}|{row['unit']}|{row['period']}"
         keys = _region_keys(province, message["region_code"], message["industry_code"], tail)
         mentioned.update(keys)
-        member_key = f"{message['uscc']}|{tail}"
-        old = members.get(member_key)
-        if old is not None and old[3] >= row["version"]:
+        delta = replace_if_newer(members, f"{message['uscc']}|{tail}", row)
+        if delta is None:
             continue
-        new = [row["physical_milli"], row["coal_mgce"], row["readings"], row["version"]]
-        members[member_key] = new
-        d_phys, d_coal, d_n = (new[i] - (old[i] if old else 0) for i in range(3))
         for key in keys:
-            total = totals.setdefault(key, [0, 0, 0])
-            total[0] += d_phys
-            total[1] += d_coal
-            total[2] += d_n
+            add(totals, key, delta)
         changed.update(keys)
-    if changed:
-        state["v"] += 1
-        state["ver"].update({k: state["v"] for k in changed})
-        return sorted(changed)
-    # Nothing new: re-emit what the message mentions, in case an earlier emission was lost.
-    return sorted(k for k in mentioned if k in totals)
+    return keys_to_emit(state, changed, mentioned)
 
 
 def region_aggregates(state: dict, province: str, keys: list[str]) -> list[dict]:

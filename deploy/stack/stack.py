@@ -81,7 +81,7 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
             raise ServiceError(
                 f"{service.name} exited during start-up. Log: {service.log_path}\n{proc.log_tail()}"
             )
-        if not ok or not service.healthy():
+        if not ok:  # a second probe could catch a forming cluster between two metadata updates
             raise ServiceError(
                 f"{service.name} did not become healthy on {settings.host}:{service.port} within "
                 f"{service.start_timeout:.0f}s (is the port taken by another program?). "
