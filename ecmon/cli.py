@@ -166,25 +166,11 @@ def schemas_release(avro_dir: AvroDirOpt = None) -> None:
     console.print(table)
 
 
-def _fleet_run(enterprises, provinces, start, months, interval_minutes, speed, seed):
-    from producers.gateway import FleetRun
-
-    return FleetRun(
-        enterprises=enterprises,
-        provinces=tuple(p.strip() for p in provinces.split(",")),
-        start=start,
-        months=months,
-        interval_s=interval_minutes * 60,
-        speed=speed,
-        seed=seed,
-    )
-
-
 EnterprisesOpt = Annotated[int, typer.Option(help="Simulated enterprises.")]
 ProvincesOpt = Annotated[str, typer.Option(help="GB/T 2260 province codes, comma-separated.")]
 StartOpt = Annotated[str, typer.Option(help="First simulated month (YYYY-MM, China Standard Time).")]
 MonthsOpt = Annotated[int, typer.Option(help="Simulated months.")]
-IntervalOpt = Annotated[int, typer.Option(help="Metering interval in minutes.")]
+IntervalOpt = Annotated[str, typer.Option(help="Metering interval: 15m, 5m, 1h, 900s (a bare number is minutes).")]
 SpeedOpt = Annotated[float, typer.Option(help="Simulated seconds per real second; 0 = as fast as possible.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed: the same seed gives the same fleet and readings.")]
 
@@ -208,10 +194,17 @@ def _interval_seconds(text: str) -> int:
         raise typer.BadParameter(f"{text!r} is not an interval such as 15m, 1h or 900s") from None
 
 
-def _gateway_run(**kw):
+def _gateway_run(provinces: str, faults: str = "", **kw):
+    """The FleetRun the options describe; a bad fault plan is a usage error naming --faults."""
+    from producers.faults import BadFaultSpec, FaultPlan
     from producers.gateway import FleetRun
 
-    return FleetRun(**{k: v for k, v in kw.items() if v is not None})
+    try:
+        FaultPlan.parse(faults)
+    except BadFaultSpec as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from None
+    provinces_codes = tuple(p.strip() for p in provinces.split(","))
+    return FleetRun(provinces=provinces_codes, faults=faults, **{k: v for k, v in kw.items() if v is not None})
 
 
 def _finish_ledger(settings, ledger) -> None:
@@ -229,7 +222,7 @@ def gateway(
     provinces: ProvincesOpt = "210000,310000,370000",
     start: StartOpt = "2026-10",
     months: MonthsOpt = 1,
-    interval: Annotated[str, typer.Option(help="Metering interval: 15m, 5m, 1h, 900s (a bare number is minutes).")] = "15m",
+    interval: IntervalOpt = "15m",
     speed: SpeedOpt = 0.0,
     seed: SeedOpt = 2026,
     meters_per_enterprise: Annotated[Optional[int], typer.Option(help="Meters per enterprise (default: the industry profile's).")] = None,
@@ -248,16 +241,11 @@ def gateway(
     from ecmon.demo import ledger_path
     from ecmon.observability import serve_metrics
     from producers.delivery import DeliveryFailed
-    from producers.faults import BadFaultSpec, FaultPlan
     from producers.gateway import run_fleet
     from producers.ledger import Ledger
 
-    try:
-        FaultPlan.parse(faults)
-    except BadFaultSpec as exc:
-        raise typer.BadParameter(str(exc), param_hint="--faults") from None
     run = _gateway_run(
-        enterprises=enterprises, provinces=tuple(p.strip() for p in provinces.split(",")), start=start, months=months,
+        enterprises=enterprises, provinces=provinces, start=start, months=months,
         interval_s=_interval_seconds(interval), speed=speed, seed=seed, meters_per_enterprise=meters_per_enterprise,
         intervals_per_batch=batch_intervals, only_enterprise=enterprise, cumulative=cumulative, faults=faults,
         spool=spool, spool_limit_bytes=spool_limit_mb * 2**20,
@@ -481,7 +469,7 @@ def demo(
     provinces: ProvincesOpt = "210000,310000,370000",
     start: StartOpt = "2026-10",
     months: MonthsOpt = 1,
-    interval: IntervalOpt = 15,
+    interval: IntervalOpt = "15m",
     speed: SpeedOpt = 0.0,
     seed: SeedOpt = 2026,
     faults: Annotated[str, typer.Option(help="Faults to inject (see `ecmon gateway --help`); '' for none.")] = (
@@ -489,12 +477,11 @@ def demo(
     ),
 ) -> None:
     """Start everything, simulate a month of a fleet, print the regional table, the reconciliation and alerts."""
-    from dataclasses import replace
-
     from deploy.stack.process import ServiceError
     from ecmon.demo import PipelineProcessDied, run_demo
 
-    run = replace(_fleet_run(enterprises, provinces, start, months, interval, speed, seed), faults=faults)
+    run = _gateway_run(enterprises=enterprises, provinces=provinces, start=start, months=months,
+                       interval_s=_interval_seconds(interval), speed=speed, seed=seed, faults=faults)
     try:
         result = run_demo(_settings(), run, console)
     except (ServiceError, PipelineProcessDied) as exc:

@@ -43,6 +43,10 @@ from streams.registry import RegistryFollower
 log = logging.getLogger(__name__)
 
 
+def aggregate_batch(rows: list[dict]) -> bytes:
+    return codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000), "aggregates": rows})
+
+
 def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     app = faust.App(
         settings.worker_app_id,
@@ -99,8 +103,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             return
         for row in rows:
             WORKER_AGGREGATES_EMITTED.labels(level=row["level"]).inc()
-        value = codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000), "aggregates": rows})
-        await aggregates.send(key=key, value=value)
+        await aggregates.send(key=key, value=aggregate_batch(rows))
 
     async def registered(uscc: str) -> dict | None:
         if uscc not in registry.enterprises:
@@ -184,9 +187,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             await emit_aggregates(event.key, rows)
             province_rows = [r for r in rows if r["level"] == "PROVINCE"]
             if province_rows:  # whole, versioned province totals: replay-safe at the national level too
-                value = codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000),
-                                                         "aggregates": province_rows})
-                await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(), value=value)
+                await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(),
+                                           value=aggregate_batch(province_rows))
 
     @app.agent(province_totals)
     async def roll_up_nation(stream):
