@@ -31,8 +31,10 @@ from producers.spool import Spool
 
 pytestmark = pytest.mark.integration
 
-PORTS = {"kafka_port": 41092, "clickhouse_port": 41000, "clickhouse_http_port": 41123, "prometheus_port": 41090,
-         "alertmanager_port": 41190, "metrics_port_base": 41200}
+# Below Linux's ephemeral range (32768-60999): while the broker is down, the gateway's reconnects could
+# otherwise be handed 31092 as their own local port and keep the restarted broker from binding it.
+PORTS = {"kafka_port": 31092, "clickhouse_port": 31000, "clickhouse_http_port": 31123, "prometheus_port": 31090,
+         "alertmanager_port": 31190, "metrics_port_base": 31200}
 NAB = PROJECT_ROOT.parent / "shared" / "data" / "nab" / "realAWSCloudwatch"
 
 

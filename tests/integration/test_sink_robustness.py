@@ -27,8 +27,10 @@ from sinks.clickhouse import connect
 
 pytestmark = pytest.mark.integration
 
-PORTS = dict(kafka_port=44092, clickhouse_port=44000, clickhouse_http_port=44123, prometheus_port=44090,
-             alertmanager_port=44190, metrics_port_base=44200)
+# Below Linux's ephemeral range (32768-60999): while ClickHouse is down, the sink's reconnects could
+# otherwise be handed its port as their own local port and keep the restarted server from binding it.
+PORTS = dict(kafka_port=30092, clickhouse_port=30000, clickhouse_http_port=30123, prometheus_port=30090,
+             alertmanager_port=30190, metrics_port_base=30200)
 SINK_USER = {"ECMON_CLICKHOUSE_USER": "ecmon_sink", "ECMON_CLICKHOUSE_PASSWORD": "ecmon-sink-local"}
 PROVINCES = ("370000", "210000")
 OUTAGE_S = 60
