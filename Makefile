@@ -8,14 +8,14 @@ KAFKA_LIB := deploy/kafka/target/lib
 DEBIAN_PACKAGES := clickhouse-server clickhouse-client prometheus prometheus-alertmanager openjdk-17-jre-headless maven chromium
 
 # The test stack runs beside a demo stack: its own state directory and ports.
-TEST_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-test ECMON_KAFKA_PORT=39092 ECMON_CLICKHOUSE_PORT=39000 \
-	ECMON_CLICKHOUSE_HTTP_PORT=38123 ECMON_PROMETHEUS_PORT=39090 ECMON_ALERTMANAGER_PORT=39190 \
-	ECMON_METRICS_PORT_BASE=39200
+TEST_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-test ECMON_KAFKA_PORT=19092 ECMON_CLICKHOUSE_PORT=19000 \
+	ECMON_CLICKHOUSE_HTTP_PORT=18123 ECMON_PROMETHEUS_PORT=19090 ECMON_ALERTMANAGER_PORT=19190 \
+	ECMON_METRICS_PORT_BASE=19200
 
-# The benchmark runs on a stack of its own (state directory and ports 45xxx), started and stopped by it.
-BENCH_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-bench ECMON_KAFKA_PORT=45092 ECMON_CLICKHOUSE_PORT=45000 \
-	ECMON_CLICKHOUSE_HTTP_PORT=45123 ECMON_PROMETHEUS_PORT=45090 ECMON_ALERTMANAGER_PORT=45190 \
-	ECMON_METRICS_PORT_BASE=45200
+# The benchmark runs on a stack of its own (state directory and ports 25xxx), started and stopped by it.
+BENCH_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-bench ECMON_KAFKA_PORT=25092 ECMON_CLICKHOUSE_PORT=25000 \
+	ECMON_CLICKHOUSE_HTTP_PORT=25123 ECMON_PROMETHEUS_PORT=25090 ECMON_ALERTMANAGER_PORT=25190 \
+	ECMON_METRICS_PORT_BASE=25200
 
 .PHONY: install system-packages kafka venv up down status demo test unit check-alerts clean bench test-known-issues
 

@@ -502,7 +502,7 @@ def bench(
     profile: Annotated[int, typer.Option(help="Seconds of py-spy sampling of the worker during the end-to-end phase (0: off).")] = 0,
     out: Annotated[Path, typer.Option(help="Folder for the JSON results.")] = Path("bench-results"),
 ) -> None:
-    """Benchmark the whole pipeline on a stack of its own (45xxx ports, .ecmon-bench/); see docs/performance.md."""
+    """Benchmark the whole pipeline on a stack of its own (25xxx ports, .ecmon-bench/); see docs/performance.md."""
     from deploy.bench.run import BenchConfig, BenchError, apply_defaults, enterprises_for_readings, report_table, run_benchmark, write_json
     from deploy.stack.process import ServiceError
 

@@ -53,6 +53,23 @@ DEAD_LETTERS = TopicSpec(
     "ecmon.deadletters.v1", "rejected input with reason code and original bytes", retention_ms=13 * WEEK_MS
 )
 
+NORMALISED_READINGS = TopicSpec(
+    "ecmon.normalised-readings.v1", "accepted readings as interval consumption in physical units and tce, one "
+    "message per accepted input batch, keyed by USCC",
+)
+PRODUCTION_ACCEPTED = TopicSpec(
+    "ecmon.production-accepted.v1", "production output that passed validation, keyed by USCC, for the sinks"
+)
+ANOMALIES = TopicSpec("ecmon.anomalies.v1", "anomaly events of the meter, enterprise and region detectors")
+MONTHLY_REPORTS = TopicSpec(
+    "ecmon.monthly-reports.v1", "provinces' month-close reports to the national level, keyed by province",
+    retention_ms=13 * WEEK_MS,
+)
+NATIONAL_FEEDBACK = TopicSpec(
+    "ecmon.national-feedback.v1", "the national level's monthly feedback to each province, keyed by province",
+    retention_ms=13 * WEEK_MS,
+)
+
 WORKER_APP_ID = "ecmon-worker"
 WORKER_TABLES = ("enterprise-state", "province-state", "nation-state")
 
@@ -68,4 +85,5 @@ def faust_internal_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
 
 def all_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
     return [READINGS, REGISTRY, PRODUCTION, ENTERPRISE_TOTALS, PROVINCE_TOTALS, AGGREGATES, DEAD_LETTERS,
+            NORMALISED_READINGS, PRODUCTION_ACCEPTED, ANOMALIES, MONTHLY_REPORTS, NATIONAL_FEEDBACK,
             *faust_internal_topics(app_id)]

@@ -45,10 +45,10 @@ from sinks.clickhouse import connect
 from sinks.report import reconcile
 
 LOAD_SEED, E2E_SEED, LATENCY_SEED = 201, 202, 203  # distinct fleets: USCCs and batch ids differ by seed
-# Its own state directory and ports (45xxx), so it never touches a demo or test stack.
-DEFAULTS = {"ECMON_STATE_DIR": str(PROJECT_ROOT / ".ecmon-bench"), "ECMON_KAFKA_PORT": "45092",
-            "ECMON_CLICKHOUSE_PORT": "45000", "ECMON_CLICKHOUSE_HTTP_PORT": "45123",
-            "ECMON_PROMETHEUS_PORT": "45090", "ECMON_ALERTMANAGER_PORT": "45190", "ECMON_METRICS_PORT_BASE": "45200"}
+# Its own state directory and ports (25xxx), so it never touches a demo or test stack.
+DEFAULTS = {"ECMON_STATE_DIR": str(PROJECT_ROOT / ".ecmon-bench"), "ECMON_KAFKA_PORT": "25092",
+            "ECMON_CLICKHOUSE_PORT": "25000", "ECMON_CLICKHOUSE_HTTP_PORT": "25123",
+            "ECMON_PROMETHEUS_PORT": "25090", "ECMON_ALERTMANAGER_PORT": "25190", "ECMON_METRICS_PORT_BASE": "25200"}
 PROTECTED = (PROJECT_ROOT / ".ecmon", PROJECT_ROOT / ".ecmon-test")
 
 

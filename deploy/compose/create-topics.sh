@@ -30,6 +30,11 @@ create ecmon.province-totals.v1 4 delete 2419200000
 create ecmon.production.v1 4 delete 2419200000
 create ecmon.aggregates.v1 4 delete 2419200000
 create ecmon.deadletters.v1 4 delete 7862400000
+create ecmon.normalised-readings.v1 4 delete 2419200000
+create ecmon.production-accepted.v1 4 delete 2419200000
+create ecmon.anomalies.v1 4 delete 2419200000
+create ecmon.monthly-reports.v1 4 delete 7862400000
+create ecmon.national-feedback.v1 4 delete 7862400000
 create ecmon-worker-enterprise-state-changelog 4 compact -
 create ecmon-worker-province-state-changelog 4 compact -
 create ecmon-worker-nation-state-changelog 4 compact -

@@ -1,7 +1,7 @@
 """Sink throughput benchmark: `ClickHouseSink` (Kafka -> decode -> rows -> ClickHouse, offsets committed)
 against a plain clickhouse-driver columnar insert of the same rows, in the same run.
 
-Not a test (pytest does not collect it). It starts its own Kafka and ClickHouse on ports 44xxx under a
+Not a test (pytest does not collect it). It starts its own Kafka and ClickHouse on ports 24xxx under a
 temporary state directory, and stops them at the end::
 
     .venv/bin/python tests/bench/bench_sink.py [--rows 200000] [--per-message 500]
@@ -29,8 +29,8 @@ from sinks.clickhouse import connect
 from sinks.rows import COLUMNS, Rows
 from sinks.writer import ClickHouseSink
 
-PORTS = dict(kafka_port=44092, clickhouse_port=44000, clickhouse_http_port=44123, prometheus_port=44090,
-             alertmanager_port=44190, metrics_port_base=44200)
+PORTS = dict(kafka_port=24092, clickhouse_port=24000, clickhouse_http_port=24123, prometheus_port=24090,
+             alertmanager_port=24190, metrics_port_base=24200)
 PROVINCES = ("210000", "310000", "370000")
 
 

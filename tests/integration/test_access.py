@@ -1,6 +1,6 @@
 """Migrations (fresh and repeated) and per-role access on the real ClickHouse 18.16 server.
 
-Own stack: ClickHouse only, on port 44000, state under tmp_path (the demo and `make test` stacks are untouched).
+Own stack: ClickHouse only, on port 24000, state under tmp_path (the demo and `make test` stacks are untouched).
 Users and local test passwords come from deploy/clickhouse/users.xml.
 """
 
@@ -23,8 +23,8 @@ from sinks.databases import province_codes
 
 pytestmark = pytest.mark.integration
 
-PORTS = dict(kafka_port=44092, clickhouse_port=44000, clickhouse_http_port=44123, prometheus_port=44090,
-             alertmanager_port=44190, metrics_port_base=44200)
+PORTS = dict(kafka_port=24092, clickhouse_port=24000, clickhouse_http_port=24123, prometheus_port=24090,
+             alertmanager_port=24190, metrics_port_base=24200)
 USERS = {
     "sink": ("ecmon_sink", "ecmon-sink-local"),
     "national": ("analyst_national", "analyst-national-local"),
@@ -93,7 +93,7 @@ def test_a_provincial_analyst_reads_only_its_own_province(data):
     denied(analyst_370, "SELECT count() FROM ecmon.aggregates_monthly", ACCESS_DENIED)
     denied(analyst_370, "SELECT count() FROM ecmon.dead_letters", ACCESS_DENIED)
     # no way around it through table functions either
-    denied(analyst_370, "SELECT count() FROM remote('127.0.0.1:44000', ecmon_210000.aggregates_monthly)", READONLY)
+    denied(analyst_370, "SELECT count() FROM remote('127.0.0.1:24000', ecmon_210000.aggregates_monthly)", READONLY)
     denied(analyst_370, "SELECT count() FROM merge('ecmon_210000', '.*')", READONLY)
     databases = {r[0] for r in analyst_370.execute("SELECT DISTINCT database FROM system.tables")}
     assert "ecmon_210000" not in databases and "ecmon" not in databases

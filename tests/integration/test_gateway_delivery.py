@@ -1,6 +1,6 @@
 """Gateway delivery against a real Kafka broker of its own: outage, kill -9, CSV replay.
 
-The broker runs on ports 41xxx in a temporary state directory, beside (never instead of) the
+The broker runs on ports 31xxx in a temporary state directory, beside (never instead of) the
 demo and test stacks. The stream worker is not needed: a plain consumer reads the topic and
 checks what the platform would count (one batch per batch id; a repeated batch id only as the
 identical bytes, which the platform drops by its sequence number).

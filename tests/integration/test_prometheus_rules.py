@@ -63,8 +63,8 @@ def _render_local_prometheus_config(tmp_path: Path) -> Path:
     config = (PROM / "prometheus.yml").read_text()
     for key, value in {
         "host": "127.0.0.1",
-        "alertmanager_port": 42190,
-        "prometheus_port": 42090,
+        "alertmanager_port": 22190,
+        "prometheus_port": 22090,
         "rules_dir": PROM / "rules",
         "targets_dir": tmp_path / "targets",
     }.items():

@@ -1,7 +1,7 @@
 """`ecmon report monthly --province 370000 --month 2026-10 --html`: rendered in headless Chromium, the
 figures shown equal the ClickHouse query results.
 
-Own stack: ClickHouse only on port 44000 (state under tmp_path); data written as the sink user, the report
+Own stack: ClickHouse only on port 24000 (state under tmp_path); data written as the sink user, the report
 produced as the provincial analyst.
 """
 
@@ -24,8 +24,8 @@ from sinks.clickhouse import connect
 
 pytestmark = pytest.mark.integration
 
-PORTS = dict(kafka_port=44092, clickhouse_port=44000, clickhouse_http_port=44123, prometheus_port=44090,
-             alertmanager_port=44190, metrics_port_base=44200)
+PORTS = dict(kafka_port=24092, clickhouse_port=24000, clickhouse_http_port=24123, prometheus_port=24090,
+             alertmanager_port=24190, metrics_port_base=24200)
 ANALYST = ("analyst_370000", "analyst-370000-local")
 AGG = "(level, entity, province, industry_code, energy_type, period, unit, physical_milli, coal_mgce, readings, version)"
 ENT = ("(uscc, name, region_code, province, prefecture, industry_code, tier, meter_ids, meter_energy_types, "

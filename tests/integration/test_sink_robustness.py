@@ -1,6 +1,6 @@
 """The sink on real Kafka and ClickHouse 18.16: a 60 s ClickHouse outage, a kill -9, a row ClickHouse rejects.
 
-Own stack (kafka-1 and ClickHouse on ports 44xxx, state under tmp_path), no worker: the test publishes
+Own stack (kafka-1 and ClickHouse on ports 30xxx, state under tmp_path), no worker: the test publishes
 aggregate batches and registry records itself, so it knows exactly what ClickHouse must end up holding.
 The sink runs as a subprocess with its own ClickHouse user (ecmon_sink).
 """

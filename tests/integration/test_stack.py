@@ -72,7 +72,7 @@ def test_three_broker_cluster_replicates_and_stops_completely(tmp_path, live_set
 
     from ecmon import topics
 
-    base = 49_092
+    base = 21_092  # below the ephemeral range, like every fixed test port
     settings = live_settings.model_copy(
         update={"state_dir": tmp_path / "cluster", "brokers": 3, "kafka_port": base,
                 "clickhouse_port": _free_port(), "clickhouse_http_port": _free_port(),

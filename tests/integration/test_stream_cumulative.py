@@ -1,4 +1,4 @@
-"""Cumulative meters end to end, on a stack of its own (ports 43xxx): registers with rollover,
+"""Cumulative meters end to end, on a stack of its own (ports 23xxx): registers with rollover,
 resets, meter replacement, late and shuffled readings reconcile exactly with what the gateways counted."""
 
 import os
@@ -18,8 +18,8 @@ from sinks.clickhouse import connect
 
 pytestmark = pytest.mark.integration
 
-PORTS = {"kafka_port": 43092, "clickhouse_port": 43000, "clickhouse_http_port": 43123, "prometheus_port": 43090,
-         "alertmanager_port": 43190, "metrics_port_base": 43200}
+PORTS = {"kafka_port": 23092, "clickhouse_port": 23000, "clickhouse_http_port": 23123, "prometheus_port": 23090,
+         "alertmanager_port": 23190, "metrics_port_base": 23200}
 
 
 @pytest.fixture(scope="module")
