@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,12 +12,36 @@ from rich.table import Table
 from deploy.stack import stack
 from deploy.stack.alerts import wait_for_alert, wait_until_scraped
 from deploy.stack.apps import app_process, ensure_running
+from ecmon import PROJECT_ROOT
 from ecmon.settings import Settings
 from producers.gateway import FleetRun, run_fleet
+from producers.targets import load_targets, publish_targets
 from producers.ledger import Ledger
-from sinks import migrate
+from sinks import analyst, migrate
 from sinks.clickhouse import connect
 from sinks.report import Reconciliation, reconcile, regional_table
+
+
+DEMO_TARGETS = PROJECT_ROOT / "deploy" / "demo" / "targets.toml"
+
+
+def _show_anomalies(settings: Settings, month: str, console: Console, timeout: float = 30.0) -> int:
+    """The detectors' findings as an analyst sees them (`ecmon report anomalies`)."""
+    client = connect(settings)
+    deadline = time.monotonic() + timeout
+    while True:
+        report = analyst.run(client, settings.clickhouse_database, "anomalies", month, limit=30)
+        if report.rows or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    table = Table(title=f"Anomalies and early warnings, {month} (`ecmon report anomalies --month {month}`)")
+    for col in ("type", "severity", "entity", "observed", "expected", "detail"):
+        table.add_column(col, overflow="fold")
+    for row in report.as_dicts():
+        table.add_row(row["type"], row["severity"], row["entity_code"], f"{row['observed']:,.1f}",
+                      f"{row['expected']:,.1f} {row['unit']}", row["detail"])
+    console.print(table)
+    return len(report.rows)
 
 
 def ledger_path(settings: Settings):
@@ -74,7 +99,8 @@ def _show_alerts(settings: Settings, console: Console) -> None:
         console.print(f"{DEMO_ALERT} did not reach Alertmanager within 90 s", style="bold red")
 
 
-def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float = 240.0) -> Reconciliation:
+def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float = 240.0,
+             targets: Path | None = None) -> Reconciliation:
     console.rule("[bold]ecmon demo")
     console.print(f"1/5 starting the local stack in {settings.state_dir}")
     stack.up(settings, on_progress=lambda m: console.print(f"    {m}"))
@@ -91,6 +117,8 @@ def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float
         f"4/5 simulating {run.enterprises} enterprises in {', '.join(run.provinces)} for {run.months} month(s) "
         f"from {run.start} (15-minute readings, time accelerated)"
     )
+    published = publish_targets(settings.bootstrap_servers, load_targets(targets or DEMO_TARGETS))
+    console.print(f"    published {published} provincial energy-consumption target(s) for the early warning")
     ledger = Ledger.load(ledger_path(settings), settings.electricity_method)
     run_fleet(settings, run, ledger)
     ledger.save(ledger_path(settings))
@@ -98,6 +126,7 @@ def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float
     result = wait_for_reconciliation(settings, ledger, timeout, console)
     console.print(regional_table(connect(settings), settings.clickhouse_database))
     console.print(result.line(), style="bold green" if result.exact else "bold red")
+    _show_anomalies(settings, run.start, console)
     if run.faults:
         _show_alerts(settings, console)
     console.print(

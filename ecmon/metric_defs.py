@@ -61,6 +61,13 @@ WORKER_BATCH_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
 )
 REGISTRY_ENTERPRISES = Gauge("ecmon_registry_enterprises", "Enterprises in the registry the worker follows.")
+TARGETS_KNOWN = Gauge("ecmon_targets", "Energy-consumption targets and quotas the worker follows.", ["scope"])
+ANOMALIES = Counter(
+    "ecmon_anomalies_total",
+    "Anomaly events the detectors emitted (meter, enterprise and region level), by type, province and severity. "
+    "A detection that is replayed after a restart is counted again here but keeps its anomaly_id downstream.",
+    ["type", "province", "severity"],
+)
 
 # -- sinks --------------------------------------------------------------------------------------
 SINK_ROWS_WRITTEN = Counter("ecmon_sink_rows_written_total", "Rows ClickHouse accepted.", ["table"])

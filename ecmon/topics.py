@@ -39,6 +39,10 @@ READINGS = TopicSpec("ecmon.readings.v1", "reading batches from enterprise gatew
 REGISTRY = TopicSpec(
     "ecmon.registry.v1", "enterprise registry (monitoring coverage list), keyed by USCC", compacted=True
 )
+TARGETS = TopicSpec(
+    "ecmon.targets.v1", "energy-consumption targets of provinces and quotas of enterprises, keyed by "
+    "'<scope>/<entity_code>/<year>/<month>'", compacted=True,
+)
 PRODUCTION = TopicSpec(
     "ecmon.production.v1", "enterprises' production output (for unit-product energy consumption), keyed by USCC"
 )
@@ -71,7 +75,7 @@ NATIONAL_FEEDBACK = TopicSpec(
 )
 
 WORKER_APP_ID = "ecmon-worker"
-WORKER_TABLES = ("enterprise-state", "province-state", "nation-state")
+WORKER_TABLES = ("enterprise-state", "province-state", "nation-state", "production-state")
 
 
 def faust_internal_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
@@ -84,6 +88,6 @@ def faust_internal_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
 
 
 def all_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
-    return [READINGS, REGISTRY, PRODUCTION, ENTERPRISE_TOTALS, PROVINCE_TOTALS, AGGREGATES, DEAD_LETTERS,
+    return [READINGS, REGISTRY, TARGETS, PRODUCTION, ENTERPRISE_TOTALS, PROVINCE_TOTALS, AGGREGATES, DEAD_LETTERS,
             NORMALISED_READINGS, PRODUCTION_ACCEPTED, ANOMALIES, MONTHLY_REPORTS, NATIONAL_FEEDBACK,
             *faust_internal_topics(app_id)]

@@ -1,8 +1,9 @@
-"""The enterprise registry as every worker sees it: the whole compacted registry topic, followed.
+"""Reference data as every worker sees it: the whole compacted registry and targets topics, followed.
 
-The registry is small (tens of thousands of records) and needed for every batch of every
-partition, so each worker keeps all of it in memory, fed by a background consumer that reads
-the topic from the beginning and keeps following it.
+The registry (tens of thousands of enterprises) is needed for every batch of every partition, and
+the targets (provinces' totals, enterprises' quotas) for the region-level early warning, so each
+worker keeps both in memory, fed by a background consumer that reads the topics from the beginning
+and keeps following them.
 
 Ordering guarantee: a registry record that Kafka acknowledged before a batch was produced is
 always seen when that batch is processed. A batch from an unknown enterprise makes the worker
@@ -19,21 +20,27 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from ecmon import codec, topics
-from ecmon.metric_defs import ENTERPRISE_LAST_READING, REGISTRY_ENTERPRISES
+from ecmon.metric_defs import ENTERPRISE_LAST_READING, REGISTRY_ENTERPRISES, TARGETS_KNOWN
+from ecmon.months import month_start_ms, next_period
 from ecmon.regions import province_of
 
 log = logging.getLogger(__name__)
 
 
 class RegistryFollower:
-    def __init__(self, bootstrap_servers: str, topic: str = topics.REGISTRY.name) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str = topics.REGISTRY.name,
+                 targets_topic: str = topics.TARGETS.name) -> None:
         self.topic = topic
+        self.targets_topic = targets_topic
         self.enterprises: dict[str, dict] = {}
+        #: Target records by their key '<scope>/<entity_code>/<year>/<month>'
+        self.targets: dict[str, dict] = {}
+        self._expected_cache: dict[tuple[str, str], int] = {}
         self.meters: dict[str, dict[str, tuple[str, str]]] = {}
         #: enterprises this worker applied a batch of; until then their last-reading gauge shows the
         #: registration time, so an enterprise that never reports is found silent too
         self.reported: set[str] = set()
-        self._positions: dict[int, int] = {}
+        self._positions: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
         self._consumer = Consumer(
             {
@@ -52,10 +59,11 @@ class RegistryFollower:
         self._thread = threading.Thread(target=self._run, name="registry-follower", daemon=True)
 
     def start(self) -> None:
-        meta = self._consumer.list_topics(self.topic, timeout=30)
-        partitions = list(meta.topics[self.topic].partitions)
-        self._consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
-        self._partitions = partitions
+        meta = self._consumer.list_topics(timeout=30)
+        self._partitions = [
+            (topic, p) for topic in (self.topic, self.targets_topic) for p in meta.topics[topic].partitions
+        ]
+        self._consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in self._partitions])
         self._thread.start()
 
     def _run(self) -> None:
@@ -64,11 +72,55 @@ class RegistryFollower:
                 if msg.error():
                     log.warning("registry consumer: %s", msg.error())
                     continue
-                self._apply(msg.key(), msg.value())
+                if msg.topic() == self.targets_topic:
+                    self._apply_target(msg.key(), msg.value())
+                else:
+                    self._apply(msg.key(), msg.value())
                 with self._lock:
-                    self._positions[msg.partition()] = msg.offset() + 1
+                    self._positions[(msg.topic(), msg.partition())] = msg.offset() + 1
+
+    def _apply_target(self, key: bytes | None, value: bytes | None) -> None:
+        name = (key or b"").decode(errors="replace")
+        if value is None:  # tombstone: the target was withdrawn
+            self.targets.pop(name, None)
+        else:
+            try:
+                _, record = codec.decode(value, expected="target")
+            except codec.CodecError as exc:
+                log.error("unreadable target record %s: %s", name, exc)
+                return
+            current = self.targets.get(name)
+            if current is None or record["issued_at"] >= current["issued_at"]:  # the newest revision wins
+                self.targets[name] = record
+        for scope in ("PROVINCE", "ENTERPRISE"):
+            TARGETS_KNOWN.labels(scope=scope).set(sum(1 for t in self.targets.values() if t["scope"] == scope))
+
+    def target(self, scope: str, entity_code: str, year: int, month: int) -> dict | None:
+        """The target binding ``entity_code`` for the month (1-12) or the whole year (0)."""
+        return self.targets.get(f"{scope}/{entity_code}/{year}/{month}")
+
+    def expected_readings(self, province: str, period: str) -> int:
+        """Readings the province's registered meters should deliver in the month ('YYYY-MM', CST):
+        every interval from the month's start (or the enterprise's registration) to its end."""
+        key = (province, period)
+        cached = self._expected_cache.get(key)
+        if cached is not None:
+            return cached
+        start, end = month_start_ms(period), month_start_ms(next_period(period))
+        expected = 0
+        for record in list(self.enterprises.values()):
+            if not record["region_code"].startswith(province[:2]):
+                continue
+            since = max(start, record["valid_from"])
+            for meter in record["meters"]:
+                step = meter["interval_s"] * 1000
+                if step > 0 and end > since:
+                    expected += (end - since) // step
+        self._expected_cache[key] = expected
+        return expected
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        self._expected_cache.clear()
         uscc = (key or b"").decode(errors="replace")
         if value is None:  # tombstone: the enterprise left the monitoring list
             self.enterprises.pop(uscc, None)
@@ -90,13 +142,13 @@ class RegistryFollower:
             ENTERPRISE_LAST_READING.labels(province=province, uscc=record["uscc"]).set(record["valid_from"] / 1000)
 
     def caught_up(self, timeout: float = 10.0) -> bool:
-        """Wait until everything in the registry topic as of now has been read."""
+        """Wait until everything in the registry and targets topics as of now has been read."""
         ends = {}
         with self._watermarks_lock:
-            for p in self._partitions:
-                low, high = self._watermarks.get_watermark_offsets(TopicPartition(self.topic, p), timeout=5)
+            for topic, p in self._partitions:
+                low, high = self._watermarks.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
                 if high > low:
-                    ends[p] = high
+                    ends[(topic, p)] = high
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:

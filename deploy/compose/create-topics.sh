@@ -25,6 +25,7 @@ create() {
 
 create ecmon.readings.v1 4 delete 2419200000
 create ecmon.registry.v1 4 compact -
+create ecmon.targets.v1 4 compact -
 create ecmon.enterprise-totals.v1 4 delete 2419200000
 create ecmon.province-totals.v1 4 delete 2419200000
 create ecmon.production.v1 4 delete 2419200000
@@ -38,6 +39,7 @@ create ecmon.national-feedback.v1 4 delete 7862400000
 create ecmon-worker-enterprise-state-changelog 4 compact -
 create ecmon-worker-province-state-changelog 4 compact -
 create ecmon-worker-nation-state-changelog 4 compact -
+create ecmon-worker-production-state-changelog 4 compact -
 create ecmon-worker-__assignor-__leader 1 compact -
 
 echo "topics ready"

@@ -103,3 +103,39 @@ def test_unreadable_input_raises_an_alert_that_reaches_alertmanager(pipeline):
     alerts = wait_for_alert(pipeline, "UnreadableInputArriving", timeout=120)
     assert any(a.name == "UnreadableInputArriving" and a.labels.get("reason") == "undecodable" for a in alerts), alerts
     assert "UnreadableInputArriving" in prometheus_firing(pipeline)
+
+
+def test_a_province_over_its_target_gets_a_red_early_warning(pipeline, tmp_path):
+    from producers.targets import load_targets, publish_targets
+
+    targets = tmp_path / "targets.toml"
+    targets.write_text(
+        '[[target]]\nscope = "PROVINCE"\nentity_code = "440000"\nyear = 2026\nmonth = 8\ntce = 1\n'
+        '[[target]]\nscope = "PROVINCE"\nentity_code = "440000"\nyear = 2026\nmonth = 0\ntce = 1e9\n'
+    )
+    publish_targets(pipeline.bootstrap_servers, load_targets(targets))
+    send_fleet(pipeline, FleetRun(enterprises=2, provinces=("440000",), start="2026-08", months=1,
+                                  intervals_per_batch=96, seed=12))
+    client = connect(pipeline)
+    db = pipeline.clickhouse_database
+    deadline = time.monotonic() + 120
+    rows = []
+    while time.monotonic() < deadline and not rows:
+        rows = client.execute(
+            f"SELECT type, severity, observed, expected FROM {db}.anomalies FINAL "
+            "WHERE province = '440000' AND detector = 'regional_early_warning'"
+        )
+        time.sleep(1)
+    # The monthly cap of 1 tce is exceeded at once; the annual cap of 10^9 tce never is.
+    assert [(t, s) for t, s, _, _ in rows] == [("early_warning_month", "CRITICAL")]
+    assert rows[0][2] > rows[0][3] == 1.0
+    # ... and the operator sees it in Prometheus, where the RegionalEarlyWarning alert reads it.
+    query = 'max(ecmon_region_early_warning_level{province="440000"})'
+    deadline = time.monotonic() + 60
+    level = None
+    while time.monotonic() < deadline and level != "2":
+        result = httpx.get(f"http://{pipeline.host}:{pipeline.prometheus_port}/api/v1/query",
+                           params={"query": query}, timeout=5).json()["data"]["result"]
+        level = result[0]["value"][1] if result else None
+        time.sleep(1)
+    assert level == "2"

@@ -1,0 +1,102 @@
+"""Region-level early warning: forecasts, levels and the events a level change emits."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams import early_warning as ew
+from streams import regional_rollup
+
+TCE = 10**9
+
+
+def test_a_complete_month_forecasts_exactly_what_was_measured():
+    f = ew.month_end_forecast(300 * TCE, readings=2976, expected_readings=2976, days=31)
+    assert f.expected_mgce == f.low_mgce == f.high_mgce == 300 * TCE
+    assert f.received_share == 1.0
+
+
+def test_a_third_of_the_month_projects_the_run_rate_with_a_wide_interval():
+    f = ew.month_end_forecast(100 * TCE, readings=1000, expected_readings=3000, days=30)
+    assert f.expected_mgce == 300 * TCE
+    assert f.low_mgce < 300 * TCE < f.high_mgce
+    later = ew.month_end_forecast(200 * TCE, readings=2000, expected_readings=3000, days=30)
+    assert later.high_mgce - later.low_mgce < f.high_mgce - f.low_mgce  # narrows as data arrive
+
+
+def test_nothing_received_is_no_forecast():
+    assert ew.month_end_forecast(0, 0, 3000, 30) is None
+    assert ew.month_end_forecast(5, 10, 0, 30) is None
+
+
+def test_the_low_bound_never_falls_below_what_was_already_consumed():
+    f = ew.month_end_forecast(10 * TCE, readings=10, expected_readings=3000, days=30, daily_cv=5.0)
+    assert f.low_mgce >= 10 * TCE
+
+
+@pytest.mark.parametrize(("target_tce", "level"), [(400, ew.GREEN), (310, ew.ORANGE), (300, ew.RED), (250, ew.RED)])
+def test_levels_follow_the_interval(target_tce, level):
+    f = ew.Forecast(300 * TCE, 280 * TCE, 320 * TCE, 0.5)
+    assert ew.level(f, target_tce * TCE) == level
+
+
+def test_the_year_end_forecast_adds_closed_months_and_repeats_the_current_month():
+    month = ew.Forecast(10, 8, 12, 0.5)
+    year = ew.year_end_forecast(closed_months_mgce=90, month=month, months_to_come=2)
+    assert (year.expected_mgce, year.low_mgce, year.high_mgce) == (120, 114, 126)
+
+
+class Reference:
+    def __init__(self, targets: dict, expected: int) -> None:
+        self.targets, self.expected = targets, expected
+
+    def target(self, scope, entity_code, year, month):
+        return self.targets.get(f"{scope}/{entity_code}/{year}/{month}")
+
+    def expected_readings(self, province, period):
+        return self.expected
+
+
+def _province_with(mgce_by_month: dict[str, tuple[int, int]]) -> dict:
+    state = regional_rollup.new_state()
+    for period, (mgce, readings) in mgce_by_month.items():
+        message = {"uscc": "U", "region_code": "370100", "industry_code": "C31",
+                   "totals": [{"energy_type": "electricity", "unit": "kWh", "period": period, "physical_milli": 1,
+                               "coal_mgce": mgce, "readings": readings, "version": 1}]}
+        regional_rollup.apply_totals(state, "370000", message)
+    return state
+
+
+def test_a_province_running_over_its_month_target_turns_red_once():
+    state = _province_with({"2026-10": (200 * TCE, 1000)})
+    reference = Reference({"PROVINCE/370000/2026/10": {"coal_mgce": 280 * TCE}}, expected=1500)
+    found = ew.outlooks(state, "370000", "2026-10", reference)
+    assert [(o.period, o.level) for o in found] == [("2026-10", ew.RED)]  # two thirds in: 300 tce forecast
+    events = ew.level_changes(state, "370000", found)
+    assert len(events) == 1 and events[0]["severity"] == "CRITICAL" and events[0]["type"] == "early_warning_month"
+    assert ew.level_changes(state, "370000", found) == []  # unchanged level: no new event
+
+
+def test_green_is_quiet_and_a_replay_reuses_the_event_id():
+    state = _province_with({"2026-10": (100 * TCE, 1500)})
+    reference = Reference({"PROVINCE/370000/2026/10": {"coal_mgce": 400 * TCE}}, expected=1500)
+    assert ew.level_changes(state, "370000", ew.outlooks(state, "370000", "2026-10", reference)) == []
+    replayed = _province_with({"2026-10": (410 * TCE, 1500)})
+    first = ew.level_changes(replayed, "370000", ew.outlooks(replayed, "370000", "2026-10", reference))
+    again = _province_with({"2026-10": (410 * TCE, 1500)})
+    second = ew.level_changes(again, "370000", ew.outlooks(again, "370000", "2026-10", reference))
+    assert first[0]["anomaly_id"] == second[0]["anomaly_id"]
+
+
+def test_the_year_target_counts_the_closed_months():
+    state = _province_with({"2026-01": (1000 * TCE, 100), "2026-02": (1000 * TCE, 100)})
+    reference = Reference({"PROVINCE/370000/2026/0": {"coal_mgce": 11_000 * TCE}}, expected=100)
+    (year,) = ew.outlooks(state, "370000", "2026-02", reference)
+    assert year.period == "2026"
+    assert year.forecast.expected_mgce == 12_000 * TCE  # January measured + February x 11
+    assert year.level == ew.RED
+
+
+def test_no_target_no_outlook():
+    state = _province_with({"2026-10": (200 * TCE, 1000)})
+    assert ew.outlooks(state, "370000", "2026-10", Reference({}, expected=1500)) == []
