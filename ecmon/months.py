@@ -25,6 +25,16 @@ def month_of_interval(end_ms: int) -> str:
     return month_of(end_ms - 1)
 
 
+@lru_cache(maxsize=8192)
+def _date_of_day(cst_day: int) -> str:
+    return datetime.fromtimestamp(cst_day * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def day_of_interval(end_ms: int) -> str:
+    """'YYYY-MM-DD' of the CST calendar day a metering interval stamped with its end belongs to."""
+    return _date_of_day((end_ms - 1 + CST_OFFSET_MS) // DAY_MS)
+
+
 def month_start_ms(period: str) -> int:
     """Epoch ms of 00:00 CST on the first day of ``period`` ('YYYY-MM')."""
     year, month = (int(p) for p in period.split("-"))

@@ -50,7 +50,8 @@ ENTERPRISE_TOTALS = TopicSpec(
     "ecmon.enterprise-totals.v1", "enterprise monthly totals re-keyed by province for regional rollups"
 )
 PROVINCE_TOTALS = TopicSpec(
-    "ecmon.province-totals.v1", "province totals re-keyed to the single key 'CN' for the national rollup"
+    "ecmon.province-totals.v1", "province totals and month-close reports re-keyed to the single key 'CN' for the "
+    "national level"
 )
 AGGREGATES = TopicSpec("ecmon.aggregates.v1", "versioned aggregates at every level, for the sinks")
 DEAD_LETTERS = TopicSpec(

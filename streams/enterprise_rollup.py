@@ -10,7 +10,14 @@ arithmetic is unit-tested without a broker. State of one enterprise (one Faust t
      "reg": {"G-01": {"h": [[ts, register_milli, counted_milli, counts_as_reading], ...],
                       "t": 0}},                 # cumulative meters: recent register readings;
                                                 #   t=1 once older history was trimmed
-     "m": {"electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version]}}
+     "m": {"electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version]},
+     "d": {"electricity|kWh|2026-10-05": [physical_milli, coal_mgce, readings]},   # CST days
+     "ds": {"electricity|kWh|2026-09": [coal_mgce, days]}}  # closed months: their days' sum
+
+Day buckets are kept while their month is open; once the month is closed (its grace period has
+passed in the enterprise's event time) no reading can change it, so its days are folded into
+``ds`` (the sum the month-close consistency check needs) and dropped. State stays bounded by the
+open months, not by the history.
 
 Keeping the duplicate guard, the register history and the totals in one value means one
 changelog record carries all of them: after a crash they are restored together and agree.
@@ -23,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ecmon.energy import CoalFactor, IncompatibleUnit, UnknownEnergyType, UnknownUnit, coal_factor, unit_factor
-from ecmon.months import month_of_interval, month_start_ms, next_period
+from ecmon.months import day_of_interval, month_of_interval, month_start_ms, next_period
 
 FactorLookup = Callable[[str, str, int], CoalFactor]
 
@@ -68,7 +75,7 @@ class BatchOutcome:
 
 
 def new_state() -> dict:
-    return {"v": 0, "seq": {}, "wm": 0, "reg": {}, "m": {}}
+    return {"v": 0, "seq": {}, "wm": 0, "reg": {}, "m": {}, "d": {}, "ds": {}}
 
 
 def _upgrade(state: dict) -> None:
@@ -77,6 +84,8 @@ def _upgrade(state: dict) -> None:
         state["seq"] = {gw: [s, []] for gw, s in state.pop("hwm", {}).items()}
     state.setdefault("wm", 0)
     state.setdefault("reg", {})
+    state.setdefault("d", {})
+    state.setdefault("ds", {})
 
 
 # -- duplicates by batch identity -------------------------------------------------------------------
@@ -177,12 +186,13 @@ def apply_batch(
         return outcome
 
     version = state["v"] + 1
-    totals = state["m"]
+    totals, days = state["m"], state["d"]
     touched: set[str] = set()
     rejections: list[Rejection] = []
     accepted = 0
 
-    def add(key: str, physical: int, mgce: int, readings: int) -> None:
+    def add(energy_unit: str, ts: int, physical: int, mgce: int, readings: int) -> None:
+        key = f"{energy_unit}|{month_of_interval(ts)}"
         row = totals.get(key)
         if row is None:
             row = totals[key] = [0, 0, 0, 0]
@@ -191,6 +201,13 @@ def apply_batch(
         row[2] += readings
         row[3] = version
         touched.add(key)
+        day_key = f"{energy_unit}|{day_of_interval(ts)}"
+        day = days.get(day_key)
+        if day is None:
+            day = days[day_key] = [0, 0, 0]
+        day[0] += physical
+        day[1] += mgce
+        day[2] += readings
 
     sent_at = batch.get("sent_at")
     refs = [t for t in (sent_at, received_ms) if t]
@@ -245,7 +262,7 @@ def apply_batch(
         if value < 0:
             rejections.append(Rejection("negative_interval_value", f"meter {r['meter_id']!r}: {value / 1000}"))
             continue
-        add(f"{r['energy_type']}|{r['unit']}|{period}", value, factors(r["energy_type"], r["unit"], ts).to_mgce(value), 1)
+        add(f"{r['energy_type']}|{r['unit']}", ts, value, factors(r["energy_type"], r["unit"], ts).to_mgce(value), 1)
         watermark = max(watermark, ts)
         accepted += 1
 
@@ -261,6 +278,7 @@ def apply_batch(
 
     state["v"] = version
     state["wm"] = watermark
+    _fold_closed_days(state, watermark - limits.month_grace_ms)
     mark_applied(state, gateway, sequence, limits.max_sequence_gaps)
     outcome.applied = True
     outcome.touched = sorted(touched)
@@ -270,7 +288,7 @@ def apply_batch(
 
 
 def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,
-                    add: Callable[[str, int, int, int], None], notices: list[Rejection]) -> Rejection | None:
+                    add: Callable[[str, int, int, int, int], None], notices: list[Rejection]) -> Rejection | None:
     """Fold one register reading into its meter's history; the totals move so that they always
     equal what processing the meter's readings in time order would give (within the history)."""
     meter = state["reg"].setdefault(r["meter_id"], {"h": [], "t": 0})
@@ -283,7 +301,7 @@ def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,
         """Set what ``entry``'s reading counts, moving its bucket by the difference."""
         old, old_n = entry[2], entry[3]
         entry[2], entry[3] = consumption, int(as_reading)
-        add(f"{energy}|{unit}|{month_of_interval(entry[0])}", consumption - old,
+        add(f"{energy}|{unit}", entry[0], consumption - old,
             factor.to_mgce(consumption) - factor.to_mgce(old), entry[3] - old_n)
         if reset:
             notices.append(Rejection("meter_reset", f"meter {r['meter_id']!r}: register fell from {previous / 1000} "
@@ -338,12 +356,32 @@ def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,
     return None
 
 
+def _fold_closed_days(state: dict, closed_before: int) -> None:
+    """Fold the days of closed months into their month's day sum (see the module docstring)."""
+    days = state["d"]
+    closed = [k for k in days if month_end_ms(k[:-3].rsplit("|", 1)[1]) < closed_before]
+    for key in closed:
+        month_key = key[:-3]
+        folded = state["ds"].setdefault(month_key, [0, 0])
+        folded[0] += days.pop(key)[1]
+        folded[1] += 1
+
+
+def daily_sum(state: dict, month_key: str) -> tuple[int, int]:
+    """(sum of the month's day buckets in mgce, number of days with data) for 'energy|unit|YYYY-MM'."""
+    folded = state["ds"].get(month_key, [0, 0])
+    prefix = month_key + "-"
+    live = [row[1] for key, row in state["d"].items() if key.startswith(prefix)]
+    return folded[0] + sum(live), folded[1] + len(live)
+
+
 def month_totals(state: dict, keys: list[str]) -> list[dict]:
     """The current totals of ``keys`` as EnterpriseTotals.totals records."""
     rows = []
     for key in keys:
         energy_type, unit, period = key.split("|")
         physical, mgce, readings, version = state["m"][key]
+        daily_mgce, days = daily_sum(state, key)
         rows.append(
             {
                 "energy_type": energy_type,
@@ -353,6 +391,8 @@ def month_totals(state: dict, keys: list[str]) -> list[dict]:
                 "coal_mgce": mgce,
                 "readings": readings,
                 "version": version,
+                "daily_coal_mgce": daily_mgce,
+                "days": days,
             }
         )
     return rows

@@ -104,20 +104,21 @@ class RegistryFollower:
         every interval from the month's start (or the enterprise's registration) to its end."""
         key = (province, period)
         cached = self._expected_cache.get(key)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._expected_cache[key] = sum(self.expected_for(r, period) for r in self.enterprises_in(province))
+        return cached
+
+    def enterprises_in(self, province: str) -> list[dict]:
+        """The province's monitoring coverage list (registry records)."""
+        return [r for r in list(self.enterprises.values()) if r["region_code"][:2] == province[:2]]
+
+    @staticmethod
+    def expected_for(record: dict, period: str) -> int:
+        """Intervals the enterprise's meters should deliver in the month, from its registration on."""
         start, end = month_start_ms(period), month_start_ms(next_period(period))
-        expected = 0
-        for record in list(self.enterprises.values()):
-            if not record["region_code"].startswith(province[:2]):
-                continue
-            since = max(start, record["valid_from"])
-            for meter in record["meters"]:
-                step = meter["interval_s"] * 1000
-                if step > 0 and end > since:
-                    expected += (end - since) // step
-        self._expected_cache[key] = expected
-        return expected
+        since = max(start, record["valid_from"])
+        return sum((end - since) // (m["interval_s"] * 1000) for m in record["meters"]
+                   if m["interval_s"] > 0 and end > since)
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         self._expected_cache.clear()

@@ -139,3 +139,34 @@ def test_a_province_over_its_target_gets_a_red_early_warning(pipeline, tmp_path)
         level = result[0]["value"][1] if result else None
         time.sleep(1)
     assert level == "2"
+
+
+def test_a_closed_month_is_reported_by_each_province_and_answered_by_the_national_level(pipeline):
+    # Two months of hourly readings: May closes once the provinces' event time passes 3 June (grace 72 h).
+    run = FleetRun(enterprises=4, provinces=("510000", "520000"), start="2026-05", months=2, interval_s=3600,
+                   intervals_per_batch=48, seed=13)
+    ledger = send_fleet(pipeline, run)
+    sent = ledger.by_province_month()
+    client = connect(pipeline)
+    db = pipeline.clickhouse_database
+    deadline = time.monotonic() + 150
+    reports, answers = [], []
+    while time.monotonic() < deadline and (len(reports) < 2 or len(answers) < 2):
+        reports = client.execute(
+            f"SELECT province, argMax(total_coal_mgce, version), argMax(received, version), "
+            f"argMax(expected, version), argMax(consistent, version) FROM {db}.monthly_reports "
+            "WHERE period = '2026-05-01' AND province IN ('510000', '520000') GROUP BY province ORDER BY province")
+        answers = client.execute(
+            f"SELECT province, argMax(provinces_reported, version), argMax(province_rank, version), "
+            f"argMax(share_bp, version) FROM {db}.national_feedback "
+            "WHERE period = '2026-05-01' AND province IN ('510000', '520000') GROUP BY province ORDER BY province")
+        time.sleep(1)
+    assert [r[0] for r in reports] == ["510000", "520000"], reports
+    for province, total, received, expected, consistent in reports:
+        assert total == sent[(province, "2026-05")][0]  # exact, in mgce
+        assert received == expected > 0 and consistent == 1  # no faults: complete and consistent
+    # Only May closed: June's grace period has not passed in event time.
+    assert client.execute(f"SELECT count() FROM {db}.monthly_reports WHERE period = '2026-06-01' "
+                          "AND province IN ('510000', '520000')")[0][0] == 0
+    assert sorted(a[2] for a in answers) == [1, 2]
+    assert all(a[1] >= 2 for a in answers) and sum(a[3] for a in answers) in (9999, 10000, 10001)

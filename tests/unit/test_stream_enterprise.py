@@ -243,3 +243,30 @@ def test_per_reading_cost_stays_a_few_microseconds():
                               repeat=3)) / 50 / 96
     print(f"interval reading: {per_reading * 1e6:.2f} us, register reading: {per_c * 1e6:.2f} us")
     assert per_reading < 50e-6 and per_c < 100e-6
+
+
+# -- day buckets and their month's daily sum ----------------------------------------------------------
+
+
+def test_day_buckets_follow_cst_days_and_sum_to_the_month():
+    state = er.new_state()
+    readings = [reading("e", T0 + i * Q, 1000 + i) for i in range(1, 200)]  # two days and a bit
+    er.apply_batch(state, batch(1, readings), METERS)
+    month = state["m"]["electricity|kWh|2026-10"]
+    assert sorted(state["d"]) == ["electricity|kWh|2026-10-01", "electricity|kWh|2026-10-02",
+                                  "electricity|kWh|2026-10-03"]
+    assert state["d"]["electricity|kWh|2026-10-01"][2] == 96  # 00:15 .. 24:00 CST
+    assert er.daily_sum(state, "electricity|kWh|2026-10") == (month[1], 3)
+    (row,) = er.month_totals(state, ["electricity|kWh|2026-10"])
+    assert (row["daily_coal_mgce"], row["days"]) == (row["coal_mgce"], 3)
+
+
+def test_a_closed_month_folds_its_days_and_keeps_the_sum():
+    state = er.new_state()
+    limits = er.Limits(month_grace_ms=DAY)
+    er.apply_batch(state, batch(1, [reading("e", T0 - Q * i, 7) for i in range(0, 5)]), METERS, limits=limits)
+    before = er.daily_sum(state, "electricity|kWh|2026-09")
+    er.apply_batch(state, batch(2, [reading("e", T0 + 2 * DAY, 5)]), METERS, limits=limits)  # September closes
+    assert not any(k.startswith("electricity|kWh|2026-09-") for k in state["d"])
+    assert er.daily_sum(state, "electricity|kWh|2026-09") == before
+    assert before[0] == state["m"]["electricity|kWh|2026-09"][1]

@@ -1,0 +1,165 @@
+"""Month close: a province's monthly report to the national level (avro/v1/monthly_report.avsc).
+
+A province's month closes when its event time has passed the month's end plus the grace period.
+Its event time is the furthest watermark any of its enterprises reported (each EnterpriseTotals
+carries the enterprise's watermark), so a replay closes the same months as the first run did.
+
+The report is emitted once at close (version 1) and again, with the next version, whenever late
+data that an enterprise was still allowed to send (its own watermark had not passed the grace
+period yet) changes it. The province state keeps, besides the rollup's members and totals::
+
+    "ind":    {"<uscc>": "<industry>"},                           # for the enterprise counts
+    "daily":  {"<uscc>|<energy>|<unit>|<period>": [daily_coal_mgce, days, version]},
+    "pwm":    1793462400000,                                     # the province's event time
+    "closed": {"2026-09": [report version, digest of its content]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from fractions import Fraction
+from typing import Protocol
+
+from ecmon.months import month_start_ms, next_period
+
+THRESHOLD_BP = 9000  # the national specification: at least 90 % of the expected intervals
+
+
+class ProvinceRegistry(Protocol):
+    def enterprises_in(self, province: str) -> list[dict]: ...
+
+    def expected_for(self, record: dict, period: str) -> int: ...
+
+
+def basis_points(part: int, whole: int) -> int:
+    """part / whole in basis points, rounded half to even."""
+    return round(Fraction(part * 10_000, whole))
+
+
+def ratio_bp(received: int, expected: int) -> int:
+    """Completeness in basis points, rounded down (10000 = complete); 0 when nothing is expected."""
+    return received * 10_000 // expected if expected else 0
+
+
+def change_bp(current: int, previous: int | None) -> int | None:
+    if not previous:
+        return None
+    return basis_points(current - previous, previous)
+
+
+def previous_period(period: str) -> str:
+    year, month = (int(p) for p in period.split("-"))
+    return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
+
+
+def same_month_last_year(period: str) -> str:
+    return f"{int(period[:4]) - 1:04d}{period[4:]}"
+
+
+def note_totals(state: dict, message: dict) -> None:
+    """Remember what month close needs from one EnterpriseTotals message."""
+    uscc = message["uscc"]
+    state.setdefault("ind", {})[uscc] = message["industry_code"]
+    daily = state.setdefault("daily", {})
+    for row in message["totals"]:
+        key = f"{uscc}|{row['energy_type']}|{row['unit']}|{row['period']}"
+        old = daily.get(key)
+        if old is None or old[2] < row["version"]:
+            daily[key] = [row.get("daily_coal_mgce", 0), row.get("days", 0), row["version"]]
+    state["pwm"] = max(state.get("pwm", 0), message.get("watermark", 0))
+
+
+def closable(state: dict, grace_ms: int, periods: set[str]) -> list[str]:
+    """Months to (re)consider: those this message touched and those its watermark just closed."""
+    limit = state.get("pwm", 0) - grace_ms
+    closed = state.setdefault("closed", {})
+    known = {key.rsplit("|", 1)[1] for key in state["totals"]}
+    candidates = (periods | {p for p in known if p not in closed})
+    return sorted(p for p in candidates if month_start_ms(next_period(p)) <= limit)
+
+
+def _province_total(totals: dict, province: str, period: str, industry: str = "*") -> int | None:
+    prefix, suffix = f"PROVINCE|{province}|{industry}|", f"|{period}"
+    values = [v[1] for k, v in totals.items() if k.startswith(prefix) and k.endswith(suffix)]
+    return sum(values) if values else None
+
+
+def report_content(state: dict, province: str, period: str, registry: ProvinceRegistry) -> dict:
+    totals, members = state["totals"], state["members"]
+    industry_of = state.get("ind", {})
+    lines = []
+    for key, (physical, mgce, _) in sorted(totals.items()):
+        level, entity, industry, energy, unit, month = key.split("|")
+        if level != "PROVINCE" or industry == "*" or month != period:
+            continue
+        tail = f"|{energy}|{unit}|{period}"
+        enterprises = sum(1 for m in members if m.endswith(tail) and industry_of.get(m.split("|", 1)[0]) == industry)
+        mom = totals.get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|{previous_period(period)}")
+        yoy = totals.get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|{same_month_last_year(period)}")
+        lines.append({"industry_code": industry, "energy_type": energy, "unit": unit, "physical_milli": physical,
+                      "coal_mgce": mgce, "enterprises": enterprises,
+                      "change_mom_bp": change_bp(mgce, mom[1] if mom else None),
+                      "change_yoy_bp": change_bp(mgce, yoy[1] if yoy else None)})
+    total = _province_total(totals, province, period) or 0
+
+    received: dict[str, int] = {}
+    coal: dict[str, int] = {}
+    for key, (_, mgce, readings, _) in members.items():
+        uscc, _, _, month = key.split("|")
+        if month == period:
+            received[uscc] = received.get(uscc, 0) + readings
+            coal[uscc] = coal.get(uscc, 0) + mgce
+    enterprises = []
+    for record in sorted(registry.enterprises_in(province), key=lambda r: r["uscc"]):
+        expected = registry.expected_for(record, period)
+        got = received.get(record["uscc"], 0)
+        enterprises.append({"uscc": record["uscc"], "industry_code": record["industry_code"],
+                            "coal_mgce": coal.get(record["uscc"], 0),
+                            "completeness": {"received": got, "expected": expected, "ratio_bp": ratio_bp(got, expected)}})
+    all_received = sum(e["completeness"]["received"] for e in enterprises)
+    all_expected = sum(e["completeness"]["expected"] for e in enterprises)
+
+    by_energy: dict[str, list[int]] = {}
+    for key, (daily_mgce, days, _) in state.get("daily", {}).items():
+        _, energy, _, month = key.split("|")
+        if month == period:
+            entry = by_energy.setdefault(energy, [0, 0])
+            entry[0] += daily_mgce
+            entry[1] = max(entry[1], days)
+    consistency = []
+    for energy in sorted(by_energy):
+        monthly = sum(v[1] for k, v in totals.items()
+                      if k.startswith(f"PROVINCE|{province}|*|{energy}|") and k.endswith(f"|{period}"))
+        daily_sum, days = by_energy[energy]
+        consistency.append({"energy_type": energy, "days": days, "daily_sum_coal_mgce": daily_sum,
+                            "monthly_coal_mgce": monthly, "difference_mgce": monthly - daily_sum})
+    previous = _province_total(totals, province, previous_period(period))
+    last_year = _province_total(totals, province, same_month_last_year(period))
+    return {
+        "province": province, "period": period, "total_coal_mgce": total,
+        "change_mom_bp": change_bp(total, previous), "change_yoy_bp": change_bp(total, last_year),
+        "totals": lines,
+        "completeness": {"received": all_received, "expected": all_expected,
+                         "ratio_bp": ratio_bp(all_received, all_expected)},
+        "completeness_threshold_bp": THRESHOLD_BP,
+        "enterprises": enterprises,
+        "consistency": consistency,
+        "consistent": all(c["difference_mgce"] == 0 for c in consistency),
+    }
+
+
+def close_months(state: dict, province: str, periods: set[str], registry: ProvinceRegistry,
+                 grace_ms: int) -> list[dict]:
+    """The monthly reports that are new or changed, each with its next version."""
+    reports = []
+    for period in closable(state, grace_ms, periods):
+        content = report_content(state, province, period, registry)
+        digest = hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+        version, last = state["closed"].get(period, [0, ""])
+        if digest == last:
+            continue
+        state["closed"][period] = [version + 1, digest]
+        reports.append({**content, "version": version + 1, "closed_at": int(time.time() * 1000)})
+    return reports

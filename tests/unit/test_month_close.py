@@ -1,0 +1,120 @@
+"""Month close (province report) and the national feedback, on the pure state functions."""
+
+from __future__ import annotations
+
+from ecmon import codec
+from ecmon.months import month_start_ms
+from streams import month_close as mc
+from streams import national_feedback as nf
+from streams import regional_rollup
+
+DAY = 86_400_000
+GRACE = 3 * DAY
+OCT, NOV = month_start_ms("2026-10"), month_start_ms("2026-11")
+
+
+def enterprise(uscc: str, region: str = "370100", industry: str = "C31", meters: int = 1) -> dict:
+    return {"uscc": uscc, "region_code": region, "industry_code": industry, "valid_from": OCT,
+            "meters": [{"meter_id": f"M{i}", "energy_type": "electricity", "unit": "kWh", "interval_s": 900}
+                       for i in range(meters)]}
+
+
+class Registry:
+    def __init__(self, *records: dict) -> None:
+        self.records = list(records)
+
+    def enterprises_in(self, province):
+        return [r for r in self.records if r["region_code"][:2] == province[:2]]
+
+    expected_for = staticmethod(lambda record, period: 2976 * len(record["meters"]))  # 31 days x 96
+
+
+def totals_message(uscc, period, mgce, readings, version, watermark, industry="C31", daily=None):
+    return {"uscc": uscc, "region_code": "370100", "industry_code": industry, "watermark": watermark,
+            "totals": [{"energy_type": "electricity", "unit": "kWh", "period": period, "physical_milli": mgce // 10,
+                        "coal_mgce": mgce, "readings": readings, "version": version,
+                        "daily_coal_mgce": mgce if daily is None else daily, "days": 31}]}
+
+
+def feed(state, message, registry):
+    regional_rollup.apply_totals(state, "370000", message)
+    mc.note_totals(state, message)
+    return mc.close_months(state, "370000", {r["period"] for r in message["totals"]}, registry, GRACE)
+
+
+def test_the_month_closes_once_the_grace_period_has_passed_in_event_time():
+    registry = Registry(enterprise("A"), enterprise("B"))
+    state = regional_rollup.new_state()
+    assert feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV - 1), registry) == []
+    assert feed(state, totals_message("B", "2026-10", 500, 1000, 1, NOV + DAY), registry) == []  # within grace
+    (report,) = feed(state, totals_message("A", "2026-11", 10, 10, 2, NOV + GRACE), registry)
+    assert (report["period"], report["version"], report["total_coal_mgce"]) == ("2026-10", 1, 1500)
+    assert report["completeness"] == {"received": 3976, "expected": 5952, "ratio_bp": 6680}
+    by_uscc = {e["uscc"]: e["completeness"]["ratio_bp"] for e in report["enterprises"]}
+    assert by_uscc == {"A": 10000, "B": 3360}
+    assert report["consistent"] and report["consistency"][0]["difference_mgce"] == 0
+    codec.encode("monthly_report", {**report})  # fits the wire contract
+
+
+def test_late_data_revises_the_report_and_an_unchanged_input_does_not():
+    registry = Registry(enterprise("A"))
+    state = regional_rollup.new_state()
+    feed(state, totals_message("A", "2026-10", 1000, 2000, 1, NOV + GRACE), registry)
+    (revised,) = feed(state, totals_message("A", "2026-10", 1400, 2976, 2, NOV + GRACE), registry)
+    assert (revised["version"], revised["total_coal_mgce"]) == (2, 1400)
+    assert feed(state, totals_message("A", "2026-10", 1400, 2976, 2, NOV + GRACE), registry) == []
+
+
+def test_a_silent_enterprise_is_in_the_report_with_nothing_received():
+    registry = Registry(enterprise("A"), enterprise("SILENT"))
+    state = regional_rollup.new_state()
+    (report,) = feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE), registry)
+    silent = next(e for e in report["enterprises"] if e["uscc"] == "SILENT")
+    assert silent["completeness"] == {"received": 0, "expected": 2976, "ratio_bp": 0}
+
+
+def test_a_daily_sum_that_disagrees_is_flagged():
+    registry = Registry(enterprise("A"))
+    state = regional_rollup.new_state()
+    (report,) = feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE, daily=990), registry)
+    assert not report["consistent"] and report["consistency"][0]["difference_mgce"] == 10
+
+
+def test_change_against_the_previous_month_in_basis_points():
+    registry = Registry(enterprise("A"))
+    state = regional_rollup.new_state()
+    feed(state, totals_message("A", "2026-09", 1000, 10, 1, OCT), registry)
+    (oct_report,) = [r for r in feed(state, totals_message("A", "2026-10", 1025, 10, 2, NOV + GRACE), registry)
+                     if r["period"] == "2026-10"]
+    assert oct_report["change_mom_bp"] == 250 and oct_report["change_yoy_bp"] is None
+    assert mc.change_bp(3, 2) == 5000 and mc.basis_points(1, 3) == 3333 and mc.basis_points(1, 20000) == 0
+
+
+def report(province, version, total, industries, completeness_bp=10000, failing=()):
+    return {"province": province, "period": "2026-10", "version": version, "total_coal_mgce": total,
+            "totals": [{"industry_code": i, "coal_mgce": v} for i, v in industries.items()],
+            "completeness_threshold_bp": 9000, "completeness": {"ratio_bp": completeness_bp},
+            "enterprises": [{"uscc": u, "completeness": {"received": r, "expected": 100, "ratio_bp": r * 100}}
+                            for u, r in failing]}
+
+
+def test_feedback_ranks_provinces_and_industries_and_lists_failing_enterprises():
+    state = {}
+    assert nf.note_report(state, report("370000", 1, 600, {"C31": 500, "C26": 100}, 8000, [("X", 50), ("Y", 95)]))
+    assert nf.note_report(state, report("210000", 1, 400, {"C31": 400}))
+    answers = {a["province"]: a for a in nf.feedback(state, "2026-10")}
+    sd = answers["370000"]
+    assert (sd["national_coal_mgce"], sd["share_bp"], sd["province_rank"], sd["provinces_reported"]) == (1000, 6000, 1, 2)
+    assert [(r["industry_code"], r["rank"], r["provinces"], r["share_bp"]) for r in sd["industry_rankings"]] == [
+        ("C26", 1, 1, 10000), ("C31", 1, 2, 5556)]
+    assert [f["uscc"] for f in sd["failing_enterprises"]] == ["X"]
+    assert answers["210000"]["province_rank"] == 2 and answers["210000"]["version"] == 1
+    for a in answers.values():
+        codec.encode("national_feedback", a)
+
+
+def test_an_old_report_version_changes_nothing():
+    state = {}
+    assert nf.note_report(state, report("370000", 2, 600, {"C31": 600}))
+    assert not nf.note_report(state, report("370000", 1, 999, {"C31": 999}))
+    assert state["reports"]["2026-10"]["370000"]["total"] == 600
