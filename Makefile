@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 ECMON := $(VENV)/bin/ecmon
 KAFKA_LIB := deploy/kafka/target/lib
-DEBIAN_PACKAGES := clickhouse-server clickhouse-client prometheus prometheus-alertmanager openjdk-17-jre-headless maven chromium
+# fonts-noto-cjk: the HTML report names enterprises and regions in Chinese ("Noto Sans CJK SC" in its CSS).
+DEBIAN_PACKAGES := clickhouse-server clickhouse-client prometheus prometheus-alertmanager openjdk-17-jre-headless maven chromium \
+	fonts-noto-cjk
 
 # The test stack runs beside a demo stack: its own state directory and ports.
 TEST_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-test ECMON_KAFKA_PORT=19092 ECMON_CLICKHOUSE_PORT=19000 \
@@ -23,8 +25,9 @@ install: system-packages kafka venv
 
 system-packages:
 	@missing=""; \
-	for bin in /usr/sbin/clickhouse-server /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/bin/java /usr/bin/mvn /usr/bin/chromium; do \
-		[ -x $$bin ] || missing="$$missing $$bin"; \
+	for bin in /usr/sbin/clickhouse-server /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/bin/java /usr/bin/mvn /usr/bin/chromium \
+		/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc; do \
+		[ -e $$bin ] || missing="$$missing $$bin"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \

@@ -340,6 +340,27 @@ def sink() -> None:
     ClickHouseSink(settings).run()
 
 
+targets_app = typer.Typer(help="Energy-consumption targets of provinces and quotas of enterprises.",
+                          no_args_is_help=True)
+app.add_typer(targets_app, name="targets")
+
+
+@targets_app.command("publish")
+def targets_publish(
+    path: Annotated[Path, typer.Argument(help="Targets file (TOML, one [[target]] per target; see docs/anomalies.md).")],
+) -> None:
+    """Publish targets to the compacted targets topic; the worker's early warning uses them at once."""
+    from producers.targets import BadTargets, load_targets, publish_targets
+
+    settings = _settings()
+    try:
+        records = load_targets(path)
+    except BadTargets as exc:
+        _fail(str(exc))
+    count = publish_targets(settings.bootstrap_servers, records)
+    console.print(f"published {count} target(s) to {settings.bootstrap_servers}")
+
+
 report_app = typer.Typer(
     help="Analyst reports from ClickHouse (default: the province x month table and the reconciliation).",
     invoke_without_command=True,
@@ -463,6 +484,50 @@ def report_anomalies(month: MonthOpt = "2026-10", province: ProvinceOpt = None, 
     _analyst_report("anomalies", month, province, industry, format)
 
 
+@report_app.command("benchmark")
+def report_benchmark(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
+                     format: FormatOpt = "table") -> None:
+    """Unit-product energy consumption per enterprise and product against its quota standard (pass/FAIL)."""
+    _analyst_report("benchmark", month, province, industry, format)
+
+
+eval_app = typer.Typer(help="Evaluations of the detectors against labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+_NAB_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nab"
+
+
+@eval_app.command("anomalies")
+def eval_anomalies(
+    data: Annotated[Path, typer.Option(help="Folder laid out like NAB's data/: <corpus>/<series>.csv.")] = _NAB_DIR,
+    labels: Annotated[Optional[Path], typer.Option(help="NAB-style windows file (default: DATA/combined_windows.json).")] = None,
+    results: Annotated[Optional[Path], typer.Option(help="Where the NAB results files go (default: <state dir>/nab-results).")] = None,
+    fleet: Annotated[bool, typer.Option(help="Also inject every reading fault into a simulated fleet.")] = True,
+) -> None:
+    """The meter-level detector's NAB score (standard profile), window precision/recall/F1/delay, and fleet recall/precision."""
+    import json
+
+    from rich.progress import Progress
+
+    from streams import anomaly_eval as ev
+
+    labels = labels or data / "combined_windows.json"
+    if not labels.exists():
+        raise typer.BadParameter(f"{labels} does not exist", param_hint="--labels")
+    results = results or _settings().state_dir / "nab-results"
+    keys = [k for k in json.loads(labels.read_text()) if (data / k).exists()]
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("NAB series", total=len(keys))
+        report = ev.evaluate_nab(data, labels, results, on_series=lambda key: progress.advance(task))
+    for table in ev.nab_tables(report):
+        console.print(table)
+    console.print(f"results files: {results / ev.DETECTOR_NAME}")
+    if fleet:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("simulated fleet", total=ev.FLEET_ENTERPRISES)
+            fleet_report = ev.simulate_fleet(on_enterprise=lambda: progress.advance(task))
+        console.print(ev.fleet_table(fleet_report))
+
+
 @app.command()
 def demo(
     enterprises: EnterprisesOpt = 36,
@@ -475,16 +540,18 @@ def demo(
     faults: Annotated[str, typer.Option(help="Faults to inject (see `ecmon gateway --help`); '' for none.")] = (
         "corrupt,duplicate"
     ),
+    targets: Annotated[Optional[Path], typer.Option(help="Targets file for the early warning (default: deploy/demo/targets.toml).")] = None,
 ) -> None:
-    """Start everything, simulate a month of a fleet, print the regional table, the reconciliation and alerts."""
+    """Start everything, simulate a month of a fleet, print the regional table, the reconciliation, anomalies and alerts."""
     from deploy.stack.process import ServiceError
     from ecmon.demo import PipelineProcessDied, run_demo
+    from producers.targets import BadTargets
 
     run = _gateway_run(enterprises=enterprises, provinces=provinces, start=start, months=months,
                        interval_s=_interval_seconds(interval), speed=speed, seed=seed, faults=faults)
     try:
-        result = run_demo(_settings(), run, console)
-    except (ServiceError, PipelineProcessDied) as exc:
+        result = run_demo(_settings(), run, console, targets=targets)
+    except (ServiceError, PipelineProcessDied, BadTargets) as exc:
         _fail(str(exc))
     if not result.exact:
         raise typer.Exit(2)

@@ -39,15 +39,21 @@ def _skip_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def unsigned_message(data: bytes) -> tuple[bytes, bytes]:
+#: The fields before ``signature`` ("s" string or bytes, "l" long), fixed by the interface standard.
+READING_BATCH_PREFIX = ("s", "s", "s", "l", "l", "s")  # uscc, gateway_id, batch_id, sequence, sent_at, key_id
+PRODUCTION_OUTPUT_PREFIX = ("s", "s", "s", "l", "s")  # uscc, gateway_id, batch_id, sent_at, key_id
+
+
+def unsigned_message(data: bytes, prefix: tuple[str, ...] = READING_BATCH_PREFIX) -> tuple[bytes, bytes]:
     """Split an encoded reading batch into (the message with an empty signature, the signature).
 
     Splicing the bytes spares the worker a full re-encode per batch. It relies on the field
     order of ReadingBatch (uscc, gateway_id, batch_id, sequence, sent_at, key_id, signature, ...),
-    which the interface standard fixes for every version.
+    which the interface standard fixes for every version; ``prefix`` names another record's fields
+    before its signature (PRODUCTION_OUTPUT_PREFIX).
     """
     pos = 10  # after the single-object header
-    for kind in ("s", "s", "s", "l", "l", "s"):
+    for kind in prefix:
         value, pos = _skip_varint(data, pos)
         if kind == "s":
             pos += value

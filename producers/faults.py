@@ -106,6 +106,8 @@ class MeterFaults:
     state: dict[str, _MeterFaultState] = field(default_factory=dict)
     injected: dict[str, int] = field(default_factory=dict)
     _rates: dict[tuple[str, str], float] = field(default_factory=dict)
+    # Ground truth for evaluations: (kind, meter id, first ts, last ts it may affect) per reading fault started.
+    recorder: list[tuple[str, str, int, int]] | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"faults/{self.seed}")
@@ -135,6 +137,8 @@ class MeterFaults:
                     st.until_ms = ts_ms + self.rng.randint(*hours) * hour
                     st.factor = factor or (self.rng.uniform(0, 0.2) if kind == "drop" else self.rng.uniform(1.3, 1.8))
                     self._count(kind)
+                    if self.recorder is not None:
+                        self.recorder.append((kind, meter_id, ts_ms, st.until_ms))
                     break
         if st.kind == "silence":
             return None
@@ -146,6 +150,8 @@ class MeterFaults:
             value_milli = int(value_milli * st.factor)
         if self._starts("spike", meter_id):
             self._count("spike")
+            if self.recorder is not None:
+                self.recorder.append(("spike", meter_id, ts_ms, ts_ms))
             value_milli = int(value_milli * self.rng.uniform(5, 20))
         return value_milli
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecmon.energy import coal_factor
+from ecmon.energy import EQUAL_VALUE_GCE_PER_KWH, coal_factor
 from ecmon.months import month_of_interval
 
 
@@ -27,8 +27,11 @@ class Ledger:
             return False
         self.batch_ids.add(batch_id)
         for r in readings:
-            factor = coal_factor(r["energy_type"], r["unit"], method=self.electricity_method)
-            row = self.totals[(province, uscc, r["energy_type"], r["unit"], month_of_interval(r["ts"]))]
+            period = month_of_interval(r["ts"])
+            # as the worker does: a year without a published equal-value figure uses the newest one
+            year = min(int(period[:4]), max(EQUAL_VALUE_GCE_PER_KWH)) if self.electricity_method == "equal" else None
+            factor = coal_factor(r["energy_type"], r["unit"], method=self.electricity_method, year=year)
+            row = self.totals[(province, uscc, r["energy_type"], r["unit"], period)]
             row[0] += r["value_milli"]
             row[1] += factor.to_mgce(r["value_milli"])
             row[2] += 1

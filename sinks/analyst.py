@@ -1,4 +1,4 @@
-"""`ecmon report monthly | trend | ranking | completeness | anomalies`: the analysts' questions as SQL.
+"""`ecmon report monthly | trend | ranking | completeness | anomalies | benchmark`: the analysts' questions as SQL.
 
 Every query reads one database: the national one, or a province's own (``--province``), which is all a
 provincial analyst may read. Each query keeps the newest version of every row (argMax ... GROUP BY key),
@@ -114,6 +114,31 @@ QUERIES: dict[str, str] = {
         HAVING %(industry)s = '' OR industry_code = %(industry)s
         ORDER BY province, span_start_utc, anomaly_id
     """,
+    # Output per enterprise and product in the month (newest figure of every period) beside the enterprise's
+    # energy of the month; the quota standards are applied in Python (ecmon/quota_standards.py).
+    "benchmark": """
+        SELECT uscc, name, province, industry_code, product_code, unit, quantity_milli, coal_mgce
+        FROM (
+            SELECT uscc, product_code, unit, quantity_milli, province, industry_code, coal_mgce
+            FROM (
+                SELECT uscc, product_code, unit, sum(q) AS quantity_milli
+                FROM (
+                    SELECT uscc, product_code, period_start, period_end,
+                           argMax(unit, version) AS unit, argMax(quantity_milli, version) AS q
+                    FROM {db}.production
+                    WHERE period = toDate(%(month)s)
+                    GROUP BY uscc, product_code, period_start, period_end
+                )
+                GROUP BY uscc, product_code, unit
+            ) AS output
+            ANY LEFT JOIN (""" + LATEST_ENTERPRISE + """) AS energy USING uscc
+        ) AS measured
+        ANY LEFT JOIN (
+            SELECT uscc, argMax(name, version) AS name FROM {db}.enterprises GROUP BY uscc
+        ) AS names USING uscc
+        WHERE %(industry)s = '' OR industry_code = %(industry)s
+        ORDER BY province, uscc, product_code, unit
+    """,
 }
 
 TITLES = {
@@ -122,6 +147,7 @@ TITLES = {
     "ranking": "Largest energy consumers",
     "completeness": "Data completeness (received / expected metering intervals)",
     "anomalies": "Anomalies",
+    "benchmark": "Unit-product energy consumption against the quota standards",
 }
 COMPLETENESS_THRESHOLD = Decimal("0.90")
 
@@ -178,10 +204,56 @@ class Report:
         return t
 
 
+BENCHMARK_COLUMNS = [
+    "uscc", "name", "province", "industry_code", "product_code", "product", "coal_tce", "output", "unit",
+    "kgce_per_unit", "limit_kgce_per_unit", "standard", "ratio", "verdict",
+]
+
+
+def benchmark_rows(rows: list[tuple]) -> list[list]:
+    """Query rows (per enterprise, product and reported unit) -> one row per enterprise and product that
+    has a quota standard: intensity, limit, ratio and pass/FAIL, decided exactly on integers."""
+    from fractions import Fraction
+
+    from ecmon.quota_standards import PRODUCT_UNITS, quantity_in, standard_for
+
+    merged: dict[tuple[str, str], dict] = {}
+    for uscc, name, province, industry_code, product_code, unit, quantity_milli, coal_mgce in rows:
+        standard = standard_for(product_code)
+        if standard is None or unit not in PRODUCT_UNITS:
+            continue  # no quota to compare with (the worker rejects units a standard cannot use)
+        try:
+            output = quantity_in(unit, quantity_milli, standard.unit)
+        except ValueError:
+            continue
+        row = merged.setdefault((uscc, product_code), {
+            "head": [uscc, name, province, industry_code], "standard": standard, "output": Fraction(0),
+            "coal": coal_mgce or 0})
+        row["output"] += output
+    out = []
+    for (_uscc, _product), m in sorted(merged.items(), key=lambda kv: (kv[1]["head"][2], kv[0])):
+        s, output, coal = m["standard"], m["output"], m["coal"]
+        if output > 0:
+            intensity = Fraction(coal, 10**6) / output  # kgce per unit
+            exact = Fraction(coal) / output / s.limit_mgce
+            ratio = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.001"))
+            verdict = "FAIL" if coal > s.limit_mgce * output else "pass"
+            per_unit = Decimal(intensity.numerator) / Decimal(intensity.denominator)
+            per_unit = per_unit.quantize(Decimal("0.01"))
+        else:
+            per_unit, ratio, verdict = "", "", "no output"
+        out.append([*m["head"], s.product_code, s.product_en, tce(coal),
+                    (Decimal(output.numerator) / Decimal(output.denominator)).quantize(Decimal("0.001")), s.unit,
+                    per_unit, Decimal(s.limit_mgce) / 10**6, s.number, ratio, verdict])
+    return out
+
+
 def run(client: Client, database: str, name: str, month: str, industry: str | None = None,
         limit: int = 20) -> Report:
     """Run report ``name`` for ``month`` on ``database``; figures in tce besides the exact mgce."""
     rows, types = client.execute(sql(name, database), parameters(month, industry, limit), with_column_types=True)
+    if name == "benchmark":
+        return Report(f"{TITLES[name]}, {month} ({database})", list(BENCHMARK_COLUMNS), benchmark_rows(rows))
     columns = [c for c, _ in types]
     out = [list(r) for r in rows]
     if "coal_mgce" in columns:

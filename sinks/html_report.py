@@ -172,6 +172,10 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
         "<h2>Data completeness</h2>",
         _table("completeness", completeness.columns, completeness.rows,
                ["uscc", "name", "industry_code", "received", "expected", "completeness", "below_90pct"]),
+        "<h2>Unit-product energy consumption against the quota standards</h2>",
+        _table("benchmark", reports["benchmark"].columns, reports["benchmark"].rows,
+               ["uscc", "name", "product", "output", "unit", "kgce_per_unit", "limit_kgce_per_unit", "standard",
+                "ratio", "verdict"]),
         # Lets a headless browser test see that every embedded chart decoded (naturalWidth > 0).
         "<script>window.addEventListener('load', function () { document.body.dataset.chartsDecoded = "
         "Array.prototype.filter.call(document.images, function (i) { return i.naturalWidth > 0; }).length; });"

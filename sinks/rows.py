@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone
 from ecmon import codec
 from ecmon.months import month_of_interval
 from ecmon.regions import NoPrefecture, UnknownRegion, prefecture_of, province_of
+from ecmon.uscc import region_of
 from sinks.databases import province_codes, province_database
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -56,6 +57,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "province_coal_mgce", "share_bp", "province_rank", "completeness_threshold_bp", "province_completeness_bp",
         "industry_codes", "industry_coal_mgce", "industry_national_coal_mgce", "industry_share_bp", "industry_rank",
         "industry_provinces", "failing_uscc", "failing_received", "failing_expected", "failing_completeness_bp",
+    ),
+    "production": (
+        "uscc", "product_code", "period_start", "period_end", "period", "product_name", "quantity_milli", "unit",
+        "province", "gateway_id", "batch_id", "sent_at", "version",
     ),
 }
 NATIONAL_ONLY = frozenset({"dead_letters"})
@@ -178,6 +183,20 @@ def _national_feedback(record: dict, origin: Origin) -> Converted:
     )
 
 
+def _production(record: dict, origin: Origin) -> Converted:
+    """Accepted production output (the worker validated it, signature and registry included)."""
+    r = record
+    try:
+        province = province_of(region_of(r["uscc"]))  # the registration region: never changes
+    except (ValueError, UnknownRegion):
+        province = ""
+    yield "production", province, (
+        r["uscc"], r["product_code"], utc(r["period_start"]), utc(r["period_end"]),
+        period_date(month_of_interval(r["period_end"])), r["product_name"], r["quantity_milli"], r["unit"],
+        province, r["gateway_id"], r["batch_id"], utc(r["sent_at"]), r["sent_at"],
+    )
+
+
 CONVERTERS: dict[str, Callable[[dict, Origin], Converted]] = {
     "aggregate_batch": _aggregates,
     "dead_letter": _dead_letter,
@@ -186,6 +205,7 @@ CONVERTERS: dict[str, Callable[[dict, Origin], Converted]] = {
     "anomaly": _anomaly,
     "monthly_report": _monthly_report,
     "national_feedback": _national_feedback,
+    "production_output": _production,
 }
 
 

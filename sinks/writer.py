@@ -49,7 +49,7 @@ AGGREGATE_COLUMNS = COLUMNS["aggregates_monthly"]
 DEAD_LETTER_COLUMNS = COLUMNS["dead_letters"]
 
 SINK_TOPICS = ("AGGREGATES", "DEAD_LETTERS", "REGISTRY", "NORMALISED_READINGS", "ANOMALIES", "MONTHLY_REPORTS",
-               "NATIONAL_FEEDBACK")
+               "NATIONAL_FEEDBACK", "PRODUCTION_ACCEPTED")
 """Names in ecmon.topics the sink consumes when they are declared there (record types in sinks/rows.py)."""
 
 _E = ch_errors.ErrorCodes

@@ -28,6 +28,8 @@ from ecmon.metric_defs import (
     ENTERPRISE_LAST_READING,
     KAFKA_BROKERS_EXPECTED,
     KAFKA_BROKERS_UP,
+    PROVINCE_COMPLETENESS,
+    REGION_EARLY_WARNING,
     WORKER_AGGREGATES_EMITTED,
     WORKER_BATCH_SECONDS,
     WORKER_BATCHES,
@@ -36,7 +38,9 @@ from ecmon.metric_defs import (
 from ecmon.regions import province_of
 from ecmon.settings import Settings, get_settings
 from ecmon.uscc import is_valid_uscc
-from streams import enterprise_rollup, national_rollup, regional_rollup
+from streams import anomaly_events, early_warning, enterprise_rollup, month_close, national_feedback, national_rollup
+from streams import regional_rollup
+from streams import enterprise_benchmarks, production_intake
 from streams.dead_letters import REASONS, dead_letter
 from streams.registry import RegistryFollower
 
@@ -84,12 +88,30 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     province_totals = raw_topic(topics.PROVINCE_TOTALS)
     aggregates = raw_topic(topics.AGGREGATES)
     dead_letters = raw_topic(topics.DEAD_LETTERS)
+    anomalies = raw_topic(topics.ANOMALIES)
+    normalised = raw_topic(topics.NORMALISED_READINGS)
+    electricity_method = settings.electricity_method.upper()
+    factors = enterprise_rollup.factors_for(settings.electricity_method)
+    monthly_reports = raw_topic(topics.MONTHLY_REPORTS)
+    feedback = raw_topic(topics.NATIONAL_FEEDBACK)
 
     # JSON both ways, keys included: the changelog must read back exactly what was written.
     state_schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
     enterprise_state = app.Table("enterprise-state", partitions=topics.PARTITIONS, schema=state_schema)
     province_state = app.Table("province-state", partitions=topics.PARTITIONS, schema=state_schema)
     nation_state = app.Table("nation-state", partitions=topics.PARTITIONS, schema=state_schema)
+
+    def _normalised_batch(batch: dict, record: dict, province: str, readings: list[dict]) -> bytes:
+        steps = {m["meter_id"]: m["interval_s"] * 1000 for m in record["meters"]}
+        for r in readings:
+            if r["interval_start"] is None:
+                r["interval_start"] = r["interval_end"] - steps.get(r["meter_id"], 0)
+        return codec.encode("normalised_reading_batch", {
+            "uscc": batch["uscc"], "batch_id": batch["batch_id"], "gateway_id": batch["gateway_id"],
+            "sequence": batch["sequence"], "province": province, "region_code": record["region_code"],
+            "industry_code": record["industry_code"], "electricity_method": electricity_method,
+            "normalised_at": int(time.time() * 1000), "readings": readings,
+        })
 
     async def reject(reason: str, detail: str, event: faust.EventT, uscc: str = "") -> None:
         msg = event.message
@@ -145,13 +167,15 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
 
         state = enterprise_state.get(uscc) or enterprise_rollup.new_state()
         timestamp = event.message.timestamp  # the Kafka record time: the same on every replay
-        outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc], limits=limits,
+        outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc], factors, limits=limits,
                                                 received_ms=int(timestamp * 1000) if timestamp else None)
         if outcome.applied:
             enterprise_state[uscc] = state
         for rejection in outcome.rejections + outcome.notices:
             await reject(rejection.reason, rejection.detail, event, uscc)
         province = province_of(record["region_code"])
+        if outcome.normalised:
+            await normalised.send(key=event.key, value=_normalised_batch(batch, record, province, outcome.normalised))
         if outcome.applied:
             registry.reported.add(uscc)
             ENTERPRISE_LAST_READING.labels(province=province, uscc=uscc).set(time.time())
@@ -166,7 +190,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             await enterprise_totals.send(
                 key=province.encode(),
                 value=codec.encode("enterprise_totals", {"uscc": uscc, "region_code": record["region_code"],
-                                                         "industry_code": record["industry_code"], "totals": totals}),
+                                                         "industry_code": record["industry_code"], "totals": totals,
+                                                         "watermark": state["wm"]}),
             )
         if outcome.duplicate:
             await reject("duplicate_batch", f"batch {batch['batch_id']} (gateway {batch['gateway_id']} sequence "
@@ -175,6 +200,15 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         WORKER_READINGS.labels(province=province).inc(outcome.readings_accepted)
         return "applied"
 
+    async def warn(state: dict, province: str, period: str) -> None:
+        found = early_warning.outlooks(state, province, period, registry)
+        for event in early_warning.level_changes(state, province, found):
+            await anomalies.send(key=province.encode(), value=anomaly_events.encode(event))
+        months = [o for o in found if len(o.period) == 7]
+        if months and period >= state.setdefault("warn_latest", ""):  # the gauge shows the newest month
+            state["warn_latest"] = period
+            REGION_EARLY_WARNING.labels(province=province).set(months[0].level)
+
     @app.agent(enterprise_totals)
     async def roll_up_regions(stream):
         async for event in stream.events():
@@ -182,6 +216,16 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             _, message = codec.decode(event.value, expected="enterprise_totals")
             state = province_state.get(province) or regional_rollup.new_state()
             keys = regional_rollup.apply_totals(state, province, message)
+            periods = {row["period"] for row in message["totals"]}
+            for period in sorted(periods):
+                await warn(state, province, period)
+            month_close.note_totals(state, message)
+            for report in month_close.close_months(state, province, periods, registry, limits.month_grace_ms):
+                encoded = codec.encode("monthly_report", report)
+                await monthly_reports.send(key=f"{province}/{report['period']}".encode(), value=encoded)
+                await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(), value=encoded)
+                PROVINCE_COMPLETENESS.labels(province=province, period=report["period"]).set(
+                    report["completeness"]["ratio_bp"] / 10_000)
             province_state[province] = state
             rows = regional_rollup.region_aggregates(state, province, keys)
             await emit_aggregates(event.key, rows)
@@ -194,11 +238,51 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     async def roll_up_nation(stream):
         async for event in stream.events():
             key = event.key.decode()
-            _, message = codec.decode(event.value, expected="aggregate_batch")
+            kind, message = codec.decode(event.value)
             state = nation_state.get(key) or national_rollup.new_state()
+            if kind == "monthly_report":
+                if national_feedback.note_report(state, message):
+                    nation_state[key] = state
+                    for answer in national_feedback.feedback(state, message["period"]):
+                        await feedback.send(key=f"{answer['province']}/{answer['period']}".encode(),
+                                            value=codec.encode("national_feedback", answer))
+                continue
             keys = national_rollup.apply_province_rows(state, message["aggregates"])
             nation_state[key] = state
             await emit_aggregates(event.key, national_rollup.national_aggregates(state, keys))
+
+    # -- production output: intake and unit-product benchmark (streams/production_intake.py,
+    #    streams/enterprise_benchmarks.py). ecmon.production.v1 is keyed by USCC with the partitions of
+    #    ecmon.readings.v1, so Faust assigns both together and enterprise-state is local here.
+    production = raw_topic(topics.PRODUCTION)
+    production_accepted = raw_topic(topics.PRODUCTION_ACCEPTED)
+    production_state = app.Table("production-state", partitions=topics.PARTITIONS, schema=state_schema)
+
+    @app.agent(production)
+    async def take_production(stream):
+        async for event in stream.events():
+            outcome = production_intake.check_production(event.value, event.key, registry.enterprises.get)
+            if getattr(outcome, "reason", "") == "unregistered_enterprise":
+                # as for reading batches: read the registry up to its end before calling it unknown
+                await asyncio.to_thread(registry.caught_up, 10.0)
+                outcome = production_intake.check_production(event.value, event.key, registry.enterprises.get)
+            if isinstance(outcome, production_intake.RejectedProduction):
+                await reject(outcome.reason, outcome.detail, event, outcome.uscc)
+                continue
+            await production_accepted.send(key=event.key, value=production_intake.accepted_message(outcome))
+            standard = outcome.standard
+            if standard is None:
+                continue
+            uscc = outcome.uscc
+            state = production_state.get(uscc) or enterprise_benchmarks.new_state()
+            if enterprise_benchmarks.apply_production(state, outcome.record, outcome.month):
+                production_state[uscc] = state
+            found = enterprise_benchmarks.benchmark(uscc, outcome.month, standard, state, enterprise_state.get(uscc))
+            if found is not None and found.above_limit:
+                event_record = enterprise_benchmarks.intensity_anomaly(
+                    found, province_of(outcome.enterprise["region_code"]), outcome.enterprise["industry_code"])
+                await anomalies.send(key=event.key, value=anomaly_events.encode(event_record))
+    # -- end of production output
 
     @app.task
     async def follow_registry() -> None:

@@ -29,6 +29,10 @@ REASONS: dict[str, str] = {
     "duplicate_reading": "a register reading of the same meter and time was already counted",
     "register_out_of_window": "a late register reading older than the register history the platform keeps",
     "meter_reset": "notice, the reading counts: a register fell back other than by rollover; counted from zero",
+    "negative_quantity": "a production output quantity below zero",
+    "unknown_product_unit": "the production output's unit code is not a product unit (ecmon.quota_standards)",
+    "product_unit_mismatch": "the production output's unit cannot measure the unit its quota standard counts in",
+    "invalid_period": "the production period is empty, ends before it starts, or spans two CST months",
 }
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ecmon.energy import CoalFactor, IncompatibleUnit, UnknownEnergyType, UnknownUnit, coal_factor, unit_factor
+from ecmon.energy import EQUAL_VALUE_GCE_PER_KWH, CoalFactor, IncompatibleUnit, UnknownEnergyType, UnknownUnit, coal_factor, unit_factor
 from ecmon.months import day_of_interval, month_of_interval, month_start_ms, next_period
 
 FactorLookup = Callable[[str, str, int], CoalFactor]
@@ -40,6 +40,20 @@ DAY_MS = 24 * HOUR_MS
 
 def equivalent_factors(energy_type: str, unit: str, _ts_ms: int) -> CoalFactor:
     return coal_factor(energy_type, unit)
+
+
+def equal_value_factors(energy_type: str, unit: str, ts_ms: int) -> CoalFactor:
+    """Electricity at the equal value of the reading's (CST) year; other energy as in equivalent.
+
+    The national figure of a year is published the year after, so readings of a year without one
+    are priced with the newest published figure (docs/interface-standard.md, conversion)."""
+    year = min(int(month_of_interval(ts_ms)[:4]), max(EQUAL_VALUE_GCE_PER_KWH))
+    return coal_factor(energy_type, unit, method="equal", year=year)
+
+
+def factors_for(method: str) -> FactorLookup:
+    """The factor lookup of an electricity accounting method (ECMON_ELECTRICITY_METHOD)."""
+    return equal_value_factors if method == "equal" else equivalent_factors
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,9 @@ class BatchOutcome:
     #: counted, but worth a dead-letter record for the operator (e.g. meter_reset)
     notices: list[Rejection] = field(default_factory=list)
     readings_accepted: int = 0
+    #: the counted readings as interval consumption (NormalisedReading records without quality);
+    #: interval_start is None for interval meters (the worker knows their metering interval)
+    normalised: list[dict] = field(default_factory=list)
 
 
 def new_state() -> dict:
@@ -262,14 +279,18 @@ def apply_batch(
         if value < 0:
             rejections.append(Rejection("negative_interval_value", f"meter {r['meter_id']!r}: {value / 1000}"))
             continue
-        add(f"{r['energy_type']}|{r['unit']}", ts, value, factors(r["energy_type"], r["unit"], ts).to_mgce(value), 1)
+        mgce = factors(r["energy_type"], r["unit"], ts).to_mgce(value)
+        add(f"{r['energy_type']}|{r['unit']}", ts, value, mgce, 1)
+        outcome.normalised.append({"meter_id": r["meter_id"], "energy_type": r["energy_type"], "unit": r["unit"],
+                                   "interval_start": None, "interval_end": ts, "physical_milli": value,
+                                   "coal_mgce": mgce, "quality": r.get("quality", "GOOD")})
         watermark = max(watermark, ts)
         accepted += 1
 
     if cumulative:
         cumulative.sort(key=lambda r: (r["meter_id"], r["ts"]))
         for r in cumulative:
-            problem = _apply_register(state, r, factors, limits, add, outcome.notices)
+            problem = _apply_register(state, r, factors, limits, add, outcome.notices, outcome.normalised)
             if problem is not None:
                 rejections.append(problem)
                 continue
@@ -288,7 +309,8 @@ def apply_batch(
 
 
 def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,
-                    add: Callable[[str, int, int, int, int], None], notices: list[Rejection]) -> Rejection | None:
+                    add: Callable[[str, int, int, int, int], None], notices: list[Rejection],
+                    normalised: list[dict]) -> Rejection | None:
     """Fold one register reading into its meter's history; the totals move so that they always
     equal what processing the meter's readings in time order would give (within the history)."""
     meter = state["reg"].setdefault(r["meter_id"], {"h": [], "t": 0})
@@ -297,12 +319,17 @@ def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,
     energy, unit = r["energy_type"], r["unit"]
     factor = factors(energy, unit, ts)
 
-    def count(entry: list[int], consumption: int, as_reading: bool, reset: bool, previous: int) -> None:
-        """Set what ``entry``'s reading counts, moving its bucket by the difference."""
+    def count(entry: list[int], consumption: int, as_reading: bool, reset: bool, previous: int,
+              since: int) -> None:
+        """Set what ``entry``'s reading counts, moving its bucket by the difference; the normalised
+        reading carries the whole new value (a revision replaces the earlier one downstream)."""
         old, old_n = entry[2], entry[3]
         entry[2], entry[3] = consumption, int(as_reading)
-        add(f"{energy}|{unit}", entry[0], consumption - old,
-            factor.to_mgce(consumption) - factor.to_mgce(old), entry[3] - old_n)
+        mgce = factor.to_mgce(consumption)
+        add(f"{energy}|{unit}", entry[0], consumption - old, mgce - factor.to_mgce(old), entry[3] - old_n)
+        normalised.append({"meter_id": r["meter_id"], "energy_type": energy, "unit": unit, "interval_start": since,
+                           "interval_end": entry[0], "physical_milli": consumption, "coal_mgce": mgce,
+                           "quality": "GOOD" if as_reading else "ESTIMATED"})
         if reset:
             notices.append(Rejection("meter_reset", f"meter {r['meter_id']!r}: register fell from {previous / 1000} "
                                      f"to {entry[1] / 1000} at ts {entry[0]}, not a rollover; counted from zero"))
@@ -315,7 +342,7 @@ def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,
         entry = [ts, value, 0, 0]
         history.append(entry)
         consumption, as_reading, reset = register_consumption(last[1], value)
-        count(entry, consumption, as_reading, reset, last[1])
+        count(entry, consumption, as_reading, reset, last[1], last[0])
         horizon = ts - limits.register_history_ms
         trim = 0
         while trim < len(history) - 1 and history[trim][0] < horizon:
@@ -344,15 +371,15 @@ def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,
                              "already counted in the next reading")
         history.insert(0, [ts, value, 0, 0])  # an earlier baseline: the old first reading now counts
         consumption, as_reading, reset = register_consumption(value, following[1])
-        count(following, consumption, as_reading, reset, value)
+        count(following, consumption, as_reading, reset, value, ts)
         return None
     previous = history[lo - 1]
     entry = [ts, value, 0, 0]
     history.insert(lo, entry)
     consumption, as_reading, reset = register_consumption(previous[1], value)
-    count(entry, consumption, as_reading, reset, previous[1])
+    count(entry, consumption, as_reading, reset, previous[1], previous[0])
     consumption, as_reading, reset = register_consumption(value, following[1])
-    count(following, consumption, as_reading, reset, value)
+    count(following, consumption, as_reading, reset, value, ts)
     return None
 
 
@@ -369,9 +396,9 @@ def _fold_closed_days(state: dict, closed_before: int) -> None:
 
 def daily_sum(state: dict, month_key: str) -> tuple[int, int]:
     """(sum of the month's day buckets in mgce, number of days with data) for 'energy|unit|YYYY-MM'."""
-    folded = state["ds"].get(month_key, [0, 0])
+    folded = state.get("ds", {}).get(month_key, [0, 0])
     prefix = month_key + "-"
-    live = [row[1] for key, row in state["d"].items() if key.startswith(prefix)]
+    live = [row[1] for key, row in state.get("d", {}).items() if key.startswith(prefix)]
     return folded[0] + sum(live), folded[1] + len(live)
 
 

@@ -8,6 +8,19 @@ from deploy.stack.process import ManagedProcess
 from ecmon.settings import Settings
 
 
+#: The sink writes as its own ClickHouse user (deploy/clickhouse/users.xml: insert, no DDL), as production
+#: does; the password is the local stack's test password, documented in docs/analyst-guide.md. Migrations
+#: (`ecmon db migrate`) keep running in the CLI's own process, as the administrator `default`.
+LOCAL_SINK_USER = {"ECMON_CLICKHOUSE_USER": "ecmon_sink", "ECMON_CLICKHOUSE_PASSWORD": "ecmon-sink-local"}
+
+
+def role_env(settings: Settings, role: str) -> dict[str, str]:
+    """Environment a role runs with on the local stack, beyond the caller's own."""
+    if role == "sink" and settings.clickhouse_user == "default":  # an explicitly chosen user is kept
+        return dict(LOCAL_SINK_USER)
+    return {}
+
+
 def app_process(settings: Settings, role: str, index: int = 1) -> ManagedProcess:
     name = f"{role}-{index}"
     return ManagedProcess(
@@ -16,6 +29,7 @@ def app_process(settings: Settings, role: str, index: int = 1) -> ManagedProcess
         run_dir=settings.run_dir,
         log_path=settings.log_dir / f"{name}.log",
         marker=str(settings.state_dir),
+        env=role_env(settings, role),
     )
 
 

@@ -107,6 +107,17 @@ class Cells(HTMLParser):
             self._report = None
 
 
+@pytest.mark.skipif(shutil.which("fc-match") is None, reason="fontconfig is not installed")
+def test_chinese_names_have_a_cjk_font_to_render_with():
+    """Region and enterprise names are Chinese: without a CJK font Chromium draws empty boxes (tofu)."""
+    from sinks.html_report import CSS
+
+    assert '"Noto Sans CJK SC"' in CSS.split("font-family:", 1)[1].split(";", 1)[0]
+    found = subprocess.run(["fc-match", "-f", "%{family}", "Noto Sans CJK SC:lang=zh-cn"], capture_output=True,
+                           text=True, timeout=30).stdout
+    assert "Noto Sans CJK SC" in found, f"fc-match found {found!r}: install fonts-noto-cjk (make system-packages)"
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium is not installed (make system-packages)")
 def test_the_html_monthly_report_shows_what_clickhouse_answers(filled, tmp_path):
     out = tmp_path / "report.html"

@@ -41,7 +41,7 @@ def test_every_migration_creates_its_tables_on_a_current_engine(engine):
     tables = {tuple(r) for r in _rows(engine, "SELECT database, name FROM system.tables WHERE database LIKE 'ecmon%'")}
     national = {n for d, n in tables if d == DB}
     assert {"aggregates_monthly", "dead_letters", "enterprises", "readings", "anomalies", "monthly_reports",
-            "monthly_report_totals", "monthly_report_enterprises", "national_feedback"} <= national
+            "monthly_report_totals", "monthly_report_enterprises", "national_feedback", "production"} <= national
     for code in province_codes():
         province = {n for d, n in tables if d == f"{DB}_{code}"}
         assert province == national - {"dead_letters"}, code
@@ -59,6 +59,13 @@ def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine)
         ('PROVINCE', '370000', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2),
         ('PROVINCE', '370000', '370000', '*', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2),
         ('PROVINCE', '370000', '370000', '*', 'electricity', '2025-10-01', 'kWh', 1000, 4000000000, 2976, 1)""")
+    # A corrected figure (later sent_at = version) replaces the first for the same period: 2000 t, not 3000 t.
+    engine.query(f"""INSERT INTO {DB}.production (uscc, product_code, period_start, period_end, period, product_name,
+        quantity_milli, unit, province, gateway_id, batch_id, sent_at, version) VALUES
+        ('91370100MA0000001X', '3206010100', '2026-10-01 00:00:00', '2026-10-31 16:00:00', '2026-10-01', 'steel',
+         1000000, 't', '370000', 'gw', 'b1', '2026-11-01 00:00:00', 1),
+        ('91370100MA0000001X', '3206010100', '2026-10-01 00:00:00', '2026-10-31 16:00:00', '2026-10-01', 'steel',
+         2000000, 't', '370000', 'gw', 'b2', '2026-11-02 00:00:00', 2)""")
     params = analyst.parameters("2026-10")
     answers = {name: _rows(engine, _bind(analyst.sql(name, DB), params)) for name in analyst.QUERIES}
     assert answers["monthly"] == [["370000", "3110", "electricity", "kWh", "1000", "6000000000", "2976"]]
@@ -66,6 +73,11 @@ def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine)
     assert answers["ranking"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "6000000000", "2976"]]
     assert answers["completeness"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "5952", "2976"]]
     assert answers["anomalies"] == []
+    assert answers["benchmark"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "3206010100", "t",
+                                     "2000000", "6000000000"]]
+    row = answers["benchmark"][0]
+    verdict = analyst.benchmark_rows([(*row[:6], int(row[6]), int(row[7]))])
+    assert verdict[0][-1] == "pass"  # 6 tce / 2000 t = 3 kgce/t, under the 92 kgce/t of GB 21256-2013
     latest = _rows(engine, _bind(report.LATEST.format(db=DB), {"level": "ENTERPRISE"}))
     assert [r[-3:] for r in latest] == [["1000", "6000000000", "2976"]]
 

@@ -270,3 +270,14 @@ def test_a_closed_month_folds_its_days_and_keeps_the_sum():
     assert not any(k.startswith("electricity|kWh|2026-09-") for k in state["d"])
     assert er.daily_sum(state, "electricity|kWh|2026-09") == before
     assert before[0] == state["m"]["electricity|kWh|2026-09"][1]
+
+
+def test_the_equal_value_method_prices_electricity_by_the_year_of_the_reading():
+    state = er.new_state()
+    er.apply_batch(state, batch(1, [reading("e", T0 + Q, 1000_000)]), METERS, er.factors_for("equal"))
+    from ecmon.energy import coal_factor
+    # 2026 has no published figure yet: the newest (2023) applies
+    expected = coal_factor("electricity", "kWh", method="equal", year=2023).to_mgce(1000_000)
+    assert state["m"]["electricity|kWh|2026-10"][1] == expected
+    assert expected != coal_factor("electricity", "kWh").to_mgce(1000_000)
+    assert er.factors_for("equivalent") is er.equivalent_factors

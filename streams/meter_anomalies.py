@@ -1,0 +1,289 @@
+"""Online anomaly detection for one meter's interval consumption, with a small JSON state.
+
+The baseline is a robust additive Holt-Winters model (after Gelper, Fried and Croux, "Robust forecasting
+with exponential and Holt-Winters smoothing", 2010): expected = level + seasonal offset. The offset is
+learnt per hour of the week in China Standard Time (168 cells), shrunk towards the hour-of-day cell (24)
+while the week cell has few readings, and that towards zero while the hour is new. Every update uses the
+residual clipped to 2 scales (Huber), so anomalies barely move the baseline, and none is made while an
+anomaly episode is open. The scale is a clipped mean absolute residual per hour of day. Time constants
+are in hours, so a 5-minute and a 15-minute meter behave alike; the interval is inferred from the gaps.
+
+Findings are emitted once per episode: a spike when it happens, a drop once it lasted ``DROP_READINGS``,
+a level shift when a CUSUM of clipped z-scores confirms it (the level is then moved to the new one, so a
+permanent change is reported once), a stuck meter after the same non-zero value for an hour, a counter
+regression on a negative interval (unless the meter is bidirectional: many negatives), an impossible value
+when it is not finite or 100 times the largest value the meter ever showed. Silence is the worker's (timers).
+
+The score of a point is ``0.5 * |z| / (|z| + 6)`` (< 0.5); a point that confirms a finding scores
+``0.5 + 0.5 * strength``, so one threshold separates confirmed episodes from mere unusual points.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+DETECTOR = "meter_anomalies"
+DETECTOR_VERSION = "1"
+
+_HOUR_MS = 3_600_000
+_CST_MS = 8 * _HOUR_MS
+
+WARMUP_READINGS = 12  # no consumption findings before the baseline has seen this many readings
+CELL_PRIOR = 3.0  # readings after which a cell counts as much as its fallback
+CELL_RATE_MIN = 0.05  # a seasonal cell forgets with this weight once it has 20 readings
+TAU_LEVEL_H = 72.0  # level time constant: slower than a weekend, so a quiet Sunday does not move it
+TAU_SCALE_H = 24.0
+CLIP = 2.0  # Huber clipping of residuals, in scales
+SCALE_FLOOR = 0.02  # of the mean magnitude: a noiseless meter must not turn rounding into anomalies
+Z_SPIKE = 8.0
+Z_DROP = 6.0
+DROP_READINGS = 2
+Z_EPISODE = 3.0  # a point this far out keeps an episode open
+CUSUM_K, CUSUM_H, CUSUM_CLIP = 1.0, 20.0, 5.0
+LEVEL_SHIFT_MIN = 0.15  # of the mean magnitude: smaller confirmed shifts are followed, not reported
+STUCK_MIN_READINGS, STUCK_MIN_MS = 4, _HOUR_MS
+TAU_FINDINGS_H = 72.0
+IMPOSSIBLE_FACTOR, IMPOSSIBLE_AFTER = 100.0, 100
+DROP_RATIO = 0.5  # a drop falls below half the expected value
+STUCK_SCALE = 1e-3  # a repeated value is only suspicious where the meter's readings usually vary this much
+BIDIRECTIONAL_SHARE = 0.01  # meters with more negative intervals than this export as well as import
+
+
+@dataclass(frozen=True)
+class Finding:
+    type: str  # spike | drop | level_shift | stuck | counter_regression | impossible_value
+    severity: str  # INFO | WARNING | CRITICAL
+    span_start_ms: int
+    span_end_ms: int
+    observed: float
+    expected: float
+    score: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float  # 0..1 anomaly likelihood of this point
+    findings: tuple[Finding, ...] = ()
+
+
+_NORMAL = Verdict(0.0)
+
+
+def new_state() -> dict:
+    return {
+        "n": 0,  # readings with a finite value
+        "t": 0,  # newest timestamp
+        "iv": 0,  # inferred interval, ms
+        "lv": 0.0,  # level
+        "mg": 0.0,  # mean magnitude (scale floor)
+        "hi": 0.0,  # largest normal |value|
+        "neg": 0,  # negative intervals seen
+        "wk": [0.0] * 168, "wn": [0] * 168,  # hour-of-week offsets and their reading counts
+        "hd": [0.0] * 24, "hn": [0] * 24,  # hour-of-day offsets
+        "hs": [0.0] * 24, "sn": [0] * 24,  # hour-of-day scales
+        "sc": 0.0,  # overall scale
+        "cu": 0.0, "cd": 0.0, "cr": 0.0, "ce": 0.0, "cc": 0,  # CUSUM up/down; residual and expected sums, count
+        "ep": "", "es": 0, "ec": 0,  # open episode: kind, start ts, readings in it
+        "sv": 0.0, "ss": 0, "sk": 0,  # stuck: repeated value, first ts, repeats
+        "dn": 0, "ds": 0,  # readings far below expected in a row, and the first one's ts
+        "dv": [0.0] * 24,  # hour-of-day mean change between consecutive readings (how much the meter moves)
+        "fr": 0.0,  # findings in the last few days (decaying): a meter that often has them is less surprising
+        "q": 0.0, "pv": 0.0,  # resolution (smallest change seen between readings), previous value
+    }
+
+
+def _cells(ts_ms: int) -> tuple[int, int]:
+    """(hour of week, hour of day) in CST; a reading stamped 08:00 covers 07:45-08:00, so hour 7."""
+    hours = (ts_ms + _CST_MS - 1) // _HOUR_MS
+    hour = hours % 24
+    weekday = (hours // 24 + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    return weekday * 24 + hour, hour
+
+
+def _rate(interval_ms: int, tau_h: float) -> float:
+    return 1.0 - math.exp(-max(interval_ms, 60_000) / (tau_h * _HOUR_MS))
+
+
+def _compact(x: float) -> float:
+    """Six significant digits: the cells are most of the state's JSON, and noise is far coarser."""
+    return float(f"{x:.6g}")
+
+
+def _strength(z: float) -> float:
+    z = abs(z)
+    return z / (z + 6.0)
+
+
+def _finding(kind: str, start: int, end: int, observed: float, expected: float, z: float, detail: str,
+             severity: str = "WARNING") -> Finding:
+    return Finding(kind, severity, start, end, observed, expected, 0.5 + 0.5 * _strength(z), detail)
+
+
+def observe(state: dict, ts_ms: int, value: float) -> Verdict:
+    """Judge one accepted reading (interval consumption ending at ``ts_ms``) and learn from it."""
+    st = state
+    if not math.isfinite(value):
+        return Verdict(1.0, (Finding("impossible_value", "CRITICAL", ts_ms, ts_ms, value, st["lv"], 1.0,
+                                     "the meter sent a value that is not a number"),))
+    if ts_ms > st["t"]:
+        if st["t"]:
+            gap = ts_ms - st["t"]
+            st["iv"] = gap if not st["iv"] else min(st["iv"], gap)
+        st["t"] = ts_ms
+    n = st["n"]
+    if value < 0:
+        st["neg"] += 1
+        if st["neg"] <= BIDIRECTIONAL_SHARE * max(n, 100):
+            return Verdict(1.0, (Finding("counter_regression", "CRITICAL", ts_ms, ts_ms, value, 0.0, 1.0,
+                                         "negative consumption: the register went backwards"),))
+    if n >= IMPOSSIBLE_AFTER and abs(value) > IMPOSSIBLE_FACTOR * st["hi"] > 0:
+        st["hi"] = abs(value)  # reported once: if the meter goes on like this, it is judged as usual
+        return Verdict(1.0, (Finding("impossible_value", "CRITICAL", ts_ms, ts_ms, value, st["hi"], 1.0,
+                                     f"{abs(value) / st['hi']:.0f} times the largest value this meter ever sent"),))
+    st["n"] = n + 1
+    if n == 0:
+        st["lv"] = value
+        st["mg"] = abs(value)
+        st["hi"] = abs(value)
+        st["pv"] = value
+        return _NORMAL
+
+    week, hour = _cells(ts_ms)
+    iv = st["iv"] or 900_000
+    wn, hn, sn = st["wn"][week], st["hn"][hour], st["sn"][hour]
+    day_off = st["hd"][hour] * hn / (hn + CELL_PRIOR)
+    offset = (st["wk"][week] * wn + day_off * CELL_PRIOR) / (wn + CELL_PRIOR)
+    expected = st["lv"] + offset
+    scale = (st["hs"][hour] * sn + st["sc"] * CELL_PRIOR) / (sn + CELL_PRIOR)
+    scale = max(scale, SCALE_FLOOR * st["mg"], st["q"], 1e-12)
+    if value != st["pv"] and (not st["q"] or abs(value - st["pv"]) < st["q"]):
+        st["q"] = abs(value - st["pv"])
+    step = abs(value - st["pv"])
+    st["pv"] = value
+    resid = value - expected
+    z = resid / scale
+
+    findings: list[Finding] = []
+    findings += _stuck(st, ts_ms, value, expected, iv, st["dv"][hour] if sn >= CELL_PRIOR else 0.0)
+    if n >= WARMUP_READINGS:
+        findings += _episodes(st, ts_ms, value, expected, z, resid)
+    frozen = st["ep"] in ("drop", "stuck")
+
+    # During a drop or a stuck episode the level waits; the seasonal cells and scales still learn (clipped),
+    # so a dip that recurs at the same hour every day or week becomes part of the profile.
+    if True:
+        clipped = max(-CLIP * scale, min(CLIP * scale, resid))
+        clean = expected + clipped
+        if not frozen:
+            st["lv"] += _rate(iv, TAU_LEVEL_H) * (clean - offset - st["lv"])
+        dev = clean - st["lv"]
+        wk, hd = st["wk"][week], st["hd"][hour]
+        st["wk"][week] = _compact(wk + max(1.0 / (wn + 1), CELL_RATE_MIN) * (dev - wk))
+        st["hd"][hour] = _compact(hd + max(1.0 / (hn + 1), CELL_RATE_MIN) * (dev - hd))
+        st["wn"][week] = min(wn + 1, 99)
+        st["hn"][hour] = min(hn + 1, 99)
+        a = min(abs(resid), 3.0 * scale) * 1.2533  # mean absolute deviation -> sigma for Gaussian noise
+        if n < 3:
+            a = abs(resid) * 1.2533
+        st["hs"][hour] = _compact(st["hs"][hour] + max(1.0 / (sn + 1), CELL_RATE_MIN) * (a - st["hs"][hour]))
+        st["sn"][hour] = min(sn + 1, 99)
+        st["dv"][hour] = _compact(st["dv"][hour] + max(1.0 / (sn + 1), CELL_RATE_MIN) * (step - st["dv"][hour]))
+        rate = max(1.0 / (n + 1), _rate(iv, TAU_SCALE_H))
+        st["sc"] += rate * (a - st["sc"])
+        st["mg"] += rate * (abs(value) - st["mg"])
+        if abs(value) > st["hi"] and not frozen:
+            st["hi"] = abs(value)
+    st["fr"] *= 1.0 - _rate(iv, TAU_FINDINGS_H)
+    if findings:
+        surprise = 1.0 / (1.0 + st["fr"])
+        st["fr"] += len(findings)
+        return Verdict(max(0.5 + (f.score - 0.5) * surprise for f in findings), tuple(findings))
+    return Verdict(0.5 * _strength(z)) if n >= WARMUP_READINGS else _NORMAL
+
+
+def _stuck(st: dict, ts_ms: int, value: float, expected: float, iv: int, spread: float) -> list[Finding]:
+    """The same non-zero value again and again where readings usually vary: a frozen meter.
+
+    Zero is a plant standing still; a meter whose readings at this hour do not vary (a noiseless
+    plateau) repeats its value legitimately."""
+    if value != 0.0 and value == st["sv"] and spread > STUCK_SCALE * abs(value):
+        st["sk"] += 1
+    else:
+        if st["ep"] == "stuck":
+            st["ep"] = ""
+        st["sv"], st["ss"], st["sk"] = value, ts_ms, 1
+        return []
+    k = st["sk"]
+    if k >= STUCK_MIN_READINGS and ts_ms - st["ss"] + iv >= STUCK_MIN_MS and st["ep"] != "stuck":
+        st["ep"], st["es"], st["ec"] = "stuck", st["ss"], k
+        return [_finding("stuck", st["ss"], ts_ms, value, expected, 20.0,
+                         f"the same value {value:g} for {k} readings", "WARNING")]
+    return []
+
+
+def _rebase(st: dict, shift: float, ratio: float) -> None:
+    """Move the baseline to a confirmed new level. Consumption changes in proportion (a new line, a
+    stopped kiln scale every hour alike), so a positive meter's whole profile is scaled; others shift."""
+    if ratio <= 0.0:
+        st["lv"] += shift
+        return
+    st["lv"] *= ratio
+    for key in ("wk", "hd", "hs", "dv"):
+        st[key] = [_compact(x * ratio) for x in st[key]]
+
+
+def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, resid: float) -> list[Finding]:
+    ep = st["ep"]
+    if ep == "stuck":
+        return []
+    if ep == "drop":  # open while the points stay far below; the baseline waits meanwhile
+        if z <= -Z_EPISODE:
+            st["ec"] += 1
+            if st["ec"] * (st["iv"] or 900_000) > 24 * _HOUR_MS:
+                st["lv"] += resid  # a day long: the new normal (a stopped line), learn it
+                st["ep"] = ""
+            return []
+        st["ep"] = ""
+    elif ep == "spike":  # one event while the points stay high; the baseline keeps learning (clipped)
+        if z >= Z_EPISODE:
+            st["ec"] += 1
+        else:
+            st["ep"] = ""
+    # level shifts: CUSUM of clipped z, reported once, then the level moves to the new one
+    zc = max(-CUSUM_CLIP, min(CUSUM_CLIP, z))
+    cu = max(0.0, st["cu"] + zc - CUSUM_K)
+    cd = max(0.0, st["cd"] - zc - CUSUM_K)
+    if cu == 0.0 and cd == 0.0:
+        st["cr"], st["ce"], st["cc"] = 0.0, 0.0, 0
+    else:
+        st["cr"] += resid
+        st["ce"] += expected
+        st["cc"] += 1
+    st["cu"], st["cd"] = cu, cd
+    if z >= Z_SPIKE and st["ep"] != "spike":
+        st["ep"], st["es"], st["ec"] = "spike", ts_ms, 1
+        return [_finding("spike", ts_ms, ts_ms, value, expected, z, f"{z:.0f} scales above the expected value")]
+    if z <= -Z_DROP and value < DROP_RATIO * expected:
+        if not st["dn"]:
+            st["ds"] = ts_ms
+        st["dn"] += 1
+        if st["dn"] >= DROP_READINGS:
+            st["ep"], st["es"], st["ec"], st["dn"] = "drop", st["ds"], st["dn"], 0
+            return [_finding("drop", st["ds"], ts_ms, value, expected, z,
+                             f"{value / expected:.0%} of the expected value" if expected else "")]
+        return []
+    st["dn"] = 0
+    if cu > CUSUM_H or cd > CUSUM_H:
+        shift = st["cr"] / max(st["cc"], 1)
+        start = ts_ms - (st["cc"] - 1) * (st["iv"] or 900_000)
+        _rebase(st, shift, (st["ce"] + st["cr"]) / st["ce"] if st["ce"] > 0 and not st["neg"] else 0.0)
+        st["cu"] = st["cd"] = st["cr"] = st["ce"] = 0.0
+        st["cc"] = 0
+        if abs(shift) < LEVEL_SHIFT_MIN * st["mg"]:
+            return []  # real but small: the baseline follows it without an alarm
+        return [_finding("level_shift", start, ts_ms, value, expected, z,
+                         f"level moved by {shift:+.4g} ({shift / expected:+.0%})" if expected else
+                         f"level moved by {shift:+.4g}")]
+    return []

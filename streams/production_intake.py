@@ -1,0 +1,98 @@
+"""Production output intake: one ProductionOutput message in, an accepted record or a rejection out.
+
+Pure (no Kafka, no Faust), so the rules are unit-tested without a broker; the agent in streams/app.py
+only supplies the registry lookup and sends the outcome on. The checks and their order follow reading
+batches (streams/app.py ``_process_batch``): decode, USCC, key, registry, signature, then the message's
+own figures. Every reason is a code of streams/dead_letters.py ``REASONS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ecmon import codec, signing
+from ecmon.months import month_of, month_of_interval
+from ecmon.quota_standards import (
+    PRODUCT_UNITS,
+    IncompatibleProductUnit,
+    QuotaStandard,
+    quantity_in,
+    standard_for,
+)
+from ecmon.uscc import is_valid_uscc
+
+
+@dataclass(frozen=True)
+class AcceptedProduction:
+    record: dict  # the ProductionOutput record as decoded
+    enterprise: dict  # its registry record
+    month: str  # CST month the period belongs to ('YYYY-MM')
+    standard: QuotaStandard | None  # the product's quota standard, if the platform has one
+
+    @property
+    def uscc(self) -> str:
+        return self.record["uscc"]
+
+
+@dataclass(frozen=True)
+class RejectedProduction:
+    reason: str
+    detail: str
+    uscc: str = ""
+
+
+Intake = AcceptedProduction | RejectedProduction
+
+
+def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict | None]) -> Intake:
+    """Validate one production message. ``lookup`` returns the registry record of a USCC, or None."""
+    try:
+        _, record = codec.decode(raw, expected="production_output")
+    except codec.CodecError as exc:
+        return RejectedProduction(exc.reason, str(exc))
+    uscc = record["uscc"]
+    if not is_valid_uscc(uscc):
+        return RejectedProduction("invalid_uscc", f"{uscc!r} is not a valid USCC", uscc)
+    if key != uscc.encode():
+        return RejectedProduction("key_mismatch", f"key {key!r} but production output USCC {uscc}", uscc)
+    enterprise = lookup(uscc)
+    if enterprise is None:
+        return RejectedProduction("unregistered_enterprise", f"{uscc} is not in the registry", uscc)
+    if not _signed_by(raw, record, enterprise):
+        return RejectedProduction("bad_signature", f"signature of production output {record['batch_id']} does not "
+                                  f"verify with key {enterprise['key_id']}", uscc)
+    what = f"production output {record['batch_id']} ({record['product_code']})"
+    if record["quantity_milli"] < 0:
+        return RejectedProduction("negative_quantity", f"{what}: quantity {record['quantity_milli'] / 1000} "
+                                  f"{record['unit']}", uscc)
+    if record["unit"] not in PRODUCT_UNITS:
+        return RejectedProduction("unknown_product_unit", f"{what}: unit {record['unit']!r} is not one of "
+                                  f"{', '.join(PRODUCT_UNITS)}", uscc)
+    start, end = record["period_start"], record["period_end"]
+    if end <= start or month_of(start) != month_of_interval(end):
+        return RejectedProduction("invalid_period", f"{what}: period [{start}, {end}) is empty, reversed or spans "
+                                  "two CST months", uscc)
+    standard = standard_for(record["product_code"])
+    if standard is not None:
+        try:
+            quantity_in(record["unit"], record["quantity_milli"], standard.unit)
+        except IncompatibleProductUnit as exc:
+            return RejectedProduction("product_unit_mismatch", f"{what}: {exc} ({standard.number})", uscc)
+    return AcceptedProduction(record, enterprise, month_of_interval(end), standard)
+
+
+def _signed_by(raw: bytes, record: dict, enterprise: dict) -> bool:
+    if record["key_id"] != enterprise["key_id"]:
+        return False
+    try:
+        unsigned, signature = signing.unsigned_message(raw, signing.PRODUCTION_OUTPUT_PREFIX)
+    except (ValueError, IndexError):
+        return False
+    return signing.verify(unsigned, signing.enterprise_key(enterprise["key_id"]), signature)
+
+
+def accepted_message(accepted: AcceptedProduction) -> bytes:
+    """The accepted figure as it goes to ecmon.production-accepted.v1: the same ProductionOutput record,
+    re-encoded with the current schema (the sink and analysts read one version)."""
+    return codec.encode("production_output", accepted.record)

@@ -1,0 +1,150 @@
+"""Production output through the worker, on a stack of its own (ports 26xxx): accepted figures reach
+ClickHouse, a bad one reaches the dead letters, an enterprise above its quota standard raises an
+`intensity_above_standard` anomaly, and `ecmon report benchmark` shows pass and FAIL."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from rich.console import Console
+
+from deploy.stack import stack
+from deploy.stack.apps import ensure_running
+from ecmon import topics
+from ecmon.demo import wait_for_reconciliation
+from ecmon.months import month_start_ms
+from ecmon.quota_standards import standard_for
+from ecmon.settings import Settings
+from producers.delivery import BatchProducer
+from producers.gateway import FleetRun, run_fleet
+from producers.ledger import Ledger
+from producers.production import encode_production
+from producers.profiles import PROFILES
+from sinks import migrate
+from sinks.clickhouse import connect
+
+pytestmark = pytest.mark.integration
+
+PORTS = {"kafka_port": 26092, "clickhouse_port": 26000, "clickhouse_http_port": 26123, "prometheus_port": 26090,
+         "alertmanager_port": 26190, "metrics_port_base": 26200}
+MONTH = "2026-10"
+
+
+@pytest.fixture(scope="module")
+def own_pipeline(tmp_path_factory):
+    state_dir = tmp_path_factory.mktemp("ecmon-production")
+    settings = Settings(state_dir=state_dir, brokers=1, **PORTS)
+    env = {f"ECMON_{k.upper()}": str(v) for k, v in {**PORTS, "state_dir": state_dir, "brokers": 1}.items()}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        stack.up(settings, only=["kafka-1", "clickhouse"])
+        migrate.migrate(settings)  # in this process, as the administrator `default`
+        for role in ("worker", "sink"):
+            ensure_running(settings, role)
+        yield settings
+    finally:
+        stack.down(settings)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _wait(query, check, client, timeout=40.0):
+    deadline = time.monotonic() + timeout
+    rows = []
+    while time.monotonic() < deadline:
+        rows = client.execute(query)
+        if check(rows):
+            return rows
+        time.sleep(1)
+    return rows
+
+
+def _report(settings, *args, user=None):
+    env = {**os.environ}
+    if user:
+        env.update({"ECMON_CLICKHOUSE_USER": user, "ECMON_CLICKHOUSE_PASSWORD": user.replace("_", "-") + "-local"})
+    out = subprocess.run([sys.executable, "-m", "ecmon.cli", "report", "benchmark", "--month", MONTH, "--format",
+                          "json", *args], env=env, capture_output=True, text=True, timeout=60, check=True)
+    return {(r["uscc"], r["product_code"]): r for r in json.loads(out.stdout)["rows"]}
+
+
+def test_production_is_benchmarked_against_the_quota_standards(own_pipeline):
+    settings = own_pipeline
+    run = FleetRun(enterprises=6, provinces=("370000", "210000"), start=MONTH, months=1, seed=41, production=False)
+    fleet = run.fleet()
+    ledger = run_fleet(settings, run, Ledger(electricity_method=settings.electricity_method), show_progress=False)
+    result = wait_for_reconciliation(settings, ledger, timeout=60, console=Console(), show_progress=False,
+                                     watch_processes=False)
+    assert result.exact, result.line()
+
+    # Two enterprises whose product has a quota standard: one made 1.5 x the limit, one 0.5 x.
+    judged = [e for e in fleet if standard_for(PROFILES[e.industry_code].product.code)][:2]
+    assert len(judged) == 2, [e.industry_code for e in fleet]
+    client = connect(settings)
+    db = settings.clickhouse_database
+    energy = dict(client.execute(
+        f"SELECT entity, sum(c) FROM (SELECT entity, energy_type, unit, argMax(coal_mgce, version) AS c "
+        f"FROM {db}.aggregates_monthly WHERE level = 'ENTERPRISE' AND period = toDate('{MONTH}-01') "
+        f"GROUP BY entity, energy_type, unit) GROUP BY entity"))
+    start, end = month_start_ms(MONTH), month_start_ms("2026-11")
+    producer = BatchProducer(settings.bootstrap_servers)
+    expected_verdict = {}
+    for ent, factor in zip(judged, ((3, 2), (1, 2))):
+        product = PROFILES[ent.industry_code].product
+        standard = standard_for(product.code)
+        # intensity = energy / output = factor x limit
+        quantity_milli = energy[ent.uscc] * 1000 * factor[1] // (standard.limit_mgce * factor[0])
+        record = {"uscc": ent.uscc, "gateway_id": ent.gateway_id, "batch_id": str(uuid.uuid4()), "sent_at": end + 1000,
+                  "key_id": ent.key_id, "signature": b"", "product_code": product.code, "product_name": product.name,
+                  "quantity_milli": quantity_milli, "unit": standard.unit, "period_start": start, "period_end": end}
+        producer.send(topics.PRODUCTION.name, ent.uscc.encode(), encode_production(ent, record))
+        expected_verdict[(ent.uscc, product.code)] = "FAIL" if factor[0] > factor[1] else "pass"
+    bad = judged[1]
+    bad_record = {**record, "batch_id": str(uuid.uuid4()), "quantity_milli": -5}
+    producer.send(topics.PRODUCTION.name, bad.uscc.encode(), encode_production(bad, bad_record))
+    producer.flush()
+
+    stored = _wait(f"SELECT uscc, argMax(quantity_milli, version) FROM {db}.production "
+                   "GROUP BY uscc, product_code, period_start, period_end", lambda r: len(r) >= 2, client)
+    assert {u for u, _ in stored} == {e.uscc for e in judged}
+    assert all(q > 0 for _, q in stored)
+
+    dead = _wait(f"SELECT reason, uscc FROM {db}.dead_letters WHERE source_topic = '{topics.PRODUCTION.name}'",
+                 lambda r: len(r) >= 1, client)
+    assert ("negative_quantity", bad.uscc) in dead
+
+    over = judged[0]
+    found = _wait(f"SELECT anomaly_id, argMax(entity_code, version), argMax(level, version), argMax(score, version) "
+                  f"FROM {db}.anomalies WHERE type = 'intensity_above_standard' GROUP BY anomaly_id",
+                  lambda r: len(r) >= 1, client)
+    assert [(r[1], r[2]) for r in found] == [(over.uscc, "ENTERPRISE")]
+    assert abs(found[0][3] - 1.5) < 0.01
+
+    report = _report(settings)
+    assert {k: r["verdict"] for k, r in report.items()} == expected_verdict
+    over_row = report[(over.uscc, PROFILES[over.industry_code].product.code)]
+    assert abs(float(over_row["ratio"]) - 1.5) < 0.01 and over_row["standard"].startswith("GB ")
+
+    # A provincial analyst sees only the province's own enterprises.
+    province = over.region_code[:2] + "0000"
+    mine = _report(settings, "--province", province, user=f"analyst_{province}")
+    assert mine and all(r["province"] == province for r in mine.values())
+    assert set(mine) == {k for k in expected_verdict if next(e for e in judged if e.uscc == k[0]).region_code[:2]
+                         == province[:2]}
+
+
+def test_the_local_sink_writes_as_its_own_clickhouse_user(own_pipeline):
+    from deploy.stack.apps import app_process
+
+    pid = app_process(own_pipeline, "sink").pid()
+    assert pid is not None
+    environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    assert b"ECMON_CLICKHOUSE_USER=ecmon_sink" in environ

@@ -1,0 +1,85 @@
+"""NAB scoring on series small enough to score by hand (100 rows: probation = rows 0-14)."""
+
+import math
+
+import pytest
+
+from streams.nab import (PROFILES, LabelledSeries, WindowMetrics, benchmark, optimise_threshold, probation_length,
+                         scaled_sigmoid, score_series, window_metrics)
+
+STD = PROFILES["standard"]
+WINDOW = (40, 49)  # width 10
+
+
+def series(hits: dict[int, float], windows=(WINDOW,), n=100) -> LabelledSeries:
+    scores = [hits.get(i, 0.0) for i in range(n)]
+    return LabelledSeries("s", [i * 300_000 for i in range(n)], scores, list(windows))
+
+
+def test_scaled_sigmoid_landmarks():
+    assert scaled_sigmoid(-1.0) == pytest.approx(0.98661, abs=1e-5)
+    assert scaled_sigmoid(-0.5) == pytest.approx(0.84828, abs=1e-5)
+    assert scaled_sigmoid(0.0) == 0.0
+    assert scaled_sigmoid(3.0) == -1.0
+
+
+def test_probation_is_15_percent_capped_at_750_rows():
+    assert probation_length(100) == 15
+    assert probation_length(4032) == 604
+    assert probation_length(15_000) == 750
+
+
+def test_perfect_detector_scores_100_and_null_scores_0():
+    assert benchmark([series({40: 1.0})]).score == pytest.approx(100.0)
+    assert benchmark([series({})]).score == pytest.approx(0.0)  # silent: every window missed, like null
+    null = benchmark([series({i: 0.5 for i in range(100)})])
+    assert null.null == -1.0 and null.perfect == 1.0 and null.score == pytest.approx(0.0)
+
+
+def test_detection_in_the_middle_of_the_window_earns_less():
+    raw = score_series(series({45: 1.0}), 0.5, STD).raw
+    assert raw == pytest.approx(scaled_sigmoid(-0.5) / scaled_sigmoid(-1.0))  # 0.8598
+
+
+def test_only_the_first_detection_in_a_window_counts():
+    assert score_series(series({40: 1.0, 41: 1.0, 49: 1.0}), 0.5, STD).raw == pytest.approx(1.0)
+
+
+def test_false_positive_before_any_window_costs_a_full_fp_weight():
+    assert score_series(series({20: 1.0, 40: 1.0}), 0.5, STD).raw == pytest.approx(1.0 - 0.11)
+
+
+def test_false_positive_after_a_window_is_weighted_by_its_distance():
+    # row 58 is (58 - 49) / (10 - 1) = 1.0 window past the right edge
+    raw = score_series(series({40: 1.0, 58: 1.0}), 0.5, STD).raw
+    assert raw == pytest.approx(1.0 + 0.11 * scaled_sigmoid(1.0))
+    assert raw == pytest.approx(1.0 - 0.11 * 0.98661, abs=1e-5)
+
+
+def test_detections_in_the_probationary_period_are_ignored():
+    assert score_series(series({10: 1.0}), 0.5, STD).raw == -1.0
+
+
+def test_threshold_is_swept_over_the_scores():
+    s = series({40: 0.9, 70: 0.8, 45: 0.7})
+    best = optimise_threshold([s], STD)
+    assert best.threshold == 0.9 and best.raw == pytest.approx(1.0)
+    assert score_series(s, 0.7, STD).raw == pytest.approx(1.0 + 0.11 * scaled_sigmoid(21 / 9))
+
+
+def test_profiles_weigh_misses_and_false_alarms_differently():
+    s = series({20: 1.0})  # one false alarm, the window missed
+    assert score_series(s, 0.5, PROFILES["reward_low_FN_rate"]).raw == pytest.approx(-2.11)
+    assert score_series(s, 0.5, PROFILES["reward_low_FP_rate"]).raw == pytest.approx(-1.22)
+
+
+def test_window_metrics_count_events_and_delay():
+    s = series({20: 1.0, 21: 1.0, 30: 1.0, 43: 1.0, 44: 1.0}, windows=(WINDOW, (80, 89)))
+    m = window_metrics(s, 0.5)
+    assert (m.windows, m.detected, m.false_alarms) == (2, 1, 2)
+    assert m.delays_ms == (3 * 300_000,)
+    assert m.precision == pytest.approx(1 / 3) and m.recall == 0.5
+    assert m.f1 == pytest.approx(2 * (1 / 3) * 0.5 / (1 / 3 + 0.5))
+    total = m + WindowMetrics(1, 1, 0, (0,))
+    assert total.recall == pytest.approx(2 / 3) and total.mean_delay_ms == 450_000
+    assert not math.isnan(WindowMetrics(0, 0, 0, ()).f1)
