@@ -538,7 +538,7 @@ def demo(
     speed: SpeedOpt = 0.0,
     seed: SeedOpt = 2026,
     faults: Annotated[str, typer.Option(help="Faults to inject (see `ecmon gateway --help`); '' for none.")] = (
-        "corrupt,duplicate"
+        "corrupt,duplicate,spike,drop,stuck,silence"
     ),
     targets: Annotated[Optional[Path], typer.Option(help="Targets file for the early warning (default: deploy/demo/targets.toml).")] = None,
 ) -> None:

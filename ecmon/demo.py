@@ -26,22 +26,33 @@ DEMO_TARGETS = PROJECT_ROOT / "deploy" / "demo" / "targets.toml"
 
 
 def _show_anomalies(settings: Settings, month: str, console: Console, timeout: float = 30.0) -> int:
-    """The detectors' findings as an analyst sees them (`ecmon report anomalies`)."""
+    """The detectors' findings as an analyst sees them: counts by type, and the regional early warnings."""
     client = connect(settings)
     deadline = time.monotonic() + timeout
     while True:
-        report = analyst.run(client, settings.clickhouse_database, "anomalies", month, limit=30)
-        if report.rows or time.monotonic() > deadline:
+        rows = analyst.run(client, settings.clickhouse_database, "anomalies", month, limit=100_000).as_dicts()
+        if any(r["type"].startswith("early_warning") for r in rows) or time.monotonic() > deadline:
             break
         time.sleep(1)
-    table = Table(title=f"Anomalies and early warnings, {month} (`ecmon report anomalies --month {month}`)")
-    for col in ("type", "severity", "entity", "observed", "expected", "detail"):
-        table.add_column(col, overflow="fold")
-    for row in report.as_dicts():
-        table.add_row(row["type"], row["severity"], row["entity_code"], f"{row['observed']:,.1f}",
-                      f"{row['expected']:,.1f} {row['unit']}", row["detail"])
-    console.print(table)
-    return len(report.rows)
+    counts: dict[tuple[str, str, str], int] = {}
+    for r in rows:
+        key = (r["level"], r["type"], r["severity"])
+        counts[key] = counts.get(key, 0) + 1
+    summary = Table(title=f"Anomalies found in {month} (details: `ecmon report anomalies --month {month}`)")
+    for col in ("level", "type", "severity", "events"):
+        summary.add_column(col, justify="right" if col == "events" else "left")
+    for (level, kind, severity), n in sorted(counts.items()):
+        summary.add_row(level, kind, severity, str(n))
+    console.print(summary)
+    warnings = Table(title="Regional early warnings (level changes of the month-end forecast against the target)")
+    for col in ("province", "severity", "forecast (tce)", "target (tce)", "detail"):
+        warnings.add_column(col, overflow="fold")
+    for r in rows:
+        if r["type"].startswith("early_warning"):
+            warnings.add_row(r["entity_code"], r["severity"], f"{r['observed']:,.0f}", f"{r['expected']:,.0f}",
+                             r["detail"])
+    console.print(warnings)
+    return len(rows)
 
 
 def ledger_path(settings: Settings):

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
         default=3600, description="A reading may end at most this long after its batch was sent (future_timestamp)."
     )
     horizon_days: int = Field(default=400, description="Readings older than this before sending are rejected.")
+    silence_intervals: int = Field(
+        default=4, ge=1, description="A meter or enterprise silent for more than this many of its metering intervals "
+        "is reported as an anomaly (silent_meter, silent_enterprise).",
+    )
     month_grace_hours: int = Field(
         default=72, description="Grace after a CST month's end, in event time, before its readings are too late."
     )

@@ -76,7 +76,7 @@ NATIONAL_FEEDBACK = TopicSpec(
 )
 
 WORKER_APP_ID = "ecmon-worker"
-WORKER_TABLES = ("enterprise-state", "province-state", "nation-state", "production-state")
+WORKER_TABLES = ("enterprise-state", "province-state", "nation-state", "production-state", "meter-detectors")
 
 
 def faust_internal_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:

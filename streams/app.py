@@ -42,6 +42,7 @@ from streams import anomaly_events, early_warning, enterprise_rollup, month_clos
 from streams import regional_rollup
 from streams import enterprise_benchmarks, production_intake
 from streams.dead_letters import REASONS, dead_letter
+from streams.meter_watch import MeterWatch
 from streams.registry import RegistryFollower
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     enterprise_state = app.Table("enterprise-state", partitions=topics.PARTITIONS, schema=state_schema)
     province_state = app.Table("province-state", partitions=topics.PARTITIONS, schema=state_schema)
     nation_state = app.Table("nation-state", partitions=topics.PARTITIONS, schema=state_schema)
+    meter_detectors = app.Table("meter-detectors", partitions=topics.PARTITIONS, schema=state_schema)
+    watch = MeterWatch(silence_intervals=settings.silence_intervals)
 
     def _normalised_batch(batch: dict, record: dict, province: str, readings: list[dict]) -> bytes:
         steps = {m["meter_id"]: m["interval_s"] * 1000 for m in record["meters"]}
@@ -176,6 +179,12 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         province = province_of(record["region_code"])
         if outcome.normalised:
             await normalised.send(key=event.key, value=_normalised_batch(batch, record, province, outcome.normalised))
+            if not watch.knows(uscc):
+                watch.load(uscc, meter_detectors.get(uscc))
+            for finding in watch.observe(uscc, record, province, outcome.normalised):
+                await anomalies.send(key=event.key, value=anomaly_events.encode(finding))
+            if watch.checkpoint_due(uscc):
+                meter_detectors[uscc] = watch.states[uscc]
         if outcome.applied:
             registry.reported.add(uscc)
             ENTERPRISE_LAST_READING.labels(province=province, uscc=uscc).set(time.time())
@@ -288,6 +297,17 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     async def follow_registry() -> None:
         await asyncio.to_thread(registry.caught_up, 30.0)
         log.info("registry loaded: %d enterprises", len(registry.enterprises))
+
+    @app.timer(interval=30.0)
+    async def find_silences() -> None:
+        watermarks = {u: (enterprise_state.get(u) or {}).get("wm", 0) for u in list(watch.last_batch)}
+        for silence in watch.silences(registry.enterprises, watermarks):
+            await anomalies.send(key=silence["entity_code"].split("/")[0].encode(),
+                                 value=anomaly_events.encode(silence))
+
+    @app.on_partitions_revoked.connect
+    async def forget_detector_states(app: faust.App, revoked: set, **_: object) -> None:
+        watch.forget()
 
     @app.timer(interval=15.0)
     async def watch_brokers() -> None:

@@ -17,6 +17,10 @@ Levels follow the regional energy-consumption barometer (green / orange / red) t
 - 1 orange: the target lies within the interval, above the forecast (tight);
 - 2 red: the forecast reaches the target (more likely than not to exceed it).
 
+No month outlook is made before ``MIN_SHARE`` of the month's expected readings are in (a forecast
+from a few hours says little), and a level is lowered only when it would also be lowered against a
+target ``HYSTERESIS`` lower, so a province running right at its target does not flap orange/red.
+
 The year-end forecast adds the closed months of the year, the current month's forecast and the
 current month's forecast again for every month still to come.
 """
@@ -31,6 +35,8 @@ from ecmon.months import month_start_ms, next_period
 from streams.anomaly_events import anomaly_event
 
 DAILY_CV = 0.10
+MIN_SHARE = 0.05  # no month outlook before 5 % of the expected readings (about a day and a half) are in
+HYSTERESIS = 0.02  # a level is lowered only once the forecast clears the target by 2 %, so it does not flap
 Z_90 = 1.645
 GREEN, ORANGE, RED = 0, 1, 2
 LEVEL_NAMES = ("green", "orange", "red")
@@ -125,7 +131,7 @@ def outlooks(state: dict, province: str, period: str, reference: ReferenceData) 
         return []
     mgce, readings = _province_month(state, province, period)
     forecast = month_end_forecast(mgce, readings, reference.expected_readings(province, period), days_in(period))
-    if forecast is None:
+    if forecast is None or forecast.received_share < MIN_SHARE:
         return []
     found = []
     if month_target is not None:
@@ -151,8 +157,12 @@ def level_changes(state: dict, province: str, found: list[Outlook]) -> list[dict
     events = []
     for outlook in found:
         previous, changes = warned.get(outlook.period, [GREEN, 0])
-        if outlook.level == previous:
+        new = outlook.level
+        if new < previous:  # lowered only when it would be even against a target HYSTERESIS lower
+            new = max(new, level(outlook.forecast, round(outlook.target_mgce * (1 - HYSTERESIS))))
+        if new == previous:
             continue
+        outlook = Outlook(outlook.period, outlook.forecast, outlook.target_mgce, new)
         changes += 1
         warned[outlook.period] = [outlook.level, changes]
         start, end = _span(outlook.period)

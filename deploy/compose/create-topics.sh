@@ -40,6 +40,7 @@ create ecmon-worker-enterprise-state-changelog 4 compact -
 create ecmon-worker-province-state-changelog 4 compact -
 create ecmon-worker-nation-state-changelog 4 compact -
 create ecmon-worker-production-state-changelog 4 compact -
+create ecmon-worker-meter-detectors-changelog 4 compact -
 create ecmon-worker-__assignor-__leader 1 compact -
 
 echo "topics ready"

@@ -100,3 +100,22 @@ def test_the_year_target_counts_the_closed_months():
 def test_no_target_no_outlook():
     state = _province_with({"2026-10": (200 * TCE, 1000)})
     assert ew.outlooks(state, "370000", "2026-10", Reference({}, expected=1500)) == []
+
+
+def test_a_province_running_at_its_target_does_not_flap():
+    reference = Reference({"PROVINCE/370000/2026/10": {"coal_mgce": 1000 * TCE}}, expected=1000)
+    state = _province_with({"2026-10": (1001 * TCE, 1000)})
+    assert len(ew.level_changes(state, "370000", ew.outlooks(state, "370000", "2026-10", reference))) == 1  # red
+    for mgce in (999, 1001, 995, 1000):  # back and forth around the target: no change of level
+        other = _province_with({"2026-10": (mgce * TCE, 1000)})
+        state["totals"] = other["totals"]
+        assert ew.level_changes(state, "370000", ew.outlooks(state, "370000", "2026-10", reference)) == []
+    state["totals"] = _province_with({"2026-10": (970 * TCE, 1000)})["totals"]  # clearly below now
+    (event,) = ew.level_changes(state, "370000", ew.outlooks(state, "370000", "2026-10", reference))
+    assert event["severity"] == "INFO"
+
+
+def test_no_outlook_from_the_first_hours_of_a_month():
+    reference = Reference({"PROVINCE/370000/2026/10": {"coal_mgce": 1 * TCE}}, expected=1000)
+    state = _province_with({"2026-10": (500 * TCE, 40)})
+    assert ew.outlooks(state, "370000", "2026-10", reference) == []

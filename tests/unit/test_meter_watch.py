@@ -1,0 +1,74 @@
+"""The worker's meter watch: detector findings as anomaly events, checkpoint cadence, silences."""
+
+from __future__ import annotations
+
+from ecmon import codec
+from ecmon.months import month_start_ms
+from streams import meter_watch
+from streams.meter_watch import MeterWatch
+
+T0 = month_start_ms("2026-10")
+Q = 900_000
+RECORD = {"uscc": "U", "industry_code": "C31", "region_code": "370100",
+          "meters": [{"meter_id": "M1", "energy_type": "electricity", "unit": "kWh", "interval_s": 900},
+                     {"meter_id": "M2", "energy_type": "electricity", "unit": "kWh", "interval_s": 900}]}
+
+
+def readings(meter: str, start: int, values: list[float]) -> list[dict]:
+    return [{"meter_id": meter, "energy_type": "electricity", "unit": "kWh", "interval_start": None,
+             "interval_end": start + (i + 1) * Q, "physical_milli": int(v * 1000), "coal_mgce": 0, "quality": "GOOD"}
+            for i, v in enumerate(values)]
+
+
+def steady(n: int) -> list[float]:
+    return [100.0 + (i % 4) for i in range(n)]
+
+
+def test_a_spike_becomes_one_meter_anomaly_event_on_the_wire():
+    watch = MeterWatch()
+    watch.load("U", None)
+    quiet = watch.observe("U", RECORD, "370000", readings("M1", T0, steady(14 * 96)))
+    assert quiet == []
+    spike = steady(10)
+    spike[5] = 2000.0
+    events = watch.observe("U", RECORD, "370000", readings("M1", T0 + 14 * 96 * Q, spike))
+    assert [(e["type"], e["level"], e["entity_code"]) for e in events] == [("spike", "METER", "U/M1")]
+    codec.encode("anomaly", events[0])
+
+
+def test_late_readings_and_revisions_are_not_fed_twice():
+    watch = MeterWatch()
+    watch.observe("U", RECORD, "370000", readings("M1", T0, steady(10)))
+    n = watch.states["U"]["M1"]["n"]
+    watch.observe("U", RECORD, "370000", readings("M1", T0, steady(5)))  # all older than the newest
+    assert watch.states["U"]["M1"]["n"] == n
+
+
+def test_checkpoints_come_at_most_every_few_seconds(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(meter_watch.time, "monotonic", lambda: clock[0])
+    watch = MeterWatch()
+    watch.load("U", None)
+    assert not watch.checkpoint_due("U")
+    clock[0] += meter_watch.CHECKPOINT_S
+    assert watch.checkpoint_due("U") and not watch.checkpoint_due("U")
+
+
+def test_a_meter_that_stops_while_the_enterprise_reports_is_found_once():
+    watch = MeterWatch(silence_intervals=4)
+    watch.observe("U", RECORD, "370000", readings("M1", T0, steady(20)) + readings("M2", T0, steady(10)))
+    watermark = T0 + 20 * Q
+    events = watch.silences({"U": RECORD}, {"U": watermark})
+    assert [(e["type"], e["entity_code"]) for e in events] == [("silent_meter", "U/M2")]
+    assert watch.silences({"U": RECORD}, {"U": watermark + Q}) == []  # raised once per silence
+    watch.observe("U", RECORD, "370000", readings("M2", T0 + 20 * Q, steady(1)))  # it reports again
+    assert "U/M2" not in watch.silent
+
+
+def test_an_enterprise_without_batches_for_four_intervals_is_silent():
+    watch = MeterWatch(silence_intervals=4)
+    watch.observe("U", RECORD, "370000", readings("M1", T0, steady(2)))
+    seen = watch.last_batch["U"][0]
+    assert watch.silences({}, {}, now_ms=seen + 4 * Q) == []
+    (event,) = watch.silences({}, {}, now_ms=seen + 4 * Q + 1)
+    assert (event["type"], event["level"], event["entity_code"]) == ("silent_enterprise", "ENTERPRISE", "U")
