@@ -23,6 +23,7 @@ import time
 import faust
 
 from ecmon import codec, signing, topics
+from ecmon.kafka_clients import client_config, faust_credentials
 from ecmon.metric_defs import (
     DEAD_LETTERS,
     ENTERPRISE_LAST_READING,
@@ -40,7 +41,7 @@ from ecmon.settings import Settings, get_settings
 from ecmon.uscc import is_valid_uscc
 from streams import anomaly_events, early_warning, enterprise_rollup, month_close, national_feedback, national_rollup
 from streams import regional_rollup
-from streams import enterprise_benchmarks, production_intake
+from streams import enterprise_benchmarks, faust_fixes, production_intake
 from streams.dead_letters import REASONS, dead_letter
 from streams.meter_watch import MeterWatch
 from streams.registry import RegistryFollower
@@ -53,6 +54,7 @@ def aggregate_batch(rows: list[dict]) -> bytes:
 
 
 def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
+    faust_fixes.apply()  # a recovered worker must not lose its backlog (streams/faust_fixes.py)
     app = faust.App(
         settings.worker_app_id,
         broker=[f"kafka://{hp}" for hp in settings.bootstrap_servers.split(",")],
@@ -69,8 +71,9 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         broker_commit_interval=1.0,
         table_standby_replicas=0,
         stream_wait_empty=False,
+        broker_credentials=faust_credentials(settings, "worker"),  # None without Kafka authentication
     )
-    registry = RegistryFollower(settings.bootstrap_servers)
+    registry = RegistryFollower(client_config(settings, "worker"))
     limits = enterprise_rollup.Limits(
         future_ms=settings.future_margin_s * 1000,
         horizon_ms=settings.horizon_days * enterprise_rollup.DAY_MS,
@@ -181,7 +184,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             await normalised.send(key=event.key, value=_normalised_batch(batch, record, province, outcome.normalised))
             if not watch.knows(uscc):
                 watch.load(uscc, meter_detectors.get(uscc))
-            for finding in watch.observe(uscc, record, province, outcome.normalised):
+            findings = watch.observe(uscc, record, province, outcome.normalised)
+            for finding in findings + watch.silent_meters(uscc, record, province, state["wm"]):
                 await anomalies.send(key=event.key, value=anomaly_events.encode(finding))
             if watch.checkpoint_due(uscc):
                 meter_detectors[uscc] = watch.states[uscc]
@@ -299,11 +303,9 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         log.info("registry loaded: %d enterprises", len(registry.enterprises))
 
     @app.timer(interval=30.0)
-    async def find_silences() -> None:
-        watermarks = {u: (enterprise_state.get(u) or {}).get("wm", 0) for u in list(watch.last_batch)}
-        for silence in watch.silences(registry.enterprises, watermarks):
-            await anomalies.send(key=silence["entity_code"].split("/")[0].encode(),
-                                 value=anomaly_events.encode(silence))
+    async def find_silent_enterprises() -> None:
+        for silence in watch.silent_enterprises():
+            await anomalies.send(key=silence["entity_code"].encode(), value=anomaly_events.encode(silence))
 
     @app.on_partitions_revoked.connect
     async def forget_detector_states(app: faust.App, revoked: set, **_: object) -> None:

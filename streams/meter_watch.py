@@ -7,14 +7,17 @@ and checkpoints an enterprise's value at most every ``CHECKPOINT_S``. A crash lo
 much learning of the baselines; no total and no accepted reading depends on it. Anomaly ids are
 derived from what was found, so findings re-made after a restart replace, not add to, the earlier ones.
 
-Silence is found by the worker's timer, not by waiting for the silent party's next reading:
+Silence is found without waiting for the silent party's next reading:
 
 - ``silent_meter``: a registered meter whose newest reading lags the enterprise's event-time
   watermark by more than ``silence_intervals`` of its intervals, while the enterprise's other
-  meters keep reporting (a dead meter or meter bus);
+  meters keep reporting (a dead meter or meter bus). Checked whenever a batch of the enterprise
+  moves its event time, so a replay finds the same silences as the live stream did (a silence
+  shorter than one batch, ended within it, is not seen: it is a gap inside one message);
 - ``silent_enterprise``: no batch of the enterprise for ``silence_intervals`` of its longest
-  metering interval in wall-clock time (a dead gateway or network). The EnterpriseSilent alert
-  shows the same to operators; the event puts it in the analysts' anomaly table.
+  metering interval in wall-clock time (a dead gateway or network), checked by the worker's timer.
+  The EnterpriseSilent alert shows the same to operators; the event puts it in the analysts'
+  anomaly table.
 """
 
 from __future__ import annotations
@@ -87,45 +90,46 @@ class MeterWatch:
                 ))
         return events
 
-    def silences(self, registry_records: dict[str, dict], watermarks: dict[str, int],
-                 now_ms: int | None = None) -> list[dict]:
-        """Silences that began since the last look; each is raised once until the party reports again."""
+    def silent_enterprises(self, now_ms: int | None = None) -> list[dict]:
+        """Enterprises without a batch for too long (wall clock), each raised once until it reports again."""
         now_ms = now_ms or int(time.time() * 1000)
         events = []
         for uscc, (seen_ms, province, industry, longest) in list(self.last_batch.items()):
-            if now_ms - seen_ms > self.silence_intervals * longest and uscc not in self.silent:
-                event = anomaly_event(
-                    kind="silent_enterprise", severity="WARNING", level="ENTERPRISE", entity_code=uscc,
-                    province=province, span_start_ms=seen_ms, span_end_ms=now_ms, observed=0.0,
-                    expected=float(self.silence_intervals), unit="intervals", industry_code=industry,
-                    score=(now_ms - seen_ms) / (self.silence_intervals * longest),
-                    detector=SILENCE_DETECTOR, detector_version=SILENCE_VERSION, identity=(seen_ms,),
-                    detail=f"no batch for {(now_ms - seen_ms) / 60_000:.0f} min (more than {self.silence_intervals} "
-                           f"x its {longest // 60_000}-min metering interval)",
-                )
-                self.silent[uscc] = event["anomaly_id"]
-                events.append(event)
-            record = registry_records.get(uscc)
-            watermark = watermarks.get(uscc, 0)
-            if record is None or not watermark:
+            if now_ms - seen_ms <= self.silence_intervals * longest or uscc in self.silent:
                 continue
-            for meter in record["meters"]:
-                entity = f"{uscc}/{meter['meter_id']}"
-                state = self.states.get(uscc, {}).get(meter["meter_id"])
-                last = state["t"] if state else 0
-                step = meter["interval_s"] * 1000
-                if not last or entity in self.silent or watermark - last <= self.silence_intervals * step:
-                    continue
-                event = anomaly_event(
-                    kind="silent_meter", severity="WARNING", level="METER", entity_code=entity, province=province,
-                    span_start_ms=last, span_end_ms=watermark, observed=0.0,
-                    expected=float((watermark - last) // step), unit="intervals", industry_code=industry,
-                    score=(watermark - last) / (self.silence_intervals * step),
-                    energy_type=meter["energy_type"], detector=SILENCE_DETECTOR, detector_version=SILENCE_VERSION,
-                    identity=(last,),
-                    detail=f"no reading since {(watermark - last) // step} intervals while the enterprise's other "
-                           "meters kept reporting",
-                )
-                self.silent[entity] = event["anomaly_id"]
-                events.append(event)
+            event = anomaly_event(
+                kind="silent_enterprise", severity="WARNING", level="ENTERPRISE", entity_code=uscc,
+                province=province, span_start_ms=seen_ms, span_end_ms=now_ms, observed=0.0,
+                expected=float(self.silence_intervals), unit="intervals", industry_code=industry,
+                score=(now_ms - seen_ms) / (self.silence_intervals * longest),
+                detector=SILENCE_DETECTOR, detector_version=SILENCE_VERSION, identity=(seen_ms,),
+                detail=f"no batch for {(now_ms - seen_ms) / 60_000:.0f} min (more than {self.silence_intervals} "
+                       f"x its {longest // 60_000}-min metering interval)",
+            )
+            self.silent[uscc] = event["anomaly_id"]
+            events.append(event)
+        return events
+
+    def silent_meters(self, uscc: str, record: dict, province: str, watermark: int) -> list[dict]:
+        """Registered meters lagging the enterprise's event time (its other meters' readings) by too much."""
+        events = []
+        states = self.states.get(uscc, {})
+        for meter in record["meters"]:
+            entity = f"{uscc}/{meter['meter_id']}"
+            state = states.get(meter["meter_id"])
+            last = state["t"] if state else 0
+            step = meter["interval_s"] * 1000
+            if not last or entity in self.silent or watermark - last <= self.silence_intervals * step:
+                continue
+            event = anomaly_event(
+                kind="silent_meter", severity="WARNING", level="METER", entity_code=entity, province=province,
+                span_start_ms=last, span_end_ms=watermark, observed=0.0,
+                expected=float((watermark - last) // step), unit="intervals", industry_code=record["industry_code"],
+                score=(watermark - last) / (self.silence_intervals * step), energy_type=meter["energy_type"],
+                detector=SILENCE_DETECTOR, detector_version=SILENCE_VERSION, identity=(last,),
+                detail=f"no reading for {(watermark - last) // step} intervals while the enterprise's other "
+                       "meters kept reporting",
+            )
+            self.silent[entity] = event["anomaly_id"]
+            events.append(event)
         return events

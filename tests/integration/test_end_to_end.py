@@ -170,3 +170,31 @@ def test_a_closed_month_is_reported_by_each_province_and_answered_by_the_nationa
                           "AND province IN ('510000', '520000')")[0][0] == 0
     assert sorted(a[2] for a in answers) == [1, 2]
     assert all(a[1] >= 2 for a in answers) and sum(a[3] for a in answers) in (9999, 10000, 10001)
+
+
+def test_meter_detectors_and_the_silence_timer_report_injected_faults(pipeline):
+    # Spikes late in the month (after the detectors' warm-up) and dead meters: both must reach the
+    # analysts' anomaly table, found by the detectors inside the worker and by its silence timer.
+    run = FleetRun(enterprises=2, provinces=("530000",), start="2026-03", months=1, intervals_per_batch=4,
+                   seed=14, faults="spike=0.003,silence=0.002")  # hourly batches: silences span batches
+    send_fleet(pipeline, run)
+    client = connect(pipeline)
+    db = pipeline.clickhouse_database
+    deadline = time.monotonic() + 150
+    found: dict[str, int] = {}
+    while time.monotonic() < deadline and not {"spike", "silent_meter"} <= found.keys():
+        found = dict(client.execute(
+            f"SELECT type, count() FROM {db}.anomalies FINAL WHERE province = '530000' AND level = 'METER' "
+            "GROUP BY type"))
+        time.sleep(2)
+    assert found.get("spike", 0) > 0 and found.get("silent_meter", 0) > 0, found
+    # ... and Prometheus counts them by type and province for the operators.
+    query = 'sum(ecmon_anomalies_total{province="530000", type="spike"})'
+    result = httpx.get(f"http://{pipeline.host}:{pipeline.prometheus_port}/api/v1/query",
+                       params={"query": query}, timeout=5).json()["data"]["result"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not result:
+        time.sleep(2)
+        result = httpx.get(f"http://{pipeline.host}:{pipeline.prometheus_port}/api/v1/query",
+                           params={"query": query}, timeout=5).json()["data"]["result"]
+    assert result and float(result[0]["value"][1]) > 0

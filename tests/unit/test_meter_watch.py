@@ -58,9 +58,9 @@ def test_a_meter_that_stops_while_the_enterprise_reports_is_found_once():
     watch = MeterWatch(silence_intervals=4)
     watch.observe("U", RECORD, "370000", readings("M1", T0, steady(20)) + readings("M2", T0, steady(10)))
     watermark = T0 + 20 * Q
-    events = watch.silences({"U": RECORD}, {"U": watermark})
+    events = watch.silent_meters("U", RECORD, "370000", watermark)
     assert [(e["type"], e["entity_code"]) for e in events] == [("silent_meter", "U/M2")]
-    assert watch.silences({"U": RECORD}, {"U": watermark + Q}) == []  # raised once per silence
+    assert watch.silent_meters("U", RECORD, "370000", watermark + Q) == []  # raised once per silence
     watch.observe("U", RECORD, "370000", readings("M2", T0 + 20 * Q, steady(1)))  # it reports again
     assert "U/M2" not in watch.silent
 
@@ -69,6 +69,6 @@ def test_an_enterprise_without_batches_for_four_intervals_is_silent():
     watch = MeterWatch(silence_intervals=4)
     watch.observe("U", RECORD, "370000", readings("M1", T0, steady(2)))
     seen = watch.last_batch["U"][0]
-    assert watch.silences({}, {}, now_ms=seen + 4 * Q) == []
-    (event,) = watch.silences({}, {}, now_ms=seen + 4 * Q + 1)
+    assert watch.silent_enterprises(now_ms=seen + 4 * Q) == []
+    (event,) = watch.silent_enterprises(now_ms=seen + 4 * Q + 1)
     assert (event["type"], event["level"], event["entity_code"]) == ("silent_enterprise", "ENTERPRISE", "U")
