@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from clickhouse_driver import Client
@@ -81,10 +81,27 @@ class Reconciliation:
     sent: dict[tuple[str, str], list[int]]
     enterprise_level: dict[tuple[str, str], list[int]]
     province_level: dict[tuple[str, str], list[int]]
+    #: summed per province, from the prefecture rows (enterprises registered at province level have none)
+    prefecture_level: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    #: month -> [coal_mgce, readings] of the national rows
+    national_level: dict[str, list[int]] = field(default_factory=dict)
+
+    def _by_month(self, totals: dict[tuple[str, str], list[int]]) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for (_, period), (mgce, n) in totals.items():
+            out[period][0] += mgce
+            out[period][1] += n
+        return dict(out)
 
     @property
     def exact(self) -> bool:
-        return self.sent == self.enterprise_level == self.province_level
+        """Every level equals what the gateways sent: enterprise and province per province and month, the
+        nation per month (a month the national level holds beyond what was sent counts too: other runs
+        of the same stack may share it, so only the sent months are compared), prefectures where present."""
+        national = {m: self.national_level.get(m) for m in self._by_month(self.sent)}
+        prefectures_ok = all(self.prefecture_level.get(k, v) == v for k, v in self.sent.items())
+        return (self.sent == self.enterprise_level == self.province_level
+                and national == self._by_month(self.province_level) and prefectures_ok)
 
     def line(self) -> str:
         def total(d: dict) -> tuple[int, int]:
@@ -95,13 +112,21 @@ class Reconciliation:
         return (
             f"reconciliation: gateways sent {s[1]:,} readings = {mgce_to_tce(s[0])} tce; ClickHouse holds "
             f"{e[1]:,} readings = {mgce_to_tce(e[0])} tce (enterprise level), {p[1]:,} readings = "
-            f"{mgce_to_tce(p[0])} tce (province level) -> {verdict}"
+            f"{mgce_to_tce(p[0])} tce (province level; prefecture and national levels "
+            f"{'agree' if self.exact else 'checked'}) -> {verdict}"
         )
 
 
 def reconcile(client: Client, database: str, sent: dict[tuple[str, str], list[int]]) -> Reconciliation:
+    national: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in latest_aggregates(client, database, "NATIONAL"):
+        if row["industry_code"] == "*":
+            national[row["period"][:7]][0] += row["coal_mgce"]
+            national[row["period"][:7]][1] += row["readings"]
     return Reconciliation(
         sent=sent,
         enterprise_level=province_month_totals(client, database, "ENTERPRISE"),
         province_level=province_month_totals(client, database, "PROVINCE"),
+        prefecture_level=province_month_totals(client, database, "PREFECTURE"),
+        national_level=dict(national),
     )
