@@ -48,6 +48,8 @@ from streams.registry import RegistryFollower
 
 log = logging.getLogger(__name__)
 
+MAX_BATCH_READINGS = 10_000  # the interface standard's limit; also keeps every output message under 1 MiB
+
 
 def aggregate_batch(rows: list[dict]) -> bytes:
     return codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000), "aggregates": rows})
@@ -119,9 +121,9 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             "normalised_at": int(time.time() * 1000), "readings": readings,
         })
 
-    async def reject(reason: str, detail: str, event: faust.EventT, uscc: str = "") -> None:
+    async def reject(reason: str, detail: str, event: faust.EventT, uscc: str = "", count: int = 1) -> None:
         msg = event.message
-        DEAD_LETTERS.labels(reason=reason).inc()
+        DEAD_LETTERS.labels(reason=reason).inc(count)
         value = dead_letter(reason, detail, topic=msg.topic, partition=msg.partition, offset=msg.offset,
                             key=msg.key or b"", payload=msg.value or b"", uscc=uscc)
         await dead_letters.send(key=msg.key or b"", value=value)
@@ -171,14 +173,25 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
                          f"with key {record['key_id']}", event, uscc)
             return "rejected"
 
+        if len(batch["readings"]) > MAX_BATCH_READINGS:
+            await reject("batch_too_large", f"{len(batch['readings']):,} readings; the contract allows "
+                         f"{MAX_BATCH_READINGS:,} per batch (interface standard, section 9)", event, uscc)
+            return "rejected"
         state = enterprise_state.get(uscc) or enterprise_rollup.new_state()
         timestamp = event.message.timestamp  # the Kafka record time: the same on every replay
         outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc], factors, limits=limits,
                                                 received_ms=int(timestamp * 1000) if timestamp else None)
         if outcome.applied:
             enterprise_state[uscc] = state
+        # One dead letter per reason, not per reading: each carries the whole batch, and a batch of
+        # 10,000 bad readings must not become 10,000 copies of itself.
+        by_reason: dict[str, list[str]] = {}
         for rejection in outcome.rejections + outcome.notices:
-            await reject(rejection.reason, rejection.detail, event, uscc)
+            by_reason.setdefault(rejection.reason, []).append(rejection.detail)
+        for reason, details in by_reason.items():
+            detail = details[0] if len(details) == 1 else (
+                f"{len(details)} readings: " + "; ".join(details[:20]) + ("; ..." if len(details) > 20 else ""))
+            await reject(reason, detail, event, uscc, count=len(details))
         province = province_of(record["region_code"])
         if outcome.normalised:
             await normalised.send(key=event.key, value=_normalised_batch(batch, record, province, outcome.normalised))

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from ecmon import codec
+
+#: A dead letter must fit in one Kafka message (the broker's and Faust's producer limit is about 1 MB),
+#: or it cannot be sent at all. Larger payloads keep their first PAYLOAD_LIMIT bytes; the detail names the
+#: original's size, SHA-256 and source offset (the original stays on its topic for its retention).
+PAYLOAD_LIMIT = 512 * 1024
+DETAIL_LIMIT = 4096
 
 #: Reason code -> what it means, for the docs, the dead-letter table and the operator.
 REASONS: dict[str, str] = {
@@ -26,6 +33,9 @@ REASONS: dict[str, str] = {
     "beyond_horizon": "the reading is older than the platform's horizon (400 days before the batch was sent)",
     "too_late_for_month": "the reading's month closed: the enterprise already reported past month end + grace",
     "negative_register_value": "a cumulative register reading below zero",
+    "batch_too_large": "the batch holds more readings than the contract allows (10,000); split it",
+    "unconvertible": "the sink could not turn an accepted message into table rows (a platform defect)",
+    "value_out_of_range": "a reading, or the monthly total it would make, is beyond 2^57 thousandths or mgce",
     "duplicate_reading": "a register reading of the same meter and time was already counted",
     "register_out_of_window": "a late register reading older than the register history the platform keeps",
     "meter_reset": "notice, the reading counts: a register fell back other than by rollover; counted from zero",
@@ -39,6 +49,18 @@ REASONS: dict[str, str] = {
 def dead_letter(
     reason: str, detail: str, *, topic: str, partition: int, offset: int, key: bytes, payload: bytes, uscc: str = ""
 ) -> bytes:
+    payload, key = payload or b"", key or b""
+    if len(detail) > DETAIL_LIMIT:
+        detail = f"{detail[:DETAIL_LIMIT]}... ({len(detail)} characters)"
+    if len(payload) > PAYLOAD_LIMIT:
+        detail += (f" [payload truncated to its first {PAYLOAD_LIMIT} of {len(payload)} bytes, sha256 "
+                   f"{hashlib.sha256(payload).hexdigest()}; the original is {topic} partition {partition} "
+                   f"offset {offset}]")
+        payload = payload[:PAYLOAD_LIMIT]
+    if len(key) > DETAIL_LIMIT:
+        key = key[:DETAIL_LIMIT]
+    if len(uscc) > 64:
+        uscc = uscc[:64]
     return codec.encode(
         "dead_letter",
         {
@@ -47,8 +69,8 @@ def dead_letter(
             "source_topic": topic,
             "source_partition": partition,
             "source_offset": offset,
-            "key": key or b"",
-            "payload": payload or b"",
+            "key": key,
+            "payload": payload,
             "uscc": uscc,
             "rejected_at": int(time.time() * 1000),
         },

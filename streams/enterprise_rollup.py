@@ -37,6 +37,14 @@ FactorLookup = Callable[[str, str, int], CoalFactor]
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
+#: The largest value one reading (its thousandths, its mgce) or one monthly total of an enterprise may
+#: reach: 2^57 (1.4e17, i.e. 144 million tce), far above any real enterprise and 1/64 of an Avro long,
+#: so enterprise, province and national totals stay encodable (ClickHouse Int64) and exact.
+VALUE_LIMIT = 2**57
+#: Readings must end inside the calendar the platform can name (CST months of years 1970-9998); the
+#: time references (sent_at, the Kafka record time) are set by the sender and bound nothing beyond it.
+TS_MIN, TS_MAX = 0, month_start_ms("9999-01")
+
 
 def equivalent_factors(energy_type: str, unit: str, _ts_ms: int) -> CoalFactor:
     return coal_factor(energy_type, unit)
@@ -199,7 +207,8 @@ def apply_batch(
     if already_applied(state, gateway, sequence):
         # A resend: count nothing, but re-emit what it touched in case the first emission was lost.
         outcome.duplicate = True
-        outcome.touched = sorted({_bucket_key(r) for r in batch["readings"]} & state["m"].keys())
+        outcome.touched = sorted({_bucket_key(r) for r in batch["readings"] if TS_MIN <= r["ts"] <= TS_MAX}
+                                 & state["m"].keys())
         return outcome
 
     version = state["v"] + 1
@@ -228,8 +237,8 @@ def apply_batch(
 
     sent_at = batch.get("sent_at")
     refs = [t for t in (sent_at, received_ms) if t]
-    latest_ok = min(refs) + limits.future_ms if refs else None
-    earliest_ok = max(refs) - limits.horizon_ms if refs else None
+    latest_ok = min(min(refs) + limits.future_ms, TS_MAX) if refs else TS_MAX
+    earliest_ok = max(max(refs) - limits.horizon_ms, TS_MIN) if refs else TS_MIN
     closed_before = state["wm"] - limits.month_grace_ms  # months ending before this are closed
     watermark = state["wm"]
     cumulative: list[dict] = []
@@ -252,11 +261,12 @@ def apply_batch(
             )
             continue
         ts = r["ts"]
-        if latest_ok is not None and ts > latest_ok:
+        if ts > latest_ok:
             rejections.append(Rejection("future_timestamp", f"meter {r['meter_id']!r}: ts {ts} is more than "
-                                        f"{limits.future_ms // 1000} s after the batch was sent ({min(refs)})"))
+                                        f"{limits.future_ms // 1000} s after the batch was sent "
+                                        f"({min(refs) if refs else 'unknown'}) or after {TS_MAX}"))
             continue
-        if earliest_ok is not None and ts < earliest_ok:
+        if ts < earliest_ok:
             rejections.append(Rejection("beyond_horizon", f"meter {r['meter_id']!r}: ts {ts} is more than "
                                         f"{limits.horizon_ms // DAY_MS} days before the batch was sent"))
             continue
@@ -271,6 +281,12 @@ def apply_batch(
             if value < 0:
                 rejections.append(Rejection("negative_register_value", f"meter {r['meter_id']!r}: {value / 1000}"))
                 continue
+            # a register's consumption never exceeds an accepted register value, so bounding the value
+            # (and its own month's total) keeps every total encodable
+            problem = _out_of_range(r, value, factors(r["energy_type"], r["unit"], ts).to_mgce(value), totals)
+            if problem is not None:
+                rejections.append(problem)
+                continue
             cumulative.append(r)
             continue
         if r["kind"] != "INTERVAL":
@@ -280,6 +296,10 @@ def apply_batch(
             rejections.append(Rejection("negative_interval_value", f"meter {r['meter_id']!r}: {value / 1000}"))
             continue
         mgce = factors(r["energy_type"], r["unit"], ts).to_mgce(value)
+        problem = _out_of_range(r, value, mgce, totals)
+        if problem is not None:
+            rejections.append(problem)
+            continue
         add(f"{r['energy_type']}|{r['unit']}", ts, value, mgce, 1)
         outcome.normalised.append({"meter_id": r["meter_id"], "energy_type": r["energy_type"], "unit": r["unit"],
                                    "interval_start": None, "interval_end": ts, "physical_milli": value,
@@ -306,6 +326,16 @@ def apply_batch(
     outcome.rejections = rejections
     outcome.readings_accepted = accepted
     return outcome
+
+
+def _out_of_range(r: dict, value: int, mgce: int, totals: dict) -> Rejection | None:
+    """A reading too large to count: itself, or the monthly total it would make, beyond VALUE_LIMIT."""
+    if value <= VALUE_LIMIT and mgce <= VALUE_LIMIT:
+        row = totals.get(_bucket_key(r))
+        if row is None or (row[0] + value <= VALUE_LIMIT and row[1] + mgce <= VALUE_LIMIT):
+            return None
+    return Rejection("value_out_of_range", f"meter {r['meter_id']!r}: {value} thousandths ({mgce} mgce) would "
+                     f"bring its monthly total beyond {VALUE_LIMIT}")
 
 
 def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,

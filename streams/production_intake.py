@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ecmon import codec, signing
-from ecmon.months import month_of, month_of_interval
+from ecmon.months import month_of, month_of_interval, month_start_ms
 from ecmon.quota_standards import (
     PRODUCT_UNITS,
     IncompatibleProductUnit,
@@ -21,6 +21,10 @@ from ecmon.quota_standards import (
     standard_for,
 )
 from ecmon.uscc import is_valid_uscc
+
+
+#: Periods must lie in the CST months the platform can name (1970-9998); beyond, months cannot be computed.
+_TS_MIN, _TS_MAX = 0, month_start_ms("9999-01")
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict
         return RejectedProduction("unknown_product_unit", f"{what}: unit {record['unit']!r} is not one of "
                                   f"{', '.join(PRODUCT_UNITS)}", uscc)
     start, end = record["period_start"], record["period_end"]
-    if end <= start or month_of(start) != month_of_interval(end):
+    if end <= start or not (_TS_MIN <= start and end <= _TS_MAX) or month_of(start) != month_of_interval(end):
         return RejectedProduction("invalid_period", f"{what}: period [{start}, {end}) is empty, reversed or spans "
                                   "two CST months", uscc)
     standard = standard_for(record["product_code"])

@@ -61,6 +61,9 @@ NOT_ON_THE_WIRE = {
     # both; any other symbol index fails Avro decoding and is `undecodable` (case undecodable-kind-outside-
     # the-enum below). The check in streams/enterprise_rollup.py guards a future schema version.
     "unsupported_value_kind",
+    # The sink's own reason for an accepted message it cannot turn into rows: a platform defect, which no
+    # gateway input can cause (every accepted message has passed the worker's validation).
+    "unconvertible",
 }
 
 # Every crafted message: case id -> (reason it must get, topic). The builders are in _craft below.
@@ -77,6 +80,7 @@ CASES: dict[str, tuple[str, str]] = {
     "bad_signature-missing": ("bad_signature", READINGS),
     "bad_signature-other-key": ("bad_signature", READINGS),
     "duplicate_batch": ("duplicate_batch", READINGS),
+    "batch_too_large": ("batch_too_large", READINGS),
     # one bad reading beside a good one (which still counts), in the order of apply_batch
     "unknown_energy_type": ("unknown_energy_type", READINGS),
     "unknown_unit": ("unknown_unit", READINGS),
@@ -86,6 +90,7 @@ CASES: dict[str, tuple[str, str]] = {
     "beyond_horizon": ("beyond_horizon", READINGS),
     "too_late_for_month": ("too_late_for_month", READINGS),
     "negative_interval_value": ("negative_interval_value", READINGS),
+    "value_out_of_range": ("value_out_of_range", READINGS),
     # cumulative registers
     "negative_register_value": ("negative_register_value", READINGS),
     "duplicate_reading": ("duplicate_reading", READINGS),
@@ -295,6 +300,10 @@ def run(own_pipeline) -> Run:
     craft("bad_signature-other-key", a.uscc.encode(), signed(batch_record(a, next_seq(a), sample, now), b.key_id),
           a.uscc)
     craft("duplicate_batch", a.uscc.encode(), first_good, a.uscc)  # the same bytes again
+    # Rejected whole (signed and valid otherwise): one reading over the contract's 10,000 per batch.
+    craft("batch_too_large", a.uscc.encode(),
+          signed(batch_record(a, next_seq(a), [companion(_cst("2026-11-07") + i * MIN15_MS, 1) for i in range(10_001)],
+                              now)), a.uscc)
 
     # -- one bad reading beside a good one ------------------------------------------------------------------
     t = _cst("2026-11-06", 3)
@@ -306,6 +315,7 @@ def run(own_pipeline) -> Run:
     one_bad_reading("future_timestamp", reading(m0.meter_id, m0.energy_type, m0.unit, now + 3 * HOUR_MS, 5))
     one_bad_reading("beyond_horizon", reading(m0.meter_id, m0.energy_type, m0.unit, now - 401 * DAY_MS, 5))
     one_bad_reading("negative_interval_value", reading(m0.meter_id, m0.energy_type, m0.unit, t, -5))
+    one_bad_reading("value_out_of_range", reading(m0.meter_id, m0.energy_type, m0.unit, t, 2**63 - 1))
 
     # B reports October, then November past October's end + 72 h: October is closed for B.
     b0 = b.meters[0]
