@@ -1,4 +1,5 @@
-"""The meter-level detector on synthetic 15-minute series: each finding once per episode, bounded JSON state."""
+"""The meter-level detector on synthetic 15-minute series: each finding once per episode, one alarm per event,
+bounded JSON state."""
 
 import json
 import math
@@ -91,10 +92,39 @@ def test_state_is_bounded_and_round_trips_through_json():
     size_week = len(json.dumps(state))
     state, _ = run(days=35)
     size = len(json.dumps(state))
-    assert size <= size_week + 200 and size < 5000  # the counts saturate; nothing grows with the stream
+    assert size <= size_week + 200 and size <= 1500  # the counts saturate; nothing grows with the stream
     copy = json.loads(json.dumps(state))
     rng = random.Random(3)
     for i in range(200):
         ts, v = T0 + (35 * 96 + i) * STEP, normal(35 * 96 + i, rng)
         assert det.observe(state, ts, v) == det.observe(copy, ts, v)
     assert copy == state
+
+
+def scores(days: int = 21, fault=None, seed: int = 7) -> list[float]:
+    rng = random.Random(seed)
+    state = det.new_state()
+    out = []
+    for i in range(days * 96):
+        v = normal(i, rng)
+        out.append(det.observe(state, T0 + i * STEP, v if fault is None else fault(i, v)).score)
+    return out
+
+
+def test_a_normal_plant_scores_well_below_an_alarm():
+    for seed in (7, 8, 9):
+        assert max(scores(seed=seed)[3 * 96:]) < det.ALARM_SCORE / 2  # its daily steps are its normal
+
+
+def test_the_score_alarms_once_per_event():
+    out = scores(fault=lambda i, v: v * 10 if i in (FAULT_AT, FAULT_AT + 10) else v)
+    assert out[FAULT_AT - 1] < det.ALARM_SCORE <= out[FAULT_AT] <= 1.0
+    quiet = out[FAULT_AT + 1:FAULT_AT + 1 + det.QUIET_READINGS]
+    assert max(quiet) <= 0.5  # the second spike, ten readings on, is part of the same event
+    assert max(out[FAULT_AT + 1 + det.QUIET_READINGS:]) < det.ALARM_SCORE
+
+
+def test_scores_are_probabilities_from_the_first_reading():
+    out = scores(days=2, fault=lambda i, v: 0.0 if i % 7 == 0 else v)
+    assert all(0.0 <= x <= 1.0 for x in out)
+    assert out[:det.WARMUP_READINGS] == [0.0] * det.WARMUP_READINGS

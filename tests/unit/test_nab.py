@@ -83,3 +83,89 @@ def test_window_metrics_count_events_and_delay():
     total = m + WindowMetrics(1, 1, 0, (0,))
     assert total.recall == pytest.approx(2 / 3) and total.mean_delay_ms == 450_000
     assert not math.isnan(WindowMetrics(0, 0, 0, ()).f1)
+
+
+# -- a second, independent reading of NAB's sweeper, to compare with on random corpora -----------------
+#
+# It follows numenta/NAB ``nab/sweeper.py`` step by step rather than ``streams.nab``'s shortcuts: windows are
+# entered by timestamp, rows in the probationary period are labelled and dropped, the rows of the whole
+# corpus are sorted by score and a (threshold, total) pair is recorded each time the score changes, the
+# best pair wins (the first, highest threshold, on ties), and a series is scored by looking its threshold
+# up in its own list of pairs, as ``Sweeper.scoreDataSet`` does.
+
+
+def _reference_rows(name, stamps, scores, windows, cost):
+    probation = min(math.floor(0.15 * len(stamps)), 0.15 * 5000)
+    limits = [(stamps[a], stamps[b]) for a, b in windows]
+    rows, cur, right, width, prev_right, prev_width = [], None, None, None, None, None
+    for i, (t, s) in enumerate(zip(stamps, scores)):
+        if limits and t == limits[0][0]:
+            cur = limits.pop(0)
+            right = stamps.index(cur[1])
+            width = float(right - stamps.index(cur[0]) + 1)
+        if cur is not None:
+            sweep = scaled_sigmoid(-(right - i + 1) / width) * cost.tp / scaled_sigmoid(-1.0)
+        else:
+            past = 3.0 if prev_right is None else abs(prev_right - i) / float(prev_width - 1)
+            sweep = scaled_sigmoid(past) * cost.fp
+        label = (f"{name}|{cur[0]}" if cur is not None else None) if i >= probation else "probationary"
+        rows.append((s, sweep, label))
+        if cur is not None and t == cur[1]:
+            prev_right, prev_width, cur = i, width, None
+    return rows
+
+
+def _reference_by_threshold(rows, cost):
+    rows = sorted([r for r in rows if r[2] != "probationary"], key=lambda r: r[0], reverse=True)
+    parts = {"fp": 0.0}
+    parts.update({r[2]: -cost.fn for r in rows if r[2] is not None})
+    out, threshold = [], 1.1
+    for s, sweep, label in rows:
+        if s != threshold:
+            out.append((threshold, sum(parts.values())))
+            threshold = s
+        if label is None:
+            parts["fp"] += sweep
+        else:
+            parts[label] = max(parts[label], sweep)
+    out.append((threshold, sum(parts.values())))
+    return out
+
+
+def _reference_score(rows, threshold, cost):
+    prev = None
+    for t, total in _reference_by_threshold(rows, cost):
+        if t == threshold:
+            return total
+        if t < threshold:
+            return prev[1]
+        prev = (t, total)
+    return prev[1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_scores_agree_with_a_literal_reading_of_nab(seed):
+    import random
+
+    rng = random.Random(seed)
+    corpus = []
+    for k in range(4):
+        n = rng.randrange(60, 400)
+        windows, i = [], rng.randrange(0, 30)  # the first window may lie in the probationary period
+        while i < n - 10:
+            w = rng.randrange(3, 25)
+            if i + w < n:
+                windows.append((i, i + w - 1))
+            i += w + rng.randrange(1, 80)
+        scores = [round(rng.random() ** 3, 2) for _ in range(n)]  # coarse: many ties
+        corpus.append(LabelledSeries(f"s{k}", [j * 300_000 for j in range(n)], scores, windows))
+    for name, cost in PROFILES.items():
+        rows = [_reference_rows(s.name, list(s.timestamps_ms), s.scores, s.windows, cost) for s in corpus]
+        pairs = _reference_by_threshold([r for rs in rows for r in rs], cost)
+        best = max(pairs, key=lambda p: p[1])  # max keeps the first of equals, as NAB's stable sort does
+        ours = optimise_threshold(corpus, cost)
+        assert ours.threshold == best[0] and ours.raw == pytest.approx(best[1])
+        for s, rs in zip(corpus, rows):
+            for threshold in (best[0], 0.5, 0.125):
+                expected = _reference_score(rs, threshold, cost)
+                assert score_series(s, threshold, cost).raw == pytest.approx(expected)
