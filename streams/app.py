@@ -226,34 +226,55 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         WORKER_READINGS.labels(province=province).inc(outcome.readings_accepted)
         return "applied"
 
-    async def warn(state: dict, province: str, period: str) -> None:
-        found = early_warning.outlooks(state, province, period, registry)
-        for event in early_warning.level_changes(state, province, found):
+    async def warn(meta: dict, month_of: month_close.MonthStates, province: str, period: str) -> None:
+        found = early_warning.outlooks(month_of, province, period, registry)
+        for event in early_warning.level_changes(meta, province, found):
             await anomalies.send(key=province.encode(), value=anomaly_events.encode(event))
         months = [o for o in found if len(o.period) == 7]
-        if months and period >= state.setdefault("warn_latest", ""):  # the gauge shows the newest month
-            state["warn_latest"] = period
+        if months and period >= meta.setdefault("warn_latest", ""):  # the gauge shows the newest month
+            meta["warn_latest"] = period
             REGION_EARLY_WARNING.labels(province=province).set(months[0].level)
 
     @app.agent(enterprise_totals)
     async def roll_up_regions(stream):
+        # The province's state is one table value per month ("<province>|<YYYY-MM>") plus a small
+        # province-wide value ("<province>"): a message rewrites the month it touches, not the history.
+        # All keys of a province live in the partition of its messages (Faust writes a table change to
+        # the partition of the event being processed).
         async for event in stream.events():
             province = event.key.decode()
             _, message = codec.decode(event.value, expected="enterprise_totals")
-            state = province_state.get(province) or regional_rollup.new_state()
-            keys = regional_rollup.apply_totals(state, province, message)
-            periods = {row["period"] for row in message["totals"]}
-            for period in sorted(periods):
-                await warn(state, province, period)
-            month_close.note_totals(state, message)
-            for report in month_close.close_months(state, province, periods, registry, limits.month_grace_ms):
+            meta = province_state.get(province) or {}
+            months: dict[str, dict | None] = {}
+
+            def month_of(period: str) -> dict | None:
+                if period not in months:
+                    months[period] = province_state.get(f"{province}|{period}")
+                return months[period]
+
+            by_period: dict[str, list[dict]] = {}
+            for row in message["totals"]:
+                by_period.setdefault(row["period"], []).append(row)
+            rows: list[dict] = []
+            for period, period_rows in sorted(by_period.items()):
+                part = {**message, "totals": period_rows}
+                month = month_of(period) or regional_rollup.new_state()
+                months[period] = month
+                keys = regional_rollup.apply_totals(month, province, part)
+                month_close.note_totals(meta, month, part)
+                rows += regional_rollup.region_aggregates(month, province, keys)
+            for period in sorted(by_period):
+                await warn(meta, month_of, province, period)
+            for report in month_close.close_months(meta, month_of, province, set(by_period), registry,
+                                                   limits.month_grace_ms):
                 encoded = codec.encode("monthly_report", report)
                 await monthly_reports.send(key=f"{province}/{report['period']}".encode(), value=encoded)
                 await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(), value=encoded)
                 PROVINCE_COMPLETENESS.labels(province=province, period=report["period"]).set(
                     report["completeness"]["ratio_bp"] / 10_000)
-            province_state[province] = state
-            rows = regional_rollup.region_aggregates(state, province, keys)
+            for period in by_period:
+                province_state[f"{province}|{period}"] = months[period]
+            province_state[province] = meta
             await emit_aggregates(event.key, rows)
             province_rows = [r for r in rows if r["level"] == "PROVINCE"]
             if province_rows:  # whole, versioned province totals: replay-safe at the national level too
@@ -262,20 +283,28 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
 
     @app.agent(province_totals)
     async def roll_up_nation(stream):
+        # One table value per month ("CN|<YYYY-MM>"), for the same reason as the provinces'.
         async for event in stream.events():
             key = event.key.decode()
             kind, message = codec.decode(event.value)
-            state = nation_state.get(key) or national_rollup.new_state()
             if kind == "monthly_report":
+                state = nation_state.get(f"{key}|{message['period']}") or national_rollup.new_state()
                 if national_feedback.note_report(state, message):
-                    nation_state[key] = state
+                    nation_state[f"{key}|{message['period']}"] = state
                     for answer in national_feedback.feedback(state, message["period"]):
                         await feedback.send(key=f"{answer['province']}/{answer['period']}".encode(),
                                             value=codec.encode("national_feedback", answer))
                 continue
-            keys = national_rollup.apply_province_rows(state, message["aggregates"])
-            nation_state[key] = state
-            await emit_aggregates(event.key, national_rollup.national_aggregates(state, keys))
+            by_period: dict[str, list[dict]] = {}
+            for row in message["aggregates"]:
+                by_period.setdefault(row["period"], []).append(row)
+            out: list[dict] = []
+            for period, period_rows in by_period.items():
+                state = nation_state.get(f"{key}|{period}") or national_rollup.new_state()
+                keys = national_rollup.apply_province_rows(state, period_rows)
+                nation_state[f"{key}|{period}"] = state
+                out += national_rollup.national_aggregates(state, keys)
+            await emit_aggregates(event.key, out)
 
     # -- production output: intake and unit-product benchmark (streams/production_intake.py,
     #    streams/enterprise_benchmarks.py). ecmon.production.v1 is keyed by USCC with the partitions of

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol
 
 from ecmon.months import month_start_ms, next_period
@@ -101,12 +102,12 @@ def level(forecast: Forecast, target_mgce: int) -> int:
     return GREEN
 
 
-def _province_month(state: dict, province: str, period: str) -> tuple[int, int]:
-    """(coal_mgce, readings) of the province in the month, over every energy type."""
-    prefix, suffix = f"PROVINCE|{province}|*|", f"|{period}"
+def _province_month(month: dict | None, province: str) -> tuple[int, int]:
+    """(coal_mgce, readings) of the province in a month's state, over every energy type."""
     mgce = readings = 0
-    for key, (_, coal, count) in state["totals"].items():
-        if key.startswith(prefix) and key.endswith(suffix):
+    prefix = f"PROVINCE|{province}|*|"
+    for key, (_, coal, count) in (month or {}).get("totals", {}).items():
+        if key.startswith(prefix):
             mgce += coal
             readings += count
     return mgce, readings
@@ -122,14 +123,15 @@ class Outlook:
     level: int
 
 
-def outlooks(state: dict, province: str, period: str, reference: ReferenceData) -> list[Outlook]:
+def outlooks(month_of: Callable[[str], dict | None], province: str, period: str,
+             reference: ReferenceData) -> list[Outlook]:
     """The month's and the year's outlook of the province, for the targets that exist."""
     year, month = (int(p) for p in period.split("-"))
     month_target = reference.target("PROVINCE", province, year, month)
     year_target = reference.target("PROVINCE", province, year, 0)
     if month_target is None and year_target is None:
         return []
-    mgce, readings = _province_month(state, province, period)
+    mgce, readings = _province_month(month_of(period), province)
     forecast = month_end_forecast(mgce, readings, reference.expected_readings(province, period), days_in(period))
     if forecast is None or forecast.received_share < MIN_SHARE:
         return []
@@ -137,7 +139,7 @@ def outlooks(state: dict, province: str, period: str, reference: ReferenceData) 
     if month_target is not None:
         found.append(Outlook(period, forecast, month_target["coal_mgce"], level(forecast, month_target["coal_mgce"])))
     if year_target is not None:
-        closed = sum(_province_month(state, province, f"{year:04d}-{m:02d}")[0] for m in range(1, month))
+        closed = sum(_province_month(month_of(f"{year:04d}-{m:02d}"), province)[0] for m in range(1, month))
         year_forecast = year_end_forecast(closed, forecast, 12 - month)
         found.append(Outlook(str(year), year_forecast, year_target["coal_mgce"],
                              level(year_forecast, year_target["coal_mgce"])))

@@ -6,12 +6,21 @@ carries the enterprise's watermark), so a replay closes the same months as the f
 
 The report is emitted once at close (version 1) and again, with the next version, whenever late
 data that an enterprise was still allowed to send (its own watermark had not passed the grace
-period yet) changes it. The province state keeps, besides the rollup's members and totals::
+period yet) changes it.
+
+The province's state is split by month (streams/app.py): ``"<province>|<YYYY-MM>"`` holds the
+regional rollup of that month (members, totals, versions) plus what month close needs of it::
 
     "ind":    {"<uscc>": "<industry>"},                           # for the enterprise counts
-    "daily":  {"<uscc>|<energy>|<unit>|<period>": [daily_coal_mgce, days, version]},
-    "pwm":    1793462400000,                                     # the province's event time
-    "closed": {"2026-09": [report version, digest of its content]}
+    "daily":  {"<uscc>|<energy>|<unit>": [daily_coal_mgce, days, version]},
+
+and ``"<province>"`` holds the small province-wide part::
+
+    "pwm":     1793462400000,                                    # the province's event time
+    "periods": ["2026-09", "2026-10"],                           # months with a state
+    "closed":  {"2026-09": [report version, digest of its content]}
+
+so a message rewrites one month's value, not the province's whole history.
 """
 
 from __future__ import annotations
@@ -20,11 +29,15 @@ import hashlib
 import json
 import time
 from fractions import Fraction
+from collections.abc import Callable
 from typing import Protocol
 
 from ecmon.months import month_start_ms, next_period
 
 THRESHOLD_BP = 9000  # the national specification: at least 90 % of the expected intervals
+
+MonthStates = Callable[[str], "dict | None"]
+"""The province's state of a month ('YYYY-MM'), or None when it has none."""
 
 
 class ProvinceRegistry(Protocol):
@@ -58,59 +71,67 @@ def same_month_last_year(period: str) -> str:
     return f"{int(period[:4]) - 1:04d}{period[4:]}"
 
 
-def note_totals(state: dict, message: dict) -> None:
-    """Remember what month close needs from one EnterpriseTotals message."""
+def note_totals(province: dict, month: dict, message: dict) -> None:
+    """Remember what month close needs from one EnterpriseTotals message (its rows of one month)."""
     uscc = message["uscc"]
-    state.setdefault("ind", {})[uscc] = message["industry_code"]
-    daily = state.setdefault("daily", {})
+    month.setdefault("ind", {})[uscc] = message["industry_code"]
+    daily = month.setdefault("daily", {})
     for row in message["totals"]:
-        key = f"{uscc}|{row['energy_type']}|{row['unit']}|{row['period']}"
+        key = f"{uscc}|{row['energy_type']}|{row['unit']}"
         old = daily.get(key)
         if old is None or old[2] < row["version"]:
             daily[key] = [row.get("daily_coal_mgce", 0), row.get("days", 0), row["version"]]
-    state["pwm"] = max(state.get("pwm", 0), message.get("watermark", 0))
+        periods = province.setdefault("periods", [])
+        if row["period"] not in periods:
+            periods.append(row["period"])
+            periods.sort()
+    province["pwm"] = max(province.get("pwm", 0), message.get("watermark", 0))
 
 
-def closable(state: dict, grace_ms: int, periods: set[str]) -> list[str]:
+def closable(province: dict, grace_ms: int, periods: set[str]) -> list[str]:
     """Months to (re)consider: those this message touched and those its watermark just closed."""
-    limit = state.get("pwm", 0) - grace_ms
-    closed = state.setdefault("closed", {})
-    known = {key.rsplit("|", 1)[1] for key in state["totals"]}
-    candidates = (periods | {p for p in known if p not in closed})
+    limit = province.get("pwm", 0) - grace_ms
+    closed = province.setdefault("closed", {})
+    candidates = periods | {p for p in province.get("periods", []) if p not in closed}
     return sorted(p for p in candidates if month_start_ms(next_period(p)) <= limit)
 
 
-def _province_total(totals: dict, province: str, period: str, industry: str = "*") -> int | None:
-    prefix, suffix = f"PROVINCE|{province}|{industry}|", f"|{period}"
-    values = [v[1] for k, v in totals.items() if k.startswith(prefix) and k.endswith(suffix)]
+def _province_total(month: dict | None, province: str, industry: str = "*") -> int | None:
+    if not month:
+        return None
+    prefix = f"PROVINCE|{province}|{industry}|"
+    values = [v[1] for k, v in month["totals"].items() if k.startswith(prefix)]
     return sum(values) if values else None
 
 
-def report_content(state: dict, province: str, period: str, registry: ProvinceRegistry) -> dict:
-    totals, members = state["totals"], state["members"]
-    industry_of = state.get("ind", {})
+def report_content(month_of: MonthStates, province: str, period: str, registry: ProvinceRegistry) -> dict:
+    month = month_of(period) or {"totals": {}, "members": {}}
+    before, last_year = month_of(previous_period(period)), month_of(same_month_last_year(period))
+    totals, members = month["totals"], month["members"]
+    industry_of = month.get("ind", {})
     lines = []
     for key, (physical, mgce, _) in sorted(totals.items()):
-        level, entity, industry, energy, unit, month = key.split("|")
-        if level != "PROVINCE" or industry == "*" or month != period:
+        level, entity, industry, energy, unit, _month = key.split("|")
+        if level != "PROVINCE" or industry == "*":
             continue
         tail = f"|{energy}|{unit}|{period}"
         enterprises = sum(1 for m in members if m.endswith(tail) and industry_of.get(m.split("|", 1)[0]) == industry)
-        mom = totals.get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|{previous_period(period)}")
-        yoy = totals.get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|{same_month_last_year(period)}")
+        mom = (before or {}).get("totals", {}).get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|"
+                                                   f"{previous_period(period)}")
+        yoy = (last_year or {}).get("totals", {}).get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|"
+                                                      f"{same_month_last_year(period)}")
         lines.append({"industry_code": industry, "energy_type": energy, "unit": unit, "physical_milli": physical,
                       "coal_mgce": mgce, "enterprises": enterprises,
                       "change_mom_bp": change_bp(mgce, mom[1] if mom else None),
                       "change_yoy_bp": change_bp(mgce, yoy[1] if yoy else None)})
-    total = _province_total(totals, province, period) or 0
+    total = _province_total(month, province) or 0
 
     received: dict[str, int] = {}
     coal: dict[str, int] = {}
     for key, (_, mgce, readings, _) in members.items():
-        uscc, _, _, month = key.split("|")
-        if month == period:
-            received[uscc] = received.get(uscc, 0) + readings
-            coal[uscc] = coal.get(uscc, 0) + mgce
+        uscc = key.split("|", 1)[0]
+        received[uscc] = received.get(uscc, 0) + readings
+        coal[uscc] = coal.get(uscc, 0) + mgce
     enterprises = []
     for record in sorted(registry.enterprises_in(province), key=lambda r: r["uscc"]):
         expected = registry.expected_for(record, period)
@@ -122,24 +143,21 @@ def report_content(state: dict, province: str, period: str, registry: ProvinceRe
     all_expected = sum(e["completeness"]["expected"] for e in enterprises)
 
     by_energy: dict[str, list[int]] = {}
-    for key, (daily_mgce, days, _) in state.get("daily", {}).items():
-        _, energy, _, month = key.split("|")
-        if month == period:
-            entry = by_energy.setdefault(energy, [0, 0])
-            entry[0] += daily_mgce
-            entry[1] = max(entry[1], days)
+    for key, (daily_mgce, days, _) in month.get("daily", {}).items():
+        energy = key.split("|")[1]
+        entry = by_energy.setdefault(energy, [0, 0])
+        entry[0] += daily_mgce
+        entry[1] = max(entry[1], days)
     consistency = []
     for energy in sorted(by_energy):
-        monthly = sum(v[1] for k, v in totals.items()
-                      if k.startswith(f"PROVINCE|{province}|*|{energy}|") and k.endswith(f"|{period}"))
+        monthly = sum(v[1] for k, v in totals.items() if k.startswith(f"PROVINCE|{province}|*|{energy}|"))
         daily_sum, days = by_energy[energy]
         consistency.append({"energy_type": energy, "days": days, "daily_sum_coal_mgce": daily_sum,
                             "monthly_coal_mgce": monthly, "difference_mgce": monthly - daily_sum})
-    previous = _province_total(totals, province, previous_period(period))
-    last_year = _province_total(totals, province, same_month_last_year(period))
     return {
         "province": province, "period": period, "total_coal_mgce": total,
-        "change_mom_bp": change_bp(total, previous), "change_yoy_bp": change_bp(total, last_year),
+        "change_mom_bp": change_bp(total, _province_total(before, province)),
+        "change_yoy_bp": change_bp(total, _province_total(last_year, province)),
         "totals": lines,
         "completeness": {"received": all_received, "expected": all_expected,
                          "ratio_bp": ratio_bp(all_received, all_expected)},
@@ -150,16 +168,16 @@ def report_content(state: dict, province: str, period: str, registry: ProvinceRe
     }
 
 
-def close_months(state: dict, province: str, periods: set[str], registry: ProvinceRegistry,
-                 grace_ms: int) -> list[dict]:
+def close_months(province_state: dict, month_of: MonthStates, province: str, periods: set[str],
+                 registry: ProvinceRegistry, grace_ms: int) -> list[dict]:
     """The monthly reports that are new or changed, each with its next version."""
     reports = []
-    for period in closable(state, grace_ms, periods):
-        content = report_content(state, province, period, registry)
+    for period in closable(province_state, grace_ms, periods):
+        content = report_content(month_of, province, period, registry)
         digest = hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
-        version, last = state["closed"].get(period, [0, ""])
+        version, last = province_state["closed"].get(period, [0, ""])
         if digest == last:
             continue
-        state["closed"][period] = [version + 1, digest]
+        province_state["closed"][period] = [version + 1, digest]
         reports.append({**content, "version": version + 1, "closed_at": int(time.time() * 1000)})
     return reports

@@ -57,20 +57,31 @@ class Reference:
         return self.expected
 
 
-def _province_with(mgce_by_month: dict[str, tuple[int, int]]) -> dict:
-    state = regional_rollup.new_state()
+class Province(dict):
+    """The province-wide value (a dict, for the warning levels) with its months' states beside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.months: dict[str, dict] = {}
+
+    def month(self, period: str) -> dict | None:
+        return self.months.get(period)
+
+
+def _province_with(mgce_by_month: dict[str, tuple[int, int]]) -> Province:
+    state = Province()
     for period, (mgce, readings) in mgce_by_month.items():
         message = {"uscc": "U", "region_code": "370100", "industry_code": "C31",
                    "totals": [{"energy_type": "electricity", "unit": "kWh", "period": period, "physical_milli": 1,
                                "coal_mgce": mgce, "readings": readings, "version": 1}]}
-        regional_rollup.apply_totals(state, "370000", message)
+        regional_rollup.apply_totals(state.months.setdefault(period, regional_rollup.new_state()), "370000", message)
     return state
 
 
 def test_a_province_running_over_its_month_target_turns_red_once():
     state = _province_with({"2026-10": (200 * TCE, 1000)})
     reference = Reference({"PROVINCE/370000/2026/10": {"coal_mgce": 280 * TCE}}, expected=1500)
-    found = ew.outlooks(state, "370000", "2026-10", reference)
+    found = ew.outlooks(state.month, "370000", "2026-10", reference)
     assert [(o.period, o.level) for o in found] == [("2026-10", ew.RED)]  # two thirds in: 300 tce forecast
     events = ew.level_changes(state, "370000", found)
     assert len(events) == 1 and events[0]["severity"] == "CRITICAL" and events[0]["type"] == "early_warning_month"
@@ -80,18 +91,18 @@ def test_a_province_running_over_its_month_target_turns_red_once():
 def test_green_is_quiet_and_a_replay_reuses_the_event_id():
     state = _province_with({"2026-10": (100 * TCE, 1500)})
     reference = Reference({"PROVINCE/370000/2026/10": {"coal_mgce": 400 * TCE}}, expected=1500)
-    assert ew.level_changes(state, "370000", ew.outlooks(state, "370000", "2026-10", reference)) == []
+    assert ew.level_changes(state, "370000", ew.outlooks(state.month, "370000", "2026-10", reference)) == []
     replayed = _province_with({"2026-10": (410 * TCE, 1500)})
-    first = ew.level_changes(replayed, "370000", ew.outlooks(replayed, "370000", "2026-10", reference))
+    first = ew.level_changes(replayed, "370000", ew.outlooks(replayed.month, "370000", "2026-10", reference))
     again = _province_with({"2026-10": (410 * TCE, 1500)})
-    second = ew.level_changes(again, "370000", ew.outlooks(again, "370000", "2026-10", reference))
+    second = ew.level_changes(again, "370000", ew.outlooks(again.month, "370000", "2026-10", reference))
     assert first[0]["anomaly_id"] == second[0]["anomaly_id"]
 
 
 def test_the_year_target_counts_the_closed_months():
     state = _province_with({"2026-01": (1000 * TCE, 100), "2026-02": (1000 * TCE, 100)})
     reference = Reference({"PROVINCE/370000/2026/0": {"coal_mgce": 11_000 * TCE}}, expected=100)
-    (year,) = ew.outlooks(state, "370000", "2026-02", reference)
+    (year,) = ew.outlooks(state.month, "370000", "2026-02", reference)
     assert year.period == "2026"
     assert year.forecast.expected_mgce == 12_000 * TCE  # January measured + February x 11
     assert year.level == ew.RED
@@ -99,23 +110,22 @@ def test_the_year_target_counts_the_closed_months():
 
 def test_no_target_no_outlook():
     state = _province_with({"2026-10": (200 * TCE, 1000)})
-    assert ew.outlooks(state, "370000", "2026-10", Reference({}, expected=1500)) == []
+    assert ew.outlooks(state.month, "370000", "2026-10", Reference({}, expected=1500)) == []
 
 
 def test_a_province_running_at_its_target_does_not_flap():
     reference = Reference({"PROVINCE/370000/2026/10": {"coal_mgce": 1000 * TCE}}, expected=1000)
     state = _province_with({"2026-10": (1001 * TCE, 1000)})
-    assert len(ew.level_changes(state, "370000", ew.outlooks(state, "370000", "2026-10", reference))) == 1  # red
+    assert len(ew.level_changes(state, "370000", ew.outlooks(state.month, "370000", "2026-10", reference))) == 1  # red
     for mgce in (999, 1001, 995, 1000):  # back and forth around the target: no change of level
-        other = _province_with({"2026-10": (mgce * TCE, 1000)})
-        state["totals"] = other["totals"]
-        assert ew.level_changes(state, "370000", ew.outlooks(state, "370000", "2026-10", reference)) == []
-    state["totals"] = _province_with({"2026-10": (970 * TCE, 1000)})["totals"]  # clearly below now
-    (event,) = ew.level_changes(state, "370000", ew.outlooks(state, "370000", "2026-10", reference))
+        state.months = _province_with({"2026-10": (mgce * TCE, 1000)}).months
+        assert ew.level_changes(state, "370000", ew.outlooks(state.month, "370000", "2026-10", reference)) == []
+    state.months = _province_with({"2026-10": (970 * TCE, 1000)}).months  # clearly below now
+    (event,) = ew.level_changes(state, "370000", ew.outlooks(state.month, "370000", "2026-10", reference))
     assert event["severity"] == "INFO"
 
 
 def test_no_outlook_from_the_first_hours_of_a_month():
     reference = Reference({"PROVINCE/370000/2026/10": {"coal_mgce": 1 * TCE}}, expected=1000)
     state = _province_with({"2026-10": (500 * TCE, 40)})
-    assert ew.outlooks(state, "370000", "2026-10", reference) == []
+    assert ew.outlooks(state.month, "370000", "2026-10", reference) == []

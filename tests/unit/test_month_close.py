@@ -36,15 +36,31 @@ def totals_message(uscc, period, mgce, readings, version, watermark, industry="C
                         "daily_coal_mgce": mgce if daily is None else daily, "days": 31}]}
 
 
-def feed(state, message, registry):
-    regional_rollup.apply_totals(state, "370000", message)
-    mc.note_totals(state, message)
-    return mc.close_months(state, "370000", {r["period"] for r in message["totals"]}, registry, GRACE)
+class Province:
+    """The province's state as the worker keeps it: a province-wide value and one value per month."""
+
+    def __init__(self) -> None:
+        self.meta: dict = {}
+        self.months: dict[str, dict] = {}
+
+
+def new_state() -> Province:
+    return Province()
+
+
+def feed(state: Province, message, registry):
+    for row in message["totals"]:
+        part = {**message, "totals": [row]}
+        month = state.months.setdefault(row["period"], regional_rollup.new_state())
+        regional_rollup.apply_totals(month, "370000", part)
+        mc.note_totals(state.meta, month, part)
+    return mc.close_months(state.meta, state.months.get, "370000", {r["period"] for r in message["totals"]},
+                           registry, GRACE)
 
 
 def test_the_month_closes_once_the_grace_period_has_passed_in_event_time():
     registry = Registry(enterprise("A"), enterprise("B"))
-    state = regional_rollup.new_state()
+    state = new_state()
     assert feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV - 1), registry) == []
     assert feed(state, totals_message("B", "2026-10", 500, 1000, 1, NOV + DAY), registry) == []  # within grace
     (report,) = feed(state, totals_message("A", "2026-11", 10, 10, 2, NOV + GRACE), registry)
@@ -58,7 +74,7 @@ def test_the_month_closes_once_the_grace_period_has_passed_in_event_time():
 
 def test_late_data_revises_the_report_and_an_unchanged_input_does_not():
     registry = Registry(enterprise("A"))
-    state = regional_rollup.new_state()
+    state = new_state()
     feed(state, totals_message("A", "2026-10", 1000, 2000, 1, NOV + GRACE), registry)
     (revised,) = feed(state, totals_message("A", "2026-10", 1400, 2976, 2, NOV + GRACE), registry)
     assert (revised["version"], revised["total_coal_mgce"]) == (2, 1400)
@@ -67,7 +83,7 @@ def test_late_data_revises_the_report_and_an_unchanged_input_does_not():
 
 def test_a_silent_enterprise_is_in_the_report_with_nothing_received():
     registry = Registry(enterprise("A"), enterprise("SILENT"))
-    state = regional_rollup.new_state()
+    state = new_state()
     (report,) = feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE), registry)
     silent = next(e for e in report["enterprises"] if e["uscc"] == "SILENT")
     assert silent["completeness"] == {"received": 0, "expected": 2976, "ratio_bp": 0}
@@ -75,14 +91,14 @@ def test_a_silent_enterprise_is_in_the_report_with_nothing_received():
 
 def test_a_daily_sum_that_disagrees_is_flagged():
     registry = Registry(enterprise("A"))
-    state = regional_rollup.new_state()
+    state = new_state()
     (report,) = feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE, daily=990), registry)
     assert not report["consistent"] and report["consistency"][0]["difference_mgce"] == 10
 
 
 def test_change_against_the_previous_month_in_basis_points():
     registry = Registry(enterprise("A"))
-    state = regional_rollup.new_state()
+    state = new_state()
     feed(state, totals_message("A", "2026-09", 1000, 10, 1, OCT), registry)
     (oct_report,) = [r for r in feed(state, totals_message("A", "2026-10", 1025, 10, 2, NOV + GRACE), registry)
                      if r["period"] == "2026-10"]
