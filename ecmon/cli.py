@@ -357,7 +357,9 @@ def targets_publish(
         records = load_targets(path)
     except BadTargets as exc:
         _fail(str(exc))
-    count = publish_targets(settings.bootstrap_servers, records)
+    from ecmon.kafka_clients import client_config
+
+    count = publish_targets(client_config(settings, "registry"), records)
     console.print(f"published {count} target(s) to {settings.bootstrap_servers}")
 
 
@@ -584,6 +586,33 @@ def bench(
         _fail(str(exc))
     console.print(report_table(result))
     console.print(f"results: {write_json(result, out)}")
+
+
+@app.command()
+def chaos(
+    trials: Annotated[int, typer.Option(help="Trials of each process kill (gateway, worker, sink); at least 10 in the full run.")] = 10,
+    seed: Annotated[int, typer.Option(help="Plans every trial (fleet, province, month, moment of the fault): same seed, same run.")] = 1,
+    short: Annotated[bool, typer.Option(help="One trial of each kind, smaller fleets (the form `make test` runs).")] = False,
+    keep_stack: Annotated[bool, typer.Option(help="Leave the suite's stack running afterwards.")] = False,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON results.")] = Path("chaos-results"),
+) -> None:
+    """Fault suite on a stack of its own (.ecmon-chaos/, 14xxx, 3 brokers): kill -9 gateway, worker, sink; stop a
+    broker; stop ClickHouse 60 s; after each trial ClickHouse must equal what the gateways sent, exactly (docs/chaos.md)."""
+    from deploy.chaos.run import FULL, SHORT, ChaosConfig, ChaosError, all_exact, apply_defaults, results_table, run_suite, write_json
+    from deploy.chaos.trials import SuiteShape
+    from deploy.stack.process import ServiceError
+
+    apply_defaults()
+    counts = dict(SHORT) if short else {**FULL, "gateway": trials, "worker": trials, "sink": trials}
+    shape = SuiteShape(enterprises=6, send_s=8.0) if short else SuiteShape()
+    try:
+        result = run_suite(_settings(), ChaosConfig(seed=seed, counts=counts, shape=shape, keep_stack=keep_stack), console)
+    except (ChaosError, ServiceError) as exc:
+        _fail(str(exc))
+    console.print(results_table(result))
+    console.print(f"results: {write_json(result, out)}")
+    if not all_exact(result):
+        raise typer.Exit(2)
 
 
 def main() -> None:

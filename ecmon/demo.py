@@ -13,6 +13,7 @@ from deploy.stack import stack
 from deploy.stack.alerts import wait_for_alert, wait_until_scraped
 from deploy.stack.apps import app_process, ensure_running
 from ecmon import PROJECT_ROOT
+from ecmon.kafka_clients import client_config
 from ecmon.settings import Settings
 from producers.gateway import FleetRun, run_fleet
 from producers.targets import load_targets, publish_targets
@@ -128,7 +129,7 @@ def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float
         f"4/5 simulating {run.enterprises} enterprises in {', '.join(run.provinces)} for {run.months} month(s) "
         f"from {run.start} (15-minute readings, time accelerated)"
     )
-    published = publish_targets(settings.bootstrap_servers, load_targets(targets or DEMO_TARGETS))
+    published = publish_targets(client_config(settings, "registry"), load_targets(targets or DEMO_TARGETS))
     console.print(f"    published {published} provincial energy-consumption target(s) for the early warning")
     ledger = Ledger.load(ledger_path(settings), settings.electricity_method)
     run_fleet(settings, run, ledger)

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ecmon import PROJECT_ROOT
@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     )
     clickhouse_host: str = Field(default="", description="ClickHouse server host; default: `host`.")
     metrics_host: str = Field(default="", description="Address /metrics binds to (0.0.0.0 in containers); default: `host`.")
+
+    # Kafka authentication (docs/security-kafka.md). plaintext: no authentication, no ACLs (the default of
+    # the local stack and of `make test`); scram: SASL/SCRAM-SHA-512 on every client connection, ACLs per
+    # role (ecmon/principals.py), anonymous clients rejected.
+    kafka_security: Literal["plaintext", "scram"] = Field(
+        default="plaintext", description="How clients authenticate to Kafka: plaintext (none) or scram (SASL/SCRAM)."
+    )
+    kafka_username: str = Field(
+        default="", description="SCRAM user of this process (one role per process); default: the secrets file."
+    )
+    kafka_password: SecretStr = Field(default=SecretStr(""), description="SCRAM password for kafka_username.")
+    kafka_secrets_file: Path | None = Field(
+        default=None, description="JSON file of the SCRAM users per role; default: <state_dir>/secrets/kafka-users.json "
+        "(generated with mode 0600 by `ecmon stack up` in scram mode).",
+    )
 
     electricity_method: Literal["equivalent", "equal"] = Field(
         default="equivalent", description="How electricity converts to standard coal (see docs)."
@@ -96,6 +111,10 @@ class Settings(BaseSettings):
         return min(self.brokers, 3)
 
     @property
+    def kafka_secrets_path(self) -> Path:
+        return self.kafka_secrets_file or self.state_dir / "secrets" / "kafka-users.json"
+
+    @property
     def run_dir(self) -> Path:
         return self.state_dir / "run"
 
@@ -114,7 +133,13 @@ def get_settings() -> Settings:
     settings = Settings()
     stack_file = settings.state_dir / "run" / "stack.json"
     # A stack started with --brokers 3 must be found by later commands without repeating the flag.
-    if stack_file.exists() and "ECMON_BROKERS" not in os.environ:
-        brokers = json.loads(stack_file.read_text()).get("brokers", settings.brokers)
-        settings = settings.model_copy(update={"brokers": brokers})
+    # So must a stack started in scram mode, or every later command would try plaintext against it.
+    if stack_file.exists():
+        recorded = json.loads(stack_file.read_text())
+        update = {}
+        if "ECMON_BROKERS" not in os.environ:
+            update["brokers"] = recorded.get("brokers", settings.brokers)
+        if "ECMON_KAFKA_SECURITY" not in os.environ:
+            update["kafka_security"] = recorded.get("kafka_security", settings.kafka_security)
+        settings = settings.model_copy(update=update)
     return settings

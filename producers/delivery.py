@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from confluent_kafka import KafkaError, Producer
 
@@ -27,11 +28,15 @@ class DeliveryFailed(RuntimeError):
 class BatchProducer:
     """Sends batches and calls ``on_delivered`` once Kafka has acknowledged each one."""
 
-    def __init__(self, bootstrap_servers: str, client_id: str = "ecmon-gateway",
+    def __init__(self, connection: str | Mapping[str, Any], client_id: str = "ecmon-gateway",
                  delivery_timeout_ms: int = 600_000) -> None:
+        """``connection``: bootstrap servers, or a whole client configuration of a role with its
+        credentials (``ecmon.kafka_clients.client_config``)."""
+        if isinstance(connection, str):
+            connection = {"bootstrap.servers": connection}
         self._producer = Producer(
             {
-                "bootstrap.servers": bootstrap_servers,
+                **connection,
                 "client.id": client_id,
                 "enable.idempotence": True,  # implies acks=all and ordered, de-duplicated retries
                 "acks": "all",

@@ -24,6 +24,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ecmon import codec, signing, topics
+from ecmon.kafka_clients import client_config
 from ecmon.metric_defs import (
     GATEWAY_BATCHES_SENT,
     GATEWAY_READINGS_SENT,
@@ -103,6 +104,12 @@ def encode_batch(batch: PlannedBatch, sent_at_ms: int) -> bytes:
     unsigned = codec.encode("reading_batch", record)
     record["signature"] = signing.sign(unsigned, signing.enterprise_key(ent.key_id))
     return codec.encode("reading_batch", record)
+
+
+def registry_producer(settings: Settings) -> BatchProducer:
+    """The simulator registers its enterprises as the registry operator would, under that role's own
+    Kafka user: a gateway may write readings and production, never the registry (ecmon/principals.py)."""
+    return BatchProducer(client_config(settings, "registry"), client_id="ecmon-registry")
 
 
 def publish_registry(producer: BatchProducer, fleet: list[Enterprise], valid_from_ms: int, interval_s: int) -> None:
@@ -192,7 +199,7 @@ def run_fleet(settings: Settings, run: FleetRun, ledger: Ledger, show_progress: 
 
 def publish_production(settings: Settings, fleet: list[Enterprise], run: FleetRun) -> int:
     """Each enterprise's daily output, planned from the same (deterministic) readings as the batches."""
-    producer = BatchProducer(settings.bootstrap_servers)
+    producer = BatchProducer(client_config(settings, "gateway"))
     records = production_records(fleet, _interleaved(fleet, run), int(time.time() * 1000))
     for ent, record in records:
         producer.send(topics.PRODUCTION.name, ent.uscc.encode(), encode_production(ent, record))
@@ -207,8 +214,8 @@ def send_batches(settings: Settings, source: BatchSource, ledger: Ledger, speed:
         name = spool_name or (source.fleet[0].gateway_id if len(source.fleet) == 1 else "fleet")
         return _send_spooled(settings, source, ledger, speed, show_progress, Spool(spool_path(settings, name),
                                                                                    spool_limit_bytes))
-    producer = BatchProducer(settings.bootstrap_servers)
-    publish_registry(producer, source.fleet, source.start_ms, source.interval_s)
+    producer = BatchProducer(client_config(settings, "gateway"))
+    publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s)
     corrupter = random.Random(f"corrupt/{source.seed}")
 
     wall_start = time.monotonic()
@@ -262,7 +269,7 @@ def _spooled(batch: PlannedBatch, base: int, corrupter: random.Random) -> list[S
 def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed: float, show_progress: bool,
                   spool: Spool) -> Ledger:
     # No delivery timeout: during an outage the spool, not a timer, decides how much may wait.
-    producer = BatchProducer(settings.bootstrap_servers, delivery_timeout_ms=0)
+    producer = BatchProducer(client_config(settings, "gateway"), delivery_timeout_ms=0)
 
     def acked(b: SpooledBatch) -> None:
         meta = b.meta_json
@@ -276,7 +283,7 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
     sender = SpooledSender(producer, spool, acked)
     try:
         sender.resume()
-        publish_registry(producer, source.fleet, source.start_ms, source.interval_s)
+        publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s)
         positions = {e.gateway_id: spool.position(e.gateway_id, source.key) for e in source.fleet}
         corrupter = random.Random(f"corrupt/{source.seed}")
         wall_start = time.monotonic()

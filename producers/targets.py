@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import time
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from ecmon import codec, topics
 from ecmon.regions import UnknownRegion, province_of
@@ -78,8 +80,9 @@ def target_key(record: dict) -> str:
     return f"{record['scope']}/{record['entity_code']}/{record['year']}/{record['month']}"
 
 
-def publish_targets(bootstrap_servers: str, records: list[dict]) -> int:
-    producer = BatchProducer(bootstrap_servers, client_id="ecmon-targets")
+def publish_targets(connection: str | Mapping[str, Any], records: list[dict]) -> int:
+    """``connection``: bootstrap servers, or the registry role's client configuration (scram mode)."""
+    producer = BatchProducer(connection, client_id="ecmon-targets")
     for record in records:
         producer.send(topics.TARGETS.name, target_key(record).encode(), codec.encode("target", record))
     producer.flush()

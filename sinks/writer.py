@@ -28,6 +28,7 @@ from clickhouse_driver import errors as ch_errors
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ecmon import topics
+from ecmon.kafka_clients import client_config
 from ecmon.metric_defs import (
     DEAD_LETTERS,
     SINK_BATCH_ROWS,
@@ -107,7 +108,7 @@ class ClickHouseSink:
         self.client: Client = connect(settings)
         self.consumer = Consumer(
             {
-                "bootstrap.servers": settings.bootstrap_servers,
+                **client_config(settings, "sink"),
                 "group.id": settings.sink_group,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
@@ -239,7 +240,7 @@ class ClickHouseSink:
     def _lag_loop(self, every_s: float = 5.0) -> None:
         """Consumer lag per topic: end offsets (asked from the brokers by a separate client, off the main
         loop, because each answer takes a round trip) minus the next offset this sink will read."""
-        watermarks = Consumer({"bootstrap.servers": self.settings.bootstrap_servers,
+        watermarks = Consumer({**client_config(self.settings, "sink"),
                                "group.id": f"{self.settings.sink_group}-lag", "enable.auto.commit": False,
                                "log_level": 3})
         try:

@@ -16,11 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from ecmon import codec, topics
 from ecmon.metric_defs import ENTERPRISE_LAST_READING, REGISTRY_ENTERPRISES, TARGETS_KNOWN
+from ecmon.principals import REGISTRY_FOLLOWER_GROUPS
 from ecmon.months import month_start_ms, next_period
 from ecmon.regions import province_of
 
@@ -28,8 +31,12 @@ log = logging.getLogger(__name__)
 
 
 class RegistryFollower:
-    def __init__(self, bootstrap_servers: str, topic: str = topics.REGISTRY.name,
+    def __init__(self, connection: str | Mapping[str, Any], topic: str = topics.REGISTRY.name,
                  targets_topic: str = topics.TARGETS.name) -> None:
+        """``connection``: bootstrap servers, or the worker role's client configuration (with credentials)."""
+        if isinstance(connection, str):
+            connection = {"bootstrap.servers": connection}
+        follower_group, watermarks_group = REGISTRY_FOLLOWER_GROUPS
         self.topic = topic
         self.targets_topic = targets_topic
         self.enterprises: dict[str, dict] = {}
@@ -44,15 +51,15 @@ class RegistryFollower:
         self._lock = threading.Lock()
         self._consumer = Consumer(
             {
-                "bootstrap.servers": bootstrap_servers,
-                "group.id": "ecmon-registry-follower",  # never commits; assign() only
+                **connection,
+                "group.id": follower_group,  # never commits; assign() only
                 "enable.auto.commit": False,
                 "log_level": 3,
             }
         )
         # A second client for end offsets: calling it on the consuming client from another thread
         # can block forever while that client sits in consume().
-        self._watermarks = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "ecmon-registry-watermarks",
+        self._watermarks = Consumer({**connection, "group.id": watermarks_group,
                                      "enable.auto.commit": False, "log_level": 3})
         self._watermarks_lock = threading.Lock()
         self._stop = threading.Event()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 import uuid
@@ -13,6 +14,8 @@ import httpx
 
 from deploy.stack.process import ManagedProcess, ServiceError
 from ecmon import PROJECT_ROOT
+from ecmon.kafka_clients import MECHANISM, client_config, credentials
+from ecmon.principals import SUPER_USERS
 from ecmon.settings import Settings
 
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -32,6 +35,17 @@ def _require(binary: str, install_hint: str) -> str:
     if path is None:
         raise ServiceError(f"{binary} is not installed. Install it with: {install_hint}")
     return path
+
+
+def _redact(text: str, settings: Settings) -> str:
+    """Error output of a Kafka tool with every password of the secrets file blanked out."""
+    if settings.kafka_security == "plaintext" or not settings.kafka_secrets_path.exists():
+        return text
+    import json
+
+    for entry in json.loads(settings.kafka_secrets_path.read_text()).values():
+        text = text.replace(entry["password"], "***")
+    return text
 
 
 @dataclass
@@ -110,11 +124,7 @@ class KafkaBroker(Service):
             "process.roles": "broker,controller",
             "node.id": self.node_id,
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{s.host}:{self.port},CONTROLLER://{s.host}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{s.host}:{self.port}",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            **self._listener_props(),
             "log.dirs": self.home / "data",
             # topics come from ecmon.topics only; a typo in a topic name must fail, not create a topic
             "auto.create.topics.enable": "false",
@@ -132,17 +142,69 @@ class KafkaBroker(Service):
             "num.network.threads": 2,
             "num.io.threads": 4,
         }
-        self.properties_path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        # In scram mode the file holds the brokers' password (JAAS): readable by this user only.
+        fd = os.open(self.properties_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(f"{k}={v}\n" for k, v in props.items()))
+        os.chmod(self.properties_path, 0o600)
         if not (self.home / "data" / "meta.properties").exists():
             result = subprocess.run(
                 [*self._java(), "kafka.tools.StorageTool", "format", f"--cluster-id={self._cluster_id()}",
-                 "-c", str(self.properties_path), "--ignore-formatted"],
+                 "-c", str(self.properties_path), "--ignore-formatted", *self._bootstrap_scram()],
                 capture_output=True, text=True,
             )
             if result.returncode != 0:
                 raise ServiceError(
-                    f"{self.name}: formatting the KRaft log directory failed: {result.stderr.strip()[-800:]}"
+                    f"{self.name}: formatting the KRaft log directory failed: "
+                    f"{_redact(result.stderr.strip()[-800:], self.settings)}"
                 )
+
+    def _listener_props(self) -> dict[str, object]:
+        s = self.settings
+        if s.kafka_security == "plaintext":
+            return {
+                "listeners": f"PLAINTEXT://{s.host}:{self.port},CONTROLLER://{s.host}:{self.controller_port}",
+                "advertised.listeners": f"PLAINTEXT://{s.host}:{self.port}",
+                "controller.listener.names": "CONTROLLER",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            }
+        # scram: clients and brokers on SASL_PLAINTEXT with SCRAM-SHA-512 (users live in the KRaft metadata);
+        # the controller listener uses SASL/PLAIN with the brokers' one static user, because a controller
+        # must authenticate its peers before it has read the metadata that holds the SCRAM users (KAFKA-15513).
+        broker = credentials(s, "broker")
+        scram = f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{broker.username}" ' \
+                f'password="{broker.password}";'
+        plain = f'org.apache.kafka.common.security.plain.PlainLoginModule required username="{broker.username}" ' \
+                f'password="{broker.password}" user_{broker.username}="{broker.password}";'
+        return {
+            "listeners": f"SASL_PLAINTEXT://{s.host}:{self.port},CONTROLLER://{s.host}:{self.controller_port}",
+            "advertised.listeners": f"SASL_PLAINTEXT://{s.host}:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "SASL_PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms": MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": MECHANISM,
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.sasl_plaintext.sasl.enabled.mechanisms": MECHANISM,
+            f"listener.name.sasl_plaintext.{MECHANISM.lower()}.sasl.jaas.config": scram,
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config": plain,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": ";".join(f"User:{u}" for u in SUPER_USERS),
+            "allow.everyone.if.no.acl.found": "false",
+        }
+
+    def _bootstrap_scram(self) -> list[str]:
+        """SCRAM users written into the metadata at format time (Kafka >= 3.5): the brokers' own, for
+        inter-broker traffic, and the administrator's, which then creates every other user and the ACLs."""
+        if self.settings.kafka_security == "plaintext":
+            return []
+        out = []
+        for role in ("broker", "admin"):
+            creds = credentials(self.settings, role)
+            out += ["--add-scram", f"{MECHANISM}=[name={creds.username},password={creds.password}]"]
+        return out
 
     def _java(self) -> list[str]:
         return [
@@ -164,9 +226,8 @@ class KafkaBroker(Service):
     def healthy(self) -> bool:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient(
-            {"bootstrap.servers": f"{self.settings.host}:{self.port}", "socket.timeout.ms": 2000, "log_level": 0}
-        )
+        admin = AdminClient({**client_config(self.settings, "admin", f"{self.settings.host}:{self.port}"),
+                             "socket.timeout.ms": 2000, "log_level": 0})
         meta = admin.list_topics(timeout=2)
         return any(b.id == self.node_id for b in meta.brokers.values())
 

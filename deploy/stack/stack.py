@@ -10,10 +10,12 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
+from deploy.stack import acls
 from deploy.stack.apps import running_apps
 from deploy.stack.process import ServiceError, wait_until
 from deploy.stack.services import KafkaBroker, Service, stack_services
 from ecmon import topics
+from ecmon.kafka_clients import client_config, ensure_secrets_file
 from ecmon.settings import Settings
 
 
@@ -31,19 +33,22 @@ def _stack_file(settings: Settings):
 
 
 def _check_broker_count(settings: Settings, services: list[Service]) -> None:
-    """KRaft voters are fixed at format time: a different broker count needs fresh Kafka storage."""
+    """KRaft voters (and, in scram mode, the bootstrap SCRAM users) are fixed at format time: a different
+    broker count or Kafka security mode needs fresh Kafka storage."""
     stack_file = _stack_file(settings)
     if not stack_file.exists():
         return
-    previous = json.loads(stack_file.read_text()).get("brokers")
-    if previous == settings.brokers:
+    recorded = json.loads(stack_file.read_text())
+    previous = recorded.get("brokers")
+    previous_security = recorded.get("kafka_security", "plaintext")
+    if previous == settings.brokers and previous_security == settings.kafka_security:
         return
     running = [s.name for s in services if isinstance(s, KafkaBroker) and s.process.pid()]
     old_running = [f"kafka-{i}" for i in range(1, (previous or 0) + 1)]
     if running or any(KafkaBroker(name=n, port=0, settings=settings).process.pid() for n in old_running):
         raise ServiceError(
-            f"the stack is running with {previous} broker(s); run `ecmon stack down` before "
-            f"`ecmon stack up --brokers {settings.brokers}`"
+            f"the stack is running with {previous} broker(s), Kafka security {previous_security}; run "
+            f"`ecmon stack down` before starting it with {settings.brokers} broker(s), {settings.kafka_security}"
         )
     for path in settings.state_dir.glob("kafka-*"):
         shutil.rmtree(path, ignore_errors=True)
@@ -61,7 +66,10 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     if any(isinstance(s, KafkaBroker) for s in services):
         _check_broker_count(settings, services)
-        _stack_file(settings).write_text(json.dumps({"brokers": settings.brokers}))
+        if settings.kafka_security == "scram":
+            _check_secrets(settings)
+        _stack_file(settings).write_text(json.dumps({"brokers": settings.brokers,
+                                                     "kafka_security": settings.kafka_security}))
 
     started: list[Service] = []
     for service in services:
@@ -90,7 +98,24 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
     if any(isinstance(s, KafkaBroker) for s in services):
         on_progress("creating topics")
         create_topics(settings)
+        if settings.kafka_security == "scram":
+            on_progress("creating Kafka users and ACLs (ecmon/principals.py)")
+            acls.apply(settings)
     return status(settings)
+
+
+def _check_secrets(settings: Settings) -> None:
+    """The brokers' storage holds the SCRAM users of the secrets file it was formatted with: without
+    that file nobody, not even the brokers among themselves, could authenticate."""
+    formatted = any((settings.state_dir / f"kafka-{i}" / "data" / "meta.properties").exists()
+                    for i in range(1, settings.brokers + 1))
+    if formatted and not settings.kafka_secrets_path.exists():
+        raise ServiceError(
+            f"the Kafka secrets file {settings.kafka_secrets_path} is missing, but the brokers' storage was "
+            "formatted with its passwords; restore it, or delete the kafka-* directories of the state "
+            "directory to start Kafka afresh"
+        )
+    ensure_secrets_file(settings)
 
 
 @retry(
@@ -112,7 +137,7 @@ def _create(admin: AdminClient, wanted: list[NewTopic]) -> None:
 
 def create_topics(settings: Settings) -> list[str]:
     """Create every declared topic that does not exist yet; returns the names created."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(client_config(settings, "admin"))
     existing = set(admin.list_topics(timeout=10).topics)
     rf = settings.replication_factor
     min_isr = 2 if rf >= 3 else 1
@@ -130,7 +155,7 @@ def create_topics(settings: Settings) -> list[str]:
     names = {t.topic for t in wanted}
     # Each broker learns new topics from the controller on its own time; a client started next may
     # ask any of them, so wait until every broker knows every topic.
-    per_broker = [AdminClient({"bootstrap.servers": f"{settings.host}:{p}", "log_level": 0})
+    per_broker = [AdminClient({**client_config(settings, "admin", f"{settings.host}:{p}"), "log_level": 0})
                   for p in settings.kafka_ports]
 
     def everywhere() -> bool:

@@ -1,0 +1,120 @@
+"""Kafka client settings per role: the one place every Kafka client of ecmon gets its connection from.
+
+``client_config(settings, role)`` is what confluent-kafka clients (gateways, sink, registry follower, the
+stack's admin) are built with; ``faust_credentials(settings, role)`` is what the Faust worker (aiokafka)
+gets. With ``kafka_security=plaintext`` both add nothing to the bootstrap servers; with ``scram`` they add
+SASL/SCRAM-SHA-512 and the role's user and password.
+
+Where a password comes from, first match wins:
+
+1. ``ECMON_KAFKA_USERNAME`` / ``ECMON_KAFKA_PASSWORD``: this process's one identity (containers get them
+   from a Secret), whatever role it asks for;
+2. the secrets file (``ECMON_KAFKA_SECRETS_FILE``, default ``<state_dir>/secrets/kafka-users.json``), one
+   entry per role, which `ecmon stack up` writes with mode 0600 when it first starts Kafka in scram mode.
+
+Passwords never reach a log: they live in ``Settings.kafka_password`` (a SecretStr) or in this module's
+return values, which callers hand straight to the client library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ecmon.principals import ADMIN_USER, BROKER_USER, ROLES, principals
+from ecmon.settings import Settings
+
+MECHANISM = "SCRAM-SHA-512"
+SCRAM_ITERATIONS = 8192
+
+
+class KafkaCredentialsMissing(RuntimeError):
+    """Kafka runs with SCRAM but this process has no credentials for its role."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+    def __repr__(self) -> str:  # never print a password, not even in a traceback's locals
+        return f"Credentials(username={self.username!r}, password=***)"
+
+
+def usernames(settings: Settings) -> dict[str, str]:
+    """The SCRAM user of every role, the brokers' own included."""
+    roles = principals(settings.worker_app_id, settings.sink_group)
+    return {"broker": BROKER_USER, "admin": ADMIN_USER, **{r: p.username for r, p in roles.items()}}
+
+
+def ensure_secrets_file(settings: Settings) -> Path:
+    """Create the secrets file of the local stack once: a random password per role, mode 0600, in a 0700
+    directory. An existing file is kept (the brokers' storage was formatted with its broker password)."""
+    path = settings.kafka_secrets_path
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    entries = {role: {"username": name, "password": secrets.token_urlsafe(24)}
+               for role, name in usernames(settings).items()}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(entries, out, indent=2)
+    return path
+
+
+def _from_file(settings: Settings, role: str) -> Credentials:
+    path = settings.kafka_secrets_path
+    try:
+        entry = json.loads(path.read_text())[role]
+    except FileNotFoundError:
+        raise KafkaCredentialsMissing(
+            f"Kafka runs with SCRAM (ECMON_KAFKA_SECURITY=scram) but there is no secrets file {path}; start the "
+            "local stack in scram mode (ecmon stack up) or set ECMON_KAFKA_USERNAME and ECMON_KAFKA_PASSWORD"
+        ) from None
+    except (KeyError, ValueError):
+        raise KafkaCredentialsMissing(f"the Kafka secrets file {path} has no entry for role {role!r}") from None
+    return Credentials(entry["username"], entry["password"])
+
+
+def credentials(settings: Settings, role: str) -> Credentials | None:
+    """The SCRAM identity a process in ``role`` connects as; None when Kafka runs without authentication."""
+    if role not in ROLES and role != "broker":
+        raise ValueError(f"unknown Kafka role {role!r}; one of {ROLES}")
+    if settings.kafka_security == "plaintext":
+        return None
+    if settings.kafka_username:
+        return Credentials(settings.kafka_username, settings.kafka_password.get_secret_value())
+    return _from_file(settings, role)
+
+
+def security_config(settings: Settings, role: str) -> dict[str, Any]:
+    """The librdkafka security properties of ``role`` (empty for plaintext)."""
+    creds = credentials(settings, role)
+    if creds is None:
+        return {}
+    return {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanisms": MECHANISM,
+        "sasl.username": creds.username,
+        "sasl.password": creds.password,
+    }
+
+
+def client_config(settings: Settings, role: str, bootstrap: str | None = None) -> dict[str, Any]:
+    """A confluent-kafka client configuration for ``role``: bootstrap servers plus its security properties.
+    Callers add their own client settings (group, acks, ...) on top."""
+    return {"bootstrap.servers": bootstrap or settings.bootstrap_servers, **security_config(settings, role)}
+
+
+def faust_credentials(settings: Settings, role: str = "worker"):
+    """``broker_credentials`` for faust.App: SCRAM-SHA-512 over SASL_PLAINTEXT, or None."""
+    creds = credentials(settings, role)
+    if creds is None:
+        return None
+    import faust
+
+    return faust.SASLCredentials(mechanism=MECHANISM, username=creds.username, password=creds.password)

@@ -1,0 +1,214 @@
+"""Kafka with SASL/SCRAM and ACLs (ECMON_KAFKA_SECURITY=scram) on a real 3.9 broker: each denial, and the
+whole pipeline under the least-privilege users of ecmon/principals.py.
+
+Own stack (kafka-1 and ClickHouse on ports 16xxx, state under tmp_path, scram mode); the demo and
+`make test` stacks (plaintext) are untouched. The worker and the sink run as subprocesses, as in production,
+each with its own Kafka user from the generated secrets file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from rich.console import Console
+
+from deploy.stack import stack
+from deploy.stack.apps import app_process
+from ecmon import topics
+from ecmon.demo import ledger_path, wait_for_reconciliation
+from ecmon.kafka_clients import client_config, credentials
+from ecmon.settings import Settings
+from producers.gateway import FleetRun, run_fleet
+from producers.ledger import Ledger
+from sinks import migrate
+
+pytestmark = pytest.mark.integration
+
+PORTS = dict(kafka_port=16092, clickhouse_port=16000, clickhouse_http_port=16123, prometheus_port=16090,
+             alertmanager_port=16190, metrics_port_base=16200)
+SERVICES = ["kafka-1", "clickhouse"]
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory):
+    settings = Settings(state_dir=tmp_path_factory.mktemp("kafka-security"), kafka_security="scram", **PORTS)
+    saved = dict(os.environ)
+    os.environ.update({f"ECMON_{k.upper()}": str(v) for k, v in PORTS.items()})
+    os.environ.update({"ECMON_STATE_DIR": str(settings.state_dir), "ECMON_KAFKA_SECURITY": "scram"})
+    try:
+        stack.up(settings, only=SERVICES)
+        migrate.migrate(settings)
+        yield settings
+    finally:
+        for role in ("worker", "sink"):
+            app_process(settings, role).stop(timeout=30)
+        stack.down(settings, only=SERVICES)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _config(settings: Settings, role: str, **extra) -> dict:
+    return {**client_config(settings, role), "log_level": 0, **extra}
+
+
+def _produce(conf: dict, topic: str, value: bytes | None = b"security test") -> KafkaError | None:
+    """Send one message; the delivery error, or None when Kafka acknowledged it."""
+    errors: list[KafkaError | None] = []
+    producer = Producer({**conf, "message.timeout.ms": 10_000, "acks": "all"})
+    producer.produce(topic, key=b"security-test", value=value, on_delivery=lambda err, _msg: errors.append(err))
+    producer.flush(15)
+    assert errors, "no delivery report"
+    return errors[0]
+
+
+def _consume_error(conf: dict, topic: str, group: str) -> KafkaError | None:
+    """The first error subscribing to ``topic`` in consumer group ``group``; None if a message arrives."""
+    consumer = Consumer({**conf, "group.id": group, "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None:
+                return msg.error()
+        return None
+    finally:
+        consumer.close()
+
+
+def _describe_error(conf: dict, topic: str) -> KafkaError | None:
+    """The error the brokers give for ``topic``'s metadata (partitions, leaders): Describe on the topic."""
+    return AdminClient(conf).list_topics(topic, timeout=10).topics[topic].error
+
+
+def _denied(err: KafkaError | None, *codes: int) -> None:
+    assert err is not None, "expected a denial, Kafka accepted"
+    assert err.code() in codes, f"expected one of {codes}, got {err}"
+
+
+TOPIC_DENIED = KafkaError.TOPIC_AUTHORIZATION_FAILED
+GROUP_DENIED = KafkaError.GROUP_AUTHORIZATION_FAILED
+
+
+def test_secrets_file_is_private(secure):
+    path = secure.kafka_secrets_path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((secure.state_dir / "kafka-1" / "server.properties").stat().st_mode) == 0o600
+
+
+def test_anonymous_client_is_rejected(secure):
+    admin = AdminClient({"bootstrap.servers": secure.bootstrap_servers, "log_level": 0, "socket.timeout.ms": 3000})
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=5)
+    err = _produce({"bootstrap.servers": secure.bootstrap_servers, "log_level": 0}, topics.READINGS.name)
+    _denied(err, KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT)
+
+
+def test_wrong_password_is_rejected(secure):
+    seen: list[KafkaError] = []
+    conf = {**_config(secure, "gateway"), "sasl.password": "not-the-password", "error_cb": seen.append}
+    admin = AdminClient(conf)
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=5)
+    admin.poll(1)  # serves error_cb
+    assert any(e.code() == KafkaError._AUTHENTICATION for e in seen), seen[:3]
+
+
+def test_gateway_writes_readings_and_production_only(secure):
+    gateway = _config(secure, "gateway")
+    assert _produce(gateway, topics.READINGS.name) is None
+    assert _produce(gateway, topics.PRODUCTION.name) is None
+    for topic in (topics.AGGREGATES, topics.REGISTRY, topics.TARGETS, topics.DEAD_LETTERS):
+        _denied(_produce(gateway, topic.name), TOPIC_DENIED)
+
+
+def test_gateway_cannot_consume_readings(secure):
+    gateway = _config(secure, "gateway")
+    # no group of its own, and not the worker's
+    _denied(_consume_error(gateway, topics.READINGS.name, group="ecmon-gateway"), GROUP_DENIED)
+    _denied(_consume_error(gateway, topics.READINGS.name, group=secure.worker_app_id), GROUP_DENIED)
+
+
+def test_gateway_cannot_see_other_topics(secure):
+    gateway = _config(secure, "gateway")
+    assert _describe_error(gateway, topics.READINGS.name) is None
+    for topic in (topics.AGGREGATES, topics.REGISTRY, topics.DEAD_LETTERS):
+        _denied(_describe_error(gateway, topic.name), TOPIC_DENIED)
+
+
+def test_registry_operator_writes_reference_data_only(secure):
+    registry = _config(secure, "registry")
+    assert _produce(registry, topics.TARGETS.name, value=None) is None  # a tombstone: withdraws nothing real
+    _denied(_produce(registry, topics.READINGS.name), TOPIC_DENIED)
+    _denied(_produce(registry, topics.AGGREGATES.name), TOPIC_DENIED)
+
+
+def test_sink_cannot_produce(secure):
+    sink = _config(secure, "sink")
+    _denied(_produce(sink, topics.READINGS.name), TOPIC_DENIED)
+    _denied(_produce(sink, topics.AGGREGATES.name), TOPIC_DENIED)
+
+
+def test_sink_reads_only_its_inputs_in_its_own_group(secure):
+    sink = _config(secure, "sink")
+    # its own group, a topic that is not its input: the topic ACL says no
+    _denied(_consume_error(sink, topics.READINGS.name, group=secure.sink_group), TOPIC_DENIED)
+    # an input topic, but another role's group: the group ACL says no
+    _denied(_consume_error(sink, topics.AGGREGATES.name, group=secure.worker_app_id), GROUP_DENIED)
+
+
+def test_worker_cannot_write_reference_data_or_ingest(secure):
+    worker = _config(secure, "worker")
+    _denied(_produce(worker, topics.REGISTRY.name), TOPIC_DENIED)
+    _denied(_produce(worker, topics.TARGETS.name), TOPIC_DENIED)
+    _denied(_produce(worker, topics.READINGS.name), TOPIC_DENIED)
+
+
+def test_denials_are_logged_by_the_broker(secure):
+    log = (secure.log_dir / "kafka-1.log").read_text(errors="replace")
+    # the audit trail names principal, operation and resource (deploy/kafka/log4j.properties)
+    assert "User:ecmon-gateway is Denied operation = DESCRIBE from host = 127.0.0.1 on resource = " \
+           "Topic:LITERAL:ecmon.aggregates.v1" in log
+    assert "User:ecmon-sink is Denied operation = WRITE from host = 127.0.0.1 on resource = " \
+           "Topic:LITERAL:ecmon.aggregates.v1" in log
+    assert "User:ecmon-worker is Denied operation = WRITE from host = 127.0.0.1 on resource = " \
+           "Topic:LITERAL:ecmon.registry.v1" in log
+
+
+def test_full_pipeline_reconciles_exactly_under_least_privilege(secure):
+    broker_log = secure.log_dir / "kafka-1.log"
+    logged_before = broker_log.stat().st_size
+    for role in ("worker", "sink"):
+        app_process(secure, role).start()
+    run = FleetRun(enterprises=6, start="2026-09", months=1, intervals_per_batch=96, seed=16, faults="corrupt,duplicate")
+    ledger = Ledger.load(ledger_path(secure), secure.electricity_method)
+    run_fleet(secure, run, ledger, show_progress=False)  # as gateway; registrations as registry
+    ledger.save(ledger_path(secure))
+    result = wait_for_reconciliation(secure, ledger, timeout=150, console=Console(), show_progress=False)
+    assert result.exact, result.line()
+    assert sum(v[1] for v in result.sent.values()) > 0
+    for role in ("worker", "sink"):
+        assert app_process(secure, role).pid() is not None, f"{role} exited:\n{app_process(secure, role).log_tail()}"
+    # every request of the gateway, registry, worker and sink users was allowed: the ACLs are sufficient
+    with broker_log.open("rb") as log:
+        log.seek(logged_before)
+        denials = [line for line in log.read().decode(errors="replace").splitlines() if "is Denied" in line]
+    assert not denials, denials[:5]
+
+
+def test_no_password_in_any_log(secure):
+    passwords = {role: entry["password"] for role, entry in json.loads(secure.kafka_secrets_path.read_text()).items()}
+    assert credentials(secure, "worker").password == passwords["worker"]
+    logs = sorted(secure.log_dir.glob("*.log"))
+    assert {p.name for p in logs} >= {"kafka-1.log", "worker-1.log", "sink-1.log"}
+    for path in logs:
+        text = path.read_text(errors="replace")
+        for role, password in passwords.items():
+            assert password not in text, f"the {role} password appears in {path.name}"

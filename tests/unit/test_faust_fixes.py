@@ -1,0 +1,78 @@
+"""streams/faust_fixes.py: no stream record reaches an agent while recovery repositions the partitions."""
+
+import asyncio
+from unittest.mock import AsyncMock, MagicMock
+
+from faust.tables.recovery import Recovery
+from faust.types import TP
+
+from streams import faust_fixes
+
+READINGS_0 = TP("ecmon.readings.v1", 0)
+
+
+class FlowRecorder:
+    """The consumer and flow control as on_recovery_completed drives them; records whether flow was on."""
+
+    def __init__(self) -> None:
+        self.flow_active = True  # recovery turned it on to read the changelogs
+        self.steps: list[tuple[str, bool]] = []
+
+    def stop_flow(self) -> None:
+        self.flow_active = False
+
+    def resume_flow(self) -> None:
+        self.flow_active = True
+        self.steps.append(("resume_flow", self.flow_active))
+
+    def assignment(self) -> set[TP]:
+        return {READINGS_0}
+
+    def resume_partitions(self, tps) -> None:
+        self.steps.append(("resume_partitions", self.flow_active))
+
+    async def perform_seek(self) -> None:
+        await asyncio.sleep(0)  # the broker round trip during which the fetcher used to deliver
+        self.steps.append(("seek", self.flow_active))
+
+    def clear_agent_queues(self) -> None:
+        self.steps.append(("clear_queues", self.flow_active))
+
+
+def recovery_with(consumer: FlowRecorder) -> MagicMock:
+    recovery = MagicMock(name="recovery")
+    recovery.app.consumer = consumer
+    recovery.app.consumer_generation_id = 0
+    recovery.app.on_rebalance_complete.send = AsyncMock()
+    recovery.app._fetcher.maybe_start = AsyncMock()
+    recovery.app.flow_control.resume = consumer.clear_agent_queues
+    recovery.app.assignor.assigned_standbys.return_value = set()
+    recovery.tables.values.return_value = []
+    recovery._is_changelog_tp.return_value = False
+
+    async def wait(coro, timeout=None):
+        await coro
+
+    recovery._wait = wait
+    return recovery
+
+
+def test_flow_stays_off_until_the_stream_partitions_are_repositioned_and_the_queues_cleared():
+    faust_fixes.apply()
+    faust_fixes.apply()  # idempotent
+    consumer = FlowRecorder()
+    asyncio.run(Recovery.on_recovery_completed(recovery_with(consumer), 0))
+    steps = dict(consumer.steps)
+    assert steps["resume_partitions"] is False
+    assert steps["seek"] is False
+    assert steps["clear_queues"] is False
+    assert consumer.flow_active  # and on again once the method is done
+
+
+def test_without_the_fix_the_backlog_flows_while_the_seek_is_awaited():
+    """Documents the defect in faust-streaming 0.15.3 the fix is for; fails once upstream changes it."""
+    unfixed = getattr(Recovery.on_recovery_completed, "__wrapped__", Recovery.on_recovery_completed)
+    consumer = FlowRecorder()
+    asyncio.run(unfixed(recovery_with(consumer), 0))
+    assert [s for s, _ in consumer.steps][:2] == ["resume_partitions", "seek"]
+    assert dict(consumer.steps)["seek"] is True
