@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     clickhouse_host: str = Field(default="", description="ClickHouse server host; default: `host`.")
     metrics_host: str = Field(default="", description="Address /metrics binds to (0.0.0.0 in containers); default: `host`.")
 
-    # Kafka authentication (docs/security-kafka.md). plaintext: no authentication, no ACLs (the default of
+    # Kafka authentication (docs/security.md). plaintext: no authentication, no ACLs (the default of
     # the local stack and of `make test`); scram: SASL/SCRAM-SHA-512 on every client connection, ACLs per
     # role (ecmon/principals.py), anonymous clients rejected.
     kafka_security: Literal["plaintext", "scram"] = Field(

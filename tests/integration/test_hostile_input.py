@@ -69,7 +69,7 @@ ANY = "*"  # a case whose reason depends on where the damage landed: any reason 
 
 @dataclass(frozen=True)
 class Hostile:
-    kind: str  # the kind of input (the table in docs/security-hostile-input.md)
+    kind: str  # the kind of input (the table in docs/security.md)
     reason: str  # the reason its dead letter must carry, or ANY
     topic: str
     key: bytes | None
