@@ -15,7 +15,6 @@ carry every one of them to the table an operator reads.
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,13 +24,10 @@ import pytest
 from fastavro.schema import to_parsing_canonical_form
 from rich.console import Console
 
-from deploy.stack import stack
-from deploy.stack.apps import ensure_running
 from ecmon import codec, signing, topics
 from ecmon.demo import wait_for_reconciliation
 from ecmon.energy import accepted_units, coal_factor
 from ecmon.months import DAY_MS, month_of_interval, month_start_ms
-from ecmon.settings import Settings
 from ecmon.uscc import is_valid_uscc
 from producers.delivery import BatchProducer
 from producers.fleet import Enterprise, build_fleet, plan_batches, registry_record
@@ -39,9 +35,9 @@ from producers.gateway import encode_batch, publish_registry
 from producers.ledger import Ledger
 from producers.production import encode_production
 from producers.profiles import PROFILES
-from sinks import migrate
 from sinks.clickhouse import connect
 from streams.dead_letters import REASONS
+from own_stack import isolated_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -135,23 +131,8 @@ class Run:
 @pytest.fixture(scope="module")
 def own_pipeline(tmp_path_factory):
     state_dir = tmp_path_factory.mktemp("ecmon-dead-letters")
-    settings = Settings(state_dir=state_dir, brokers=1, **PORTS)
-    env = {f"ECMON_{k.upper()}": str(v) for k, v in {**PORTS, "state_dir": state_dir, "brokers": 1}.items()}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        stack.up(settings, only=["kafka-1", "clickhouse"])
-        migrate.migrate(settings)
-        for role in ("worker", "sink"):
-            ensure_running(settings, role)
+    with isolated_pipeline(state_dir, PORTS) as settings:
         yield settings
-    finally:
-        stack.down(settings)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 # -- message builders (the project's own encoders) ---------------------------------------------------------

@@ -29,8 +29,7 @@ import pytest
 from confluent_kafka import Producer
 from rich.console import Console
 
-from deploy.stack import stack
-from deploy.stack.apps import app_process, ensure_running
+from deploy.stack.apps import app_process
 from ecmon import codec, signing, topics
 from ecmon.demo import wait_for_reconciliation
 from ecmon.months import DAY_MS, month_start_ms
@@ -41,10 +40,10 @@ from producers.delivery import BatchProducer
 from producers.ledger import Ledger
 from producers.production import encode_production
 from producers.profiles import PROFILES
-from sinks import migrate
 from sinks.clickhouse import connect
 from streams.dead_letters import PAYLOAD_LIMIT, REASONS
 from test_dead_letter_reasons import _count, _cst, batch_record, invalid_uscc, reading, signed, unreleased_schema
+from own_stack import isolated_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -91,23 +90,8 @@ class Run:
 @pytest.fixture(scope="module")
 def hostile_pipeline(tmp_path_factory):
     state_dir = tmp_path_factory.mktemp("ecmon-hostile")
-    settings = Settings(state_dir=state_dir, brokers=1, **PORTS)
-    env = {f"ECMON_{k.upper()}": str(v) for k, v in {**PORTS, "state_dir": state_dir, "brokers": 1}.items()}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        stack.up(settings, only=["kafka-1", "clickhouse"])
-        migrate.migrate(settings)
-        for role in ("worker", "sink"):
-            ensure_running(settings, role)
+    with isolated_pipeline(state_dir, PORTS) as settings:
         yield settings
-    finally:
-        stack.down(settings)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def pids(settings: Settings) -> dict[str, int | None]:

@@ -12,20 +12,17 @@ import uuid
 import pytest
 from rich.console import Console
 
-from deploy.stack import stack
-from deploy.stack.apps import ensure_running
 from ecmon import topics
 from ecmon.demo import wait_for_reconciliation
 from ecmon.months import month_start_ms
 from ecmon.quota_standards import standard_for
-from ecmon.settings import Settings
 from producers.delivery import BatchProducer
 from producers.gateway import FleetRun, run_fleet
 from producers.ledger import Ledger
 from producers.production import encode_production
 from producers.profiles import PROFILES
-from sinks import migrate
 from sinks.clickhouse import connect
+from own_stack import isolated_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -37,23 +34,8 @@ MONTH = "2026-10"
 @pytest.fixture(scope="module")
 def own_pipeline(tmp_path_factory):
     state_dir = tmp_path_factory.mktemp("ecmon-production")
-    settings = Settings(state_dir=state_dir, brokers=1, **PORTS)
-    env = {f"ECMON_{k.upper()}": str(v) for k, v in {**PORTS, "state_dir": state_dir, "brokers": 1}.items()}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        stack.up(settings, only=["kafka-1", "clickhouse"])
-        migrate.migrate(settings)  # in this process, as the administrator `default`
-        for role in ("worker", "sink"):
-            ensure_running(settings, role)
+    with isolated_pipeline(state_dir, PORTS) as settings:
         yield settings
-    finally:
-        stack.down(settings)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _wait(query, check, client, timeout=40.0):

@@ -1,20 +1,16 @@
 """Cumulative meters end to end, on a stack of its own (ports 23xxx): registers with rollover,
 resets, meter replacement, late and shuffled readings reconcile exactly with what the gateways counted."""
 
-import os
 import time
 
 import pytest
 from rich.console import Console
 
-from deploy.stack import stack
-from deploy.stack.apps import ensure_running
 from ecmon.demo import wait_for_reconciliation
-from ecmon.settings import Settings
 from producers.gateway import FleetRun, run_fleet
 from producers.ledger import Ledger
-from sinks import migrate
 from sinks.clickhouse import connect
+from own_stack import isolated_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -25,23 +21,8 @@ PORTS = {"kafka_port": 23092, "clickhouse_port": 23000, "clickhouse_http_port": 
 @pytest.fixture(scope="module")
 def own_pipeline(tmp_path_factory):
     state_dir = tmp_path_factory.mktemp("ecmon-streams")
-    settings = Settings(state_dir=state_dir, brokers=1, **PORTS)
-    env = {f"ECMON_{k.upper()}": str(v) for k, v in {**PORTS, "state_dir": state_dir, "brokers": 1}.items()}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        stack.up(settings, only=["kafka-1", "clickhouse"])
-        migrate.migrate(settings)
-        for role in ("worker", "sink"):
-            ensure_running(settings, role)
+    with isolated_pipeline(state_dir, PORTS) as settings:
         yield settings
-    finally:
-        stack.down(settings)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_a_cumulative_fleet_with_counter_faults_reconciles_exactly(own_pipeline):

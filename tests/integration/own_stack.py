@@ -1,0 +1,36 @@
+"""A pipeline on a stack of its own (Kafka and ClickHouse, a worker and a sink), for tests that must not
+share the `make test` stack: its own ports, its own state directory, stopped at the end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from deploy.stack import stack
+from deploy.stack.apps import ensure_running
+from ecmon.settings import Settings
+from sinks import migrate
+
+
+@contextmanager
+def isolated_pipeline(state_dir: Path, ports: dict[str, int]) -> Iterator[Settings]:
+    settings = Settings(state_dir=state_dir, brokers=1, **ports)
+    # The worker and the sink are child processes: they read their settings from the environment.
+    env = {f"ECMON_{k.upper()}": str(v) for k, v in {**ports, "state_dir": state_dir, "brokers": 1}.items()}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        stack.up(settings, only=["kafka-1", "clickhouse"])
+        migrate.migrate(settings)  # in this process, as the administrator `default`
+        for role in ("worker", "sink"):
+            ensure_running(settings, role)
+        yield settings
+    finally:
+        stack.down(settings)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
