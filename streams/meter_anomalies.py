@@ -15,10 +15,12 @@ permanent change is reported once), a stuck meter after the same non-zero value 
 regression on a negative interval (unless the meter is bidirectional: many negatives), an impossible value
 when it is not finite or 100 times the largest value the meter ever showed. Silence is the worker's (timers).
 
-The score of a point (``Verdict.score``, 0..1) is separate from the findings: an anomaly likelihood of
-the recent errors against a fast local mean, on a log scale, with one alarm per event (``_surprise``).
-It is what NAB scores; the worker acts on findings. The cells are stored with 4 significant digits and
-the other floats with 6, so the state stays about 1.4 kB of JSON whatever the stream's length.
+The score of a point (``Verdict.score``, 0..1) is separate from the findings: the largest of four anomaly
+likelihoods (``_surprise``) - the error against a fast local mean, the same on a log scale, the seasonal z
+of the baseline, and the novelty of the recent shape (``_context_view``, after CAD OSE) - with one alarm
+per event. It is what NAB scores; the worker acts on findings. The cells are stored with 4 significant
+digits and the other floats with 6, and the context counts are one fixed string of 512 digits, so the state
+stays about 2.1 kB of JSON whatever the stream's length.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import math
 from dataclasses import dataclass
 
 DETECTOR = "meter_anomalies"
-DETECTOR_VERSION = "2"
+DETECTOR_VERSION = "3"
 
 _HOUR_MS = 3_600_000
 _CST_MS = 8 * _HOUR_MS
@@ -59,6 +61,16 @@ LONG_RATE = 0.001  # their long-run mean and variance (about 1,000 readings)
 TAIL_DECADES = 8.0  # score 1.0 at a tail probability of 1e-8
 ALARM_SCORE = 0.6  # tail 1.6e-5
 QUIET_READINGS = 100  # after an alarm, scores are halved for this many readings
+LOG_EPS = 0.01  # the log and context views see sign(v) log(1 + |v| / (1 % of the mean magnitude, or the resolution))
+LOG_WEIGHT = 0.9
+SEASONAL_CLIP, SEASONAL_SHORT, SEASONAL_WEIGHT = 10.0, 0.3, 0.9  # the seasonal view: |z| against the baseline
+CTX_LEVELS = 8  # the context view: levels of the value's own (log) range
+CTX_CONTRACT = 1e-5  # per reading, the range's minimum and maximum move towards each other by this share
+CTX_AGE = 20_000  # readings between two decrements of every context count (about 7 months at 15 minutes)
+CTX_SHORT = 0.1  # the short mean of the novelty (about 10 readings)
+CTX_START = 100  # readings before the context view starts (its range begins at the value then)
+CTX_SD_FLOOR = 0.05  # the novelty's long-run spread is taken as at least this: a meter whose contexts are all
+# familiar must see more than one new context to be surprised
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,13 @@ def new_state() -> dict:
         # the score: fast mean, its error scale; short and long-run mean of the errors, their variance;
         # readings left in the quiet period after an alarm
         "lk": [0.0, 0.0, 0.0, 0.0, 1.0, 0],
+        "ll": [0.0, 0.0, 0.0, 0.0, 1.0],  # the log view: as the first five of "lk", on the log of the value
+        "ls": [0.0, 0.0, 1.0],  # the seasonal view: short mean of |z|, its long-run mean and variance
+        # the context view: range (min, max), the last three distinct levels, readings since the counts
+        # were last aged, then short mean, long-run mean and variance of the novelty; and the counts of
+        # the 512 contexts, one digit each
+        "cx": [0.0, 0.0, 0, 0, 0, 0, 0.0, 0.0, 1.0],
+        "cm": "0" * CTX_LEVELS ** 3,
     }
 
 
@@ -141,9 +160,15 @@ def _finding(kind: str, start: int, end: int, observed: float, expected: float, 
     return Finding(kind, severity, start, end, observed, expected, 0.5 + 0.5 * _strength(z), detail)
 
 
-def observe(state: dict, ts_ms: int, value: float) -> Verdict:
-    """Judge one accepted reading (interval consumption ending at ``ts_ms``) and learn from it."""
+def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdict:
+    """Judge one accepted reading (interval consumption ending at ``ts_ms``) and learn from it.
+
+    ``scored=False`` skips the point score (about half the cost): the worker acts on findings only, and
+    the findings do not depend on the score."""
     st = state
+    if "cm" not in st:  # saved by version 2 (the worker checkpoints states): add the views version 3 added
+        for key, fresh in new_state().items():
+            st.setdefault(key, fresh)
     if not math.isfinite(value):
         return Verdict(1.0, (Finding("impossible_value", "CRITICAL", ts_ms, ts_ms, value, st["lv"], 1.0,
                                      "the meter sent a value that is not a number"),))
@@ -214,40 +239,118 @@ def observe(state: dict, ts_ms: int, value: float) -> Verdict:
         st["mg"] += rate * (abs(value) - st["mg"])
         if abs(value) > st["hi"] and not frozen:
             st["hi"] = abs(value)
-    score = _surprise(st, value, n)
+    score = _surprise(st, value, n, z) if scored else 0.0
+    st["lv"], st["mg"], st["sc"] = _compact6(st["lv"]), _compact6(st["mg"]), _compact6(st["sc"])  # bounded JSON
     return Verdict(score, tuple(findings)) if findings or score else _NORMAL
 
 
-def _surprise(st: dict, value: float, n: int) -> float:
-    """How unlikely the recent prediction errors are for this meter (Numenta's "anomaly likelihood").
+def _tail_score(short: float, mean: float, var: float, var_floor: float = 1e-6) -> float:
+    """-log10 of the Gaussian upper tail of ``short`` against (mean, var), scaled to 1.0 at 1e-8."""
+    tail = 0.5 * math.erfc((short - mean) / math.sqrt(max(var, var_floor)) / math.sqrt(2.0))
+    return min(1.0, -math.log10(max(tail, 1e-300)) / TAIL_DECADES)
 
-    The error is the reading against a fast local mean (about 20 readings), in units of its usual size
-    (a clipped mean absolute error over about 300 readings). A short mean of those errors (half-life one
-    reading) is compared with their long-run mean and variance (about 1,000 readings); the Gaussian tail
-    probability of the difference, on a log scale, is the score: 1.0 at a tail of 1e-8. After a point
-    scoring ``ALARM_SCORE`` the next ``QUIET_READINGS`` score half: one event is one alarm, and a meter
-    that keeps misbehaving in the same way soon stops being surprising (its long-run errors grow)."""
-    fm, fd, ms, mu, va, quiet = st["lk"]
-    err = abs(value - fm) / max(fd, 1e-9, 1e-3 * abs(fm)) if n > 2 else 0.0
-    err = min(err, ERR_CLIP)
-    fm += FAST_RATE * (value - fm)
-    dev = abs(value - st["lk"][0])
+
+def _likelihood(stats: list, x: float, short_rate: float, rate: float, of_short: bool,
+                var_floor: float = 1e-6) -> float:
+    """One anomaly likelihood: a short mean of ``x`` against the long-run mean and variance of ``x`` (or of
+    the short mean itself, ``of_short``, for a view whose point values are too coarse to compare alone).
+    ``stats`` = [short mean, long-run mean, long-run variance], updated in place."""
+    ms, mu, va = stats
+    ms += short_rate * (x - ms)
+    score = _tail_score(ms, mu, va, var_floor)
+    diff = (ms if of_short else x) - mu
+    mu += rate * diff
+    va = (1.0 - rate) * (va + rate * diff * diff)
+    stats[0], stats[1], stats[2] = _compact6(ms), _compact6(mu), _compact6(va)
+    return score
+
+
+def _error_view(stats: list, x: float, n: int, short_rate: float) -> float:
+    """The error of ``x`` against a fast local mean, in units of its usual size, as a likelihood.
+    ``stats`` = [fast mean, error scale, short mean, long-run mean, long-run variance], updated in place."""
+    fm, fd, ms, mu, va = stats
+    err = min(abs(x - fm) / max(fd, 1e-9, 1e-3 * abs(fm)), ERR_CLIP) if n > 2 else 0.0
+    dev = abs(x - fm)
+    fm += FAST_RATE * (x - fm)
     fd += max(SCALE_RATE, 1.0 / (n + 1)) * ((min(dev, 5.0 * fd) if n > 20 else dev) - fd)
-    ms += SHORT_RATE * (err - ms)
-    tail = 0.5 * math.erfc((ms - mu) / math.sqrt(max(va, 1e-6)) / math.sqrt(2.0))
-    score = min(1.0, -math.log10(max(tail, 1e-300)) / TAIL_DECADES)
     rate = max(LONG_RATE, 1.0 / (n + 1))
+    ms += short_rate * (err - ms)
+    score = _tail_score(ms, mu, va)
     diff = err - mu
     mu += rate * diff
     va = (1.0 - rate) * (va + rate * diff * diff)
+    stats[:] = [_compact6(fm), _compact6(fd), _compact6(ms), _compact6(mu), _compact6(va)]
+    return score
+
+
+def _context_view(st: dict, x: float, rate: float) -> float:
+    """How new the recent shape is (after CAD OSE's idea, Smirnov 2016, with a bounded memory).
+
+    ``x`` is placed in one of ``CTX_LEVELS`` levels of its own range (the running minimum and maximum, which
+    contract slowly towards each other, so one old extreme does not squeeze every later value into one
+    level). The context is the last three distinct levels (the level now and the two it came from); its
+    count in a table of all 512 contexts, a string of digits 0-9 that saturates at 9 and is decremented
+    every ``CTX_AGE`` readings, says how familiar it is. The novelty 1 / (1 + count) goes through a
+    likelihood of its short mean (about 10 readings): a changed pattern makes new contexts for a while,
+    a meter that always wanders makes them all the time and is not surprising."""
+    cx = st["cx"]
+    lo, hi, p2, p1, cur, age = cx[:6]
+    width = hi - lo
+    lo, hi = min(lo + CTX_CONTRACT * width, x), max(hi - CTX_CONTRACT * width, x)
+    level = min(CTX_LEVELS - 1, int(CTX_LEVELS * (x - lo) / (hi - lo))) if hi > lo else 0
+    if level != cur:
+        p2, p1, cur = p1, cur, level
+    slot = (p2 * CTX_LEVELS + p1) * CTX_LEVELS + cur
+    table = st["cm"]
+    count = int(table[slot])
+    if count < 9:
+        table = table[:slot] + str(count + 1) + table[slot + 1:]
+    age += 1
+    if age >= CTX_AGE:
+        age = 0
+        table = "".join(str(max(0, int(c) - 1)) for c in table)
+    st["cm"] = table
+    stats = cx[6:]
+    score = _likelihood(stats, 1.0 / (1.0 + count), CTX_SHORT, rate, True, CTX_SD_FLOOR ** 2)
+    st["cx"] = [_compact6(lo), _compact6(hi), p2, p1, cur, age] + stats
+    return score
+
+
+def _surprise(st: dict, value: float, n: int, z: float) -> float:
+    """How unlikely the recent behaviour is for this meter: the largest of four anomaly likelihoods
+    (Numenta's "anomaly likelihood", Ahmad et al. 2017), each against the meter's own long-run history.
+
+    - error: the reading against a fast local mean (about 20 readings), in units of its usual size (a
+      clipped mean absolute error over about 300 readings); a short mean of the errors (weight 0.5)
+      against their long-run mean and variance (about 1,000 readings);
+    - log error: the same on sign(value) log(1 + |value| / 1 % of the mean magnitude), which sees a change
+      of the base level of a meter whose errors are dominated by huge bursts (network, disk, tweets); weight 0.9;
+    - seasonal: |z| against the baseline (hour of day x day type), clipped to 10, short mean weight 0.3;
+      it sees a missing or displaced daily pattern; weight 0.9;
+    - context: the novelty of the recent shape (``_context_view``).
+
+    The score is 1.0 at a tail probability of 1e-8. After a point scoring ``ALARM_SCORE`` the next
+    ``QUIET_READINGS`` score half: one event is one alarm, and a meter that keeps misbehaving in the same
+    way soon stops being surprising (its long-run statistics grow)."""
+    quiet = st["lk"][5]
+    errors = st["lk"][:5]
+    score = _error_view(errors, value, n, SHORT_RATE)
+    x = math.copysign(math.log1p(abs(value) / max(LOG_EPS * st["mg"], st["q"], 1e-9)), value)
+    if n == 1:
+        st["ll"][0] = _compact6(x)
+    if n == CTX_START:
+        st["cx"][0] = st["cx"][1] = _compact6(x)
+    rate = max(LONG_RATE, 1.0 / (n + 1))
+    score = max(score,
+                LOG_WEIGHT * _error_view(st["ll"], x, n, SHORT_RATE),
+                SEASONAL_WEIGHT * _likelihood(st["ls"], min(abs(z), SEASONAL_CLIP), SEASONAL_SHORT, rate, False),
+                _context_view(st, x, max(LONG_RATE, 1.0 / (n - CTX_START + 1))) if n >= CTX_START else 0.0)
     if quiet > 0:
         quiet -= 1
         score *= 0.5
     elif score >= ALARM_SCORE:
         quiet = QUIET_READINGS
-    # 6 significant digits: a full-precision float is 18 characters of JSON, and the state is written often
-    st["lk"] = [_compact6(fm), _compact6(fd), _compact6(ms), _compact6(mu), _compact6(va), quiet]
-    st["lv"], st["mg"], st["sc"] = _compact6(st["lv"]), _compact6(st["mg"]), _compact6(st["sc"])
+    st["lk"] = errors + [quiet]
     return score if n >= WARMUP_READINGS else 0.0
 
 

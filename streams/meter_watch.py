@@ -1,6 +1,6 @@
 """The worker's side of meter-level detection: which readings the detectors see, and silence.
 
-Detector state (streams/meter_anomalies.py, about 1.4 kB per meter) lives in the table
+Detector state (streams/meter_anomalies.py, about 2 kB per meter) lives in the table
 ``meter-detectors``, one value per enterprise holding all its meters. Writing it to the changelog
 with every batch would multiply what each batch costs, so the worker keeps the live states here
 and checkpoints an enterprise's value at most every ``CHECKPOINT_S``. A crash loses at most that
@@ -76,7 +76,7 @@ class MeterWatch:
                 state = meters[r["meter_id"]] = meter_anomalies.new_state()
             if r["interval_end"] <= state["t"]:
                 continue  # a late reading or a revision: the baseline already moved past it
-            verdict = meter_anomalies.observe(state, r["interval_end"], r["physical_milli"] / 1000)
+            verdict = meter_anomalies.observe(state, r["interval_end"], r["physical_milli"] / 1000, scored=False)
             entity = f"{uscc}/{r['meter_id']}"
             self.silent.pop(entity, None)
             for f in verdict.findings:
