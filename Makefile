@@ -19,7 +19,12 @@ BENCH_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-bench ECMON_KAFKA_PORT=25092 ECMON
 	ECMON_CLICKHOUSE_HTTP_PORT=25123 ECMON_PROMETHEUS_PORT=25090 ECMON_ALERTMANAGER_PORT=25190 \
 	ECMON_METRICS_PORT_BASE=25200
 
-.PHONY: install system-packages kafka venv up down status demo test unit check-alerts clean bench test-known-issues
+# The fault suite too (state directory and ports 14xxx, three brokers), started and stopped by it.
+CHAOS_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-chaos ECMON_KAFKA_PORT=14092 ECMON_CLICKHOUSE_PORT=14000 \
+	ECMON_CLICKHOUSE_HTTP_PORT=14123 ECMON_PROMETHEUS_PORT=14090 ECMON_ALERTMANAGER_PORT=14190 \
+	ECMON_METRICS_PORT_BASE=14200
+
+.PHONY: install system-packages kafka venv up down status demo test unit check-alerts clean bench test-known-issues chaos
 
 install: system-packages kafka venv
 
@@ -90,11 +95,17 @@ test: install
 bench: install
 	$(BENCH_ENV) $(ECMON) bench $(BENCH_ARGS)
 
+# Not part of `make test` (its short form is: tests/integration/test_chaos_short.py). About 30 minutes;
+# docs/chaos.md. CHAOS_ARGS, e.g. --seed 2 --trials 20, passes options.
+chaos: install
+	$(CHAOS_ENV) $(ECMON) chaos $(CHAOS_ARGS)
+
 # Tests that reproduce open defects; not part of `make test` (docs/streams.md, "Known issue").
 test-known-issues: install
 	$(TEST_ENV) $(ECMON) stack up
 	set +e; $(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider -m known_issue tests; rc=$$?; \
+	[ $$rc -eq 5 ] && echo "no test is marked known_issue: no open defect is known" && rc=0; \
 	$(TEST_ENV) $(ECMON) stack down; exit $$rc
 
 clean: down
-	rm -rf .ecmon .ecmon-test .ecmon-bench
+	rm -rf .ecmon .ecmon-test .ecmon-bench .ecmon-chaos

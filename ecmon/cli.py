@@ -609,7 +609,8 @@ def chaos(
         result = run_suite(_settings(), ChaosConfig(seed=seed, counts=counts, shape=shape, keep_stack=keep_stack), console)
     except (ChaosError, ServiceError) as exc:
         _fail(str(exc))
-    console.print(results_table(result))
+    # Wide enough for one line per trial even when the output goes to a file (rich assumes 80 columns there).
+    Console(width=max(console.width, 170)).print(results_table(result))
     console.print(f"results: {write_json(result, out)}")
     if not all_exact(result):
         raise typer.Exit(2)

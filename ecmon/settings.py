@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     worker_app_id: str = "ecmon-worker"
     sink_group: str = "ecmon-sink"
 
+    def process_env(self) -> dict[str, str]:
+        """What a child process (worker, sink, gateway) needs in its environment to use this same stack."""
+        return {
+            "ECMON_STATE_DIR": str(self.state_dir), "ECMON_KAFKA_PORT": str(self.kafka_port),
+            "ECMON_CLICKHOUSE_PORT": str(self.clickhouse_port),
+            "ECMON_CLICKHOUSE_HTTP_PORT": str(self.clickhouse_http_port),
+            "ECMON_PROMETHEUS_PORT": str(self.prometheus_port),
+            "ECMON_ALERTMANAGER_PORT": str(self.alertmanager_port),
+            "ECMON_METRICS_PORT_BASE": str(self.metrics_port_base), "ECMON_BROKERS": str(self.brokers),
+        }
+
     @property
     def kafka_ports(self) -> list[int]:
         return [self.kafka_port + 2 * i for i in range(self.brokers)]

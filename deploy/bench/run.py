@@ -88,14 +88,7 @@ def enterprises_for_readings(readings: int, months: int) -> int:
 
 def _export(settings: Settings) -> None:
     """Workers and sinks are subprocesses: they read the same settings from the environment."""
-    os.environ.update({
-        "ECMON_STATE_DIR": str(settings.state_dir), "ECMON_KAFKA_PORT": str(settings.kafka_port),
-        "ECMON_CLICKHOUSE_PORT": str(settings.clickhouse_port),
-        "ECMON_CLICKHOUSE_HTTP_PORT": str(settings.clickhouse_http_port),
-        "ECMON_PROMETHEUS_PORT": str(settings.prometheus_port),
-        "ECMON_ALERTMANAGER_PORT": str(settings.alertmanager_port),
-        "ECMON_METRICS_PORT_BASE": str(settings.metrics_port_base), "ECMON_BROKERS": str(settings.brokers),
-    })
+    os.environ.update(settings.process_env())
 
 
 def _fresh_state(settings: Settings) -> None:

@@ -18,7 +18,7 @@ from sinks import migrate
 def isolated_pipeline(state_dir: Path, ports: dict[str, int]) -> Iterator[Settings]:
     settings = Settings(state_dir=state_dir, brokers=1, **ports)
     # The worker and the sink are child processes: they read their settings from the environment.
-    env = {f"ECMON_{k.upper()}": str(v) for k, v in {**ports, "state_dir": state_dir, "brokers": 1}.items()}
+    env = settings.process_env()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
