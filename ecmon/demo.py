@@ -17,7 +17,7 @@ from ecmon.kafka_clients import client_config
 from ecmon.settings import Settings
 from producers.gateway import FleetRun, run_fleet
 from producers.targets import load_targets, publish_targets
-from producers.ledger import Ledger
+from producers.ledger import Ledger, ledger_path
 from sinks import analyst, migrate
 from sinks.clickhouse import connect
 from sinks.report import Reconciliation, reconcile, regional_table
@@ -54,10 +54,6 @@ def _show_anomalies(settings: Settings, month: str, console: Console, timeout: f
                              r["detail"])
     console.print(warnings)
     return len(rows)
-
-
-def ledger_path(settings: Settings):
-    return settings.state_dir / "ledger.json"
 
 
 class PipelineProcessDied(RuntimeError):

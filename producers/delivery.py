@@ -101,10 +101,14 @@ class SpooledSender:
     """
 
     def __init__(self, producer: BatchProducer, spool: Spool,
-                 on_acked: Callable[[SpooledBatch], None] | None = None, ack_commit_s: float = 0.25) -> None:
+                 on_acked: Callable[[SpooledBatch], None] | None = None, ack_commit_s: float = 0.25,
+                 before_commit: Callable[[], None] | None = None) -> None:
         self.producer = producer
         self.spool = spool
         self.on_acked = on_acked
+        #: runs before acknowledged batches leave the spool: whatever records them (the ledger) must be on
+        #: disk first, or a crash in between would forget batches Kafka has
+        self.before_commit = before_commit
         self.ack_commit_s = ack_commit_s
         self._last_commit = time.monotonic()
         self.errors: list[str] = []
@@ -165,8 +169,13 @@ class SpooledSender:
             )
         now = time.monotonic()
         if now - self._last_commit >= self.ack_commit_s:
-            self.spool.commit_acks()
+            self._commit_acks()
             self._last_commit = now
+
+    def _commit_acks(self) -> None:
+        if self.before_commit and self.spool.pending_acks:
+            self.before_commit()
+        self.spool.commit_acks()
 
     def drain(self, timeout: float | None = None) -> None:
         """Wait until Kafka acknowledged everything in the spool (for ever when timeout is None)."""
@@ -176,4 +185,4 @@ class SpooledSender:
                 raise DeliveryFailed(f"{self.spool.depth} batch(es) still unacknowledged after {timeout:.0f}s; "
                                      f"they stay in the spool {self.spool.path}")
             self.poll(0.1)
-        self.spool.commit_acks()
+        self._commit_acks()

@@ -35,7 +35,7 @@ from ecmon.settings import Settings
 from producers.delivery import BatchProducer, SpooledSender
 from producers.faults import FaultPlan, corrupt
 from producers.fleet import Enterprise, PlannedBatch, build_fleet, plan_batches, registry_record
-from producers.ledger import Ledger
+from producers.ledger import Ledger, ledger_path
 from producers.production import encode_production, production_records
 from producers.spool import DEFAULT_LIMIT_BYTES, Spool, SpooledBatch
 
@@ -280,7 +280,9 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
             readings = codec.decode(b.value, "reading_batch")[1]["readings"]
         _count(ledger, b.batch_id, meta["province"], b.key.decode(), readings)
 
-    sender = SpooledSender(producer, spool, acked)
+    # The ledger is saved before acknowledged batches leave the spool: after a SIGKILL, a batch is either
+    # still spooled (and resent: the ledger counts a batch id once) or already in the saved ledger.
+    sender = SpooledSender(producer, spool, acked, ack_commit_s=1.0, before_commit=lambda: ledger.save(ledger_path(settings)))
     try:
         sender.resume()
         publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s)

@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecmon.settings import Settings
 from ecmon.energy import EQUAL_VALUE_GCE_PER_KWH, coal_factor
 from ecmon.months import month_of_interval
 
@@ -69,3 +70,8 @@ class Ledger:
             for row in data["totals"]:
                 ledger.totals[tuple(row[:5])] = list(row[5:])
         return ledger
+
+
+def ledger_path(settings: Settings) -> Path:
+    """Where the gateways of a state directory keep their ledger."""
+    return settings.state_dir / "ledger.json"

@@ -162,6 +162,11 @@ class Spool:
         self.depth -= 1
         self.size_bytes -= size
 
+    @property
+    def pending_acks(self) -> int:
+        """Acknowledged batches not yet deleted (``commit_acks`` deletes them)."""
+        return len(self._pending_acks)
+
     def commit_acks(self) -> int:
         """Delete acknowledged batches in one transaction. A crash before this only causes resends."""
         acks, self._pending_acks = self._pending_acks, []

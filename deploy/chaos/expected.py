@@ -1,13 +1,10 @@
 """What a trial's fleet must end up as in ClickHouse, and whether it does.
 
-The expected totals come from the fleet's plan, not from the gateway's ``ledger.json``: a gateway
-killed with SIGKILL never writes the ledger entries of the batches Kafka acknowledged before the kill
-(the ledger is kept in memory and saved when the run ends, and the spool deletes a row as soon as its
-acknowledgement is committed, so the restarted gateway cannot know about them either). The spooled
-gateway delivers every planned batch exactly once from the platform's point of view (resends carry the
-same batch identity), so "what the gateways sent" is the plan once the spool is empty and every
-gateway's source position is at its end. The ledger is still cross-checked: it may only hold planned
-batches, and for a gateway that was not killed it must hold exactly the plan.
+The expected totals come from the fleet's plan: the spooled gateway delivers every planned batch
+exactly once from the platform's point of view (resends carry the same batch identity), so "what the
+gateways sent" is the plan once the spool is empty and every gateway's source position is at its end.
+The gateway's own ``ledger.json`` is cross-checked against the plan and must equal it, also after the
+gateway was killed with SIGKILL: it is saved before acknowledged batches leave the spool.
 """
 
 from __future__ import annotations

@@ -71,3 +71,20 @@ def test_a_full_spool_blocks_with_a_warning_until_kafka_acknowledges(tmp_path, c
     assert [b.sequence for b in acked] == [1, 2, 3]
     assert spool.depth == 0
     assert "spool" in caplog.text and "full" in caplog.text
+
+
+def test_what_records_an_acknowledgement_is_saved_before_the_batch_leaves_the_spool(tmp_path):
+    """After a SIGKILL a batch is either still spooled (and resent) or already in the saved ledger."""
+    spool = Spool(tmp_path / "s.sqlite")
+    producer = _FakeProducer()
+    producer.broker_up = True
+    saved_with_spooled: list[int] = []
+
+    def save_ledger() -> None:  # at this moment the acknowledged batches must still be in the spool
+        saved_with_spooled.append(sum(1 for _ in Spool(tmp_path / "s.sqlite").unacknowledged()))
+
+    sender = SpooledSender(producer, spool, ack_commit_s=0, before_commit=save_ledger)
+    sender.submit([_batch(1), _batch(2)])
+    sender.drain(timeout=5)
+    assert saved_with_spooled and saved_with_spooled[0] == 2
+    assert sum(1 for _ in Spool(tmp_path / "s.sqlite").unacknowledged()) == 0
