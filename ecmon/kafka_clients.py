@@ -3,7 +3,8 @@
 ``client_config(settings, role)`` is what confluent-kafka clients (gateways, sink, registry follower, the
 stack's admin) are built with; ``faust_credentials(settings, role)`` is what the Faust worker (aiokafka)
 gets. With ``kafka_security=plaintext`` both add nothing to the bootstrap servers; with ``scram`` they add
-SASL/SCRAM-SHA-512 and the role's user and password.
+SASL/SCRAM-SHA-512 and the role's user and password; with ``scram-tls`` the same over SASL_SSL, trusting the
+CA of ``Settings.kafka_ca_path``.
 
 Where a password comes from, first match wins:
 
@@ -72,7 +73,7 @@ def _from_file(settings: Settings, role: str) -> Credentials:
         entry = json.loads(path.read_text())[role]
     except FileNotFoundError:
         raise KafkaCredentialsMissing(
-            f"Kafka runs with SCRAM (ECMON_KAFKA_SECURITY=scram) but there is no secrets file {path}; start the "
+            f"Kafka runs with SCRAM (ECMON_KAFKA_SECURITY={settings.kafka_security}) but there is no secrets file {path}; start the "
             "local stack in scram mode (ecmon stack up) or set ECMON_KAFKA_USERNAME and ECMON_KAFKA_PASSWORD"
         ) from None
     except (KeyError, ValueError):
@@ -96,12 +97,15 @@ def security_config(settings: Settings, role: str) -> dict[str, Any]:
     creds = credentials(settings, role)
     if creds is None:
         return {}
-    return {
+    config = {
         "security.protocol": "SASL_PLAINTEXT",
         "sasl.mechanisms": MECHANISM,
         "sasl.username": creds.username,
         "sasl.password": creds.password,
     }
+    if settings.kafka_tls:  # the broker's certificate must chain to the CA and name the host (default checks)
+        config.update({"security.protocol": "SASL_SSL", "ssl.ca.location": str(settings.kafka_ca_path)})
+    return config
 
 
 def client_config(settings: Settings, role: str, bootstrap: str | None = None) -> dict[str, Any]:
@@ -111,10 +115,17 @@ def client_config(settings: Settings, role: str, bootstrap: str | None = None) -
 
 
 def faust_credentials(settings: Settings, role: str = "worker"):
-    """``broker_credentials`` for faust.App: SCRAM-SHA-512 over SASL_PLAINTEXT, or None."""
+    """``broker_credentials`` for faust.App: SCRAM-SHA-512 over SASL_PLAINTEXT, over SASL_SSL in scram-tls
+    mode (an ssl_context trusting the CA, host name checked), or None."""
     creds = credentials(settings, role)
     if creds is None:
         return None
     import faust
 
-    return faust.SASLCredentials(mechanism=MECHANISM, username=creds.username, password=creds.password)
+    ssl_context = None
+    if settings.kafka_tls:
+        from aiokafka.helpers import create_ssl_context
+
+        ssl_context = create_ssl_context(cafile=str(settings.kafka_ca_path))
+    return faust.SASLCredentials(mechanism=MECHANISM, username=creds.username, password=creds.password,
+                                 ssl_context=ssl_context)

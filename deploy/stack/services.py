@@ -48,6 +48,47 @@ def _redact(text: str, settings: Settings) -> str:
     return text
 
 
+def ensure_broker_tls(settings: Settings) -> Path:
+    """The local CA and the brokers' key pair for scram-tls, created once in ``settings.kafka_tls_dir`` (0700):
+    ``ca.key``/``ca.pem`` (the CA every client trusts) and ``broker.pem`` (PEM keystore: the unencrypted
+    PKCS#8 key, the broker certificate for ``host``, localhost and 127.0.0.1, and the CA). Keys are 0600."""
+    tls = settings.kafka_tls_dir
+    keystore = tls / "broker.pem"
+    if keystore.exists() and (tls / "ca.pem").exists():
+        return tls
+    openssl = _require("openssl", "apt-get install -y openssl")
+    tls.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(tls, 0o700)
+    names = {"DNS:localhost", "IP:127.0.0.1"}
+    host = settings.host
+    names.add(f"IP:{host}" if host.replace(".", "").isdigit() or ":" in host else f"DNS:{host}")
+    ext = tls / "broker.ext"
+    ext.write_text(f"subjectAltName={','.join(sorted(names))}\nbasicConstraints=CA:FALSE\n"
+                   "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n")
+    steps = [
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650",
+         "-subj", "/CN=ecmon local Kafka CA", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr",
+         "-subj", "/CN=localhost"],
+        ["x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "broker.crt", "-days", "825", "-extfile", "broker.ext"],
+    ]
+    for step in steps:
+        result = subprocess.run([openssl, *step], cwd=tls, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ServiceError(f"generating the Kafka TLS certificates failed: {result.stderr.strip()[-800:]}")
+    fd = os.open(tls / "broker.pem.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("".join((tls / f).read_text() for f in ("broker.key", "broker.crt", "ca.pem")))
+    for name in ("ca.key", "broker.key"):
+        os.chmod(tls / name, 0o600)
+    for name in ("broker.csr", "broker.ext", "ca.srl"):
+        (tls / name).unlink(missing_ok=True)
+    os.replace(tls / "broker.pem.tmp", keystore)
+    return tls
+
+
 @dataclass
 class Service:
     """One server of the stack. Subclasses say how to configure, run and probe it."""
@@ -177,23 +218,37 @@ class KafkaBroker(Service):
                 f'password="{broker.password}";'
         plain = f'org.apache.kafka.common.security.plain.PlainLoginModule required username="{broker.username}" ' \
                 f'password="{broker.password}" user_{broker.username}="{broker.password}";'
-        return {
-            "listeners": f"SASL_PLAINTEXT://{s.host}:{self.port},CONTROLLER://{s.host}:{self.controller_port}",
-            "advertised.listeners": f"SASL_PLAINTEXT://{s.host}:{self.port}",
+        # scram-tls: the same, with both listeners (clients and brokers, controllers) on SASL_SSL; every SSL
+        # listener uses the one PEM keystore and trusts the local CA (ensure_broker_tls).
+        proto = "SASL_SSL" if s.kafka_tls else "SASL_PLAINTEXT"
+        name = proto.lower()
+        props: dict[str, object] = {
+            "listeners": f"{proto}://{s.host}:{self.port},CONTROLLER://{s.host}:{self.controller_port}",
+            "advertised.listeners": f"{proto}://{s.host}:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "SASL_PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "inter.broker.listener.name": proto,
+            "listener.security.protocol.map": f"CONTROLLER:{proto},{proto}:{proto}",
             "sasl.enabled.mechanisms": MECHANISM,
             "sasl.mechanism.inter.broker.protocol": MECHANISM,
             "sasl.mechanism.controller.protocol": "PLAIN",
-            "listener.name.sasl_plaintext.sasl.enabled.mechanisms": MECHANISM,
-            f"listener.name.sasl_plaintext.{MECHANISM.lower()}.sasl.jaas.config": scram,
+            f"listener.name.{name}.sasl.enabled.mechanisms": MECHANISM,
+            f"listener.name.{name}.{MECHANISM.lower()}.sasl.jaas.config": scram,
             "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
             "listener.name.controller.plain.sasl.jaas.config": plain,
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "super.users": ";".join(f"User:{u}" for u in SUPER_USERS),
             "allow.everyone.if.no.acl.found": "false",
         }
+        if s.kafka_tls:
+            props.update({
+                "ssl.keystore.type": "PEM",
+                "ssl.keystore.location": s.kafka_tls_dir / "broker.pem",
+                "ssl.truststore.type": "PEM",
+                "ssl.truststore.location": s.kafka_tls_dir / "ca.pem",
+                "ssl.client.auth": "none",  # clients authenticate with SCRAM, not certificates
+                "ssl.enabled.protocols": "TLSv1.3,TLSv1.2",
+            })
+        return props
 
     def _bootstrap_scram(self) -> list[str]:
         """SCRAM users written into the metadata at format time (Kafka >= 3.5): the brokers' own, for

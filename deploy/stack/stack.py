@@ -13,7 +13,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fi
 from deploy.stack import acls
 from deploy.stack.apps import running_apps
 from deploy.stack.process import ServiceError, wait_until
-from deploy.stack.services import KafkaBroker, Service, stack_services
+from deploy.stack.services import KafkaBroker, Service, ensure_broker_tls, stack_services
 from ecmon import topics
 from ecmon.kafka_clients import client_config, ensure_secrets_file
 from ecmon.settings import Settings
@@ -66,8 +66,10 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     if any(isinstance(s, KafkaBroker) for s in services):
         _check_broker_count(settings, services)
-        if settings.kafka_security == "scram":
+        if settings.kafka_security != "plaintext":
             _check_secrets(settings)
+        if settings.kafka_tls:
+            ensure_broker_tls(settings)
         _stack_file(settings).write_text(json.dumps({"brokers": settings.brokers,
                                                      "kafka_security": settings.kafka_security}))
 
@@ -98,7 +100,7 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
     if any(isinstance(s, KafkaBroker) for s in services):
         on_progress("creating topics")
         create_topics(settings)
-        if settings.kafka_security == "scram":
+        if settings.kafka_security != "plaintext":
             on_progress("creating Kafka users and ACLs (ecmon/principals.py)")
             acls.apply(settings)
     return status(settings)

@@ -118,6 +118,22 @@ def test_scram_config_from_the_generated_secrets_file(tmp_path):
     assert entries["worker"]["password"] not in repr(creds) + repr(credentials(settings, "worker"))
 
 
+def test_scram_tls_config_trusts_the_local_ca(tmp_path):
+    from deploy.stack.services import ensure_broker_tls
+
+    settings = Settings(state_dir=tmp_path, kafka_security="scram-tls")
+    ensure_secrets_file(settings)
+    ensure_broker_tls(settings)  # openssl, once; kept on the next call
+    assert ensure_broker_tls(settings) == settings.kafka_tls_dir
+    conf = client_config(settings, "sink")
+    assert conf["security.protocol"] == "SASL_SSL" and conf["sasl.mechanisms"] == "SCRAM-SHA-512"
+    assert conf["ssl.ca.location"] == str(tmp_path / "secrets" / "kafka-tls" / "ca.pem")
+    creds = faust_credentials(settings, "worker")
+    assert creds.protocol.value == "SASL_SSL" and creds.ssl_context.check_hostname
+    other = Settings(state_dir=tmp_path, kafka_security="scram-tls", kafka_ca_file=tmp_path / "elsewhere.pem")
+    assert client_config(other, "sink")["ssl.ca.location"] == str(tmp_path / "elsewhere.pem")
+
+
 def test_explicit_identity_wins_and_stays_secret(tmp_path, monkeypatch):
     monkeypatch.setenv("ECMON_KAFKA_SECURITY", "scram")
     monkeypatch.setenv("ECMON_KAFKA_USERNAME", "gw-91370100MA0000001X")

@@ -1,0 +1,128 @@
+"""Kafka with SASL/SCRAM over TLS (ECMON_KAFKA_SECURITY=scram-tls) on a real 3.9 broker: the listener speaks
+TLS with a certificate from the stack's own CA, a client that does not trust that CA or does not speak TLS is
+rejected, and the whole pipeline (gateway -> worker -> sink -> ClickHouse) reconciles exactly over it.
+
+Own stack (kafka-1 and ClickHouse on ports 15xxx, state under tmp_path); the ACLs themselves are proven in
+test_kafka_security.py (scram mode, the same users and ACLs).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import stat
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from rich.console import Console
+
+from deploy.stack import stack
+from deploy.stack.apps import app_process
+from ecmon import topics
+from ecmon.demo import ledger_path, wait_for_reconciliation
+from ecmon.kafka_clients import client_config, faust_credentials
+from ecmon.settings import Settings
+from producers.gateway import FleetRun, run_fleet
+from producers.ledger import Ledger
+from sinks import migrate
+
+pytestmark = pytest.mark.integration
+
+PORTS = dict(kafka_port=15092, clickhouse_port=15000, clickhouse_http_port=15123, prometheus_port=15090,
+             alertmanager_port=15190, metrics_port_base=15200)
+SERVICES = ["kafka-1", "clickhouse"]
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    settings = Settings(state_dir=tmp_path_factory.mktemp("kafka-tls"), kafka_security="scram-tls", **PORTS)
+    saved = dict(os.environ)
+    os.environ.update({f"ECMON_{k.upper()}": str(v) for k, v in PORTS.items()})
+    os.environ.update({"ECMON_STATE_DIR": str(settings.state_dir), "ECMON_KAFKA_SECURITY": "scram-tls"})
+    try:
+        stack.up(settings, only=SERVICES)
+        migrate.migrate(settings)
+        yield settings
+    finally:
+        for role in ("worker", "sink"):
+            app_process(settings, role).stop(timeout=30)
+        stack.down(settings, only=SERVICES)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _errors_connecting(conf: dict) -> list[KafkaError]:
+    """The client-level errors of an admin client that tries to fetch metadata (which must fail)."""
+    seen: list[KafkaError] = []
+    admin = AdminClient({**conf, "log_level": 0, "socket.timeout.ms": 3000, "error_cb": seen.append})
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=5)
+    admin.poll(1)  # serves error_cb
+    return seen
+
+
+def test_key_material_is_private(tls):
+    files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tls.kafka_tls_dir.iterdir()}
+    assert stat.S_IMODE(tls.kafka_tls_dir.stat().st_mode) == 0o700
+    for private in ("ca.key", "broker.key", "broker.pem"):
+        assert files[private] == 0o600, files
+    assert tls.kafka_ca_path == tls.kafka_tls_dir / "ca.pem"
+
+
+@pytest.mark.parametrize("port_of", ["client", "controller"])
+def test_listeners_speak_tls_with_a_certificate_from_the_local_ca(tls, port_of):
+    port = tls.kafka_port + (1 if port_of == "controller" else 0)
+    context = ssl.create_default_context(cafile=str(tls.kafka_ca_path))  # verifies chain and host name
+    with socket.create_connection((tls.host, port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=tls.host) as conn:
+            assert conn.version() in ("TLSv1.3", "TLSv1.2")
+            assert conn.getpeercert()["subject"] == ((("commonName", "localhost"),),)
+
+
+def test_client_that_does_not_trust_the_ca_fails_the_handshake(tls):
+    conf = client_config(tls, "gateway")
+    del conf["ssl.ca.location"]  # librdkafka falls back to the system CA store, which does not know ours
+    seen = _errors_connecting(conf)
+    assert any(e.code() == KafkaError._SSL for e in seen), seen[:3]
+    assert any("certificate verify failed" in e.str() for e in seen), seen[:3]
+
+
+def test_plaintext_and_sasl_plaintext_clients_are_rejected(tls):
+    assert _errors_connecting({"bootstrap.servers": tls.bootstrap_servers})
+    # the right user and password, but without TLS: the broker expects a TLS handshake and gets nothing else
+    conf = {**client_config(tls, "gateway"), "security.protocol": "SASL_PLAINTEXT"}
+    del conf["ssl.ca.location"]
+    assert _errors_connecting(conf)
+
+
+def test_client_and_faust_configs_use_sasl_ssl(tls):
+    conf = client_config(tls, "sink")
+    assert conf["security.protocol"] == "SASL_SSL"
+    assert conf["ssl.ca.location"] == str(tls.kafka_ca_path)
+    creds = faust_credentials(tls, "worker")
+    assert creds.protocol.value == "SASL_SSL"
+    assert creds.ssl_context.verify_mode == ssl.CERT_REQUIRED and creds.ssl_context.check_hostname
+    admin = AdminClient({**client_config(tls, "gateway"), "log_level": 0})
+    assert admin.list_topics(topics.READINGS.name, timeout=10).topics[topics.READINGS.name].error is None
+
+
+def test_full_pipeline_reconciles_exactly_over_tls(tls):
+    broker_log = tls.log_dir / "kafka-1.log"
+    logged_before = broker_log.stat().st_size
+    for role in ("worker", "sink"):
+        app_process(tls, role).start()
+    run = FleetRun(enterprises=4, start="2026-09", months=1, intervals_per_batch=96, seed=15, faults="corrupt,duplicate")
+    ledger = Ledger.load(ledger_path(tls), tls.electricity_method)
+    run_fleet(tls, run, ledger, show_progress=False)  # as gateway; registrations as registry
+    ledger.save(ledger_path(tls))
+    result = wait_for_reconciliation(tls, ledger, timeout=150, console=Console(), show_progress=False)
+    assert result.exact, result.line()
+    assert sum(v[1] for v in result.sent.values()) > 0
+    for role in ("worker", "sink"):
+        assert app_process(tls, role).pid() is not None, f"{role} exited:\n{app_process(tls, role).log_tail()}"
+    with broker_log.open("rb") as log:
+        log.seek(logged_before)
+        denials = [line for line in log.read().decode(errors="replace").splitlines() if "is Denied" in line]
+    assert not denials, denials[:5]
