@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from deploy.stack import stack
-from deploy.stack.apps import ensure_running
+from deploy.stack.apps import app_process, ensure_running
 from ecmon.settings import Settings
 from sinks import migrate
 
@@ -34,3 +34,23 @@ def isolated_pipeline(state_dir: Path, ports: dict[str, int]) -> Iterator[Settin
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextmanager
+def secured_stack(state_dir: Path, ports: dict[str, int], security: str) -> Iterator[Settings]:
+    """Kafka (in ``security`` mode) and ClickHouse of their own; the test starts the worker and sink itself."""
+    settings = Settings(state_dir=state_dir, kafka_security=security, **ports)
+    saved = dict(os.environ)
+    os.environ.update(settings.process_env())
+    os.environ["ECMON_KAFKA_SECURITY"] = security
+    services = ["kafka-1", "clickhouse"]
+    try:
+        stack.up(settings, only=services)
+        migrate.migrate(settings)
+        yield settings
+    finally:
+        for role in ("worker", "sink"):
+            app_process(settings, role).stop(timeout=30)
+        stack.down(settings, only=services)
+        os.environ.clear()
+        os.environ.update(saved)

@@ -9,7 +9,6 @@ each with its own Kafka user from the generated secrets file.
 from __future__ import annotations
 
 import json
-import os
 import stat
 import time
 
@@ -18,7 +17,6 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from rich.console import Console
 
-from deploy.stack import stack
 from deploy.stack.apps import app_process
 from ecmon import topics
 from ecmon.demo import ledger_path, wait_for_reconciliation
@@ -26,31 +24,18 @@ from ecmon.kafka_clients import client_config, credentials
 from ecmon.settings import Settings
 from producers.gateway import FleetRun, run_fleet
 from producers.ledger import Ledger
-from sinks import migrate
+from own_stack import secured_stack
 
 pytestmark = pytest.mark.integration
 
 PORTS = dict(kafka_port=16092, clickhouse_port=16000, clickhouse_http_port=16123, prometheus_port=16090,
              alertmanager_port=16190, metrics_port_base=16200)
-SERVICES = ["kafka-1", "clickhouse"]
 
 
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory):
-    settings = Settings(state_dir=tmp_path_factory.mktemp("kafka-security"), kafka_security="scram", **PORTS)
-    saved = dict(os.environ)
-    os.environ.update({f"ECMON_{k.upper()}": str(v) for k, v in PORTS.items()})
-    os.environ.update({"ECMON_STATE_DIR": str(settings.state_dir), "ECMON_KAFKA_SECURITY": "scram"})
-    try:
-        stack.up(settings, only=SERVICES)
-        migrate.migrate(settings)
+    with secured_stack(tmp_path_factory.mktemp("kafka-security"), PORTS, "scram") as settings:
         yield settings
-    finally:
-        for role in ("worker", "sink"):
-            app_process(settings, role).stop(timeout=30)
-        stack.down(settings, only=SERVICES)
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _config(settings: Settings, role: str, **extra) -> dict:

@@ -8,7 +8,6 @@ test_kafka_security.py (scram mode, the same users and ACLs).
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 import stat
@@ -18,39 +17,24 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from rich.console import Console
 
-from deploy.stack import stack
 from deploy.stack.apps import app_process
 from ecmon import topics
 from ecmon.demo import ledger_path, wait_for_reconciliation
 from ecmon.kafka_clients import client_config, faust_credentials
-from ecmon.settings import Settings
 from producers.gateway import FleetRun, run_fleet
 from producers.ledger import Ledger
-from sinks import migrate
+from own_stack import secured_stack
 
 pytestmark = pytest.mark.integration
 
 PORTS = dict(kafka_port=15092, clickhouse_port=15000, clickhouse_http_port=15123, prometheus_port=15090,
              alertmanager_port=15190, metrics_port_base=15200)
-SERVICES = ["kafka-1", "clickhouse"]
 
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory):
-    settings = Settings(state_dir=tmp_path_factory.mktemp("kafka-tls"), kafka_security="scram-tls", **PORTS)
-    saved = dict(os.environ)
-    os.environ.update({f"ECMON_{k.upper()}": str(v) for k, v in PORTS.items()})
-    os.environ.update({"ECMON_STATE_DIR": str(settings.state_dir), "ECMON_KAFKA_SECURITY": "scram-tls"})
-    try:
-        stack.up(settings, only=SERVICES)
-        migrate.migrate(settings)
+    with secured_stack(tmp_path_factory.mktemp("kafka-tls"), PORTS, "scram-tls") as settings:
         yield settings
-    finally:
-        for role in ("worker", "sink"):
-            app_process(settings, role).stop(timeout=30)
-        stack.down(settings, only=SERVICES)
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _errors_connecting(conf: dict) -> list[KafkaError]:
