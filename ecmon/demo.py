@@ -30,9 +30,12 @@ def _show_anomalies(settings: Settings, month: str, console: Console, timeout: f
     """The detectors' findings as an analyst sees them: counts by type, and the regional early warnings."""
     client = connect(settings)
     deadline = time.monotonic() + timeout
-    while True:
+    seen, steady = -1, 0
+    while True:  # until the sink has written the last events: the same count three polls in a row
         rows = analyst.run(client, settings.clickhouse_database, "anomalies", month, limit=100_000).as_dicts()
-        if any(r["type"].startswith("early_warning") for r in rows) or time.monotonic() > deadline:
+        steady = steady + 1 if len(rows) == seen else 0
+        seen = len(rows)
+        if steady >= 3 or time.monotonic() > deadline:
             break
         time.sleep(1)
     counts: dict[tuple[str, str, str], int] = {}
