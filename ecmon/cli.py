@@ -598,7 +598,8 @@ def chaos(
 ) -> None:
     """Fault suite on a stack of its own (.ecmon-chaos/, 14xxx, 3 brokers): kill -9 gateway, worker, sink; stop a
     broker; stop ClickHouse 60 s; after each trial ClickHouse must equal what the gateways sent, exactly (docs/chaos.md)."""
-    from deploy.chaos.run import FULL, SHORT, ChaosConfig, ChaosError, all_exact, apply_defaults, results_table, run_suite, write_json
+    from deploy.bench.run import write_json
+    from deploy.chaos.run import FULL, SHORT, ChaosConfig, ChaosError, all_exact, apply_defaults, results_table, run_suite
     from deploy.chaos.trials import SuiteShape
     from deploy.stack.process import ServiceError
 
@@ -611,7 +612,7 @@ def chaos(
         _fail(str(exc))
     # Wide enough for one line per trial even when the output goes to a file (rich assumes 80 columns there).
     Console(width=max(console.width, 170)).print(results_table(result))
-    console.print(f"results: {write_json(result, out)}")
+    console.print(f"results: {write_json(result, out, prefix='chaos-')}")
     if not all_exact(result):
         raise typer.Exit(2)
 

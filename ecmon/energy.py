@@ -171,6 +171,12 @@ EQUAL_VALUE_GCE_PER_KWH: Mapping[int, Decimal] = MappingProxyType({
 EQUAL_VALUE_SOURCE = "China Electricity Council annual statistics (to be confirmed against the official yearbook)"
 
 
+def equal_value_year(year: int) -> int:
+    """The year whose equal-value figure prices readings of ``year``: the national figure of a year is
+    published the year after, so until then the newest published one applies."""
+    return min(year, max(EQUAL_VALUE_GCE_PER_KWH))
+
+
 @dataclass(frozen=True, slots=True)
 class CoalFactor:
     """mgce per thousandth of a reported unit, as an exact reduced fraction."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ecmon.settings import Settings
-from ecmon.energy import EQUAL_VALUE_GCE_PER_KWH, coal_factor
+from ecmon.energy import coal_factor, equal_value_year
 from ecmon.months import month_of_interval
 
 
@@ -30,7 +30,7 @@ class Ledger:
         for r in readings:
             period = month_of_interval(r["ts"])
             # as the worker does: a year without a published equal-value figure uses the newest one
-            year = min(int(period[:4]), max(EQUAL_VALUE_GCE_PER_KWH)) if self.electricity_method == "equal" else None
+            year = equal_value_year(int(period[:4])) if self.electricity_method == "equal" else None
             factor = coal_factor(r["energy_type"], r["unit"], method=self.electricity_method, year=year)
             row = self.totals[(province, uscc, r["energy_type"], r["unit"], period)]
             row[0] += r["value_milli"]

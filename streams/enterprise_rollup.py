@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ecmon.energy import EQUAL_VALUE_GCE_PER_KWH, CoalFactor, IncompatibleUnit, UnknownEnergyType, UnknownUnit, coal_factor, unit_factor
+from ecmon.energy import CoalFactor, IncompatibleUnit, UnknownEnergyType, UnknownUnit, coal_factor, equal_value_year, unit_factor
 from ecmon.months import day_of_interval, month_of_interval, month_start_ms, next_period
 
 FactorLookup = Callable[[str, str, int], CoalFactor]
@@ -51,12 +51,8 @@ def equivalent_factors(energy_type: str, unit: str, _ts_ms: int) -> CoalFactor:
 
 
 def equal_value_factors(energy_type: str, unit: str, ts_ms: int) -> CoalFactor:
-    """Electricity at the equal value of the reading's (CST) year; other energy as in equivalent.
-
-    The national figure of a year is published the year after, so readings of a year without one
-    are priced with the newest published figure (docs/interface-standard.md, conversion)."""
-    year = min(int(month_of_interval(ts_ms)[:4]), max(EQUAL_VALUE_GCE_PER_KWH))
-    return coal_factor(energy_type, unit, method="equal", year=year)
+    """Electricity at the equal value of the reading's (CST) year; other energy as in equivalent."""
+    return coal_factor(energy_type, unit, method="equal", year=equal_value_year(int(month_of_interval(ts_ms)[:4])))
 
 
 def factors_for(method: str) -> FactorLookup:

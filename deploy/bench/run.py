@@ -346,8 +346,9 @@ def report_table(result: dict) -> Table:
     return table
 
 
-def write_json(result: dict, out_dir: Path) -> Path:
+def write_json(result: dict, out_dir: Path, prefix: str = "") -> Path:
+    """A run's results as ``<out_dir>/<prefix><time>.json`` (also the fault suite's)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{datetime.now():%Y%m%dT%H%M%S}.json"
+    path = out_dir / f"{prefix}{datetime.now():%Y%m%dT%H%M%S}.json"
     path.write_text(json.dumps(result, indent=2, default=str))
     return path

@@ -7,7 +7,6 @@ nothing else.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -133,10 +132,3 @@ def results_table(result: dict) -> Table:
     table.caption = ("exact per fault: " + ", ".join(f"{k} {ok}/{n}" for k, (ok, n) in by_kind.items())
                      + f"; whole run: {result.get('final', {}).get('line', 'not reached')}")
     return table
-
-
-def write_json(result: dict, out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"chaos-{datetime.now():%Y%m%dT%H%M%S}.json"
-    path.write_text(json.dumps(result, indent=2, default=str))
-    return path

@@ -8,9 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rich.console import Console
+
 from deploy.stack import stack
 from deploy.stack.apps import app_process, ensure_running
+from ecmon.demo import wait_for_reconciliation
 from ecmon.settings import Settings
+from producers.gateway import FleetRun, run_fleet
+from producers.ledger import Ledger, ledger_path
 from sinks import migrate
 
 
@@ -54,3 +59,25 @@ def secured_stack(state_dir: Path, ports: dict[str, int], security: str) -> Iter
         stack.down(settings, only=services)
         os.environ.clear()
         os.environ.update(saved)
+
+
+def pipeline_reconciles_without_denials(settings: Settings, run: FleetRun) -> None:
+    """Worker and sink started, ``run`` sent as the gateway: ClickHouse must reconcile exactly, both must still
+    run, and the broker must have denied nothing (every role's ACLs suffice)."""
+    broker_log = settings.log_dir / "kafka-1.log"
+    logged_before = broker_log.stat().st_size
+    for role in ("worker", "sink"):
+        app_process(settings, role).start()
+    ledger = Ledger.load(ledger_path(settings), settings.electricity_method)
+    run_fleet(settings, run, ledger, show_progress=False)  # as gateway; registrations as registry
+    ledger.save(ledger_path(settings))
+    result = wait_for_reconciliation(settings, ledger, timeout=150, console=Console(), show_progress=False)
+    assert result.exact, result.line()
+    assert sum(v[1] for v in result.sent.values()) > 0
+    for role in ("worker", "sink"):
+        assert app_process(settings, role).pid() is not None, \
+            f"{role} exited:\n{app_process(settings, role).log_tail()}"
+    with broker_log.open("rb") as log:
+        log.seek(logged_before)
+        denials = [line for line in log.read().decode(errors="replace").splitlines() if "is Denied" in line]
+    assert not denials, denials[:5]

@@ -22,6 +22,19 @@ def send_fleet(settings, run=RUN) -> Ledger:
     return ledger
 
 
+def prometheus_value(settings, query: str, until, timeout: float = 60.0) -> float | None:
+    """The query's single value from the test stack's Prometheus, polled until ``until(value)`` or the timeout."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while True:
+        result = httpx.get(f"http://{settings.host}:{settings.prometheus_port}/api/v1/query",
+                           params={"query": query}, timeout=5).json()["data"]["result"]
+        value = float(result[0]["value"][1]) if result else None
+        if (value is not None and until(value)) or time.monotonic() > deadline:
+            return value
+        time.sleep(1)
+
+
 def test_clickhouse_holds_exactly_what_the_gateways_sent(pipeline):
     ledger = send_fleet(pipeline)
     result = wait_for_reconciliation(pipeline, ledger, timeout=180, console=Console(), show_progress=False)
@@ -163,15 +176,9 @@ def test_a_province_over_its_target_gets_a_red_early_warning(pipeline, tmp_path)
     assert [(t, s) for t, s, _, _ in rows] == [("early_warning_month", "CRITICAL")]
     assert rows[0][2] > rows[0][3] == 1.0
     # ... and the operator sees it in Prometheus, where the RegionalEarlyWarning alert reads it.
-    query = 'max(ecmon_region_early_warning_level{province="440000"})'
-    deadline = time.monotonic() + 60
-    level = None
-    while time.monotonic() < deadline and level != "2":
-        result = httpx.get(f"http://{pipeline.host}:{pipeline.prometheus_port}/api/v1/query",
-                           params={"query": query}, timeout=5).json()["data"]["result"]
-        level = result[0]["value"][1] if result else None
-        time.sleep(1)
-    assert level == "2"
+    level = prometheus_value(pipeline, 'max(ecmon_region_early_warning_level{province="440000"})',
+                             until=lambda v: v == 2)
+    assert level == 2
 
 
 def test_a_closed_month_is_reported_by_each_province_and_answered_by_the_national_level(pipeline):
@@ -222,12 +229,6 @@ def test_meter_detectors_and_the_silence_timer_report_injected_faults(pipeline):
         time.sleep(2)
     assert found.get("spike", 0) > 0 and found.get("silent_meter", 0) > 0, found
     # ... and Prometheus counts them by type and province for the operators.
-    query = 'sum(ecmon_anomalies_total{province="530000", type="spike"})'
-    result = httpx.get(f"http://{pipeline.host}:{pipeline.prometheus_port}/api/v1/query",
-                       params={"query": query}, timeout=5).json()["data"]["result"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not result:
-        time.sleep(2)
-        result = httpx.get(f"http://{pipeline.host}:{pipeline.prometheus_port}/api/v1/query",
-                           params={"query": query}, timeout=5).json()["data"]["result"]
-    assert result and float(result[0]["value"][1]) > 0
+    spikes = prometheus_value(pipeline, 'sum(ecmon_anomalies_total{province="530000", type="spike"})',
+                              until=lambda v: v > 0)
+    assert spikes is not None and spikes > 0

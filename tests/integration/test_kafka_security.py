@@ -15,16 +15,12 @@ import time
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
-from rich.console import Console
 
-from deploy.stack.apps import app_process
 from ecmon import topics
-from ecmon.demo import ledger_path, wait_for_reconciliation
 from ecmon.kafka_clients import client_config, credentials
 from ecmon.settings import Settings
-from producers.gateway import FleetRun, run_fleet
-from producers.ledger import Ledger
-from own_stack import secured_stack
+from producers.gateway import FleetRun
+from own_stack import pipeline_reconciles_without_denials, secured_stack
 
 pytestmark = pytest.mark.integration
 
@@ -168,24 +164,8 @@ def test_denials_are_logged_by_the_broker(secure):
 
 
 def test_full_pipeline_reconciles_exactly_under_least_privilege(secure):
-    broker_log = secure.log_dir / "kafka-1.log"
-    logged_before = broker_log.stat().st_size
-    for role in ("worker", "sink"):
-        app_process(secure, role).start()
     run = FleetRun(enterprises=6, start="2026-09", months=1, intervals_per_batch=96, seed=16, faults="corrupt,duplicate")
-    ledger = Ledger.load(ledger_path(secure), secure.electricity_method)
-    run_fleet(secure, run, ledger, show_progress=False)  # as gateway; registrations as registry
-    ledger.save(ledger_path(secure))
-    result = wait_for_reconciliation(secure, ledger, timeout=150, console=Console(), show_progress=False)
-    assert result.exact, result.line()
-    assert sum(v[1] for v in result.sent.values()) > 0
-    for role in ("worker", "sink"):
-        assert app_process(secure, role).pid() is not None, f"{role} exited:\n{app_process(secure, role).log_tail()}"
-    # every request of the gateway, registry, worker and sink users was allowed: the ACLs are sufficient
-    with broker_log.open("rb") as log:
-        log.seek(logged_before)
-        denials = [line for line in log.read().decode(errors="replace").splitlines() if "is Denied" in line]
-    assert not denials, denials[:5]
+    pipeline_reconciles_without_denials(secure, run)
 
 
 def test_no_password_in_any_log(secure):

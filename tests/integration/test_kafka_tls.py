@@ -15,15 +15,11 @@ import stat
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
-from rich.console import Console
 
-from deploy.stack.apps import app_process
 from ecmon import topics
-from ecmon.demo import ledger_path, wait_for_reconciliation
 from ecmon.kafka_clients import client_config, faust_credentials
-from producers.gateway import FleetRun, run_fleet
-from producers.ledger import Ledger
-from own_stack import secured_stack
+from producers.gateway import FleetRun
+from own_stack import pipeline_reconciles_without_denials, secured_stack
 
 pytestmark = pytest.mark.integration
 
@@ -93,20 +89,5 @@ def test_client_and_faust_configs_use_sasl_ssl(tls):
 
 
 def test_full_pipeline_reconciles_exactly_over_tls(tls):
-    broker_log = tls.log_dir / "kafka-1.log"
-    logged_before = broker_log.stat().st_size
-    for role in ("worker", "sink"):
-        app_process(tls, role).start()
     run = FleetRun(enterprises=4, start="2026-09", months=1, intervals_per_batch=96, seed=15, faults="corrupt,duplicate")
-    ledger = Ledger.load(ledger_path(tls), tls.electricity_method)
-    run_fleet(tls, run, ledger, show_progress=False)  # as gateway; registrations as registry
-    ledger.save(ledger_path(tls))
-    result = wait_for_reconciliation(tls, ledger, timeout=150, console=Console(), show_progress=False)
-    assert result.exact, result.line()
-    assert sum(v[1] for v in result.sent.values()) > 0
-    for role in ("worker", "sink"):
-        assert app_process(tls, role).pid() is not None, f"{role} exited:\n{app_process(tls, role).log_tail()}"
-    with broker_log.open("rb") as log:
-        log.seek(logged_before)
-        denials = [line for line in log.read().decode(errors="replace").splitlines() if "is Denied" in line]
-    assert not denials, denials[:5]
+    pipeline_reconciles_without_denials(tls, run)
