@@ -2,25 +2,28 @@
 
 The baseline is a robust additive Holt-Winters model (after Gelper, Fried and Croux, "Robust forecasting
 with exponential and Holt-Winters smoothing", 2010): expected = level + seasonal offset. The offset is
-learnt per hour of the day and day type (working day or weekend) in China Standard Time (48 cells),
-shrunk towards the hour-of-day cell (24) while the day-type cell has few readings, and that towards zero
-while the hour is new. Every update uses the residual clipped to 2 scales (Huber), so anomalies barely
+learnt per hour of the day and day type (working day, Saturday or Sunday) in China Standard Time (72
+cells), shrunk towards the hour-of-day cell (24) while the day-type cell has few readings, and that towards
+zero while the hour is new. Every update uses the residual clipped to 2 scales (Huber), so anomalies barely
 move the baseline, and the level is not moved while a drop or stuck episode is open. The scale is a
-clipped mean absolute residual per hour of day. Time constants are in hours, so a 5-minute and a
+clipped mean absolute residual per day type and hour. Time constants are in hours, so a 5-minute and a
 15-minute meter behave alike; the interval is inferred from the gaps.
 
-Findings are emitted once per episode: a spike when it happens, a drop once it lasted ``DROP_READINGS``,
-a level shift when a CUSUM of clipped z-scores confirms it (the level is then moved to the new one, so a
-permanent change is reported once), a stuck meter after the same non-zero value for an hour, a counter
-regression on a negative interval (unless the meter is bidirectional: many negatives), an impossible value
-when it is not finite or 100 times the largest value the meter ever showed. Silence is the worker's (timers).
+Findings are emitted once per episode: a spike when it happens, a drop once it lasted ``DROP_READINGS``
+(or ``DEEP_READINGS`` below a quarter of the expected value, for meters too noisy for a z-score), a level
+shift when a CUSUM of clipped z-scores finds it and the new level then holds ``SHIFT_CONFIRM_H`` (the
+baseline moves at once, so a permanent change is reported once; one that goes back is forgotten), a stuck
+meter after the same non-zero value for an hour, a counter regression on a negative interval (unless the
+meter is bidirectional: many negatives), an impossible value when it is not finite or 100 times the largest
+value the meter ever showed. Silence is the worker's (timers).
 
 The score of a point (``Verdict.score``, 0..1) is separate from the findings: the largest of four anomaly
 likelihoods (``_surprise``) - the error against a fast local mean, the same on a log scale, the seasonal z
 of the baseline, and the novelty of the recent shape (``_context_view``, after CAD OSE) - with one alarm
-per event. It is what NAB scores; the worker acts on findings. The cells are stored with 4 significant
-digits and the other floats with 6, and the context counts are one fixed string of 512 digits, so the state
-stays about 2.1 kB of JSON whatever the stream's length.
+per event, and half a score for an alarm that recurs at the same time of day. It is what NAB scores; the
+worker acts on findings. The cells are stored with 4 significant digits and the other floats with 6, and
+the context counts are one fixed string of 512 digits, so the state stays about 2.8 kB of JSON whatever
+the stream's length.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import math
 from dataclasses import dataclass
 
 DETECTOR = "meter_anomalies"
-DETECTOR_VERSION = "3"
+DETECTOR_VERSION = "4"
 
 _HOUR_MS = 3_600_000
 _CST_MS = 8 * _HOUR_MS
@@ -37,6 +40,7 @@ _CST_MS = 8 * _HOUR_MS
 WARMUP_READINGS = 12  # no consumption findings before the baseline has seen this many readings
 CELL_PRIOR = 3.0  # readings after which a cell counts as much as its fallback
 CELL_RATE_MIN = 0.05  # a seasonal cell forgets with this weight once it has 20 readings
+DAY_TYPE_RATE = 5.0  # Saturday and Sunday cells are seen one day a week, not five: they learn 5x as fast per reading
 TAU_LEVEL_H = 72.0  # level time constant: slower than a weekend, so a quiet Sunday does not move it
 TAU_SCALE_H = 24.0
 CLIP = 2.0  # Huber clipping of residuals, in scales
@@ -45,11 +49,13 @@ Z_SPIKE = 8.0
 Z_DROP = 6.0
 DROP_READINGS = 2
 Z_EPISODE = 3.0  # a point this far out keeps an episode open
-CUSUM_K, CUSUM_H, CUSUM_CLIP = 1.0, 35.0, 5.0
+CUSUM_K, CUSUM_H, CUSUM_CLIP = 0.5, 50.0, 5.0
 LEVEL_SHIFT_MIN = 0.15  # of the mean magnitude: smaller confirmed shifts are followed, not reported
+SHIFT_CONFIRM_H = 18.0  # a level shift is reported once the new level has held this long; one that goes back is not
 STUCK_MIN_READINGS, STUCK_MIN_MS = 4, _HOUR_MS
 IMPOSSIBLE_FACTOR, IMPOSSIBLE_AFTER = 100.0, 100
 DROP_RATIO = 0.5  # a drop falls below half the expected value
+DEEP_RATIO, DEEP_Z, DEEP_READINGS = 0.25, 1.0, 4  # or below a quarter of it for an hour, however noisy the meter
 STUCK_SCALE = 1e-3  # a repeated value is only suspicious where the meter's readings usually vary this much
 BIDIRECTIONAL_SHARE = 0.01  # meters with more negative intervals than this export as well as import
 # The score (``_surprise``). Rates are per reading: they are statistics over samples, not clocks.
@@ -61,6 +67,8 @@ LONG_RATE = 0.001  # their long-run mean and variance (about 1,000 readings)
 TAIL_DECADES = 8.0  # score 1.0 at a tail probability of 1e-8
 ALARM_SCORE = 0.6  # tail 1.6e-5
 QUIET_READINGS = 100  # after an alarm, scores are halved for this many readings
+RECUR_ALARMS, RECUR_DAYS, RECUR_TOL_MS = 6, 3, _HOUR_MS  # an alarm at the time of day of one of the last
+# alarms, 1 to 3 days later (within an hour), is a daily recurrence (a scheduled job): it scores half
 LOG_EPS = 0.01  # the log and context views see sign(v) log(1 + |v| / (1 % of the mean magnitude, or the resolution))
 LOG_WEIGHT = 0.9
 SEASONAL_CLIP, SEASONAL_SHORT, SEASONAL_WEIGHT = 10.0, 0.3, 0.9  # the seasonal view: |z| against the baseline
@@ -96,6 +104,7 @@ _NORMAL = Verdict(0.0)
 
 def new_state() -> dict:
     return {
+        "v": 4,  # the state's layout (version 4: Saturday and Sunday cells, pending level shifts)
         "n": 0,  # readings with a finite value
         "t": 0,  # newest timestamp
         "iv": 0,  # inferred interval, ms
@@ -103,14 +112,17 @@ def new_state() -> dict:
         "mg": 0.0,  # mean magnitude (scale floor)
         "hi": 0.0,  # largest normal |value|
         "neg": 0,  # negative intervals seen
-        "wk": [0.0] * 48, "wn": [0] * 48,  # (working day | weekend) x hour offsets and their reading counts
+        "wk": [0.0] * 72, "wn": [0] * 72,  # (working day | Saturday | Sunday) x hour offsets, their reading counts
         "hd": [0.0] * 24, "hn": [0] * 24,  # hour-of-day offsets, and the readings seen at that hour
-        "hs": [0.0] * 24,  # hour-of-day scales
+        "hs": [0.0] * 72,  # day type x hour scales (a still Sunday evening is far less noisy than a Monday's)
         "sc": 0.0,  # overall scale
         "cu": 0.0, "cd": 0.0, "cr": 0.0, "ce": 0.0, "cc": 0,  # CUSUM up/down; residual and expected sums, count
         "ep": "", "es": 0, "ec": 0,  # open episode: kind, start ts, readings in it
+        # a level shift waiting for confirmation: start ts, ratio (0: additive), shift, readings since,
+        # and the sums of the values and of the new baseline's expected values since
+        "ps": [0, 0.0, 0.0, 0, 0.0, 0.0],
         "sv": 0.0, "ss": 0, "sk": 0,  # stuck: repeated value, first ts, repeats
-        "dn": 0, "ds": 0,  # readings far below expected in a row, and the first one's ts
+        "dn": 0, "ds": 0, "dw": 0,  # readings far below expected in a row, the first one's ts; deep ones in a row
         "q": 0.0, "pv": 0.0,  # resolution (smallest change seen between readings), previous value
         # the score: fast mean, its error scale; short and long-run mean of the errors, their variance;
         # readings left in the quiet period after an alarm
@@ -122,19 +134,36 @@ def new_state() -> dict:
         # the 512 contexts, one digit each
         "cx": [0.0, 0.0, 0, 0, 0, 0, 0.0, 0.0, 1.0],
         "cm": "0" * CTX_LEVELS ** 3,
+        "ra": [],  # the timestamps of the last RECUR_ALARMS alarms of the score
     }
+
+
+def _upgrade(st: dict) -> None:
+    """Complete a state saved by an earlier version (the worker checkpoints them): version 2 had no score
+    views beyond the first; version 3 had one weekend cell per hour, which now serves as both the Saturday
+    and the Sunday cell until they have learnt their own, and one scale per hour of the day, which each day
+    type starts from."""
+    if len(st["wk"]) == 48:
+        st["wk"] = st["wk"] + st["wk"][24:]
+        st["wn"] = st["wn"] + st["wn"][24:]
+    if len(st["hs"]) == 24:
+        st["hs"] = st["hs"] * 3
+    for key, fresh in new_state().items():
+        st.setdefault(key, fresh)
+    st["v"] = 4
 
 
 def _cells(ts_ms: int) -> tuple[int, int]:
     """(day type x hour, hour of day) in CST; a reading stamped 08:00 covers 07:45-08:00, so hour 7.
 
-    Day type is working day (Monday-Friday) or weekend: plants differ between the two far more than
-    between, say, Tuesday and Wednesday, and 48 cells keep the state small (version 1's 168 hour-of-week
-    cells measured no better on the fleet, at three times the bytes for the cells)."""
+    Day type is working day (Monday-Friday), Saturday or Sunday: plants differ between them far more than
+    between, say, Tuesday and Wednesday. Version 3 had one weekend type, and a mill that works a Saturday
+    shift and stands still on Sunday looked wrong on both days (false level shifts and drops every weekend);
+    version 1's 168 hour-of-week cells measured no better, at more than twice the bytes for the cells."""
     hours = (ts_ms + _CST_MS - 1) // _HOUR_MS
     hour = hours % 24
     weekday = (hours // 24 + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    return (24 if weekday >= 5 else 0) + hour, hour
+    return 24 * max(0, weekday - 4) + hour, hour
 
 
 def _rate(interval_ms: int, tau_h: float) -> float:
@@ -166,9 +195,8 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
     ``scored=False`` skips the point score (about half the cost): the worker acts on findings only, and
     the findings do not depend on the score."""
     st = state
-    if "cm" not in st:  # saved by version 2 (the worker checkpoints states): add the views version 3 added
-        for key, fresh in new_state().items():
-            st.setdefault(key, fresh)
+    if st.get("v") != 4:
+        _upgrade(st)
     if not math.isfinite(value):
         return Verdict(1.0, (Finding("impossible_value", "CRITICAL", ts_ms, ts_ms, value, st["lv"], 1.0,
                                      "the meter sent a value that is not a number"),))
@@ -199,11 +227,13 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
     week, hour = _cells(ts_ms)
     iv = st["iv"] or 900_000
     wn, hn = st["wn"][week], st["hn"][hour]
-    sn = hn
     day_off = st["hd"][hour] * hn / (hn + CELL_PRIOR)
-    offset = (st["wk"][week] * wn + day_off * CELL_PRIOR) / (wn + CELL_PRIOR)
+    # A day-type cell leans on its hour-of-day cell only until it has CELL_PRIOR readings of its own: a
+    # Sunday cell kept near the weekdays' hour would expect a still plant to be running, week after week.
+    own = min(wn, CELL_PRIOR)
+    offset = (st["wk"][week] * own + day_off * (CELL_PRIOR - own)) / CELL_PRIOR
     expected = st["lv"] + offset
-    scale = (st["hs"][hour] * sn + st["sc"] * CELL_PRIOR) / (sn + CELL_PRIOR)
+    scale = (st["hs"][week] * wn + st["sc"] * CELL_PRIOR) / (wn + CELL_PRIOR)
     scale = max(scale, SCALE_FLOOR * st["mg"], st["q"], 1e-12)
     if value != st["pv"] and (not st["q"] or abs(value - st["pv"]) < st["q"]):
         st["q"] = _compact6(abs(value - st["pv"]))
@@ -212,33 +242,33 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
     z = resid / scale
 
     findings: list[Finding] = []
-    findings += _stuck(st, ts_ms, value, expected, iv, st["hs"][hour] if sn >= CELL_PRIOR else 0.0)
+    findings += _stuck(st, ts_ms, value, expected, iv, st["hs"][week] if wn >= CELL_PRIOR else 0.0)
     if n >= WARMUP_READINGS:
         findings += _episodes(st, ts_ms, value, expected, z, resid)
     frozen = st["ep"] in ("drop", "stuck")
 
     # During a drop or a stuck episode the level waits; the seasonal cells and scales still learn (clipped),
     # so a dip that recurs at the same hour every day or week becomes part of the profile.
-    if True:
-        clipped = max(-CLIP * scale, min(CLIP * scale, resid))
-        clean = expected + clipped
-        if not frozen:
-            st["lv"] += _rate(iv, TAU_LEVEL_H) * (clean - offset - st["lv"])
-        dev = clean - st["lv"]
-        wk, hd = st["wk"][week], st["hd"][hour]
-        st["wk"][week] = _compact(wk + max(1.0 / (wn + 1), CELL_RATE_MIN) * (dev - wk))
-        st["hd"][hour] = _compact(hd + max(1.0 / (hn + 1), CELL_RATE_MIN) * (dev - hd))
-        st["wn"][week] = min(wn + 1, 99)
-        st["hn"][hour] = min(hn + 1, 99)
-        a = min(abs(resid), 3.0 * scale) * 1.2533  # mean absolute deviation -> sigma for Gaussian noise
-        if n < 3:
-            a = abs(resid) * 1.2533
-        st["hs"][hour] = _compact(st["hs"][hour] + max(1.0 / (sn + 1), CELL_RATE_MIN) * (a - st["hs"][hour]))
-        rate = max(1.0 / (n + 1), _rate(iv, TAU_SCALE_H))
-        st["sc"] += rate * (a - st["sc"])
-        st["mg"] += rate * (abs(value) - st["mg"])
-        if abs(value) > st["hi"] and not frozen:
-            st["hi"] = abs(value)
+    clipped = max(-CLIP * scale, min(CLIP * scale, resid))
+    clean = expected + clipped
+    if not frozen:
+        st["lv"] += _rate(iv, TAU_LEVEL_H) * (clean - offset - st["lv"])
+    dev = clean - st["lv"]
+    wk, hd = st["wk"][week], st["hd"][hour]
+    cell_rate = CELL_RATE_MIN * (DAY_TYPE_RATE if week >= 24 else 1.0)
+    st["wk"][week] = _compact(wk + max(1.0 / (wn + 1), cell_rate) * (dev - wk))
+    st["hd"][hour] = _compact(hd + max(1.0 / (hn + 1), CELL_RATE_MIN) * (dev - hd))
+    st["wn"][week] = min(wn + 1, 99)
+    st["hn"][hour] = min(hn + 1, 99)
+    a = min(abs(resid), 3.0 * scale) * 1.2533  # mean absolute deviation -> sigma for Gaussian noise
+    if n < 3:
+        a = abs(resid) * 1.2533
+    st["hs"][week] = _compact(st["hs"][week] + max(1.0 / (wn + 1), cell_rate) * (a - st["hs"][week]))
+    rate = max(1.0 / (n + 1), _rate(iv, TAU_SCALE_H))
+    st["sc"] += rate * (a - st["sc"])
+    st["mg"] += rate * (abs(value) - st["mg"])
+    if abs(value) > st["hi"] and not frozen:
+        st["hi"] = abs(value)
     score = _surprise(st, value, n, z) if scored else 0.0
     st["lv"], st["mg"], st["sc"] = _compact6(st["lv"]), _compact6(st["mg"]), _compact6(st["sc"])  # bounded JSON
     return Verdict(score, tuple(findings)) if findings or score else _NORMAL
@@ -331,7 +361,9 @@ def _surprise(st: dict, value: float, n: int, z: float) -> float:
 
     The score is 1.0 at a tail probability of 1e-8. After a point scoring ``ALARM_SCORE`` the next
     ``QUIET_READINGS`` score half: one event is one alarm, and a meter that keeps misbehaving in the same
-    way soon stops being surprising (its long-run statistics grow)."""
+    way soon stops being surprising (its long-run statistics grow). An alarm at the time of day of a recent
+    alarm (1 to ``RECUR_DAYS`` days before, within ``RECUR_TOL_MS``) scores half too: a daily recurrence,
+    such as a scheduled job, is the meter's routine, not news."""
     quiet = st["lk"][5]
     errors = st["lk"][:5]
     score = _error_view(errors, value, n, SHORT_RATE)
@@ -350,6 +382,13 @@ def _surprise(st: dict, value: float, n: int, z: float) -> float:
         score *= 0.5
     elif score >= ALARM_SCORE:
         quiet = QUIET_READINGS
+        now, alarms = st["t"], st["ra"]
+        for t in alarms:
+            days = round((now - t) / (24 * _HOUR_MS))
+            if 1 <= days <= RECUR_DAYS and abs(now - t - days * 24 * _HOUR_MS) <= RECUR_TOL_MS:
+                score *= 0.5
+                break
+        st["ra"] = (alarms + [now])[-RECUR_ALARMS:]
     st["lk"] = errors + [quiet]
     return score if n >= WARMUP_READINGS else 0.0
 
@@ -389,8 +428,9 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
     ep = st["ep"]
     if ep == "stuck":
         return []
+    deep = value < DEEP_RATIO * expected and z <= -DEEP_Z
     if ep == "drop":  # open while the points stay far below; the baseline waits meanwhile
-        if z <= -Z_EPISODE:
+        if z <= -Z_EPISODE or deep:
             st["ec"] += 1
             if st["ec"] * (st["iv"] or 900_000) > 24 * _HOUR_MS:
                 st["lv"] += resid  # a day long: the new normal (a stopped line), learn it
@@ -416,25 +456,56 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
     if z >= Z_SPIKE and st["ep"] != "spike":
         st["ep"], st["es"], st["ec"] = "spike", ts_ms, 1
         return [_finding("spike", ts_ms, ts_ms, value, expected, z, f"{z:.0f} scales above the expected value")]
-    if z <= -Z_DROP and value < DROP_RATIO * expected:
-        if not st["dn"]:
+    strong = z <= -Z_DROP and value < DROP_RATIO * expected
+    if strong or deep:
+        if not st["dn"] and not st["dw"]:
             st["ds"] = ts_ms
-        st["dn"] += 1
-        if st["dn"] >= DROP_READINGS:
-            st["ep"], st["es"], st["ec"], st["dn"] = "drop", st["ds"], st["dn"], 0
+        st["dn"] = st["dn"] + 1 if strong else 0
+        st["dw"] += 1
+        if st["dn"] >= DROP_READINGS or st["dw"] >= DEEP_READINGS:
+            st["ep"], st["es"], st["ec"], st["dn"], st["dw"] = "drop", st["ds"], st["dw"], 0, 0
             return [_finding("drop", st["ds"], ts_ms, value, expected, z,
                              f"{value / expected:.0%} of the expected value" if expected else "")]
         return []
-    st["dn"] = 0
+    st["dn"] = st["dw"] = 0
     if cu > CUSUM_H or cd > CUSUM_H:
         shift = st["cr"] / max(st["cc"], 1)
         start = ts_ms - (st["cc"] - 1) * (st["iv"] or 900_000)
-        _rebase(st, shift, (st["ce"] + st["cr"]) / st["ce"] if st["ce"] > 0 and not st["neg"] else 0.0)
+        ratio = (st["ce"] + st["cr"]) / st["ce"] if st["ce"] > 0 and not st["neg"] else 0.0
+        _rebase(st, shift, ratio)
         st["cu"] = st["cd"] = st["cr"] = st["ce"] = 0.0
         st["cc"] = 0
-        if abs(shift) < LEVEL_SHIFT_MIN * st["mg"]:
-            return []  # real but small: the baseline follows it without an alarm
-        return [_finding("level_shift", start, ts_ms, value, expected, z,
-                         f"level moved by {shift:+.4g} ({shift / expected:+.0%})" if expected else
-                         f"level moved by {shift:+.4g}")]
-    return []
+        ps = st["ps"]
+        if ps[0]:  # a second shift before the first was confirmed: one change, measured from before the first
+            start, shift = ps[0], ps[2] + shift
+            ratio = ps[1] * ratio if ps[1] > 0 and ratio > 0 else 0.0
+        st["ps"] = [start, _compact6(ratio), _compact6(shift), 0, 0.0, 0.0]
+        return []
+    return _confirm_shift(st, ts_ms, value, expected, z)
+
+
+def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float) -> list[Finding]:
+    """Report a pending level shift once the new level has held ``SHIFT_CONFIRM_H``; forget it if the
+    readings went back towards the old level (a production shift, a batch: the baseline is put back)."""
+    ps = st["ps"]
+    if not ps[0]:
+        return []
+    start, ratio, shift, k, sv, se = ps
+    k, sv, se = k + 1, sv + value, se + expected
+    if k * (st["iv"] or 900_000) < SHIFT_CONFIRM_H * _HOUR_MS:
+        st["ps"] = [start, ratio, shift, k, _compact6(sv), _compact6(se)]
+        return []
+    st["ps"] = [0, 0.0, 0.0, 0, 0.0, 0.0]
+    if ratio > 0:  # proportional: the old level expected se / ratio; did the values stay nearer the new one?
+        went_back = se > 0 and abs(math.log(max(sv, 1e-12) / se)) > abs(math.log(ratio)) / 2
+    else:
+        went_back = abs((sv - se) / k) > abs(shift) / 2
+    if went_back:
+        _rebase(st, -shift, 1.0 / ratio if ratio > 0 else 0.0)
+        return []
+    if abs(shift) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(ratio - 1.0) >= LEVEL_SHIFT_MIN):
+        return []  # real but small: the baseline follows it without an alarm
+    old = expected / ratio if ratio > 0 else expected - shift
+    return [_finding("level_shift", start, ts_ms, value, old, z,
+                     f"level moved by {shift:+.4g} ({shift / old:+.0%}) and held {SHIFT_CONFIRM_H:g} h" if old else
+                     f"level moved by {shift:+.4g} and held {SHIFT_CONFIRM_H:g} h")]

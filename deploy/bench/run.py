@@ -136,26 +136,38 @@ def _count_readings(state: dict) -> Callable[[bytes | None, bytes], None]:
     return count
 
 
+STATE_TABLES = ("enterprise-state", "meter-detectors")  # the worker's per-enterprise tables, both in memory
+
+
 def _state_size(settings: Settings, cfg: BenchConfig) -> dict:
-    topic = f"{settings.worker_app_id}-enterprise-state-changelog"
-    latest: dict[bytes, bytes] = {}
-
-    def keep(key, value) -> None:
-        if value is None:
-            latest.pop(key, None)
-        else:
-            latest[key] = value
-
-    read_topic(settings.bootstrap_servers, topic, keep)
+    """The newest value of each enterprise in each of the worker's per-enterprise tables, per meter."""
     meters_of = {e.uscc: len(e.meters) for seed in (LOAD_SEED, E2E_SEED, LATENCY_SEED)
                  for e in cfg.fleet_run(seed).fleet()}
-    meters = sum(meters_of.get(json.loads(k), 0) for k in latest) or 1
-    python_bytes = sum(deep_sizeof(json.loads(v)) for v in latest.values())
-    json_bytes = sum(len(v) for v in latest.values())
-    return {"enterprises": len(latest), "meters": meters, "json_bytes": json_bytes, "python_bytes": python_bytes,
-            "json_bytes_per_meter": json_bytes / meters, "python_bytes_per_meter": python_bytes / meters,
-            "changelog_disk_bytes": topic_disk_bytes(settings.state_dir, topic),
-            "changelog_disk_bytes_per_meter": topic_disk_bytes(settings.state_dir, topic) / meters}
+    tables = {}
+    for table in STATE_TABLES:
+        topic = f"{settings.worker_app_id}-{table}-changelog"
+        latest: dict[bytes, bytes] = {}
+
+        def keep(key, value) -> None:
+            if value is None:
+                latest.pop(key, None)
+            else:
+                latest[key] = value
+
+        read_topic(settings.bootstrap_servers, topic, keep)
+        disk = topic_disk_bytes(settings.state_dir, topic)
+        tables[table] = {"enterprises": len(latest), "json_bytes": sum(len(v) for v in latest.values()),
+                         "python_bytes": sum(deep_sizeof(json.loads(v)) for v in latest.values()),
+                         "changelog_disk_bytes": disk,
+                         "meters": sum(meters_of.get(json.loads(k), 0) for k in latest)}
+    # Per meter of the enterprises each table holds: the detectors are checkpointed at most every 10 s, so
+    # in a short run some enterprises have no detector value in the changelog yet.
+    per_meter = {k: sum(t[k] / t["meters"] for t in tables.values() if t["meters"])
+                 for k in ("json_bytes", "python_bytes", "changelog_disk_bytes")}
+    return {"enterprises": tables["enterprise-state"]["enterprises"], "meters": tables["enterprise-state"]["meters"],
+            "tables": tables, **{f"{k}_per_meter": v for k, v in per_meter.items()},
+            **{f"{t.split('-')[0]}_json_bytes_per_meter": tables[t]["json_bytes"] / max(tables[t]["meters"], 1)
+               for t in STATE_TABLES}}
 
 
 def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dict:
@@ -338,8 +350,9 @@ def report_table(result: dict) -> Table:
     mem, st = result["memory"], result["state"]
     table.add_row("peak RSS worker / sink", f"{' + '.join(_mib(b) for b in mem['worker_peak_rss_bytes'])} / "
                   f"{_mib(mem['sink_peak_rss_bytes'])}", "", "VmHWM")
-    table.add_row("worker state / meter", f"{st['json_bytes_per_meter']:,.0f} B JSON",
-                  "", f"{st['python_bytes_per_meter']:,.0f} B in Python")
+    table.add_row("worker state / meter", f"{st['json_bytes_per_meter']:,.0f} B JSON", "",
+                  f"{st['python_bytes_per_meter']:,.0f} B in Python; JSON: enterprise "
+                  f"{st['enterprise_json_bytes_per_meter']:,.0f} + detectors {st['meter_json_bytes_per_meter']:,.0f}")
     table.add_section()
     for t in result["targets"]:
         table.add_row(t["target"], t["figure"], "[green]met[/]" if t["met"] else "[red]not met[/]", "")

@@ -35,6 +35,10 @@ def test_a_tiny_benchmark_runs_every_stage_and_writes_its_figures(tmp_path):
     for stage in ("baseline", "gateway", "worker", "sink", "e2e", "latency", "memory", "state", "targets"):
         assert stage in result, f"{stage} missing from {result_file}"
     assert result["e2e"]["exact"]  # the second fleet reconciled exactly in ClickHouse
+    # The memory estimate counts both per-enterprise tables the worker holds (the detectors' may still be
+    # empty in a run this short: they are checkpointed at most every 10 s).
+    tables = result["state"]["tables"]
+    assert tables["enterprise-state"]["json_bytes"] > 0 and "meter-detectors" in tables
     assert result["latency"]["visible"] == result["latency"]["batches"] > 0
     assert all(rate > 0 for rate in (result["baseline"]["readings_per_s"], result["worker"]["readings_per_s"],
                                      result["sink"]["rows_per_s"], result["e2e"]["readings_per_s"]))
