@@ -161,7 +161,9 @@ def level_changes(state: dict, province: str, found: list[Outlook]) -> list[dict
         previous, changes = warned.get(outlook.period, [GREEN, 0])
         new = outlook.level
         if new < previous:  # lowered only when it would be even against a target HYSTERESIS lower
-            new = max(new, level(outlook.forecast, round(outlook.target_mgce * (1 - HYSTERESIS))))
+            # ... and never raised by that lower target: orange whose interval just cleared the target, but
+            # whose forecast is within 2 % of it, stays orange (it turned red before: flapping)
+            new = min(previous, max(new, level(outlook.forecast, round(outlook.target_mgce * (1 - HYSTERESIS)))))
         if new == previous:
             continue
         outlook = Outlook(outlook.period, outlook.forecast, outlook.target_mgce, new)

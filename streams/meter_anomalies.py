@@ -52,6 +52,7 @@ Z_EPISODE = 3.0  # a point this far out keeps an episode open
 CUSUM_K, CUSUM_H, CUSUM_CLIP = 0.5, 50.0, 5.0
 LEVEL_SHIFT_MIN = 0.15  # of the mean magnitude: smaller confirmed shifts are followed, not reported
 SHIFT_CONFIRM_H = 18.0  # a level shift is reported once the new level has held this long; one that goes back is not
+SHIFT_LEARN_DAYS = 14  # a meter's first two weeks: no weekly profile to shift against yet, shifts are followed silently
 STUCK_MIN_READINGS, STUCK_MIN_MS = 4, _HOUR_MS
 IMPOSSIBLE_FACTOR, IMPOSSIBLE_AFTER = 100.0, 100
 DROP_RATIO = 0.5  # a drop falls below half the expected value
@@ -505,6 +506,8 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
         return []
     if abs(shift) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(ratio - 1.0) >= LEVEL_SHIFT_MIN):
         return []  # real but small: the baseline follows it without an alarm
+    if st["n"] * (st["iv"] or 900_000) < SHIFT_LEARN_DAYS * 24 * _HOUR_MS:
+        return []  # still learning the week: a cold start's profile moves by itself
     old = expected / ratio if ratio > 0 else expected - shift
     return [_finding("level_shift", start, ts_ms, value, old, z,
                      f"level moved by {shift:+.4g} ({shift / old:+.0%}) and held {SHIFT_CONFIRM_H:g} h" if old else

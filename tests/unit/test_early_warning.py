@@ -125,6 +125,21 @@ def test_a_province_running_at_its_target_does_not_flap():
     assert event["severity"] == "INFO"
 
 
+def test_the_hysteresis_only_holds_a_level_and_never_raises_one():
+    """Seen in the demo: orange, then a forecast 1.8 % under the target whose interval had just cleared it
+    was green against the target but red against the target 2 % lower, and came out as orange -> red."""
+    target = 133_000 * TCE
+    orange = ew.Outlook("2026-10", ew.Forecast(130_000 * TCE, 128_000 * TCE, 133_500 * TCE, 0.78), target, ew.ORANGE)
+    state: dict = {}
+    assert [e["severity"] for e in ew.level_changes(state, "370000", [orange])] == ["WARNING"]
+    near = ew.Forecast(130_600 * TCE, 128_600 * TCE, 132_600 * TCE, 0.79)
+    assert ew.level(near, target) == ew.GREEN and ew.level(near, round(target * 0.98)) == ew.RED
+    assert ew.level_changes(state, "370000", [ew.Outlook("2026-10", near, target, ew.GREEN)]) == []  # stays orange
+    clear = ew.Forecast(125_000 * TCE, 123_000 * TCE, 127_000 * TCE, 0.8)
+    (event,) = ew.level_changes(state, "370000", [ew.Outlook("2026-10", clear, target, ew.GREEN)])
+    assert event["severity"] == "INFO"
+
+
 def test_no_outlook_from_the_first_hours_of_a_month():
     reference = Reference({"PROVINCE/370000/2026/10": {"coal_mgce": 1 * TCE}}, expected=1000)
     state = _province_with({"2026-10": (500 * TCE, 40)})

@@ -76,6 +76,20 @@ def test_a_shift_that_goes_back_within_hours_is_not_a_level_shift():
     assert "level_shift" in types(found)  # a whole day is a change that held
 
 
+def test_a_new_meter_follows_shifts_silently_until_it_knows_its_week():
+    """A cold start (a new meter, the demo's first month): the profile is still moving by itself."""
+    rng = random.Random(7)
+    state = det.new_state()
+    late = []
+    for i in range(21 * 96):
+        verdict = det.observe(state, T0 + i * STEP, normal(i, rng) * (1.6 if i >= 5 * 96 + 40 else 1.0))
+        assert not any(f.type == "level_shift" for f in verdict.findings)
+        if i >= 8 * 96:
+            late += verdict.findings
+    assert late == []  # and the baseline followed the new level
+    assert det.SHIFT_LEARN_DAYS * 96 < FAULT_AT  # the other level-shift tests run on a meter past it
+
+
 def weekly(i: int, rng: random.Random) -> float:
     """A mill: day shift on working days, a morning shift on Saturday, standing still on Sunday."""
     hours = (T0 + i * STEP - 1) // 3_600_000 + 8
