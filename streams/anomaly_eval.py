@@ -269,8 +269,8 @@ def _match(truth: list[tuple[str, str, int, int]], found: list[Detection], twin:
         row.raised += 1
         if any(d.start_ms <= b + grace and d.at_ms >= a for _, a, b in by_meter.get(d.meter, ())):
             row.true += 1
-        elif any(t.meter == d.meter and t.type == d.type and t.start_ms <= d.at_ms + grace
-                 and t.at_ms >= d.start_ms - grace for t in twin):  # the same event: the spans overlap
+        elif any(t.meter == d.meter and t.type == d.type and t.start_ms <= d.end_ms + grace
+                 and t.end_ms >= d.start_ms - grace for t in twin):  # the same event: the spans overlap
             row.process += 1
     for kind in ABSORBED_FAULTS:  # not to be flagged: report how often they were
         row = rows[kind]

@@ -22,7 +22,7 @@ likelihoods (``_surprise``) - the error against a fast local mean, the same on a
 of the baseline, and the novelty of the recent shape (``_context_view``, after CAD OSE) - with one alarm
 per event, and half a score for an alarm that recurs at the same time of day. It is what NAB scores; the
 worker acts on findings. The cells are stored with 4 significant digits and the other floats with 6, and
-the context counts are one fixed string of 512 digits, so the state stays about 2.8 kB of JSON whatever
+the context counts are one fixed string of 512 digits, so the state stays about 2.9 kB of JSON whatever
 the stream's length.
 """
 
@@ -108,7 +108,9 @@ def new_state() -> dict:
         "v": 4,  # the state's layout (version 4: Saturday and Sunday cells, pending level shifts)
         "n": 0,  # readings with a finite value
         "t": 0,  # newest timestamp
-        "iv": 0,  # inferred interval, ms
+        "t0": 0,  # first timestamp (0 in a state saved before version 4: an established meter)
+        "iv": 0,  # inferred interval, ms: the first gap, then any gap seen twice in a row
+        "lg": 0,  # the last gap, ms
         "lv": 0.0,  # level
         "mg": 0.0,  # mean magnitude (scale floor)
         "hi": 0.0,  # largest normal |value|
@@ -120,8 +122,8 @@ def new_state() -> dict:
         "cu": 0.0, "cd": 0.0, "cr": 0.0, "ce": 0.0, "cc": 0,  # CUSUM up/down; residual and expected sums, count
         "ep": "", "es": 0, "ec": 0,  # open episode: kind, start ts, readings in it
         # a level shift waiting for confirmation: start ts, ratio (0: additive), shift, readings since,
-        # and the sums of the values and of the new baseline's expected values since
-        "ps": [0, 0.0, 0.0, 0, 0.0, 0.0],
+        # the sums of the values and of the new baseline's expected values since, and when it was found
+        "ps": [0, 0.0, 0.0, 0, 0.0, 0.0, 0],
         "sv": 0.0, "ss": 0, "sk": 0,  # stuck: repeated value, first ts, repeats
         "dn": 0, "ds": 0, "dw": 0,  # readings far below expected in a row, the first one's ts; deep ones in a row
         "q": 0.0, "pv": 0.0,  # resolution (smallest change seen between readings), previous value
@@ -204,7 +206,13 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
     if ts_ms > st["t"]:
         if st["t"]:
             gap = ts_ms - st["t"]
-            st["iv"] = gap if not st["iv"] else min(st["iv"], gap)
+            # One stray reading a minute after another must not make a 15-minute meter a 1-minute one
+            # (time constants, the drop's day and the learning period are all counted in intervals).
+            if not st["iv"] or gap == st["lg"]:
+                st["iv"] = gap
+            st["lg"] = gap
+        else:
+            st["t0"] = ts_ms
         st["t"] = ts_ms
     n = st["n"]
     if value < 0:
@@ -228,14 +236,8 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
     week, hour = _cells(ts_ms)
     iv = st["iv"] or 900_000
     wn, hn = st["wn"][week], st["hn"][hour]
-    day_off = st["hd"][hour] * hn / (hn + CELL_PRIOR)
-    # A day-type cell leans on its hour-of-day cell only until it has CELL_PRIOR readings of its own: a
-    # Sunday cell kept near the weekdays' hour would expect a still plant to be running, week after week.
-    own = min(wn, CELL_PRIOR)
-    offset = (st["wk"][week] * own + day_off * (CELL_PRIOR - own)) / CELL_PRIOR
+    offset, scale = _baseline(st, week, hour)
     expected = st["lv"] + offset
-    scale = (st["hs"][week] * wn + st["sc"] * CELL_PRIOR) / (wn + CELL_PRIOR)
-    scale = max(scale, SCALE_FLOOR * st["mg"], st["q"], 1e-12)
     if value != st["pv"] and (not st["q"] or abs(value - st["pv"]) < st["q"]):
         st["q"] = _compact6(abs(value - st["pv"]))
     st["pv"] = value
@@ -245,7 +247,12 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
     findings: list[Finding] = []
     findings += _stuck(st, ts_ms, value, expected, iv, st["hs"][week] if wn >= CELL_PRIOR else 0.0)
     if n >= WARMUP_READINGS:
+        lv = st["lv"]
         findings += _episodes(st, ts_ms, value, expected, z, resid)
+        if st["lv"] != lv:  # the baseline moved (a level shift, a drop become the new normal): learn against it
+            offset, scale = _baseline(st, week, hour)
+            expected = st["lv"] + offset
+            resid = value - expected
     frozen = st["ep"] in ("drop", "stuck")
 
     # During a drop or a stuck episode the level waits; the seasonal cells and scales still learn (clipped),
@@ -273,6 +280,19 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
     score = _surprise(st, value, n, z) if scored else 0.0
     st["lv"], st["mg"], st["sc"] = _compact6(st["lv"]), _compact6(st["mg"]), _compact6(st["sc"])  # bounded JSON
     return Verdict(score, tuple(findings)) if findings or score else _NORMAL
+
+
+def _baseline(st: dict, week: int, hour: int) -> tuple[float, float]:
+    """The seasonal offset and the scale at this cell.
+
+    A day-type cell leans on its hour-of-day cell only until it has CELL_PRIOR readings of its own: a
+    Sunday cell kept near the weekdays' hour would expect a still plant to be running, week after week."""
+    wn, hn = st["wn"][week], st["hn"][hour]
+    day_off = st["hd"][hour] * hn / (hn + CELL_PRIOR)
+    own = min(wn, CELL_PRIOR)
+    offset = (st["wk"][week] * own + day_off * (CELL_PRIOR - own)) / CELL_PRIOR
+    scale = (st["hs"][week] * wn + st["sc"] * CELL_PRIOR) / (wn + CELL_PRIOR)
+    return offset, max(scale, SCALE_FLOOR * st["mg"], st["q"], 1e-12)
 
 
 def _tail_score(short: float, mean: float, var: float, var_floor: float = 1e-6) -> float:
@@ -429,12 +449,14 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
     ep = st["ep"]
     if ep == "stuck":
         return []
-    deep = value < DEEP_RATIO * expected and z <= -DEEP_Z
+    deep = expected > 0 and value < DEEP_RATIO * expected and z <= -DEEP_Z  # consumption, not export
     if ep == "drop":  # open while the points stay far below; the baseline waits meanwhile
         if z <= -Z_EPISODE or deep:
             st["ec"] += 1
             if st["ec"] * (st["iv"] or 900_000) > 24 * _HOUR_MS:
-                st["lv"] += resid  # a day long: the new normal (a stopped line), learn it
+                # a day long: the new normal (a stopped line), learn it; every hour drops in proportion, or the
+                # other hours' offsets would make the stopped meter look like a drop again there
+                _rebase(st, resid, max(value / expected, 1e-3) if expected > 0 and not st["neg"] else 0.0)
                 st["ep"] = ""
             return []
         st["ep"] = ""
@@ -480,35 +502,44 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
         if ps[0]:  # a second shift before the first was confirmed: one change, measured from before the first
             start, shift = ps[0], ps[2] + shift
             ratio = ps[1] * ratio if ps[1] > 0 and ratio > 0 else 0.0
-        st["ps"] = [start, _compact6(ratio), _compact6(shift), 0, 0.0, 0.0]
+        st["ps"] = [start, _compact6(ratio), _compact6(shift), 0, 0.0, 0.0, ts_ms]
         return []
     return _confirm_shift(st, ts_ms, value, expected, z)
 
 
 def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float) -> list[Finding]:
-    """Report a pending level shift once the new level has held ``SHIFT_CONFIRM_H``; forget it if the
-    readings went back towards the old level (a production shift, a batch: the baseline is put back)."""
+    """Report a pending level shift once ``SHIFT_CONFIRM_H`` have passed since it was found, measured
+    then against the old baseline from the readings since; forget it if they did not stay at least half
+    way to the new level in its direction (a production shift, a batch: the baseline is put back)."""
     ps = st["ps"]
     if not ps[0]:
         return []
-    start, ratio, shift, k, sv, se = ps
+    start, ratio, shift, k, sv, se, found = ps
     k, sv, se = k + 1, sv + value, se + expected
-    if k * (st["iv"] or 900_000) < SHIFT_CONFIRM_H * _HOUR_MS:
-        st["ps"] = [start, ratio, shift, k, _compact6(sv), _compact6(se)]
+    if ts_ms - found < SHIFT_CONFIRM_H * _HOUR_MS:
+        st["ps"] = [start, ratio, shift, k, _compact6(sv), _compact6(se), found]
         return []
-    st["ps"] = [0, 0.0, 0.0, 0, 0.0, 0.0]
-    if ratio > 0:  # proportional: the old level expected se / ratio; did the values stay nearer the new one?
-        went_back = se > 0 and abs(math.log(max(sv, 1e-12) / se)) > abs(math.log(ratio)) / 2
+    st["ps"] = [0, 0.0, 0.0, 0, 0.0, 0.0, 0]
+    old = se / ratio if ratio > 0 else se - k * shift  # what the old baseline expected of these readings
+    if ratio > 0:
+        held = sv / old if old > 0 and sv > 0 else 0.0  # the change as it held, in proportion
+        went_back = held <= 0.0 or math.log(held) * math.copysign(1.0, ratio - 1.0) < abs(math.log(ratio)) / 2
     else:
-        went_back = abs((sv - se) / k) > abs(shift) / 2
+        held = (sv - old) / k  # the change as it held, per reading
+        went_back = held * math.copysign(1.0, shift) < abs(shift) / 2
     if went_back:
         _rebase(st, -shift, 1.0 / ratio if ratio > 0 else 0.0)
         return []
-    if abs(shift) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(ratio - 1.0) >= LEVEL_SHIFT_MIN):
+    # The CUSUM's estimate includes readings from before the change: move the baseline to what held.
+    if ratio > 0:
+        _rebase(st, 0.0, held / ratio)
+    else:
+        _rebase(st, held - shift, 0.0)
+    per_reading = (sv - old) / k
+    if abs(per_reading) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(held - 1.0) >= LEVEL_SHIFT_MIN):
         return []  # real but small: the baseline follows it without an alarm
-    if st["n"] * (st["iv"] or 900_000) < SHIFT_LEARN_DAYS * 24 * _HOUR_MS:
+    if st["t0"] and ts_ms - st["t0"] < SHIFT_LEARN_DAYS * 24 * _HOUR_MS:
         return []  # still learning the week: a cold start's profile moves by itself
-    old = expected / ratio if ratio > 0 else expected - shift
-    return [_finding("level_shift", start, ts_ms, value, old, z,
-                     f"level moved by {shift:+.4g} ({shift / old:+.0%}) and held {SHIFT_CONFIRM_H:g} h" if old else
-                     f"level moved by {shift:+.4g} and held {SHIFT_CONFIRM_H:g} h")]
+    change = f" ({held - 1.0:+.0%})" if ratio > 0 else f" ({per_reading / (old / k):+.0%})" if old > 0 else ""
+    return [_finding("level_shift", start, found, sv / k, old / k, z,
+                     f"level moved by {per_reading:+.4g} per reading{change} and held {SHIFT_CONFIRM_H:g} h")]
