@@ -504,8 +504,10 @@ def eval_anomalies(
     labels: Annotated[Optional[Path], typer.Option(help="NAB-style windows file (default: DATA/combined_windows.json).")] = None,
     results: Annotated[Optional[Path], typer.Option(help="Where the NAB results files go (default: <state dir>/nab-results).")] = None,
     fleet: Annotated[bool, typer.Option(help="Also inject every reading fault into a simulated fleet.")] = True,
-    fleet_seed: Annotated[int, typer.Option(help="Seed of the simulated fleet (its plants and its faults).")] = 2026,
-    fleet_enterprises: Annotated[int, typer.Option(min=2, help="Enterprises in the simulated fleet.")] = 36,
+    fleet_seed: Annotated[Optional[int], typer.Option(
+        help="Seed of the simulated fleet, its plants and its faults (default: the documented fleet's).")] = None,
+    fleet_enterprises: Annotated[Optional[int], typer.Option(
+        min=2, help="Enterprises in the simulated fleet (default: the documented fleet's).")] = None,
 ) -> None:
     """The meter-level detector's NAB score (standard profile), window precision/recall/F1/delay, and fleet recall/precision."""
     import json
@@ -527,8 +529,9 @@ def eval_anomalies(
     console.print(f"results files: {results / ev.DETECTOR_NAME}")
     if fleet:
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("simulated fleet", total=fleet_enterprises)
-            fleet_report = ev.simulate_fleet(fleet_enterprises, seed=fleet_seed,
+            enterprises = fleet_enterprises or ev.FLEET_ENTERPRISES
+            task = progress.add_task("simulated fleet", total=enterprises)
+            fleet_report = ev.simulate_fleet(enterprises, seed=ev.FLEET_SEED if fleet_seed is None else fleet_seed,
                                              on_enterprise=lambda: progress.advance(task))
         console.print(ev.fleet_table(fleet_report))
 

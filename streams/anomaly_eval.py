@@ -181,7 +181,7 @@ class FleetReport:
     days: int
     warmup_days: int
     rows: list[FaultTypeResult]
-    seed: int = 2026
+    seed: int
 
 
 def _meter_detections(stream: Iterator[tuple[int, float]], meter: str, interval_ms: int,
@@ -204,10 +204,11 @@ def _meter_detections(stream: Iterator[tuple[int, float]], meter: str, interval_
 
 
 FLEET_ENTERPRISES = 36  # about 60 level shifts and 130 drops are scored: with 12, one miss moved recall by 5 points
+FLEET_SEED = 2026  # the fleet of the results in docs/anomalies.md
 
 
 def simulate_fleet(enterprises: int = FLEET_ENTERPRISES, start: str = "2026-04", days: int = 61, warmup_days: int = 21,
-                   seed: int = 2026, interval_s: int = 900,
+                   seed: int = FLEET_SEED, interval_s: int = 900,
                    on_enterprise: Callable[[], None] = lambda: None) -> FleetReport:
     """Half the fleet with interval meters, half with cumulative registers (resets, replacements)."""
     from ecmon.months import month_start_ms

@@ -521,21 +521,17 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
         return []
     st["ps"] = [0, 0.0, 0.0, 0, 0.0, 0.0, 0]
     old = se / ratio if ratio > 0 else se - k * shift  # what the old baseline expected of these readings
+    per_reading = (sv - old) / k  # the change as it held, per reading
+    held = sv / old if ratio > 0 and old > 0 and sv > 0 else 0.0  # ... and in proportion
     if ratio > 0:
-        held = sv / old if old > 0 and sv > 0 else 0.0  # the change as it held, in proportion
         went_back = held <= 0.0 or math.log(held) * math.copysign(1.0, ratio - 1.0) < abs(math.log(ratio)) / 2
     else:
-        held = (sv - old) / k  # the change as it held, per reading
-        went_back = held * math.copysign(1.0, shift) < abs(shift) / 2
+        went_back = per_reading * math.copysign(1.0, shift) < abs(shift) / 2
     if went_back:
         _rebase(st, -shift, 1.0 / ratio if ratio > 0 else 0.0)
         return []
     # The CUSUM's estimate includes readings from before the change: move the baseline to what held.
-    if ratio > 0:
-        _rebase(st, 0.0, held / ratio)
-    else:
-        _rebase(st, held - shift, 0.0)
-    per_reading = (sv - old) / k
+    _rebase(st, per_reading - shift, held / ratio if ratio > 0 else 0.0)
     if abs(per_reading) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(held - 1.0) >= LEVEL_SHIFT_MIN):
         return []  # real but small: the baseline follows it without an alarm
     if st["t0"] and ts_ms - st["t0"] < SHIFT_LEARN_DAYS * 24 * _HOUR_MS:

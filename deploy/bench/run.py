@@ -139,6 +139,20 @@ def _count_readings(state: dict) -> Callable[[bytes | None, bytes], None]:
 STATE_TABLES = ("enterprise-state", "meter-detectors")  # the worker's per-enterprise tables, both in memory
 
 
+def _latest_values(bootstrap: str, topic: str) -> dict[bytes, bytes]:
+    """The newest value of each key of a compacted topic (a tombstone removes its key)."""
+    latest: dict[bytes, bytes] = {}
+
+    def keep(key, value) -> None:
+        if value is None:
+            latest.pop(key, None)
+        else:
+            latest[key] = value
+
+    read_topic(bootstrap, topic, keep)
+    return latest
+
+
 def _state_size(settings: Settings, cfg: BenchConfig) -> dict:
     """The newest value of each enterprise in each of the worker's per-enterprise tables, per meter."""
     meters_of = {e.uscc: len(e.meters) for seed in (LOAD_SEED, E2E_SEED, LATENCY_SEED)
@@ -146,28 +160,21 @@ def _state_size(settings: Settings, cfg: BenchConfig) -> dict:
     tables = {}
     for table in STATE_TABLES:
         topic = f"{settings.worker_app_id}-{table}-changelog"
-        latest: dict[bytes, bytes] = {}
-
-        def keep(key, value) -> None:
-            if value is None:
-                latest.pop(key, None)
-            else:
-                latest[key] = value
-
-        read_topic(settings.bootstrap_servers, topic, keep)
-        disk = topic_disk_bytes(settings.state_dir, topic)
+        latest = _latest_values(settings.bootstrap_servers, topic)
         tables[table] = {"enterprises": len(latest), "json_bytes": sum(len(v) for v in latest.values()),
                          "python_bytes": sum(deep_sizeof(json.loads(v)) for v in latest.values()),
-                         "changelog_disk_bytes": disk,
+                         "changelog_disk_bytes": topic_disk_bytes(settings.state_dir, topic),
                          "meters": sum(meters_of.get(json.loads(k), 0) for k in latest)}
     # Per meter of the enterprises each table holds: the detectors are checkpointed at most every 10 s, so
     # in a short run some enterprises have no detector value in the changelog yet.
-    per_meter = {k: sum(t[k] / t["meters"] for t in tables.values() if t["meters"])
+    per_meter = {k: sum(_per_meter(t, k) for t in tables.values())
                  for k in ("json_bytes", "python_bytes", "changelog_disk_bytes")}
     return {"enterprises": tables["enterprise-state"]["enterprises"], "meters": tables["enterprise-state"]["meters"],
-            "tables": tables, **{f"{k}_per_meter": v for k, v in per_meter.items()},
-            **{f"{t.split('-')[0]}_json_bytes_per_meter": tables[t]["json_bytes"] / max(tables[t]["meters"], 1)
-               for t in STATE_TABLES}}
+            "tables": tables, **{f"{k}_per_meter": v for k, v in per_meter.items()}}
+
+
+def _per_meter(table: dict, key: str) -> float:
+    return table[key] / table["meters"] if table["meters"] else 0.0
 
 
 def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dict:
@@ -352,7 +359,8 @@ def report_table(result: dict) -> Table:
                   f"{_mib(mem['sink_peak_rss_bytes'])}", "", "VmHWM")
     table.add_row("worker state / meter", f"{st['json_bytes_per_meter']:,.0f} B JSON", "",
                   f"{st['python_bytes_per_meter']:,.0f} B in Python; JSON: enterprise "
-                  f"{st['enterprise_json_bytes_per_meter']:,.0f} + detectors {st['meter_json_bytes_per_meter']:,.0f}")
+                  f"{_per_meter(st['tables']['enterprise-state'], 'json_bytes'):,.0f} + detectors "
+                  f"{_per_meter(st['tables']['meter-detectors'], 'json_bytes'):,.0f}")
     table.add_section()
     for t in result["targets"]:
         table.add_row(t["target"], t["figure"], "[green]met[/]" if t["met"] else "[red]not met[/]", "")

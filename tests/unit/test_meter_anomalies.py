@@ -17,19 +17,22 @@ def normal(i: int, rng: random.Random) -> float:
     return 100.0 * (1.5 if 8 <= hour < 17 else 0.5) * rng.gauss(1.0, 0.04)
 
 
-def run(days: int = 21, fault=None, seed: int = 7):
-    """Findings after a two-week warm-up; ``fault(i, value)`` may change a value."""
+def replay(value_of, days: int, seed: int, from_day: int = 14, state: dict | None = None, first_day: int = 0):
+    """Feed ``value_of(i, rng)`` for readings ``first_day * 96`` up to ``days * 96`` to one detector state;
+    the findings from ``from_day`` on, with the index of the reading that raised them."""
     rng = random.Random(seed)
-    state = det.new_state()
+    state = det.new_state() if state is None else state
     found = []
-    for i in range(days * 96):
-        v = normal(i, rng)
-        if fault is not None:
-            v = fault(i, v)
-        verdict = det.observe(state, T0 + i * STEP, v)
-        if i >= 14 * 96:
+    for i in range(first_day * 96, days * 96):
+        verdict = det.observe(state, T0 + i * STEP, value_of(i, rng))
+        if i >= from_day * 96:
             found += [(i, f) for f in verdict.findings]
     return state, found
+
+
+def run(days: int = 21, fault=None, seed: int = 7):
+    """The day-shift plant's findings after a two-week warm-up; ``fault(i, value)`` may change a value."""
+    return replay(lambda i, rng: normal(i, rng) if fault is None else fault(i, normal(i, rng)), days, seed)
 
 
 FAULT_AT = 16 * 96 + 40  # a weekday, 18:00
@@ -78,15 +81,9 @@ def test_a_shift_that_goes_back_within_hours_is_not_a_level_shift():
 
 def test_a_new_meter_follows_shifts_silently_until_it_knows_its_week():
     """A cold start (a new meter, the demo's first month): the profile is still moving by itself."""
-    rng = random.Random(7)
-    state = det.new_state()
-    late = []
-    for i in range(21 * 96):
-        verdict = det.observe(state, T0 + i * STEP, normal(i, rng) * (1.6 if i >= 5 * 96 + 40 else 1.0))
-        assert not any(f.type == "level_shift" for f in verdict.findings)
-        if i >= 8 * 96:
-            late += verdict.findings
-    assert late == []  # and the baseline followed the new level
+    _, found = replay(lambda i, rng: normal(i, rng) * (1.6 if i >= 5 * 96 + 40 else 1.0), 21, 7, from_day=0)
+    assert "level_shift" not in types(found)
+    assert [f for i, f in found if i >= 8 * 96] == []  # and the baseline followed the new level
     assert det.SHIFT_LEARN_DAYS * 96 < FAULT_AT  # the other level-shift tests run on a meter past it
 
 
@@ -100,13 +97,7 @@ def weekly(i: int, rng: random.Random) -> float:
 
 def test_saturday_and_sunday_have_their_own_profile():
     """Version 3 had one weekend profile: a Saturday shift looked like a level shift, a still Sunday a drop."""
-    rng = random.Random(11)
-    state = det.new_state()
-    found = []
-    for i in range(42 * 96):
-        verdict = det.observe(state, T0 + i * STEP, weekly(i, rng))
-        if i >= 21 * 96:
-            found += verdict.findings
+    _, found = replay(weekly, 42, 11, from_day=21)
     assert found == []
 
 
@@ -115,16 +106,12 @@ def test_a_deep_drop_on_a_noisy_meter():
     def noisy(i, rng):
         return max(0.0, 100.0 * rng.gauss(1.0, 0.3))
 
-    for fault, expected in ((None, []), (lambda i, v: v * 0.05 if FAULT_AT <= i < FAULT_AT + 8 else v, ["drop"])):
-        rng = random.Random(12)
-        state = det.new_state()
-        found = []
-        for i in range(21 * 96):
-            v = noisy(i, rng)
-            verdict = det.observe(state, T0 + i * STEP, v if fault is None else fault(i, v))
-            if i >= 14 * 96:
-                found += [f.type for f in verdict.findings]
-        assert found == expected
+    def tripped(i, rng):
+        v = noisy(i, rng)
+        return v * 0.05 if FAULT_AT <= i < FAULT_AT + 8 else v
+
+    for value_of, expected in ((noisy, []), (tripped, ["drop"])):
+        assert types(replay(value_of, 21, 12)[1]) == expected
 
 
 def test_stuck_meter():
@@ -284,22 +271,13 @@ def test_a_smaller_shift_that_holds_is_reported_once_and_measured_as_it_held():
 
 
 def test_export_is_not_a_drop():
-    rng = random.Random(15)
-    state = det.new_state()
-    found = []
-    for i in range(21 * 96):
-        found += det.observe(state, T0 + i * STEP, -100.0 * rng.gauss(1.0, 0.05)).findings
-    assert [f.type for f in found if f.type == "drop"] == []
+    _, found = replay(lambda i, rng: -100.0 * rng.gauss(1.0, 0.05), 21, 15, from_day=0)
+    assert "drop" not in types(found)
 
 
 def test_a_meter_that_stops_for_good_is_one_drop():
-    rng = random.Random(16)
-    state = det.new_state()
-    found = []
-    for i in range(35 * 96):
-        v = 0.0 if i >= 16 * 96 else 100.0 * rng.gauss(1.0, 0.04)
-        found += det.observe(state, T0 + i * STEP, v).findings
-    assert [f.type for f in found] == ["drop"]
+    _, found = replay(lambda i, rng: 0.0 if i >= 16 * 96 else 100.0 * rng.gauss(1.0, 0.04), 35, 16, from_day=0)
+    assert types(found) == ["drop"]
 
 
 def test_the_confirmation_is_timed_by_the_clock_not_by_counting_readings():
@@ -328,9 +306,7 @@ def test_a_state_saved_by_version_3_on_a_weekly_mill_carries_on_quietly():
 
     state = json.loads((Path(__file__).parent / "data" / "meter_state_v3_mill.json").read_text())
     assert "v" not in state and len(state["wk"]) == 48 and len(state["hs"]) == 24
-    rng = random.Random(12)
-    found = []
-    for i in range(35 * 96, 49 * 96):
-        found += [f.type for f in det.observe(state, T0 + i * STEP, weekly(i, rng)).findings]
+    _, found = replay(weekly, 49, 12, from_day=35, state=state, first_day=35)
+    found = types(found)
     assert len(found) <= 1 and "level_shift" not in found and "drop" not in found, found
     assert state["v"] == 4 and len(state["wk"]) == len(state["hs"]) == 72
