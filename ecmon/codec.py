@@ -26,6 +26,9 @@ from ecmon import PROJECT_ROOT
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = 10
+#: The contract's largest message (interface standard, section 9; Kafka's default limit). A larger value can
+#: only arrive compressed (a compressible 5 MB batch is a few kB as lz4); it is refused before it is read.
+MAX_MESSAGE_BYTES = 1 << 20
 AVRO_DIR = PROJECT_ROOT / "avro"
 
 
@@ -45,6 +48,17 @@ class UnknownSchemaFingerprint(CodecError):
 
 class UnexpectedRecordType(CodecError):
     reason = "unexpected_record_type"
+
+
+class NullValue(CodecError):
+    """The Kafka record has no value. On a compacted topic that is a tombstone (a deletion); consumers that
+    know which topics are compacted report it as ``tombstone``."""
+
+    reason = "null_value"
+
+
+class MessageTooLarge(CodecError):
+    reason = "message_too_large"
 
 
 def _crc64_table() -> list[int]:
@@ -138,8 +152,20 @@ def encode(short_name: str, record: dict, *, schema: SchemaVersion | None = None
     return buf.getvalue()
 
 
-def decode(data: bytes, expected: str | None = None) -> tuple[str, dict]:
-    """Decode one message into the current version of its record; returns (short_name, record)."""
+def decode(data: bytes | None, expected: str | None = None, *,
+           max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[str, dict]:
+    """Decode one message into the current version of its record; returns (short_name, record).
+
+    Whatever ``data`` is (None, not bytes, too large, garbage), the only errors are CodecErrors."""
+    if data is None:
+        raise NullValue("the message has no value (null)")
+    if not isinstance(data, bytes):
+        if not isinstance(data, (bytearray, memoryview)):
+            raise UndecodableMessage(f"the message value is a {type(data).__name__}, not bytes")
+        data = bytes(data)
+    if len(data) > max_bytes:
+        raise MessageTooLarge(f"the message is {len(data):,} bytes; the contract allows at most {max_bytes:,} "
+                              "(interface standard, section 9): split the batch")
     if len(data) < HEADER_LEN or data[:2] != MAGIC:
         raise UndecodableMessage("not Avro single-object encoding: the message does not start with C3 01")
     cat = catalog()

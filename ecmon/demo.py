@@ -141,8 +141,9 @@ def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float
     if run.faults:
         _show_alerts(settings, console)
     console.print(
-        "The stack keeps running: query ClickHouse, open Prometheus at "
-        f"http://{settings.host}:{settings.prometheus_port}. Stop everything with `make down` "
+        "The stack keeps running: query ClickHouse (passwords: `ecmon db password <user>`), open Prometheus at "
+        f"http://{settings.host}:{settings.prometheus_port} (user ecmon-operator, password in "
+        f"{settings.web_secrets_path}). Stop everything with `make down` "
         "(or `ecmon stack down`)."
     )
     return result

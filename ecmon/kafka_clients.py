@@ -20,16 +20,23 @@ return values, which callers hand straight to the client library.
 from __future__ import annotations
 
 import json
-import os
-import secrets
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ecmon.principals import ADMIN_USER, BROKER_USER, ROLES, principals
+from ecmon.secret_files import ensure_password_file
 from ecmon.settings import Settings
 
+log = logging.getLogger(__name__)
+
 MECHANISM = "SCRAM-SHA-512"
+INSECURE_WARNING = (
+    "KAFKA IS UNAUTHENTICATED (ECMON_KAFKA_SECURITY=insecure-plaintext): anyone who reaches a broker can forge "
+    "readings, rewrite the registry and read every topic. Development only; unset ECMON_KAFKA_SECURITY for scram."
+)
+_warned = False
 SCRAM_ITERATIONS = 8192
 
 
@@ -54,17 +61,9 @@ def usernames(settings: Settings) -> dict[str, str]:
 
 def ensure_secrets_file(settings: Settings) -> Path:
     """Create the secrets file of the local stack once: a random password per role, mode 0600, in a 0700
-    directory. An existing file is kept (the brokers' storage was formatted with its broker password)."""
-    path = settings.kafka_secrets_path
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    entries = {role: {"username": name, "password": secrets.token_urlsafe(24)}
-               for role, name in usernames(settings).items()}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(entries, out, indent=2)
-    return path
+    directory. Existing passwords are kept (the brokers' storage was formatted with the broker password)."""
+    ensure_password_file(settings.kafka_secrets_path, usernames(settings))
+    return settings.kafka_secrets_path
 
 
 def _from_file(settings: Settings, role: str) -> Credentials:
@@ -85,11 +84,19 @@ def credentials(settings: Settings, role: str) -> Credentials | None:
     """The SCRAM identity a process in ``role`` connects as; None when Kafka runs without authentication."""
     if role not in ROLES and role != "broker":
         raise ValueError(f"unknown Kafka role {role!r}; one of {ROLES}")
-    if settings.kafka_security == "plaintext":
+    if not settings.kafka_authenticated:
+        _warn_insecure()
         return None
     if settings.kafka_username:
         return Credentials(settings.kafka_username, settings.kafka_password.get_secret_value())
     return _from_file(settings, role)
+
+
+def _warn_insecure() -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        log.warning(INSECURE_WARNING)
 
 
 def security_config(settings: Settings, role: str) -> dict[str, Any]:

@@ -36,8 +36,13 @@ class TopicSpec:
 
 
 READINGS = TopicSpec("ecmon.readings.v1", "reading batches from enterprise gateways, keyed by USCC")
+#: The worker keeps each enterprise's registry history by valid_from (streams/registry_records.py), and
+#: rebuilds it from this topic on start: compaction must not remove a superseded record, nor a tombstone,
+#: before it has left the readings' horizon (400 days).
+REGISTRY_HISTORY_MS = 400 * 24 * 3600 * 1000
 REGISTRY = TopicSpec(
-    "ecmon.registry.v1", "enterprise registry (monitoring coverage list), keyed by USCC", compacted=True
+    "ecmon.registry.v1", "enterprise registry (monitoring coverage list), keyed by USCC", compacted=True,
+    config={"min.compaction.lag.ms": str(REGISTRY_HISTORY_MS), "delete.retention.ms": str(REGISTRY_HISTORY_MS)},
 )
 TARGETS = TopicSpec(
     "ecmon.targets.v1", "energy-consumption targets of provinces and quotas of enterprises, keyed by "

@@ -7,12 +7,18 @@ from the industry profiles in ``producers.profiles``; faults (opt-in) from ``pro
 
 from __future__ import annotations
 
+import os
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ecmon import regions
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ecmon import regions, signing
+from ecmon.settings import get_settings
 from ecmon.uscc import make_uscc
 from producers.faults import FaultPlan, MeterFaults
 from producers.meters import Register, consumption_between, register_digits
@@ -103,7 +109,30 @@ def build_fleet(enterprises: int, provinces: tuple[str, ...], seed: int = 2026, 
     return fleet
 
 
-def registry_record(ent: Enterprise, valid_from_ms: int, interval_s: int) -> dict:
+def default_state_dir() -> Path:
+    """The state directory of the environment now (a test may point ECMON_STATE_DIR at a stack of its own
+    after the settings were first read)."""
+    return Path(os.environ.get("ECMON_STATE_DIR") or get_settings().state_dir)
+
+
+_current_keys: dict[tuple[Path, str], tuple[float, str]] = {}
+
+
+def signing_key(ent: Enterprise, state_dir: Path | None = None) -> tuple[str, Ed25519PrivateKey]:
+    """(key id, private key) the enterprise's gateway signs with now: its first key, or the one a
+    rotation made current (`ecmon keys rotate`). Keys are made on first use in the state directory."""
+    store = signing.enterprise_keys(state_dir or default_state_dir())
+    cache_key = (store.root, ent.uscc)
+    cached = _current_keys.get(cache_key)
+    if cached is None or time.monotonic() - cached[0] > 2.0:  # a rotation is seen within seconds
+        cached = _current_keys[cache_key] = (time.monotonic(), store.current_key_id(ent.uscc, ent.key_id))
+    key_id = cached[1]
+    return key_id, store.private_key(ent.uscc, key_id)
+
+
+def registry_record(ent: Enterprise, valid_from_ms: int, interval_s: int, key_id: str | None = None,
+                    public_keys: list[dict] | None = None) -> dict:
+    """The enterprise's registry record, unsigned (the registry authority signs it when publishing)."""
     meters = []
     for m in ent.meters:
         meters.append({"meter_id": m.meter_id, "energy_type": m.energy_type, "unit": m.unit, "interval_s": interval_s})
@@ -116,9 +145,11 @@ def registry_record(ent: Enterprise, valid_from_ms: int, interval_s: int) -> dic
         "region_code": ent.region_code,
         "industry_code": ent.industry_code,
         "tier": "NATIONAL_KEY",
-        "key_id": ent.key_id,
+        "key_id": key_id or ent.key_id,
         "meters": meters,
         "valid_from": valid_from_ms,
+        "public_keys": public_keys or [],
+        "registry_signature": b"",
     }
 
 

@@ -32,9 +32,11 @@ from ecmon.metric_defs import (
 )
 from ecmon.months import CST, month_start_ms, next_period
 from ecmon.settings import Settings
+from producers import registry_keys
 from producers.delivery import BatchProducer, SpooledSender
 from producers.faults import FaultPlan, corrupt
-from producers.fleet import Enterprise, PlannedBatch, build_fleet, plan_batches, registry_record
+from producers.fleet import (Enterprise, PlannedBatch, build_fleet, default_state_dir, plan_batches, registry_record,
+                            signing_key)
 from producers.ledger import Ledger, ledger_path
 from producers.production import encode_production, production_records
 from producers.spool import DEFAULT_LIMIT_BYTES, Spool, SpooledBatch
@@ -88,21 +90,22 @@ def spool_path(settings: Settings, name: str) -> Path:
     return settings.state_dir / "gateways" / name / "spool.sqlite"
 
 
-def encode_batch(batch: PlannedBatch, sent_at_ms: int) -> bytes:
+def encode_batch(batch: PlannedBatch, sent_at_ms: int, state_dir: Path | None = None) -> bytes:
     """Encode with an empty signature, sign that, and encode again with the signature filled in."""
     ent = batch.enterprise
+    key_id, private_key = signing_key(ent, state_dir)
     record = {
         "uscc": ent.uscc,
         "gateway_id": ent.gateway_id,
         "batch_id": batch.batch_id,
         "sequence": batch.sequence,
         "sent_at": sent_at_ms,
-        "key_id": ent.key_id,
+        "key_id": key_id,
         "signature": b"",
         "readings": batch.readings,
     }
     unsigned = codec.encode("reading_batch", record)
-    record["signature"] = signing.sign(unsigned, signing.enterprise_key(ent.key_id))
+    record["signature"] = signing.sign(unsigned, private_key)
     return codec.encode("reading_batch", record)
 
 
@@ -112,9 +115,29 @@ def registry_producer(settings: Settings) -> BatchProducer:
     return BatchProducer(client_config(settings, "registry"), client_id="ecmon-registry")
 
 
-def publish_registry(producer: BatchProducer, fleet: list[Enterprise], valid_from_ms: int, interval_s: int) -> None:
+def registry_values(fleet: list[Enterprise], valid_from_ms: int, interval_s: int,
+                    state_dir: Path | None = None) -> list[tuple[Enterprise, bytes]]:
+    """The fleet's registry records as the registry publishes them: with each enterprise's public keys
+    (producers.registry_keys) and the registry authority's signature."""
+    state_dir = state_dir or default_state_dir()
+    authority = signing.registry_authority(state_dir)
+    ledger = registry_keys.registry_ledger(state_dir)
+    published = ledger.load()
+    out = []
     for ent in fleet:
-        value = codec.encode("enterprise_record", registry_record(ent, valid_from_ms, interval_s))
+        before = published.get(ent.uscc)
+        # A later run keeps the keys a rotation or revocation gave the enterprise (`ecmon keys`).
+        key_id, keys = ((before["key_id"], before["public_keys"]) if before is not None
+                        else registry_keys.first_keys(state_dir, ent.uscc, ent.key_id, valid_from_ms))
+        record = published[ent.uscc] = registry_record(ent, valid_from_ms, interval_s, key_id, keys)
+        out.append((ent, codec.encode("enterprise_record", signing.sign_registry_record(record, authority))))
+    ledger.save(published)
+    return out
+
+
+def publish_registry(producer: BatchProducer, fleet: list[Enterprise], valid_from_ms: int, interval_s: int,
+                     state_dir: Path | None = None) -> None:
+    for ent, value in registry_values(fleet, valid_from_ms, interval_s, state_dir):
         producer.send(topics.REGISTRY.name, ent.uscc.encode(), value, GATEWAY_REGISTRY_PUBLISHED.inc)
     producer.flush()
 
@@ -202,7 +225,7 @@ def publish_production(settings: Settings, fleet: list[Enterprise], run: FleetRu
     producer = BatchProducer(client_config(settings, "gateway"))
     records = production_records(fleet, _interleaved(fleet, run), int(time.time() * 1000))
     for ent, record in records:
-        producer.send(topics.PRODUCTION.name, ent.uscc.encode(), encode_production(ent, record))
+        producer.send(topics.PRODUCTION.name, ent.uscc.encode(), encode_production(ent, record, settings.state_dir))
     producer.flush()
     return len(records)
 
@@ -215,7 +238,8 @@ def send_batches(settings: Settings, source: BatchSource, ledger: Ledger, speed:
         return _send_spooled(settings, source, ledger, speed, show_progress, Spool(spool_path(settings, name),
                                                                                    spool_limit_bytes))
     producer = BatchProducer(client_config(settings, "gateway"))
-    publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s)
+    publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s,
+                     settings.state_dir)
     corrupter = random.Random(f"corrupt/{source.seed}")
 
     wall_start = time.monotonic()
@@ -232,7 +256,7 @@ def send_batches(settings: Settings, source: BatchSource, ledger: Ledger, speed:
             def delivered(batch=batch, province=province, readings=readings) -> None:
                 _count(ledger, batch.batch_id, province, batch.enterprise.uscc, readings)
 
-            value = encode_batch(batch, int(time.time() * 1000))
+            value = encode_batch(batch, int(time.time() * 1000), settings.state_dir)
             key = batch.enterprise.uscc.encode()
             producer.send(topics.READINGS.name, key, value, delivered)
             if batch.duplicate:
@@ -285,7 +309,8 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
     sender = SpooledSender(producer, spool, acked, ack_commit_s=1.0, before_commit=lambda: ledger.save(ledger_path(settings)))
     try:
         sender.resume()
-        publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s)
+        publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s,
+                         settings.state_dir)
         positions = {e.gateway_id: spool.position(e.gateway_id, source.key) for e in source.fleet}
         corrupter = random.Random(f"corrupt/{source.seed}")
         wall_start = time.monotonic()

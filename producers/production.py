@@ -11,10 +11,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
 from ecmon import codec, signing
 from ecmon.months import CST_OFFSET_MS, DAY_MS
-from producers.fleet import Enterprise, PlannedBatch
+from producers.fleet import Enterprise, PlannedBatch, signing_key
 from producers.profiles import PROFILES
 
 PRODUCTION_NAMESPACE = uuid.UUID("0b6f3f0e-7f44-4a4b-9d0e-5f3c2b1a9e11")
@@ -56,8 +57,10 @@ def production_records(fleet: list[Enterprise], batches: Iterable[PlannedBatch],
     return records
 
 
-def encode_production(ent: Enterprise, record: dict) -> bytes:
-    """Signed like a reading batch: HMAC over the message encoded with an empty signature."""
+def encode_production(ent: Enterprise, record: dict, state_dir: Path | None = None) -> bytes:
+    """Signed like a reading batch: the enterprise's Ed25519 signature over the message encoded with an
+    empty signature, under the key its gateway signs with now."""
+    key_id, private_key = signing_key(ent, state_dir)
+    record = {**record, "key_id": key_id, "signature": b""}
     unsigned = codec.encode("production_output", record)
-    return codec.encode("production_output",
-                        {**record, "signature": signing.sign(unsigned, signing.enterprise_key(ent.key_id))})
+    return codec.encode("production_output", {**record, "signature": signing.sign(unsigned, private_key)})

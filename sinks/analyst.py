@@ -77,26 +77,47 @@ QUERIES: dict[str, str] = {
         ORDER BY coal_mgce DESC, uscc
         LIMIT %(limit)s
     """,
-    # Received against expected metering intervals of every registered enterprise in the month.
+    # Received against expected metering intervals of every enterprise in the month. A closed month: the
+    # figures of the province's newest monthly report, which the worker computed from the registry records
+    # in force during the month (streams/month_close.py; the same definition, so both agree). A month not
+    # closed yet: an estimate from the newest registry record, the whole month expected, received counted
+    # up to the expected intervals as in the report.
     "completeness": """
-        SELECT uscc, name, province, industry_code, expected, readings AS received
+        SELECT uscc, name, province, industry_code, expected, received
         FROM (
-            SELECT uscc, argMax(name, version) AS name, argMax(province, version) AS province,
-                   argMax(industry_code, version) AS industry_code,
-                   arraySum(arrayMap(s -> intDiv(%(seconds)s, s), argMax(meter_interval_s, version))) AS expected
-            FROM {db}.enterprises
-            GROUP BY uscc
-        ) AS registered
-        ANY LEFT JOIN (
-            SELECT uscc, sum(n) AS readings
+            SELECT uscc, any(p) AS province, any(i) AS industry_code, any(e) AS expected, any(r) AS received
             FROM (
-                SELECT entity AS uscc, energy_type, unit, argMax(readings, version) AS n
-                FROM {db}.aggregates_monthly
-                WHERE level = 'ENTERPRISE' AND period = toDate(%(month)s)
-                GROUP BY uscc, energy_type, unit
+                SELECT uscc, province AS p, industry_code AS i, expected AS e, received AS r
+                FROM {db}.monthly_report_enterprises
+                WHERE period = toDate(%(month)s)
+                  AND (province, version) IN (SELECT province, max(version) FROM {db}.monthly_report_enterprises
+                                              WHERE period = toDate(%(month)s) GROUP BY province)
             )
             GROUP BY uscc
-        ) AS received USING uscc
+            UNION ALL
+            SELECT uscc, province, industry_code, expected, least(ifNull(readings, 0), expected) AS received
+            FROM (
+                SELECT uscc, argMax(province, version) AS province, argMax(industry_code, version) AS industry_code,
+                       arraySum(arrayMap(s -> intDiv(%(seconds)s, s), argMax(meter_interval_s, version))) AS expected
+                FROM {db}.enterprises
+                GROUP BY uscc
+            ) AS registered
+            ANY LEFT JOIN (
+                SELECT uscc, sum(n) AS readings
+                FROM (
+                    SELECT entity AS uscc, energy_type, unit, argMax(readings, version) AS n
+                    FROM {db}.aggregates_monthly
+                    WHERE level = 'ENTERPRISE' AND period = toDate(%(month)s)
+                    GROUP BY uscc, energy_type, unit
+                )
+                GROUP BY uscc
+            ) AS received USING uscc
+            WHERE province NOT IN (SELECT province FROM {db}.monthly_report_enterprises
+                                   WHERE period = toDate(%(month)s))
+        ) AS figures
+        ANY LEFT JOIN (
+            SELECT uscc, argMax(name, version) AS name FROM {db}.enterprises GROUP BY uscc
+        ) AS names USING uscc
         WHERE %(industry)s = '' OR industry_code = %(industry)s
         ORDER BY province, uscc
     """,

@@ -7,16 +7,20 @@ so a row ClickHouse rejects can go to the dead-letter table with its original by
 
 from __future__ import annotations
 
-from collections import defaultdict
+import hashlib
+import logging
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from ecmon import codec
+from ecmon import codec, topics
 from ecmon.months import month_of_interval
 from ecmon.regions import NoPrefecture, UnknownRegion, prefecture_of, province_of
 from ecmon.uscc import region_of
 from sinks.databases import province_codes, province_database
+
+log = logging.getLogger(__name__)
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "aggregates_monthly": (
@@ -42,7 +46,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "monthly_reports": (
         "province", "period", "version", "closed_at", "total_coal_mgce", "change_mom_bp", "change_yoy_bp",
-        "received", "expected", "completeness_bp", "completeness_threshold_bp", "consistent",
+        "received", "expected", "completeness_bp", "completeness_threshold_bp", "consistent", "revised",
+        "previous_total_coal_mgce", "revision_reason",
     ),
     "monthly_report_totals": (
         "province", "period", "version", "industry_code", "energy_type", "unit", "physical_milli", "coal_mgce",
@@ -65,6 +70,25 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 NATIONAL_ONLY = frozenset({"dead_letters"})
 """Operational tables the provincial databases do not have."""
+
+TOPIC_RECORDS: dict[str, str] = {
+    topics.AGGREGATES.name: "aggregate_batch",
+    topics.DEAD_LETTERS.name: "dead_letter",
+    topics.REGISTRY.name: "enterprise_record",
+    topics.NORMALISED_READINGS.name: "normalised_reading_batch",
+    topics.ANOMALIES.name: "anomaly",
+    topics.MONTHLY_REPORTS.name: "monthly_report",
+    topics.NATIONAL_FEEDBACK.name: "national_feedback",
+    topics.PRODUCTION_ACCEPTED.name: "production_output",
+}
+"""The one record type each topic the sink reads carries: a client allowed to write one topic must not fill
+the tables of another (an AggregateBatch on the registry topic is ``unexpected_record_type``)."""
+
+COMPACTED_TOPICS = frozenset(spec.name for spec in topics.all_topics() if spec.compacted)
+"""Where a null value is a tombstone (a deletion), reported as ``tombstone`` rather than ``null_value``."""
+
+PAYLOAD_LIMIT = 512 * 1024
+"""As streams/dead_letters.py: a dead letter keeps at most the first 512 KiB of its message, and says so."""
 
 
 def period_date(period: str) -> date:
@@ -131,14 +155,23 @@ def _enterprise(record: dict, origin: Origin) -> Converted:
     )
 
 
+#: The readings table keeps, per (uscc, meter_id, interval_end), the row of the highest version. A first
+#: count's version is its normalised_at (ms, below 2^48 until the year 10889); a correction's is
+#: CORRECTION_VERSION + its revision (the enterprise state version that applied it, growing per
+#: correction), so a correction outranks the original and a later correction an earlier one, whatever
+#: the workers' clocks say.
+CORRECTION_VERSION = 1 << 48
+
+
 def _readings(record: dict, origin: Origin) -> Converted:
     p = record["province"]
     for r in record["readings"]:
+        revision = r.get("revision") or 0
         yield "readings", p, (
             record["uscc"], r["meter_id"], utc(r["interval_end"]), utc(r["interval_start"]),
             period_date(month_of_interval(r["interval_end"])), r["energy_type"], r["unit"], r["physical_milli"],
             r["coal_mgce"], r.get("quality", "GOOD"), p, record["region_code"], record["industry_code"],
-            record["batch_id"], record["normalised_at"],
+            record["batch_id"], CORRECTION_VERSION + revision if revision > 0 else record["normalised_at"],
         )
 
 
@@ -157,6 +190,7 @@ def _monthly_report(record: dict, origin: Origin) -> Converted:
     yield "monthly_reports", p, (
         p, period, v, utc(r["closed_at"]), r["total_coal_mgce"], r["change_mom_bp"], r["change_yoy_bp"],
         c["received"], c["expected"], c["ratio_bp"], r["completeness_threshold_bp"], int(r["consistent"]),
+        int(r.get("revised", False)), r.get("previous_total_coal_mgce"), r.get("revision_reason", ""),
     )
     for t in r["totals"]:
         yield "monthly_report_totals", p, (
@@ -214,8 +248,14 @@ def now_utc() -> datetime:
 
 
 def dead_letter_row(origin: Origin, reason: str, detail: str) -> tuple:
+    payload = origin.value
+    if len(payload) > PAYLOAD_LIMIT:
+        detail += (f" [payload truncated to its first {PAYLOAD_LIMIT} of {len(payload)} bytes, sha256 "
+                   f"{hashlib.sha256(payload).hexdigest()}; the original is {origin.topic} partition "
+                   f"{origin.partition} offset {origin.offset}]")
+        payload = payload[:PAYLOAD_LIMIT]
     return (reason, detail, origin.topic, origin.partition, origin.offset, origin.uscc,
-            origin.key.decode(errors="replace"), origin.value.decode("latin-1"), now_utc())
+            origin.key[:4096].decode(errors="replace"), payload.decode("latin-1"), now_utc())
 
 
 @dataclass
@@ -225,35 +265,65 @@ class Rows:
     national: str
     tables: dict[tuple[str, str], list[tuple]] = field(default_factory=lambda: defaultdict(list))
     origins: dict[tuple[str, str], list[Origin]] = field(default_factory=lambda: defaultdict(list))
+    #: dead letters this batch added, by reason (the sink's metric counts them once written)
+    rejected: Counter = field(default_factory=Counter)
 
     def add(self, database: str, table: str, row: tuple, origin: Origin) -> None:
         self.tables[(database, table)].append(row)
         self.origins[(database, table)].append(origin)
 
     def add_dead_letter(self, origin: Origin, reason: str, detail: str) -> None:
+        self.rejected[reason] += 1
         self.add(self.national, "dead_letters", dead_letter_row(origin, reason, detail), origin)
 
-    def add_message(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
-        origin = Origin(topic, partition, offset, key or b"", value)
+    def add_message(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
+        """The rows of one message, or its dead letter: whatever the key and value, nothing raises."""
+        origin = Origin(topic, partition, offset, key if isinstance(key, bytes) else b"",
+                        value if isinstance(value, bytes) else b"")
         try:
-            name, record = codec.decode(value)
-        except codec.CodecError as exc:
-            self.add_dead_letter(origin, exc.reason, f"sink could not read {topic}: {exc}")
+            converted = self._convert(origin, value)
+        except Exception as exc:  # a defect of the sink: the message is set aside, the sink goes on
+            log.exception("converting %s[%d]@%d raised; dead-lettered as internal_error", topic, partition, offset)
+            self.add_dead_letter(origin, "internal_error", f"the sink raised {type(exc).__name__}: {exc}"[:2000])
             return
-        converter = CONVERTERS.get(name)
-        if converter is None:
-            self.add_dead_letter(origin, "unexpected_record_type", f"the sink writes no table for {name} ({topic})")
-            return
-        try:
-            converted = list(converter(record, origin))
-        except Exception as exc:  # a value the tables cannot hold (e.g. period '2026-13')
-            self.add_dead_letter(origin, "unconvertible", f"sink could not convert {name} from {topic}: {exc!r}")
+        if converted is None:
             return
         provinces = province_codes()
         for table, province, row in converted:
             self.add(self.national, table, row, origin)
             if province in provinces and table not in NATIONAL_ONLY:
                 self.add(province_database(self.national, province), table, row, origin)
+
+    def _convert(self, origin: Origin, value: bytes | None) -> list[tuple[str, str, tuple]] | None:
+        """The message's rows; None when it became a dead letter instead."""
+        topic = origin.topic
+        try:
+            name, record = codec.decode(value)
+        except codec.NullValue:
+            if topic in COMPACTED_TOPICS and origin.key:
+                self.add_dead_letter(origin, "tombstone", f"a tombstone on {topic} (key {origin.key[:100]!r}); "
+                                     "the sink's tables keep history and record no deletion")
+            else:
+                self.add_dead_letter(origin, "null_value", f"a message without a value on {topic}")
+            return None
+        except codec.CodecError as exc:
+            self.add_dead_letter(origin, exc.reason, f"sink could not read {topic}: {exc}")
+            return None
+        expected = TOPIC_RECORDS.get(topic)
+        converter = CONVERTERS.get(name)
+        if converter is None or (expected is not None and name != expected):
+            self.add_dead_letter(origin, "unexpected_record_type",
+                                 f"the sink reads {expected or 'no such record'} on {topic}, not {name}")
+            return None
+        if name == "enterprise_record" and origin.key != record["uscc"].encode():
+            self.add_dead_letter(origin, "key_mismatch", f"registry key {origin.key[:100]!r} but record USCC "
+                                 f"{record['uscc'][:64]!r}")
+            return None
+        try:
+            return list(converter(record, origin))
+        except Exception as exc:  # a value the tables cannot hold (e.g. period '2026-13')
+            self.add_dead_letter(origin, "unconvertible", f"sink could not convert {name} from {topic}: {exc!r}")
+            return None
 
     def __len__(self) -> int:
         return sum(len(r) for r in self.tables.values())

@@ -230,6 +230,8 @@ class ClickHouseSink:
                 self._positions[(msg.topic(), msg.partition())] = msg.offset() + 1
                 rows.add_message(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value())
         self.write(rows)
+        for reason, count in rows.rejected.items():  # messages the sink itself could not use
+            DEAD_LETTERS.labels(reason=reason).inc(count)
         if consumed:
             try:
                 self.consumer.commit(asynchronous=False)

@@ -18,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import time
 
 import faust
+from aiokafka.errors import KafkaError
+from confluent_kafka import KafkaException
 
 from ecmon import codec, signing, topics
 from ecmon.kafka_clients import client_config, faust_credentials
@@ -38,10 +41,9 @@ from ecmon.metric_defs import (
 )
 from ecmon.regions import province_of
 from ecmon.settings import Settings, get_settings
-from ecmon.uscc import is_valid_uscc
 from streams import anomaly_events, early_warning, enterprise_rollup, month_close, national_feedback, national_rollup
 from streams import regional_rollup
-from streams import enterprise_benchmarks, faust_fixes, production_intake
+from streams import admission, enterprise_benchmarks, faust_fixes, production_intake
 from streams.dead_letters import REASONS, dead_letter
 from streams.meter_watch import MeterWatch
 from streams.registry import RegistryFollower
@@ -49,6 +51,9 @@ from streams.registry import RegistryFollower
 log = logging.getLogger(__name__)
 
 MAX_BATCH_READINGS = 10_000  # the interface standard's limit; also keeps every output message under 1 MiB
+#: Errors of Kafka itself, not of the message being processed: they propagate (Faust restarts the agent),
+#: where any other error of one message becomes that message's dead letter.
+KAFKA_ERRORS = (KafkaError, KafkaException, faust.exceptions.ProducerSendError)
 
 
 def aggregate_batch(rows: list[dict]) -> bytes:
@@ -75,11 +80,14 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         stream_wait_empty=False,
         broker_credentials=faust_credentials(settings, "worker"),  # None without Kafka authentication
     )
-    registry = RegistryFollower(client_config(settings, "worker"))
+    registry = RegistryFollower(client_config(settings, "worker"),
+                                authority_public_key=signing.registry_authority_public_key(settings),
+                                horizon_ms=settings.horizon_days * enterprise_rollup.DAY_MS)
     limits = enterprise_rollup.Limits(
         future_ms=settings.future_margin_s * 1000,
         horizon_ms=settings.horizon_days * enterprise_rollup.DAY_MS,
         month_grace_ms=settings.month_grace_hours * enterprise_rollup.HOUR_MS,
+        revision_window_ms=settings.revision_window_days * enterprise_rollup.DAY_MS,
         register_history_ms=settings.register_history_hours * enterprise_rollup.HOUR_MS,
     )
 
@@ -128,6 +136,21 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
                             key=msg.key or b"", payload=msg.value or b"", uscc=uscc)
         await dead_letters.send(key=msg.key or b"", value=value)
 
+    async def survive(event: faust.EventT, handle, what: str) -> str:
+        """``handle(event)``, except that an unexpected error of one message becomes its dead letter
+        ``internal_error`` (the traceback goes to the log) and the agent goes on with the next event."""
+        try:
+            return await handle(event) or "done"
+        except KAFKA_ERRORS:
+            raise
+        except Exception as exc:
+            msg = event.message
+            log.exception("%s at %s[%d]@%d raised; set aside as dead letter internal_error", what, msg.topic,
+                          msg.partition, msg.offset)
+            rejection = admission.internal_error(exc, what)
+            await reject(rejection.reason, rejection.detail, event)
+            return "failed"
+
     async def emit_aggregates(key: bytes, rows: list[dict]) -> None:
         if not rows:
             return
@@ -144,33 +167,33 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     async def validate_and_roll_up(stream):
         async for event in stream.events():
             started = time.perf_counter()
-            outcome = await _process_batch(event)
+            outcome = await survive(event, _process_batch, "the reading batch")
             WORKER_BATCHES.labels(outcome=outcome).inc()
             WORKER_BATCH_SECONDS.observe(time.perf_counter() - started)
 
     async def _process_batch(event: faust.EventT) -> str:
         raw: bytes = event.value
-        try:
-            _, batch = codec.decode(raw, expected="reading_batch")
-        except codec.CodecError as exc:
-            await reject(exc.reason, str(exc), event)
+        batch = admission.read_reading_batch(event.key, raw)
+        if isinstance(batch, admission.Rejection):
+            await reject(batch.reason, batch.detail, event, batch.uscc)
             return "rejected"
         uscc = batch["uscc"]
-        if not is_valid_uscc(uscc):
-            await reject("invalid_uscc", f"{uscc!r} is not a valid USCC", event, uscc)
-            return "rejected"
-        if event.key != uscc.encode():
-            await reject("key_mismatch", f"key {event.key!r} but batch USCC {uscc}", event, uscc)
-            return "rejected"
         record = await registered(uscc)
         if record is None:
             await reject("unregistered_enterprise", f"{uscc} is not in the registry", event, uscc)
             return "rejected"
-        unsigned, signature = signing.unsigned_message(raw)
-        key_ok = batch["key_id"] == record["key_id"]
-        if not key_ok or not signing.verify(unsigned, signing.enterprise_key(record["key_id"]), signature):
-            await reject("bad_signature", f"signature of batch {batch['batch_id']} does not verify "
-                         f"with key {record['key_id']}", event, uscc)
+        # Keys count by the Kafka record time, the same on every replay; a revoked key stays revoked.
+        sig_time = event.message.timestamp
+        sig_at = int(sig_time * 1000) if sig_time else batch["sent_at"]
+        problem = signing.signature_problem(raw, record, batch["key_id"], sig_at)
+        if problem is not None and signing.key_entry(record, batch["key_id"]) is None:
+            # A rotation's record is on the broker before the first batch signed with its new key;
+            # read the registry that far before calling the key unknown.
+            await asyncio.to_thread(registry.caught_up, 10.0)
+            record = registry.enterprises.get(uscc) or record
+            problem = signing.signature_problem(raw, record, batch["key_id"], sig_at)
+        if problem is not None:
+            await reject("bad_signature", f"batch {batch['batch_id']}: {problem}", event, uscc)
             return "rejected"
 
         if len(batch["readings"]) > MAX_BATCH_READINGS:
@@ -180,7 +203,9 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         state = enterprise_state.get(uscc) or enterprise_rollup.new_state()
         timestamp = event.message.timestamp  # the Kafka record time: the same on every replay
         outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc], factors, limits=limits,
-                                                received_ms=int(timestamp * 1000) if timestamp else None)
+                                                received_ms=int(timestamp * 1000) if timestamp else None,
+                                                intervals={m["meter_id"]: m["interval_s"] * 1000
+                                                           for m in record["meters"]})
         if outcome.applied:
             enterprise_state[uscc] = state
         # One dead letter per reason, not per reading: each carries the whole batch, and a batch of
@@ -192,6 +217,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             detail = details[0] if len(details) == 1 else (
                 f"{len(details)} readings: " + "; ".join(details[:20]) + ("; ..." if len(details) > 20 else ""))
             await reject(reason, detail, event, uscc, count=len(details))
+        if outcome.rejected:  # refused whole (gateway or batch id, sequence window): nothing counted
+            return "rejected"
         province = province_of(record["region_code"])
         if outcome.normalised:
             await normalised.send(key=event.key, value=_normalised_batch(batch, record, province, outcome.normalised))
@@ -237,74 +264,87 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
 
     @app.agent(enterprise_totals)
     async def roll_up_regions(stream):
+        async for event in stream.events():
+            await survive(event, roll_up_region, "the enterprise totals")
+
+    async def roll_up_region(event: faust.EventT) -> None:
         # The province's state is one table value per month ("<province>|<YYYY-MM>") plus a small
         # province-wide value ("<province>"): a message rewrites the month it touches, not the history.
         # All keys of a province live in the partition of its messages (Faust writes a table change to
         # the partition of the event being processed).
-        async for event in stream.events():
-            province = event.key.decode()
-            _, message = codec.decode(event.value, expected="enterprise_totals")
-            meta = province_state.get(province) or {}
-            months: dict[str, dict | None] = {}
+        read = admission.read_enterprise_totals(event.key, event.value)
+        if isinstance(read, admission.Rejection):
+            await reject(read.reason, read.detail, event, read.uscc)
+            return
+        province, message = read
+        meta = province_state.get(province) or {}
+        months: dict[str, dict | None] = {}
 
-            def month_of(period: str) -> dict | None:
-                if period not in months:
-                    months[period] = province_state.get(f"{province}|{period}")
-                return months[period]
+        def month_of(period: str) -> dict | None:
+            if period not in months:
+                months[period] = province_state.get(f"{province}|{period}")
+            return months[period]
 
-            by_period: dict[str, list[dict]] = {}
-            for row in message["totals"]:
-                by_period.setdefault(row["period"], []).append(row)
-            rows: list[dict] = []
-            for period, period_rows in sorted(by_period.items()):
-                part = {**message, "totals": period_rows}
-                month = month_of(period) or regional_rollup.new_state()
-                months[period] = month
-                keys = regional_rollup.apply_totals(month, province, part)
-                month_close.note_totals(meta, month, part)
-                rows += regional_rollup.region_aggregates(month, province, keys)
-            for period in sorted(by_period):
-                await warn(meta, month_of, province, period)
-            for report in month_close.close_months(meta, month_of, province, set(by_period), registry,
-                                                   limits.month_grace_ms):
-                encoded = codec.encode("monthly_report", report)
-                await monthly_reports.send(key=f"{province}/{report['period']}".encode(), value=encoded)
-                await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(), value=encoded)
-                PROVINCE_COMPLETENESS.labels(province=province, period=report["period"]).set(
-                    report["completeness"]["ratio_bp"] / 10_000)
-            for period in by_period:
-                province_state[f"{province}|{period}"] = months[period]
-            province_state[province] = meta
-            await emit_aggregates(event.key, rows)
-            province_rows = [r for r in rows if r["level"] == "PROVINCE"]
-            if province_rows:  # whole, versioned province totals: replay-safe at the national level too
-                await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(),
-                                           value=aggregate_batch(province_rows))
+        by_period: dict[str, list[dict]] = {}
+        for row in message["totals"]:
+            by_period.setdefault(row["period"], []).append(row)
+        rows: list[dict] = []
+        for period, period_rows in sorted(by_period.items()):
+            part = {**message, "totals": period_rows}
+            month = month_of(period) or regional_rollup.new_state()
+            months[period] = month
+            keys = regional_rollup.apply_totals(month, province, part)
+            month_close.note_totals(meta, month, part)
+            rows += regional_rollup.region_aggregates(month, province, keys)
+        for period in sorted(by_period):
+            await warn(meta, month_of, province, period)
+        for report in month_close.close_months(meta, month_of, province, set(by_period), registry,
+                                               limits.month_grace_ms, revision_window_ms=limits.revision_window_ms,
+                                               sender=(message["uscc"], message.get("watermark", 0))):
+            encoded = codec.encode("monthly_report", report)
+            await monthly_reports.send(key=f"{province}/{report['period']}".encode(), value=encoded)
+            await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(), value=encoded)
+            PROVINCE_COMPLETENESS.labels(province=province, period=report["period"]).set(
+                report["completeness"]["ratio_bp"] / 10_000)
+        for period in by_period:
+            province_state[f"{province}|{period}"] = months[period]
+        province_state[province] = meta
+        await emit_aggregates(event.key, rows)
+        province_rows = [r for r in rows if r["level"] == "PROVINCE"]
+        if province_rows:  # whole, versioned province totals: replay-safe at the national level too
+            await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(),
+                                       value=aggregate_batch(province_rows))
 
     @app.agent(province_totals)
     async def roll_up_nation(stream):
-        # One table value per month ("CN|<YYYY-MM>"), for the same reason as the provinces'.
         async for event in stream.events():
-            key = event.key.decode()
-            kind, message = codec.decode(event.value)
-            if kind == "monthly_report":
-                state = nation_state.get(f"{key}|{message['period']}") or national_rollup.new_state()
-                if national_feedback.note_report(state, message):
-                    nation_state[f"{key}|{message['period']}"] = state
-                    for answer in national_feedback.feedback(state, message["period"]):
-                        await feedback.send(key=f"{answer['province']}/{answer['period']}".encode(),
-                                            value=codec.encode("national_feedback", answer))
-                continue
-            by_period: dict[str, list[dict]] = {}
-            for row in message["aggregates"]:
-                by_period.setdefault(row["period"], []).append(row)
-            out: list[dict] = []
-            for period, period_rows in by_period.items():
-                state = nation_state.get(f"{key}|{period}") or national_rollup.new_state()
-                keys = national_rollup.apply_province_rows(state, period_rows)
-                nation_state[f"{key}|{period}"] = state
-                out += national_rollup.national_aggregates(state, keys)
-            await emit_aggregates(event.key, out)
+            await survive(event, roll_up_national, "the province totals")
+
+    async def roll_up_national(event: faust.EventT) -> None:
+        # One table value per month ("CN|<YYYY-MM>"), for the same reason as the provinces'.
+        read = admission.read_province_totals(event.key, event.value)
+        if isinstance(read, admission.Rejection):
+            await reject(read.reason, read.detail, event, read.uscc)
+            return
+        key, kind, message = read
+        if kind == "monthly_report":
+            state = nation_state.get(f"{key}|{message['period']}") or national_rollup.new_state()
+            if national_feedback.note_report(state, message):
+                nation_state[f"{key}|{message['period']}"] = state
+                for answer in national_feedback.feedback(state, message["period"]):
+                    await feedback.send(key=f"{answer['province']}/{answer['period']}".encode(),
+                                        value=codec.encode("national_feedback", answer))
+            return
+        by_period: dict[str, list[dict]] = {}
+        for row in message["aggregates"]:
+            by_period.setdefault(row["period"], []).append(row)
+        out: list[dict] = []
+        for period, period_rows in by_period.items():
+            state = nation_state.get(f"{key}|{period}") or national_rollup.new_state()
+            keys = national_rollup.apply_province_rows(state, period_rows)
+            nation_state[f"{key}|{period}"] = state
+            out += national_rollup.national_aggregates(state, keys)
+        await emit_aggregates(event.key, out)
 
     # -- production output: intake and unit-product benchmark (streams/production_intake.py,
     #    streams/enterprise_benchmarks.py). ecmon.production.v1 is keyed by USCC with the partitions of
@@ -316,33 +356,54 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     @app.agent(production)
     async def take_production(stream):
         async for event in stream.events():
-            outcome = production_intake.check_production(event.value, event.key, registry.enterprises.get)
-            if getattr(outcome, "reason", "") == "unregistered_enterprise":
-                # as for reading batches: read the registry up to its end before calling it unknown
-                await asyncio.to_thread(registry.caught_up, 10.0)
-                outcome = production_intake.check_production(event.value, event.key, registry.enterprises.get)
-            if isinstance(outcome, production_intake.RejectedProduction):
-                await reject(outcome.reason, outcome.detail, event, outcome.uscc)
-                continue
-            await production_accepted.send(key=event.key, value=production_intake.accepted_message(outcome))
-            standard = outcome.standard
-            if standard is None:
-                continue
-            uscc = outcome.uscc
-            state = production_state.get(uscc) or enterprise_benchmarks.new_state()
-            if enterprise_benchmarks.apply_production(state, outcome.record, outcome.month):
-                production_state[uscc] = state
-            found = enterprise_benchmarks.benchmark(uscc, outcome.month, standard, state, enterprise_state.get(uscc))
-            if found is not None and found.above_limit:
-                event_record = enterprise_benchmarks.intensity_anomaly(
-                    found, province_of(outcome.enterprise["region_code"]), outcome.enterprise["industry_code"])
-                await anomalies.send(key=event.key, value=anomaly_events.encode(event_record))
+            await survive(event, take_one_production, "the production output")
+
+    async def take_one_production(event: faust.EventT) -> None:
+        sig_time = event.message.timestamp
+        at_ms = int(sig_time * 1000) if sig_time else None
+        outcome = production_intake.check_production(event.value, event.key, registry.enterprises.get, at_ms)
+        if getattr(outcome, "reason", "") == "unregistered_enterprise":
+            # as for reading batches: read the registry up to its end before calling it unknown
+            await asyncio.to_thread(registry.caught_up, 10.0)
+            outcome = production_intake.check_production(event.value, event.key, registry.enterprises.get,
+                                                         at_ms)
+        if isinstance(outcome, production_intake.RejectedProduction):
+            await reject(outcome.reason, outcome.detail, event, outcome.uscc)
+            return
+        await production_accepted.send(key=event.key, value=production_intake.accepted_message(outcome))
+        standard = outcome.standard
+        if standard is None:
+            return
+        uscc = outcome.uscc
+        state = production_state.get(uscc) or enterprise_benchmarks.new_state()
+        if enterprise_benchmarks.apply_production(state, outcome.record, outcome.month):
+            production_state[uscc] = state
+        found = enterprise_benchmarks.benchmark(uscc, outcome.month, standard, state, enterprise_state.get(uscc))
+        if found is not None and found.above_limit:
+            event_record = enterprise_benchmarks.intensity_anomaly(
+                found, province_of(outcome.enterprise["region_code"]), outcome.enterprise["industry_code"])
+            await anomalies.send(key=event.key, value=anomaly_events.encode(event_record))
     # -- end of production output
 
     @app.task
     async def follow_registry() -> None:
         await asyncio.to_thread(registry.caught_up, 30.0)
         log.info("registry loaded: %d enterprises", len(registry.enterprises))
+
+    @app.timer(interval=1.0)
+    async def send_registry_dead_letters() -> None:
+        # The follower thread has no producer: it queues the records it refused and this sends them.
+        # Every worker follows the whole registry, so each sends them (the dead-letter table keeps one row
+        # per source offset and reason).
+        for _ in range(1000):
+            try:
+                r = registry.rejected.get_nowait()
+            except queue.Empty:
+                return
+            DEAD_LETTERS.labels(reason=r.reason).inc()
+            await dead_letters.send(key=r.key, value=dead_letter(
+                r.reason, r.detail, topic=r.topic, partition=r.partition, offset=r.offset, key=r.key,
+                payload=r.value, uscc=r.uscc))
 
     @app.timer(interval=30.0)
     async def find_silent_enterprises() -> None:

@@ -12,12 +12,15 @@ arithmetic is unit-tested without a broker. State of one enterprise (one Faust t
                                                 #   t=1 once older history was trimmed
      "m": {"electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version]},
      "d": {"electricity|kWh|2026-10-05": [physical_milli, coal_mgce, readings]},   # CST days
-     "ds": {"electricity|kWh|2026-09": [coal_mgce, days]}}  # closed months: their days' sum
+     "ds": {"electricity|kWh|2026-09": [coal_mgce, days]},  # closed months: their days' sum
+     "id": {"E-01|2026-10": [step_ms, bitmap, fingerprints, off_grid]}}  # counted interval readings of
+                                                #   open months (streams/reading_identity.py)
 
-Day buckets are kept while their month is open; once the month is closed (its grace period has
-passed in the enterprise's event time) no reading can change it, so its days are folded into
+Day buckets are kept while their month is open; once the month is closed to readings (its grace period
+and the revision window have passed in the enterprise's event time, ``closed_before``; later readings
+are ``month_closed``) no reading can change it, so its days are folded into
 ``ds`` (the sum the month-close consistency check needs) and dropped. State stays bounded by the
-open months, not by the history.
+open months, not by the history; so are the reading identities (dropped with their month).
 
 Keeping the duplicate guard, the register history and the totals in one value means one
 changelog record carries all of them: after a crash they are restored together and agree.
@@ -31,6 +34,7 @@ from functools import lru_cache
 
 from ecmon.energy import CoalFactor, IncompatibleUnit, UnknownEnergyType, UnknownUnit, coal_factor, equal_value_year, unit_factor
 from ecmon.months import day_of_interval, month_of_interval, month_start_ms, next_period
+from streams import reading_identity
 
 FactorLookup = Callable[[str, str, int], CoalFactor]
 
@@ -67,8 +71,16 @@ class Limits:
     future_ms: int = HOUR_MS  # a reading may end at most this long after the batch was sent/received
     horizon_ms: int = 400 * DAY_MS  # ... and start no longer than this before
     month_grace_ms: int = 3 * DAY_MS  # after a month's end, in event time (see docs/streams.md)
+    #: after the grace, late readings of a month still count for this long (in the enterprise's event time)
+    #: and the province reports them as a flagged revision; later they are dead letters ``month_closed``
+    revision_window_ms: int = 30 * DAY_MS
     register_history_ms: int = 48 * HOUR_MS  # register readings kept per cumulative meter
-    max_sequence_gaps: int = 64  # unapplied sequence ranges remembered per gateway
+    max_sequence_gaps: int = 64  # unapplied sequence ranges remembered per gateway; a batch opening one
+    #                              more is refused (too_many_sequence_gaps), no real gap is ever evicted
+    #: how far past a gateway's highest applied sequence a batch may jump: a year of one batch a minute
+    #: is 525,600, so a jump beyond a million is a broken counter, not lost batches
+    sequence_window: int = 1_000_000
+    max_gateways: int = 16  # gateways per enterprise (each costs its sequence memory in the state)
 
 
 DEFAULT_LIMITS = Limits()
@@ -84,6 +96,8 @@ class Rejection:
 class BatchOutcome:
     applied: bool = False
     duplicate: bool = False
+    #: refused as a whole (its identity or sequence); ``rejections`` holds the one reason
+    rejected: bool = False
     #: keys ("energy|unit|period") whose current totals must be emitted downstream
     touched: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
@@ -96,7 +110,7 @@ class BatchOutcome:
 
 
 def new_state() -> dict:
-    return {"v": 0, "seq": {}, "wm": 0, "reg": {}, "m": {}, "d": {}, "ds": {}}
+    return {"v": 0, "seq": {}, "wm": 0, "reg": {}, "m": {}, "d": {}, "ds": {}, "id": {}}
 
 
 def _upgrade(state: dict) -> None:
@@ -107,6 +121,7 @@ def _upgrade(state: dict) -> None:
     state.setdefault("reg", {})
     state.setdefault("d", {})
     state.setdefault("ds", {})
+    state.setdefault("id", {})
 
 
 # -- duplicates by batch identity -------------------------------------------------------------------
@@ -115,19 +130,43 @@ def _upgrade(state: dict) -> None:
 def already_applied(state: dict, gateway: str, sequence: int) -> bool:
     """True when this gateway's batch with this sequence was applied before (exact, not <= hwm)."""
     entry = state["seq"].get(gateway)
-    if entry is None or sequence > entry[0]:
+    if entry is None or sequence > entry[0] or sequence < 1:
         return False
     return not any(lo <= sequence <= hi for lo, hi in entry[1])
 
 
-def mark_applied(state: dict, gateway: str, sequence: int, max_gaps: int) -> None:
+def sequence_problem(state: dict, gateway: str, sequence: int, limits: Limits, empty: bool) -> Rejection | None:
+    """Why a batch not applied before may not be applied now, or None. The sequence memory stays bounded
+    by refusing, never by forgetting: a flood of batches far ahead cannot close a real gap."""
+    entry = state["seq"].get(gateway)
+    if entry is None and len(state["seq"]) >= limits.max_gateways:
+        return Rejection("too_many_gateways", f"gateway {gateway!r} would be the enterprise's "
+                         f"{limits.max_gateways + 1}th; reuse a gateway_id or ask the platform operator")
+    highest, gaps = entry or (0, [])
+    if sequence < 1:
+        return Rejection("sequence_out_of_window", f"sequence {sequence} of gateway {gateway!r}: sequences start "
+                         "at 1 and grow by 1 per new batch")
+    if sequence > highest + limits.sequence_window:
+        return Rejection("sequence_out_of_window", f"sequence {sequence} of gateway {gateway!r} is more than "
+                         f"{limits.sequence_window:,} ahead of its highest applied ({highest}); fix the gateway's "
+                         "sequence counter, or give a reinstalled gateway a new gateway_id")
+    if sequence > highest + 1:
+        if empty:
+            return Rejection("sequence_out_of_window", f"empty batch, sequence {sequence} of gateway {gateway!r}: "
+                             f"an empty batch may only follow the highest applied ({highest}), not skip ahead")
+        if len(gaps) >= limits.max_sequence_gaps:
+            return Rejection("too_many_sequence_gaps", f"sequence {sequence} of gateway {gateway!r} would open a "
+                             f"{limits.max_sequence_gaps + 1}th unapplied range below {highest + 1}; send the "
+                             f"missing sequences first: {', '.join(f'{lo}-{hi}' for lo, hi in gaps[:5])}")
+    return None
+
+
+def mark_applied(state: dict, gateway: str, sequence: int) -> None:
     entry = state["seq"].setdefault(gateway, [0, []])
     highest, gaps = entry
     if sequence > highest:
         if sequence > highest + 1:
-            gaps.append([highest + 1, sequence - 1])
-            if len(gaps) > max_gaps:  # bounded: the oldest gap is given up (documented)
-                del gaps[0]
+            gaps.append([highest + 1, sequence - 1])  # bounded by sequence_problem
         entry[0] = sequence
         return
     for i, (lo, hi) in enumerate(gaps):
@@ -154,6 +193,12 @@ def _energy_unit_problem(energy_type: str, unit: str) -> Rejection | None:
 @lru_cache(maxsize=4096)
 def month_end_ms(period: str) -> int:
     return month_start_ms(next_period(period))
+
+
+def closed_before(watermark: int, limits: Limits) -> int:
+    """Months ending before this are closed to readings for good: grace and revision window have passed in
+    the enterprise's event time (its watermark, rebuilt from the messages, so a replay decides the same)."""
+    return watermark - limits.month_grace_ms - limits.revision_window_ms
 
 
 # -- cumulative registers ---------------------------------------------------------------------------
@@ -189,16 +234,23 @@ def apply_batch(
     factors: FactorLookup = equivalent_factors,
     limits: Limits = DEFAULT_LIMITS,
     received_ms: int | None = None,
+    intervals: dict[str, int] | None = None,
 ) -> BatchOutcome:
     """Add the batch's readings to ``state`` unless the batch was applied before.
 
     ``meters`` maps meter id -> (energy type, unit) as registered. Readings that cannot be
     counted are rejected one by one with a reason; the rest of the batch still counts.
     ``received_ms`` (the Kafka record time) and the batch's ``sent_at`` bound the readings' time;
-    both are in the message, so a replay decides exactly as the first run did.
+    both are in the message, so a replay decides exactly as the first run did. ``intervals`` maps meter
+    id -> registered interval in ms (the grid of its reading identities; 15 minutes when absent).
     """
     _upgrade(state)
     outcome = BatchOutcome()
+    problem = reading_identity.batch_identity_problem(batch)
+    if problem is not None:
+        outcome.rejected = True
+        outcome.rejections = [Rejection(*problem)]
+        return outcome
     gateway, sequence = batch["gateway_id"], batch["sequence"]
     if already_applied(state, gateway, sequence):
         # A resend: count nothing, but re-emit what it touched in case the first emission was lost.
@@ -207,8 +259,15 @@ def apply_batch(
                                  & state["m"].keys())
         return outcome
 
+    refused = sequence_problem(state, gateway, sequence, limits, empty=not batch["readings"])
+    if refused is not None:
+        outcome.rejected = True
+        outcome.rejections = [refused]
+        return outcome
+
     version = state["v"] + 1
     totals, days = state["m"], state["d"]
+    identities = reading_identity.ReadingIdentities(state, intervals)
     touched: set[str] = set()
     rejections: list[Rejection] = []
     accepted = 0
@@ -235,7 +294,7 @@ def apply_batch(
     refs = [t for t in (sent_at, received_ms) if t]
     latest_ok = min(min(refs) + limits.future_ms, TS_MAX) if refs else TS_MAX
     earliest_ok = max(max(refs) - limits.horizon_ms, TS_MIN) if refs else TS_MIN
-    closed_before = state["wm"] - limits.month_grace_ms  # months ending before this are closed
+    closed_for_readings = closed_before(state["wm"], limits)
     watermark = state["wm"]
     cumulative: list[dict] = []
     for r in batch["readings"]:
@@ -267,9 +326,10 @@ def apply_batch(
                                         f"{limits.horizon_ms // DAY_MS} days before the batch was sent"))
             continue
         period = month_of_interval(ts)
-        if month_end_ms(period) < closed_before:
-            rejections.append(Rejection("too_late_for_month", f"meter {r['meter_id']!r}: month {period} closed "
-                                        f"{limits.month_grace_ms // HOUR_MS} h after its end; the enterprise "
+        if month_end_ms(period) < closed_for_readings:
+            rejections.append(Rejection("month_closed", f"meter {r['meter_id']!r}: month {period} is closed: its "
+                                        f"grace ({limits.month_grace_ms // HOUR_MS} h) and revision window "
+                                        f"({limits.revision_window_ms // DAY_MS} days) had passed; the enterprise "
                                         f"already reported up to ts {state['wm']}"))
             continue
         value = r["value_milli"]
@@ -296,10 +356,15 @@ def apply_batch(
         if problem is not None:
             rejections.append(problem)
             continue
-        add(f"{r['energy_type']}|{r['unit']}", ts, value, mgce, 1)
-        outcome.normalised.append({"meter_id": r["meter_id"], "energy_type": r["energy_type"], "unit": r["unit"],
-                                   "interval_start": None, "interval_end": ts, "physical_milli": value,
-                                   "coal_mgce": mgce, "quality": r.get("quality", "GOOD")})
+        normalised = {"meter_id": r["meter_id"], "energy_type": r["energy_type"], "unit": r["unit"],
+                      "interval_start": None, "interval_end": ts, "physical_milli": value, "coal_mgce": mgce,
+                      "quality": r.get("quality", "GOOD")}
+        problem = _count_interval(identities.month(r["meter_id"], period), r, value, mgce, factors, add,
+                                  normalised, version, outcome.notices)
+        if problem is not None:
+            rejections.append(problem)
+            continue
+        outcome.normalised.append(normalised)
         watermark = max(watermark, ts)
         accepted += 1
 
@@ -313,15 +378,57 @@ def apply_batch(
             watermark = max(watermark, r["ts"])
             accepted += 1
 
+    identities.save()
     state["v"] = version
     state["wm"] = watermark
-    _fold_closed_days(state, watermark - limits.month_grace_ms)
-    mark_applied(state, gateway, sequence, limits.max_sequence_gaps)
+    _fold_closed_days(state, closed_before(watermark, limits))
+    reading_identity.forget_closed(state, closed_before(watermark, limits), month_end_ms)
+    mark_applied(state, gateway, sequence)
     outcome.applied = True
     outcome.touched = sorted(touched)
     outcome.rejections = rejections
     outcome.readings_accepted = accepted
     return outcome
+
+
+def _count_interval(month: reading_identity.MonthIdentities, r: dict, value: int, mgce: int, factors: FactorLookup,
+                    add: Callable[[str, int, int, int, int], None], normalised: dict, version: int,
+                    notices: list[Rejection]) -> Rejection | None:
+    """Count an interval reading once by its identity (meter, interval end); see streams/reading_identity.py.
+
+    A first reading is added; an exact resend is ``duplicate_reading``; a changed value is
+    ``conflicting_reading`` unless it declares, in ``replaces_value_milli``, the value that was counted:
+    then the old value is subtracted and the new one added (the readings count is unchanged) and
+    ``normalised`` carries the revision that makes it replace the earlier row downstream."""
+    ts, meter = r["ts"], r["meter_id"]
+    fp = reading_identity.fingerprint(value)
+    slot = month.slot(ts)
+    counted = month.counted(ts, slot)
+    if counted is None:  # a first count (also a correction of a reading that never counted)
+        if not month.room_for(ts, slot):
+            return Rejection("off_grid_reading", f"meter {meter!r}: ts {ts} is not on the meter's interval grid "
+                             f"and the month already has {reading_identity.MAX_OFF_GRID} such readings; send "
+                             "interval ends on the registered interval's boundaries")
+        add(f"{r['energy_type']}|{r['unit']}", ts, value, mgce, 1)
+        month.put(ts, slot, fp)
+        return None
+    if counted == fp:
+        return Rejection("duplicate_reading", f"meter {meter!r}: the reading ending at ts {ts} was already counted "
+                         f"with this value ({value / 1000} {r['unit']})")
+    replaces = r.get("replaces_value_milli")
+    if replaces is None or not 0 <= replaces <= VALUE_LIMIT or reading_identity.fingerprint(replaces) != counted:
+        said = "no replaces_value_milli" if replaces is None else f"replaces_value_milli {replaces}"
+        return Rejection("conflicting_reading", f"meter {meter!r}: the reading ending at ts {ts} was counted with "
+                         f"another value than {value / 1000} {r['unit']} ({said} matches it); send a correction "
+                         "with replaces_value_milli = the value counted")
+    old_mgce = factors(r["energy_type"], r["unit"], ts).to_mgce(replaces)
+    add(f"{r['energy_type']}|{r['unit']}", ts, value - replaces, mgce - old_mgce, 0)
+    month.put(ts, slot, fp)
+    normalised["revision"] = version
+    normalised["replaced_physical_milli"] = replaces
+    notices.append(Rejection("reading_corrected", f"meter {meter!r}: the reading ending at ts {ts} corrected from "
+                             f"{replaces} to {value} thousandths of {r['unit']} ({old_mgce} to {mgce} mgce)"))
+    return None
 
 
 def _out_of_range(r: dict, value: int, mgce: int, totals: dict) -> Rejection | None:

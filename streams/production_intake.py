@@ -21,6 +21,7 @@ from ecmon.quota_standards import (
     standard_for,
 )
 from ecmon.uscc import is_valid_uscc
+from streams.reading_identity import batch_identity_problem
 
 
 #: Periods must lie in the CST months the platform can name (1970-9998); beyond, months cannot be computed.
@@ -49,8 +50,10 @@ class RejectedProduction:
 Intake = AcceptedProduction | RejectedProduction
 
 
-def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict | None]) -> Intake:
-    """Validate one production message. ``lookup`` returns the registry record of a USCC, or None."""
+def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict | None],
+                     at_ms: int | None = None) -> Intake:
+    """Validate one production message. ``lookup`` returns the registry record of a USCC, or None;
+    ``at_ms`` is the Kafka record time the signing key must be valid at (default: the message's sent_at)."""
     try:
         _, record = codec.decode(raw, expected="production_output")
     except codec.CodecError as exc:
@@ -63,9 +66,14 @@ def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict
     enterprise = lookup(uscc)
     if enterprise is None:
         return RejectedProduction("unregistered_enterprise", f"{uscc} is not in the registry", uscc)
-    if not _signed_by(raw, record, enterprise):
-        return RejectedProduction("bad_signature", f"signature of production output {record['batch_id']} does not "
-                                  f"verify with key {enterprise['key_id']}", uscc)
+    problem = signing.signature_problem(raw, enterprise, record["key_id"],
+                                        record["sent_at"] if at_ms is None else at_ms,
+                                        signing.PRODUCTION_OUTPUT_PREFIX)
+    if problem is not None:
+        return RejectedProduction("bad_signature", f"production output {record['batch_id']}: {problem}", uscc)
+    identity = batch_identity_problem(record)  # bounded ids, as for reading batches
+    if identity is not None:
+        return RejectedProduction(*identity, uscc)
     what = f"production output {record['batch_id']} ({record['product_code']})"
     if record["quantity_milli"] < 0:
         return RejectedProduction("negative_quantity", f"{what}: quantity {record['quantity_milli'] / 1000} "
@@ -84,16 +92,6 @@ def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict
         except IncompatibleProductUnit as exc:
             return RejectedProduction("product_unit_mismatch", f"{what}: {exc} ({standard.number})", uscc)
     return AcceptedProduction(record, enterprise, month_of_interval(end), standard)
-
-
-def _signed_by(raw: bytes, record: dict, enterprise: dict) -> bool:
-    if record["key_id"] != enterprise["key_id"]:
-        return False
-    try:
-        unsigned, signature = signing.unsigned_message(raw, signing.PRODUCTION_OUTPUT_PREFIX)
-    except (ValueError, IndexError):
-        return False
-    return signing.verify(unsigned, signing.enterprise_key(enterprise["key_id"]), signature)
 
 
 def accepted_message(accepted: AcceptedProduction) -> bytes:

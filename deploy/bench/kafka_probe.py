@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
 
-def _consumer(bootstrap: str, group: str) -> Consumer:
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+Connection = Mapping[str, Any]
+"""A client configuration with credentials: ``ecmon.kafka_clients.client_config(settings, "admin")``."""
+
+
+def _consumer(connection: Connection, group: str) -> Consumer:
+    return Consumer({**connection, "group.id": group, "enable.auto.commit": False,
                      "auto.offset.reset": "earliest", "log_level": 3})
 
 
 class OffsetProbe:
     """Reads end offsets and a group's committed offsets without joining the group."""
 
-    def __init__(self, bootstrap: str, group: str) -> None:
-        self._consumer = _consumer(bootstrap, group)
+    def __init__(self, connection: Connection, group: str) -> None:
+        self._consumer = _consumer(connection, group)
 
     def partitions(self, topic: str) -> list[int]:
         return sorted(self._consumer.list_topics(topic, timeout=10).topics[topic].partitions)
@@ -43,14 +48,14 @@ class TopicRead:
     seconds: float
 
 
-def read_topic(bootstrap: str, topic: str, on_message: Callable[[bytes | None, bytes | None], None],
+def read_topic(connection: Connection, topic: str, on_message: Callable[[bytes | None, bytes | None], None],
                group: str = "ecmon-bench-reader", timeout: float = 600.0) -> TopicRead:
     """Read ``topic`` from the start to the end offsets it had when called, calling ``on_message(key, value)``.
 
     A plain confluent-kafka consumer with assigned partitions (no group join, nothing committed).
     The clock starts at the first message, so connecting and the first fetch are not counted.
     """
-    consumer = _consumer(bootstrap, group)
+    consumer = _consumer(connection, group)
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions}

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from deploy.bench.figures import LatencyMatcher, percentile
 from ecmon import topics
 from ecmon.settings import Settings
+from ecmon.kafka_clients import client_config
 from producers.delivery import BatchProducer
 from producers.gateway import FleetRun, encode_batch, fleet_source, publish_registry
 from sinks.clickhouse import connect
@@ -68,8 +69,8 @@ def measure_latency(settings: Settings, run: FleetRun, rate: float, duration_s: 
                     drain_timeout_s: float = 120.0) -> LatencyResult:
     fleet = run.fleet()
     source = fleet_source(run, fleet)
-    producer = BatchProducer(settings.bootstrap_servers, client_id="ecmon-bench-latency")
-    publish_registry(producer, fleet, source.start_ms, source.interval_s)
+    producer = BatchProducer(client_config(settings, "gateway"), client_id="ecmon-bench-latency")
+    publish_registry(producer, fleet, source.start_ms, source.interval_s, settings.state_dir)
     matcher, lock = LatencyMatcher(), threading.Lock()
     stop, query_times = threading.Event(), []
     poller = threading.Thread(target=_poll, args=(settings, matcher, lock, [e.uscc for e in fleet], poll_s, stop,
@@ -87,7 +88,7 @@ def measure_latency(settings: Settings, run: FleetRun, rate: float, duration_s: 
                 break
             uscc = batch.enterprise.uscc
             sent_at = time.time()
-            value = encode_batch(batch, int(sent_at * 1000))
+            value = encode_batch(batch, int(sent_at * 1000), settings.state_dir)
             cumulative[uscc] += len(batch.readings)
             with lock:
                 matcher.sent(uscc, cumulative[uscc], int(sent_at * 1000) / 1000)

@@ -20,21 +20,23 @@ import os
 import resource
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from deploy.bench import machine, profile
+from deploy.bench import machine, profile, signature_cost
 from deploy.bench.figures import deep_sizeof, enterprises_for, rate
 from deploy.bench.kafka_probe import OffsetProbe, read_topic, topic_disk_bytes
 from deploy.bench.latency import measure_latency
 from deploy.stack import stack
 from deploy.stack.apps import app_process, ensure_running
 from ecmon import PROJECT_ROOT, codec, topics
+from ecmon.kafka_clients import client_config
 from ecmon.settings import Settings
 from producers.bench import run_bench
 from producers.fleet import build_fleet
@@ -139,7 +141,7 @@ def _count_readings(state: dict) -> Callable[[bytes | None, bytes], None]:
 STATE_TABLES = ("enterprise-state", "meter-detectors")  # the worker's per-enterprise tables, both in memory
 
 
-def _latest_values(bootstrap: str, topic: str) -> dict[bytes, bytes]:
+def _latest_values(connection: Mapping[str, Any], topic: str) -> dict[bytes, bytes]:
     """The newest value of each key of a compacted topic (a tombstone removes its key)."""
     latest: dict[bytes, bytes] = {}
 
@@ -149,7 +151,7 @@ def _latest_values(bootstrap: str, topic: str) -> dict[bytes, bytes]:
         else:
             latest[key] = value
 
-    read_topic(bootstrap, topic, keep)
+    read_topic(connection, topic, keep)
     return latest
 
 
@@ -160,7 +162,7 @@ def _state_size(settings: Settings, cfg: BenchConfig) -> dict:
     tables = {}
     for table in STATE_TABLES:
         topic = f"{settings.worker_app_id}-{table}-changelog"
-        latest = _latest_values(settings.bootstrap_servers, topic)
+        latest = _latest_values(client_config(settings, "admin"), topic)
         tables[table] = {"enterprises": len(latest), "json_bytes": sum(len(v) for v in latest.values()),
                          "python_bytes": sum(deep_sizeof(json.loads(v)) for v in latest.values()),
                          "changelog_disk_bytes": topic_disk_bytes(settings.state_dir, topic),
@@ -191,7 +193,7 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         stack.up(settings, only=only, on_progress=lambda m: say(f"  {m}"))
         migrate.migrate(settings)
         ledger = Ledger(settings.electricity_method)
-        probe = OffsetProbe(settings.bootstrap_servers, settings.worker_app_id)
+        probe = OffsetProbe(client_config(settings, "admin"), settings.worker_app_id)
 
         say(f"1/7 gateway: {cfg.enterprises} enterprises x {cfg.months} month(s), nothing consuming")
         gw = run_bench(settings, cfg.enterprises, cfg.months, seed=LOAD_SEED, ledger=ledger)
@@ -201,7 +203,7 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
 
         say("2/7 baseline: confluent-kafka consumer + fastavro decode of the same batches")
         counted = {"readings": 0}
-        base = read_topic(settings.bootstrap_servers, topics.READINGS.name, _count_readings(counted))
+        base = read_topic(client_config(settings, "admin"), topics.READINGS.name, _count_readings(counted))
         if counted["readings"] != gw.readings:
             raise BenchError(f"baseline read {counted['readings']:,} readings, the gateway sent {gw.readings:,}")
         baseline = rate(gw.readings, base.seconds)
@@ -248,7 +250,7 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         done = _wait(lambda: reconcile(client, settings.clickhouse_database, sent).exact,
                      max(600.0, gw.readings / 500), "sink", settings, [*workers, "sink-1"])
         rows = {"rows": 0}
-        read_topic(settings.bootstrap_servers, topics.AGGREGATES.name,
+        read_topic(client_config(settings, "admin"), topics.AGGREGATES.name,
                    lambda _k, v: rows.__setitem__("rows", rows["rows"] + len(codec.decode(v)[1]["aggregates"])))
         result["sink"] = {"rows": rows["rows"], "seconds": done - started, "rows_per_s": rate(rows["rows"], done - started),
                           "readings_per_s": rate(gw.readings, done - started)}
@@ -292,6 +294,7 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
             "bench_gateway_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         }
         result["state"] = _state_size(settings, cfg)
+        result["signature"] = signature_cost.measure()  # the worker's Ed25519 check, per batch, in-process
         probe.close()
     finally:
         say("stopping what the benchmark started")
@@ -354,6 +357,10 @@ def report_table(result: dict) -> Table:
     table.add_section()
     table.add_row("latency p50 / p99", f"{fmt(lat['p50_s'])} / {fmt(lat['p99_s'])}", "",
                   f"{lat['achieved_per_s']:,.0f}/s, {lat['visible']:,}/{lat['batches']:,} seen")
+    sig = result.get("signature")
+    if sig:
+        table.add_row("signature check / batch", f"{sig['check_us_per_batch']:,.0f} µs", "",
+                      f"Ed25519 verify {sig['verify_us_per_batch']:,.0f} µs of it; {sig['readings']}-reading batch")
     mem, st = result["memory"], result["state"]
     table.add_row("peak RSS worker / sink", f"{' + '.join(_mib(b) for b in mem['worker_peak_rss_bytes'])} / "
                   f"{_mib(mem['sink_peak_rss_bytes'])}", "", "VmHWM")

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from deploy.bench.kafka_probe import OffsetProbe
+from ecmon.kafka_clients import client_config
 from deploy.chaos import faults
 from deploy.chaos.expected import TrialCheck, check_trial, merge, planned_ledger
 from deploy.stack.apps import app_process
@@ -129,7 +130,7 @@ def fleet_run(spec: TrialSpec, shape: SuiteShape) -> FleetRun:
 
 def worker_lag(settings: Settings) -> dict[int, int]:
     """Partitions of the readings topic on which the worker group's committed offset trails the end."""
-    probe = OffsetProbe(settings.bootstrap_servers, settings.worker_app_id)
+    probe = OffsetProbe(client_config(settings, "admin"), settings.worker_app_id)
     try:
         ends, committed = probe.end_offsets(topics.READINGS.name), probe.committed(topics.READINGS.name)
     finally:

@@ -24,7 +24,7 @@ create() {
 }
 
 create ecmon.readings.v1 4 delete 2419200000
-create ecmon.registry.v1 4 compact -
+create ecmon.registry.v1 4 compact - min.compaction.lag.ms=34560000000 delete.retention.ms=34560000000
 create ecmon.targets.v1 4 compact -
 create ecmon.enterprise-totals.v1 4 delete 2419200000
 create ecmon.province-totals.v1 4 delete 2419200000

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import httpx
 
 from ecmon.settings import Settings
+from ecmon.web_auth import web_auth
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Alert:
 def alertmanager_alerts(settings: Settings) -> list[Alert]:
     url = f"http://{settings.host}:{settings.alertmanager_port}/api/v2/alerts"
     alerts = []
-    for a in httpx.get(url, params={"active": "true"}, timeout=5).json():
+    for a in httpx.get(url, params={"active": "true"}, auth=web_auth(settings), timeout=5).json():
         labels = a["labels"]
         alerts.append(Alert(labels.get("alertname", "?"), labels.get("severity", ""), labels,
                             a.get("annotations", {}).get("summary", ""), a.get("startsAt", "")))
@@ -31,7 +32,7 @@ def alertmanager_alerts(settings: Settings) -> list[Alert]:
 
 def prometheus_firing(settings: Settings) -> set[str]:
     url = f"http://{settings.host}:{settings.prometheus_port}/api/v1/alerts"
-    data = httpx.get(url, timeout=5).json()["data"]["alerts"]
+    data = httpx.get(url, auth=web_auth(settings), timeout=5).json()["data"]["alerts"]
     return {a["labels"]["alertname"] for a in data if a["state"] == "firing"}
 
 
@@ -46,7 +47,7 @@ def wait_until_scraped(settings: Settings, role: str, pid: int, timeout: float =
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            result = httpx.get(url, params={"query": query}, timeout=5).json()["data"]["result"]
+            result = httpx.get(url, params={"query": query}, auth=web_auth(settings), timeout=5).json()["data"]["result"]
         except httpx.HTTPError:
             result = []
         if result and float(result[0]["value"][1]) >= 2:

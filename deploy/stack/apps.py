@@ -5,18 +5,19 @@ from __future__ import annotations
 import sys
 
 from deploy.stack.process import ManagedProcess
+from ecmon.clickhouse_auth import ADMIN_USER, SINK_USER
 from ecmon.settings import Settings
 
 
 #: The sink writes as its own ClickHouse user (deploy/clickhouse/users.xml: insert, no DDL), as production
-#: does; the password is the local stack's test password, documented in docs/analyst-guide.md. Migrations
-#: (`ecmon db migrate`) keep running in the CLI's own process, as the administrator `default`.
-LOCAL_SINK_USER = {"ECMON_CLICKHOUSE_USER": "ecmon_sink", "ECMON_CLICKHOUSE_PASSWORD": "ecmon-sink-local"}
+#: does; its password comes from the stack's secrets file (an inherited ECMON_CLICKHOUSE_PASSWORD is blanked:
+#: it would be another user's). Migrations (`ecmon db migrate`) run in the CLI's own process as ecmon_admin.
+LOCAL_SINK_USER = {"ECMON_CLICKHOUSE_USER": SINK_USER, "ECMON_CLICKHOUSE_PASSWORD": ""}
 
 
 def role_env(settings: Settings, role: str) -> dict[str, str]:
     """Environment a role runs with on the local stack, beyond the caller's own."""
-    if role == "sink" and settings.clickhouse_user == "default":  # an explicitly chosen user is kept
+    if role == "sink" and settings.clickhouse_user == ADMIN_USER:  # an explicitly chosen user is kept
         return dict(LOCAL_SINK_USER)
     return {}
 

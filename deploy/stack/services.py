@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -12,19 +13,22 @@ from pathlib import Path
 
 import httpx
 
+from deploy.stack.credentials import (USERS_D_NAME, ensure_clickhouse_secrets, ensure_web_secrets, users_d_xml,
+                                      web_config_yml, write_private)
 from deploy.stack.process import ManagedProcess, ServiceError
 from ecmon import PROJECT_ROOT
 from ecmon.kafka_clients import MECHANISM, client_config, credentials
 from ecmon.principals import SUPER_USERS
 from ecmon.settings import Settings
+from ecmon.web_auth import web_auth
 
 DEPLOY = PROJECT_ROOT / "deploy"
 KAFKA_LIB = DEPLOY / "kafka" / "target" / "lib"
 
 
-def _http_ok(url: str, expect: str | None = None) -> bool:
+def _http_ok(url: str, expect: str | None = None, auth: tuple[str, str] | None = None) -> bool:
     try:
-        resp = httpx.get(url, timeout=1.0)
+        resp = httpx.get(url, timeout=1.0, auth=auth)
     except httpx.HTTPError:
         return False
     return resp.status_code == 200 and (expect is None or expect in resp.text)
@@ -39,10 +43,8 @@ def _require(binary: str, install_hint: str) -> str:
 
 def _redact(text: str, settings: Settings) -> str:
     """Error output of a Kafka tool with every password of the secrets file blanked out."""
-    if settings.kafka_security == "plaintext" or not settings.kafka_secrets_path.exists():
+    if not settings.kafka_authenticated or not settings.kafka_secrets_path.exists():
         return text
-    import json
-
     for entry in json.loads(settings.kafka_secrets_path.read_text()).values():
         text = text.replace(entry["password"], "***")
     return text
@@ -117,6 +119,9 @@ class Service:
 
     def prepare(self) -> None:
         """Write config and initialise storage; must be harmless to repeat."""
+
+    def refresh(self) -> object:
+        """Bring what a running server reloads by itself up to date (called by `stack up` when it runs)."""
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -202,7 +207,7 @@ class KafkaBroker(Service):
 
     def _listener_props(self) -> dict[str, object]:
         s = self.settings
-        if s.kafka_security == "plaintext":
+        if not s.kafka_authenticated:
             return {
                 "listeners": f"PLAINTEXT://{s.host}:{self.port},CONTROLLER://{s.host}:{self.controller_port}",
                 "advertised.listeners": f"PLAINTEXT://{s.host}:{self.port}",
@@ -253,7 +258,7 @@ class KafkaBroker(Service):
     def _bootstrap_scram(self) -> list[str]:
         """SCRAM users written into the metadata at format time (Kafka >= 3.5): the brokers' own, for
         inter-broker traffic, and the administrator's, which then creates every other user and the ACLs."""
-        if self.settings.kafka_security == "plaintext":
+        if not self.settings.kafka_authenticated:
             return []
         out = []
         for role in ("broker", "admin"):
@@ -295,8 +300,7 @@ class ClickHouseServer(Service):
         for sub in ("tmp", "user_files", "format_schemas"):
             (data / sub).mkdir(parents=True, exist_ok=True)
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
-        users = self.home / "users.xml"
-        users.write_text((DEPLOY / "clickhouse" / "users.xml").read_text())
+        users = self.refresh()
         config = (DEPLOY / "clickhouse" / "config.xml").read_text()
         for key, value in {
             "log_dir": self.settings.log_dir,
@@ -309,6 +313,16 @@ class ClickHouseServer(Service):
         }.items():
             config = config.replace("{" + key + "}", str(value))
         (self.home / "config.xml").write_text(config)
+
+    def refresh(self) -> Path:
+        """users.xml and every user's password, generated once (the server merges users.d/*.xml into users.xml
+        and reloads both while it runs, so a user added to users.xml gets its password on the next stack up)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        users = self.home / "users.xml"
+        users.write_text((DEPLOY / "clickhouse" / "users.xml").read_text())
+        write_private(self.home / "users.d" / USERS_D_NAME, users_d_xml(ensure_clickhouse_secrets(self.settings)))
+        os.chmod(self.home / "users.d", 0o700)
+        return users
 
     def command(self) -> list[str]:
         return ["/usr/sbin/clickhouse-server", f"--config-file={self.home / 'config.xml'}"]
@@ -323,6 +337,18 @@ class Prometheus(Service):
         _require("prometheus", "apt-get install -y prometheus")
         self.home.mkdir(parents=True, exist_ok=True)
         self.settings.targets_dir.mkdir(parents=True, exist_ok=True)
+        username, password = ensure_web_secrets(self.settings)
+        config = self.render_config(username, password)
+        write_private(self.home / "prometheus.yml", config)  # holds the web password Prometheus sends
+        write_private(self.home / "web-config.yml", web_config_yml(username, password))
+
+    def refresh(self) -> object:
+        """Clients authenticate from now on (a Prometheus started before authentication existed ignores it until
+        it is restarted with `ecmon stack down` and `up`)."""
+        return ensure_web_secrets(self.settings)
+
+    def render_config(self, username: str, password: str) -> str:
+        """deploy/prometheus/prometheus.yml for this stack; it authenticates with the web user's password."""
         config = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
         for key, value in {
             "host": self.settings.host,
@@ -330,9 +356,11 @@ class Prometheus(Service):
             "prometheus_port": self.port,
             "rules_dir": DEPLOY / "prometheus" / "rules",
             "targets_dir": self.settings.targets_dir,
+            "web_username": json.dumps(username),
+            "web_password": json.dumps(password),
         }.items():
             config = config.replace("{" + key + "}", str(value))
-        (self.home / "prometheus.yml").write_text(config)
+        return config
 
     def command(self) -> list[str]:
         return [
@@ -340,12 +368,13 @@ class Prometheus(Service):
             f"--config.file={self.home / 'prometheus.yml'}",
             f"--storage.tsdb.path={self.home / 'data'}",
             f"--web.listen-address={self.settings.host}:{self.port}",
-            "--web.enable-lifecycle",
+            # basic auth on every endpoint; no --web.enable-lifecycle (no /-/quit, no /-/reload over HTTP)
+            f"--web.config.file={self.home / 'web-config.yml'}",
             "--storage.tsdb.retention.time=15d",
         ]
 
     def healthy(self) -> bool:
-        return _http_ok(f"http://{self.settings.host}:{self.port}/-/ready")
+        return _http_ok(f"http://{self.settings.host}:{self.port}/-/ready", auth=web_auth(self.settings))
 
 
 @dataclass
@@ -354,6 +383,14 @@ class Alertmanager(Service):
         _require("prometheus-alertmanager", "apt-get install -y prometheus-alertmanager")
         self.home.mkdir(parents=True, exist_ok=True)
         shutil.copy(DEPLOY / "prometheus" / "alertmanager.yml", self.home / "alertmanager.yml")
+        username, password = ensure_web_secrets(self.settings)
+        write_private(self.home / "web-config.yml", web_config_yml(username, password))
+        # for operators: amtool --http.config.file=<this> --alertmanager.url=http://host:port alert query
+        write_private(self.home / "amtool-http.yml",
+                      f"basic_auth:\n  username: {json.dumps(username)}\n  password: {json.dumps(password)}\n")
+
+    def refresh(self) -> object:
+        return ensure_web_secrets(self.settings)
 
     def command(self) -> list[str]:
         return [
@@ -362,10 +399,11 @@ class Alertmanager(Service):
             f"--storage.path={self.home / 'data'}",
             f"--web.listen-address={self.settings.host}:{self.port}",
             "--cluster.listen-address=",  # no gossip port: a single local instance, nothing on 0.0.0.0
+            f"--web.config.file={self.home / 'web-config.yml'}",  # nobody unauthenticated creates silences
         ]
 
     def healthy(self) -> bool:
-        return _http_ok(f"http://{self.settings.host}:{self.port}/-/ready")
+        return _http_ok(f"http://{self.settings.host}:{self.port}/-/ready", auth=web_auth(self.settings))
 
 
 def stack_services(settings: Settings) -> list[Service]:

@@ -14,8 +14,8 @@ from deploy.stack import acls
 from deploy.stack.apps import running_apps
 from deploy.stack.process import ServiceError, wait_until
 from deploy.stack.services import KafkaBroker, Service, ensure_broker_tls, stack_services
-from ecmon import topics
-from ecmon.kafka_clients import client_config, ensure_secrets_file
+from ecmon import signing, topics
+from ecmon.kafka_clients import INSECURE_WARNING, client_config, ensure_secrets_file
 from ecmon.settings import Settings
 
 
@@ -40,7 +40,7 @@ def _check_broker_count(settings: Settings, services: list[Service]) -> None:
         return
     recorded = json.loads(stack_file.read_text())
     previous = recorded.get("brokers")
-    previous_security = recorded.get("kafka_security", "plaintext")
+    previous_security = recorded.get("kafka_security", "insecure-plaintext")
     if previous == settings.brokers and previous_security == settings.kafka_security:
         return
     running = [s.name for s in services if isinstance(s, KafkaBroker) and s.process.pid()]
@@ -64,10 +64,13 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     services = _select(stack_services(settings), only)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
+    signing.ensure_registry_authority(settings)  # workers refuse to start without its public key
     if any(isinstance(s, KafkaBroker) for s in services):
         _check_broker_count(settings, services)
-        if settings.kafka_security != "plaintext":
+        if settings.kafka_authenticated:
             _check_secrets(settings)
+        else:
+            on_progress(f"WARNING: {INSECURE_WARNING}")
         if settings.kafka_tls:
             ensure_broker_tls(settings)
         _stack_file(settings).write_text(json.dumps({"brokers": settings.brokers,
@@ -78,6 +81,7 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
         proc = service.process
         if proc.pid() is not None:
             on_progress(f"{service.name} already running (pid {proc.pid()})")
+            service.refresh()
             continue
         on_progress(f"preparing {service.name}")
         service.prepare()
@@ -100,7 +104,7 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
     if any(isinstance(s, KafkaBroker) for s in services):
         on_progress("creating topics")
         create_topics(settings)
-        if settings.kafka_security != "plaintext":
+        if settings.kafka_authenticated:
             on_progress("creating Kafka users and ACLs (ecmon/principals.py)")
             acls.apply(settings)
     return status(settings)

@@ -28,6 +28,7 @@ from sinks import migrate
 from sinks.clickhouse import connect
 from sinks.rows import COLUMNS, Rows
 from sinks.writer import ClickHouseSink
+from ecmon.kafka_clients import client_config
 
 PORTS = dict(kafka_port=24092, clickhouse_port=24000, clickhouse_http_port=24123, prometheus_port=24090,
              alertmanager_port=24190, metrics_port_base=24200)
@@ -59,7 +60,7 @@ def main() -> None:
     try:
         migrate.migrate(settings)
         payloads = messages(args.rows, args.per_message)
-        producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20,
+        producer = Producer({**client_config(settings, "worker"), "linger.ms": 20,
                              "compression.type": "lz4", "message.max.bytes": 10_000_000})
         # Warm-up: one message, so the sink has joined its group before the clock starts.
         warmup = messages(1, 1)[0]

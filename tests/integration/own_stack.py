@@ -62,12 +62,13 @@ def secured_stack(state_dir: Path, ports: dict[str, int], security: str) -> Iter
 
 
 def pipeline_reconciles_without_denials(settings: Settings, run: FleetRun) -> None:
-    """Worker and sink started, ``run`` sent as the gateway: ClickHouse must reconcile exactly, both must still
-    run, and the broker must have denied nothing (every role's ACLs suffice)."""
+    """Worker and sink running (started here unless they already run), ``run`` sent as the gateway: ClickHouse
+    must reconcile exactly, both must still run, and the broker must have denied nothing (every role's ACLs
+    suffice)."""
     broker_log = settings.log_dir / "kafka-1.log"
     logged_before = broker_log.stat().st_size
     for role in ("worker", "sink"):
-        app_process(settings, role).start()
+        ensure_running(settings, role)
     ledger = Ledger.load(ledger_path(settings), settings.electricity_method)
     run_fleet(settings, run, ledger, show_progress=False)  # as gateway; registrations as registry
     ledger.save(ledger_path(settings))

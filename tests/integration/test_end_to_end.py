@@ -11,6 +11,8 @@ from producers.gateway import FleetRun, run_fleet
 from producers.ledger import Ledger
 from sinks.clickhouse import connect
 from rich.console import Console
+from ecmon.kafka_clients import client_config
+from ecmon.web_auth import web_auth
 
 RUN = FleetRun(enterprises=9, start="2026-09", months=1, intervals_per_batch=96, seed=11)
 
@@ -28,7 +30,7 @@ def prometheus_value(settings, query: str, until, timeout: float = 60.0) -> floa
     value = None
     while True:
         result = httpx.get(f"http://{settings.host}:{settings.prometheus_port}/api/v1/query",
-                           params={"query": query}, timeout=5).json()["data"]["result"]
+                           params={"query": query}, auth=web_auth(settings), timeout=5).json()["data"]["result"]
         value = float(result[0]["value"][1]) if result else None
         if (value is not None and until(value)) or time.monotonic() > deadline:
             return value
@@ -62,7 +64,7 @@ def test_a_resent_fleet_is_not_counted_twice(pipeline):
 
 def test_garbage_goes_to_the_dead_letter_table_with_its_reason(pipeline):
     marker = f"not avro {time.time_ns()}".encode()
-    producer = Producer({"bootstrap.servers": pipeline.bootstrap_servers})
+    producer = Producer(client_config(pipeline, "gateway"))
     producer.produce(topics.READINGS.name, key=b"91350100M000100Y43", value=marker)
     producer.flush(10)
     client = connect(pipeline)
@@ -83,7 +85,8 @@ def test_prometheus_scrapes_the_worker_and_the_sink(pipeline):
     deadline = time.monotonic() + 60
     roles = set()
     while time.monotonic() < deadline and roles != {"worker", "sink"}:
-        result = httpx.get(url, params={"query": 'up{job="ecmon"} == 1'}).json()["data"]["result"]
+        result = httpx.get(url, params={"query": 'up{job="ecmon"} == 1'},
+                           auth=web_auth(pipeline)).json()["data"]["result"]
         roles = {r["metric"].get("role") for r in result} & {"worker", "sink"}
         time.sleep(1)
     assert roles == {"worker", "sink"}
@@ -142,7 +145,7 @@ def test_unreadable_input_raises_an_alert_that_reaches_alertmanager(pipeline):
 
     # a worker restarted by an earlier test must be known to Prometheus before its counters move
     assert wait_until_scraped(pipeline, "worker", app_process(pipeline, "worker").pid())
-    producer = Producer({"bootstrap.servers": pipeline.bootstrap_servers})
+    producer = Producer(client_config(pipeline, "gateway"))
     for i in range(3):
         producer.produce(topics.READINGS.name, key=b"91350100M000100Y43", value=f"garbage {i}".encode())
     producer.flush(10)
@@ -159,7 +162,7 @@ def test_a_province_over_its_target_gets_a_red_early_warning(pipeline, tmp_path)
         '[[target]]\nscope = "PROVINCE"\nentity_code = "440000"\nyear = 2026\nmonth = 8\ntce = 1\n'
         '[[target]]\nscope = "PROVINCE"\nentity_code = "440000"\nyear = 2026\nmonth = 0\ntce = 1e9\n'
     )
-    publish_targets(pipeline.bootstrap_servers, load_targets(targets))
+    publish_targets(client_config(pipeline, "registry"), load_targets(targets))
     send_fleet(pipeline, FleetRun(enterprises=2, provinces=("440000",), start="2026-08", months=1,
                                   intervals_per_batch=96, seed=12))
     client = connect(pipeline)

@@ -28,6 +28,7 @@ from producers.csv_replay import ReplayConfig, plan_replay, run_replay
 from producers.gateway import FleetRun, _interleaved, run_fleet, spool_path
 from producers.ledger import Ledger
 from producers.spool import Spool
+from ecmon.kafka_clients import client_config
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +53,7 @@ def _broker(settings: Settings) -> KafkaBroker:
 
 def read_topic(settings: Settings, wanted: set[str], timeout: float = 90) -> dict[str, list[tuple[int, bytes]]]:
     """batch id -> [(sequence, bytes)] of every message of the readings topic that is one of ``wanted``."""
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"check-{time.time_ns()}",
+    consumer = Consumer({**client_config(settings, "admin"), "group.id": f"check-{time.time_ns()}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     meta = consumer.list_topics(topics.READINGS.name, timeout=10).topics[topics.READINGS.name]
     ends = {}

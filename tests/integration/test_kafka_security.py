@@ -1,9 +1,7 @@
-"""Kafka with SASL/SCRAM and ACLs (ECMON_KAFKA_SECURITY=scram) on a real 3.9 broker: each denial, and the
-whole pipeline under the least-privilege users of ecmon/principals.py.
-
-Own stack (kafka-1 and ClickHouse on ports 16xxx, state under tmp_path, scram mode); the demo and
-`make test` stacks (plaintext) are untouched. The worker and the sink run as subprocesses, as in production,
-each with its own Kafka user from the generated secrets file.
+"""Kafka with SASL/SCRAM and ACLs, the default (ECMON_KAFKA_SECURITY=scram), on the `make test` stack's real 3.9
+broker: each denial, anonymous clients, and the whole pipeline under the least-privilege users of
+ecmon/principals.py. The worker and the sink run as subprocesses, as in production, each with its own Kafka user
+from the generated secrets file.
 """
 
 from __future__ import annotations
@@ -20,18 +18,15 @@ from ecmon import topics
 from ecmon.kafka_clients import client_config, credentials
 from ecmon.settings import Settings
 from producers.gateway import FleetRun
-from own_stack import pipeline_reconciles_without_denials, secured_stack
+from own_stack import pipeline_reconciles_without_denials
 
 pytestmark = pytest.mark.integration
 
-PORTS = dict(kafka_port=16092, clickhouse_port=16000, clickhouse_http_port=16123, prometheus_port=16090,
-             alertmanager_port=16190, metrics_port_base=16200)
-
 
 @pytest.fixture(scope="module")
-def secure(tmp_path_factory):
-    with secured_stack(tmp_path_factory.mktemp("kafka-security"), PORTS, "scram") as settings:
-        yield settings
+def secure(live_settings):
+    assert live_settings.kafka_security == "scram", "the default stack must authenticate Kafka clients"
+    return live_settings
 
 
 def _config(settings: Settings, role: str, **extra) -> dict:
@@ -85,11 +80,19 @@ def test_secrets_file_is_private(secure):
 
 
 def test_anonymous_client_is_rejected(secure):
-    admin = AdminClient({"bootstrap.servers": secure.bootstrap_servers, "log_level": 0, "socket.timeout.ms": 3000})
+    anonymous = {"bootstrap.servers": secure.bootstrap_servers, "log_level": 0, "socket.timeout.ms": 3000}
+    admin = AdminClient(anonymous)
     with pytest.raises(KafkaException):
-        admin.list_topics(timeout=5)
-    err = _produce({"bootstrap.servers": secure.bootstrap_servers, "log_level": 0}, topics.READINGS.name)
-    _denied(err, KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT)
+        admin.list_topics(timeout=5)  # no metadata: cannot see, describe or administer anything
+    for topic in (topics.READINGS, topics.AGGREGATES, topics.ENTERPRISE_TOTALS, topics.REGISTRY):
+        _denied(_produce(anonymous, topic.name), KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT)
+    consumer = Consumer({**anonymous, "group.id": "anonymous", "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe([topics.AGGREGATES.name])
+        got = [m for m in (consumer.poll(0.5) for _ in range(10)) if m is not None and not m.error()]
+        assert not got, "an anonymous client read a message"
+    finally:
+        consumer.close()
 
 
 def test_wrong_password_is_rejected(secure):
@@ -163,12 +166,12 @@ def test_denials_are_logged_by_the_broker(secure):
            "Topic:LITERAL:ecmon.registry.v1" in log
 
 
-def test_full_pipeline_reconciles_exactly_under_least_privilege(secure):
+def test_full_pipeline_reconciles_exactly_under_least_privilege(secure, pipeline):
     run = FleetRun(enterprises=6, start="2026-09", months=1, intervals_per_batch=96, seed=16, faults="corrupt,duplicate")
     pipeline_reconciles_without_denials(secure, run)
 
 
-def test_no_password_in_any_log(secure):
+def test_no_password_in_any_log(secure, pipeline):
     passwords = {role: entry["password"] for role, entry in json.loads(secure.kafka_secrets_path.read_text()).items()}
     assert credentials(secure, "worker").password == passwords["worker"]
     logs = sorted(secure.log_dir.glob("*.log"))

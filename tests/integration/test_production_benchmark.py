@@ -23,6 +23,7 @@ from producers.production import encode_production
 from producers.profiles import PROFILES
 from sinks.clickhouse import connect
 from own_stack import isolated_pipeline
+from ecmon.kafka_clients import client_config
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +53,8 @@ def _wait(query, check, client, timeout=40.0):
 def _report(settings, *args, user=None):
     env = {**os.environ}
     if user:
-        env.update({"ECMON_CLICKHOUSE_USER": user, "ECMON_CLICKHOUSE_PASSWORD": user.replace("_", "-") + "-local"})
+        # the analyst's password comes from the stack's secrets file (ecmon/clickhouse_auth.py)
+        env.update({"ECMON_CLICKHOUSE_USER": user, "ECMON_CLICKHOUSE_PASSWORD": ""})
     out = subprocess.run([sys.executable, "-m", "ecmon.cli", "report", "benchmark", "--month", MONTH, "--format",
                           "json", *args], env=env, capture_output=True, text=True, timeout=60, check=True)
     return {(r["uscc"], r["product_code"]): r for r in json.loads(out.stdout)["rows"]}
@@ -77,7 +79,7 @@ def test_production_is_benchmarked_against_the_quota_standards(own_pipeline):
         f"FROM {db}.aggregates_monthly WHERE level = 'ENTERPRISE' AND period = toDate('{MONTH}-01') "
         f"GROUP BY entity, energy_type, unit) GROUP BY entity"))
     start, end = month_start_ms(MONTH), month_start_ms("2026-11")
-    producer = BatchProducer(settings.bootstrap_servers)
+    producer = BatchProducer(client_config(settings, "admin"))
     expected_verdict = {}
     for ent, factor in zip(judged, ((3, 2), (1, 2))):
         product = PROFILES[ent.industry_code].product

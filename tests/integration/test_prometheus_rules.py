@@ -67,6 +67,8 @@ def _render_local_prometheus_config(tmp_path: Path) -> Path:
         "prometheus_port": 22090,
         "rules_dir": PROM / "rules",
         "targets_dir": tmp_path / "targets",
+        "web_username": '"ecmon-operator"',
+        "web_password": '"not-a-real-password"',
     }.items():
         config = config.replace("{" + key + "}", str(value))
     out = tmp_path / "prometheus.yml"

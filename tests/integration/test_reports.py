@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 PORTS = dict(kafka_port=24092, clickhouse_port=24000, clickhouse_http_port=24123, prometheus_port=24090,
              alertmanager_port=24190, metrics_port_base=24200)
-ANALYST = ("analyst_370000", "analyst-370000-local")
+ANALYST = ("analyst_370000", None)  # the password: the stack's secrets file (ecmon/clickhouse_auth.py)
 AGG = "(level, entity, province, industry_code, energy_type, period, unit, physical_milli, coal_mgce, readings, version)"
 ENT = ("(uscc, name, region_code, province, prefecture, industry_code, tier, meter_ids, meter_energy_types, "
        "meter_units, meter_interval_s, valid_from, version)")
@@ -39,7 +39,7 @@ def filled(tmp_path_factory):
     stack.up(settings, only=["clickhouse"])
     try:
         migrate.migrate(settings)
-        sink = connect(settings, user="ecmon_sink", password="ecmon-sink-local")
+        sink = connect(settings, user="ecmon_sink")
         enterprises = [(f"9137010{i}MA0000000X", f"山东企业{i}", "370102", "370000", "370100", ind, "NATIONAL_KEY",
                         ["m1", "m2"], ["electricity", "raw_coal"], ["kWh", "t"], [900, 900], datetime(2026, 1, 1), 1)
                        for i, ind in enumerate(["3110", "3110", "2511", "2614"])]
@@ -123,7 +123,7 @@ def test_the_html_monthly_report_shows_what_clickhouse_answers(filled, tmp_path)
     out = tmp_path / "report.html"
     env = {**os.environ, **{f"ECMON_{k.upper()}": str(v) for k, v in PORTS.items()},
            "ECMON_STATE_DIR": str(filled.state_dir), "ECMON_CLICKHOUSE_USER": ANALYST[0],
-           "ECMON_CLICKHOUSE_PASSWORD": ANALYST[1]}
+           "ECMON_CLICKHOUSE_PASSWORD": ""}
     run = subprocess.run([sys.executable, "-m", "ecmon.cli", "report", "monthly", "--province", "370000",
                           "--month", "2026-10", "--html", str(out)], env=env, capture_output=True, text=True,
                          timeout=120)

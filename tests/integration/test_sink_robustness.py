@@ -24,6 +24,7 @@ from ecmon import codec, topics
 from ecmon.settings import Settings
 from sinks import migrate
 from sinks.clickhouse import connect
+from ecmon.kafka_clients import client_config
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.integration
 # otherwise be handed its port as their own local port and keep the restarted server from binding it.
 PORTS = dict(kafka_port=30092, clickhouse_port=30000, clickhouse_http_port=30123, prometheus_port=30090,
              alertmanager_port=30190, metrics_port_base=30200)
-SINK_USER = {"ECMON_CLICKHOUSE_USER": "ecmon_sink", "ECMON_CLICKHOUSE_PASSWORD": "ecmon-sink-local"}
+SINK_USER = {"ECMON_CLICKHOUSE_USER": "ecmon_sink", "ECMON_CLICKHOUSE_PASSWORD": ""}  # password: the secrets file
 PROVINCES = ("370000", "210000")
 OUTAGE_S = 60
 
@@ -48,7 +49,7 @@ def live(tmp_path_factory):
     os.environ.update({"ECMON_STATE_DIR": str(settings.state_dir), **SINK_USER})
     try:
         stack.up(settings, only=["kafka-1", "clickhouse"])
-        migrate.migrate(settings)  # as the administrator (`default`)
+        migrate.migrate(settings)  # as the administrator (ecmon_admin)
         yield settings
     finally:
         app_process(settings, "sink").stop(timeout=30)
@@ -61,7 +62,7 @@ class Feed:
     """Aggregate batches with rising versions; remembers the newest value of every key."""
 
     def __init__(self, settings: Settings) -> None:
-        self.producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "acks": "all", "log_level": 0})
+        self.producer = Producer({**client_config(settings, "worker"), "acks": "all", "log_level": 0})
         self.version = 0
         self.latest: dict[tuple, tuple[int, int]] = {}
 
@@ -93,7 +94,8 @@ class Feed:
                 record = {"uscc": uscc(province, i), "name": f"Enterprise {province}-{i}",
                           "region_code": province[:2] + "0100", "industry_code": "3110", "tier": "NATIONAL_KEY",
                           "key_id": "k1", "meters": [{"meter_id": "m1", "energy_type": "electricity", "unit": "kWh",
-                                                      "interval_s": 900}], "valid_from": 1_780_000_000_000}
+                                                      "interval_s": 900}], "valid_from": 1_780_000_000_000,
+                          "public_keys": [], "registry_signature": b""}  # v3: fastavro writes no bytes default
                 self.producer.produce(topics.REGISTRY.name, key=record["uscc"].encode(),
                                       value=codec.encode("enterprise_record", record))
         self.producer.flush(10)

@@ -6,6 +6,7 @@ import pytest
 
 from deploy.stack import stack
 from deploy.stack.process import ServiceError, wait_until
+from ecmon.kafka_clients import client_config
 
 
 def _free_port() -> int:
@@ -31,7 +32,7 @@ def test_declared_topics_exist(live_settings):
 
     from ecmon import topics
 
-    existing = AdminClient({"bootstrap.servers": live_settings.bootstrap_servers}).list_topics(timeout=10).topics
+    existing = AdminClient(client_config(live_settings, "admin")).list_topics(timeout=10).topics
     for spec in topics.all_topics(live_settings.worker_app_id):
         assert spec.name in existing
         assert len(existing[spec.name].partitions) == spec.partitions
@@ -82,7 +83,7 @@ def test_three_broker_cluster_replicates_and_stops_completely(tmp_path, live_set
     try:
         stack.up(settings, only=kafka)
         assert [s.name for s in stack.status(settings) if s.healthy] == kafka
-        admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+        admin = AdminClient(client_config(settings, "admin"))
         assert wait_until(lambda: topics.READINGS.name in admin.list_topics(timeout=5).topics, timeout=30)
         meta = admin.list_topics(timeout=10)
         assert len(meta.brokers) == 3

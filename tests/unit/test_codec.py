@@ -25,6 +25,7 @@ reading = st.fixed_dictionaries({
     "ts": st.integers(0, 2**41), "value_milli": st.integers(-(2**63), 2**63 - 1),
     "kind": st.sampled_from(["INTERVAL", "CUMULATIVE"]), "unit": st.sampled_from(["kWh", "t"]),
     "quality": st.sampled_from(["GOOD", "ESTIMATED", "SUSPECT"]),
+    "replaces_value_milli": st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
 })
 
 

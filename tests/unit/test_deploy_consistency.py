@@ -384,3 +384,113 @@ def test_operations_dashboard_covers_throughput_lag_dead_letters_and_alerts():
     exprs = " ".join(t.get("expr", "") for p in _panels(_dashboards()["ecmon-operations.json"]) for t in p.get("targets", []))
     for needle in ("ecmon_worker_readings_total", "ecmon_sink_consumer_lag", "ecmon_dead_letters_total", "ALERTS"):
         assert needle in exprs
+
+
+# -- ClickHouse users, Prometheus and Alertmanager web auth: the same everywhere (issue 15) ----------------
+
+def _users_xml():
+    import xml.etree.ElementTree as ET
+
+    return ET.parse(DEPLOY / "clickhouse" / "users.xml").getroot()
+
+
+def _clickhouse_users() -> dict:
+    return {u.tag: u for u in _users_xml().find("users")}
+
+
+def test_clickhouse_users_carry_no_password_and_analysts_have_quotas():
+    root = _users_xml()
+    users = _clickhouse_users()
+    assert {"default", "ecmon_admin", "ecmon_sink", "analyst_national"} <= set(users)
+    assert "<password" not in (DEPLOY / "clickhouse" / "users.xml").read_text()
+    profiles = {p.tag: {s.tag: s.text for s in p} for p in root.find("profiles")}
+    quotas = {q.tag: {s.tag: int(s.text) for s in q.find("interval")} for q in root.find("quotas")}
+    for name, user in users.items():
+        assert {ip.text for ip in user.find("networks")} <= {"127.0.0.1", "::1"}, name
+    assert profiles[users["default"].findtext("profile")]["readonly"] == "1"
+    sink = profiles[users["ecmon_sink"].findtext("profile")]
+    assert sink["allow_ddl"] == "0" and sink.get("readonly", "0") == "0"
+    analysts = [n for n in users if n.startswith("analyst_")]
+    assert len(analysts) >= 4
+    for name in analysts:
+        assert profiles[users[name].findtext("profile")]["readonly"] == "1", name
+        quota = quotas[users[name].findtext("quota")]
+        for limit in ("queries", "result_rows", "read_rows", "execution_time"):
+            assert quota[limit] > 0, f"{name}: quota without a {limit} limit"
+
+
+def test_the_local_prometheus_has_no_lifecycle_and_both_web_servers_need_auth():
+    from deploy.stack.services import stack_services
+
+    services = {s.name: s for s in stack_services(Settings(state_dir=Path("/nonexistent")))}
+    prometheus, alertmanager = services["prometheus"].command(), services["alertmanager"].command()
+    assert "--web.enable-lifecycle" not in prometheus
+    assert any(a.startswith("--web.config.file=") for a in prometheus)
+    assert any(a.startswith("--web.config.file=") for a in alertmanager)
+    config = yaml.safe_load(services["prometheus"].render_config("ecmon-operator", "x: {y}"))
+    assert config["alerting"]["alertmanagers"][0]["basic_auth"] == {"username": "ecmon-operator", "password": "x: {y}"}
+    for job in config["scrape_configs"]:
+        assert job["job_name"] == "ecmon" or "basic_auth" in job, job["job_name"]
+
+
+def _password_vars(text: str) -> set[str]:
+    return set(re.findall(r"\$\{([A-Za-z_]+):\?", text))
+
+
+def test_compose_uses_the_local_stacks_users_and_web_auth(compose):
+    text = (COMPOSE_DIR / "docker-compose.yml").read_text()
+    assert ":-ecmon}" not in text and "change-me" not in text and "GRAFANA_ADMIN_PASSWORD:-" not in text
+    services = compose["services"]
+    users = _clickhouse_users()
+    clickhouse = services["clickhouse"]
+    assert "../clickhouse/users.xml:/etc/clickhouse-server/users.xml:ro" in clickhouse["volumes"]
+    users_d = "./secrets/ecmon-passwords.xml:/etc/clickhouse-server/users.d/ecmon-passwords.xml:ro"
+    assert users_d in clickhouse["volumes"]
+    assert clickhouse["environment"] == {"CLICKHOUSE_SKIP_USER_SETUP": "1"}
+    expected = {"migrate": "ecmon_admin", "sink": "ecmon_sink"}
+    for name, service in services.items():
+        env = service.get("environment", {}) or {}
+        user = env.get("ECMON_CLICKHOUSE_USER")
+        assert user == expected.get(name), f"compose {name}: ClickHouse user {user}"
+        if user:
+            assert user in users and env["ECMON_CLICKHOUSE_PASSWORD"].startswith("${" + user + ":?")
+    grafana = services["grafana"]["environment"]
+    assert grafana["CLICKHOUSE_USER"] in users and grafana["CLICKHOUSE_USER"].startswith("analyst_")
+    rendered = {"web_password", *users}  # the keys of passwords.env (deploy/stack/credentials.py)
+    assert _password_vars(text) <= rendered
+    prometheus, alertmanager = services["prometheus"], services["alertmanager"]
+    assert "--web.enable-lifecycle" not in prometheus["command"]
+    assert "--web.config.file=/etc/prometheus/web-config.yml" in " ".join(prometheus["command"])
+    assert "--web.config.file=/etc/alertmanager/web-config.yml" in " ".join(alertmanager["command"])
+    assert "./secrets/web-config.yml:/etc/alertmanager/web-config.yml:ro" in alertmanager["volumes"]
+    config = yaml.safe_load((COMPOSE_DIR / "prometheus.yml").read_text())
+    assert config["alerting"]["alertmanagers"][0]["basic_auth"]["password_file"] == "/etc/prometheus/web-password"
+    datasources = yaml.safe_load((GRAFANA_DIR / "provisioning" / "datasources" / "ecmon.yml").read_text())
+    (prom,) = [d for d in datasources["datasources"] if d["uid"] == "ecmon-prometheus"]
+    assert prom["basicAuth"] is True and prom["secureJsonData"]["basicAuthPassword"] == "$WEB_PASSWORD"
+
+
+def test_k8s_uses_the_local_stacks_users(k8s):
+    users = _clickhouse_users()
+    (server,) = [s for s in _kind(k8s, "StatefulSet") if s["metadata"]["name"] == "clickhouse"]
+    pod = server["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    users_xml = mounts["/etc/clickhouse-server/users.xml"]
+    assert volumes[users_xml["name"]]["configMap"]["name"] == "clickhouse-users" and users_xml["subPath"] == "users.xml"
+    passwords = mounts["/etc/clickhouse-server/users.d/ecmon-passwords.xml"]
+    assert volumes[passwords["name"]]["secret"]["secretName"] == "ecmon-clickhouse-users"
+    assert {e["name"]: e["value"] for e in pod["containers"][0]["env"]} == {"CLICKHOUSE_SKIP_USER_SETUP": "1"}
+    for secret in _kind(k8s, "Secret"):  # no password of any kind is in the repository
+        assert not secret.get("stringData") and not secret.get("data"), secret["metadata"]["name"]
+    expected = {"migrate": "ecmon_admin", "sink": "ecmon_sink"}
+    for workload in _kind(k8s, "Deployment") + _kind(k8s, "Job"):
+        role = workload["metadata"]["labels"]["app.kubernetes.io/component"]
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            env = {e["name"]: e for e in container.get("env", [])}
+            user = env.get("ECMON_CLICKHOUSE_USER", {}).get("value")
+            assert user == expected.get(role), f"{role}: ClickHouse user {user}"
+            if user:
+                assert user in users
+                ref = env["ECMON_CLICKHOUSE_PASSWORD"]["valueFrom"]["secretKeyRef"]
+                assert ref == {"name": "ecmon-clickhouse-passwords", "key": user}

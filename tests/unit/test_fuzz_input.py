@@ -6,11 +6,12 @@
 - ``streams.enterprise_rollup.apply_batch`` with arbitrary readings and reachable states: never raises;
   every reading is counted or rejected with a reason of ``REASONS``; the totals move only by counted
   readings and stay encodable (Avro long, ClickHouse Int64); the same batch again is a duplicate that
-  changes nothing.
+  changes nothing (or is refused again, unchanged); with resends, changed values and corrections from
+  several gateways and sequences, the totals equal the rows the readings table keeps.
 - ``streams.production_intake.check_production``: any bytes, any figures: accepted or rejected with a
   reason of ``REASONS``, never an exception.
-- ``ecmon.signing``: any change of a signed message's bytes fails verification; a batch signed with
-  another enterprise's key fails.
+- ``ecmon.signing``: any change of a signed message's bytes fails Ed25519 verification; a batch signed
+  with another enterprise's key fails.
 
 The same kinds of input go through the real stack in tests/integration/test_hostile_input.py.
 """
@@ -41,6 +42,7 @@ USCC, OTHER_USCC = "91350100M000100Y43", "91370100MA3C00001A"  # valid codes (ec
 KEY_ID, OTHER_KEY_ID = f"key-{USCC}", f"key-{OTHER_USCC}"
 T0 = month_start_ms("2026-10")
 MIN15 = 900_000
+BATCH_ID = "5f0c8a2e-7d41-4b9e-a3c6-2e1f9d8b7a60"
 METERS = {"E-01": ("electricity", "kWh"), "G-01": ("natural_gas", "m3"), "S-01": ("steam", "t"),
           "P-01": ("electricity", "GWh"), "A-01": ("acetylene", "10k_m3")}
 
@@ -70,9 +72,19 @@ def batch_record(readings: list[dict], sequence: int = 1, uscc: str = USCC, key_
             "sequence": sequence, "sent_at": sent_at, "key_id": key_id, "signature": b"", "readings": readings}
 
 
+#: Each enterprise's private key, made for this run: nothing in the repository signs.
+PRIVATE = {KEY_ID: signing.generate_private_key(), OTHER_KEY_ID: signing.generate_private_key()}
+
+
+def key_entries(key_id: str) -> list[dict]:
+    # valid over every Avro long, so that any drawn time is inside the key's validity
+    return [{"key_id": key_id, "algorithm": "ed25519", "public_key": signing.public_key_raw(PRIVATE[key_id]),
+             "valid_from": LONG_MIN, "valid_until": None, "revoked_at": None}]
+
+
 def signed(record: dict, short_name: str = "reading_batch", key_id: str | None = None) -> bytes:
     unsigned = codec.encode(short_name, {**record, "signature": b""})
-    sig = signing.sign(unsigned, signing.enterprise_key(key_id or record["key_id"]))
+    sig = signing.sign(unsigned, PRIVATE[key_id or record["key_id"]])
     return codec.encode(short_name, {**record, "signature": sig})
 
 
@@ -187,15 +199,17 @@ def readings(draw) -> dict:
     unit = draw(st.one_of(st.just(u), st.sampled_from(["kWh", "m3", "t", "GWh", "furlong", "KWH"]), TEXT))
     return {"meter_id": meter, "energy_type": energy, "ts": draw(TIMES), "value_milli": draw(VALUES),
             "kind": draw(st.sampled_from(["INTERVAL", "CUMULATIVE", "INTERVAL", "CUMULATIVE", "BOGUS"])),
-            "unit": unit, "quality": draw(st.sampled_from(["GOOD", "ESTIMATED", "SUSPECT"]))}
+            "unit": unit, "quality": draw(st.sampled_from(["GOOD", "ESTIMATED", "SUSPECT"])),
+            "replaces_value_milli": draw(st.one_of(st.none(), st.none(), VALUES))}
 
 
 @st.composite
 def batches(draw, max_readings: int = 8) -> dict:
     sent_at = draw(st.one_of(st.just(T0 + 35 * 86_400_000), st.none(), TIMES))
-    b = {"gateway_id": draw(st.sampled_from(["gw-1", "gw-2", ""])),
+    b = {"gateway_id": draw(st.sampled_from(["gw-1", "gw-2", "", "g" * 65, "gw 1"])),
          "sequence": draw(st.one_of(st.integers(1, 20), st.integers(LONG_MIN, LONG_MAX))),
-         "batch_id": "b", "readings": draw(st.lists(readings(), max_size=max_readings))}
+         "batch_id": draw(st.sampled_from([BATCH_ID, BATCH_ID, "b", ""])),
+         "readings": draw(st.lists(readings(), max_size=max_readings))}
     if sent_at is not None:
         b["sent_at"] = sent_at
     return b
@@ -231,14 +245,18 @@ def assert_encodable(state: dict, keys: list[str]) -> None:
 @given(states(), batches(), RECEIVED, st.sampled_from(["equivalent", "equal"]))
 def test_apply_batch_never_raises_and_accounts_for_every_reading(state, batch, received, method):
     before = totals_snapshot(state)
+    frozen = copy.deepcopy(state)
+    er._upgrade(frozen)  # what any batch does first to a state written before this version
     out = er.apply_batch(state, batch, METERS, er.factors_for(method), received_ms=received)
-    assert out.applied != out.duplicate
+    assert [out.applied, out.duplicate, out.rejected].count(True) == 1
     for r in out.rejections + out.notices:
         assert r.reason in REASONS, r
         assert r.detail
-    assert {r.reason for r in out.notices} <= {"meter_reset"}
+    assert {r.reason for r in out.notices} <= {"meter_reset", "reading_corrected"}
     after = totals_snapshot(state)
-    if out.duplicate:
+    if out.rejected:  # refused whole: one reason, nothing changed, not even the sequence memory
+        assert len(out.rejections) == 1 and not out.normalised and state == frozen
+    elif out.duplicate:
         assert after == before and not out.rejections
     else:
         # every reading is either counted or rejected with a reason
@@ -252,9 +270,14 @@ def test_apply_batch_never_raises_and_accounts_for_every_reading(state, batch, r
             moved = sum(after[k][0] - before.get(k, (0, 0, 0))[0] for k in after)
             moved_mgce = sum(after[k][1] - before.get(k, (0, 0, 0))[1] for k in after)
             moved_n = sum(after[k][2] - before.get(k, (0, 0, 0))[2] for k in after)
-            assert moved == sum(n["physical_milli"] for n in out.normalised)
-            assert moved_mgce == sum(n["coal_mgce"] for n in out.normalised)
-            assert moved_n == out.readings_accepted == len(out.normalised)
+            # (a correction moves them by the new value less the one it replaced, and counts no new reading)
+            fixes = [n for n in out.normalised if n.get("revision")]
+            old_mgce = sum(er.factors_for(method)(n["energy_type"], n["unit"], n["interval_end"]).to_mgce(
+                n["replaced_physical_milli"]) for n in fixes)
+            assert moved == sum(n["physical_milli"] for n in out.normalised) - sum(
+                n["replaced_physical_milli"] for n in fixes)
+            assert moved_mgce == sum(n["coal_mgce"] for n in out.normalised) - old_mgce
+            assert moved_n == out.readings_accepted - len(fixes) and out.readings_accepted == len(out.normalised)
     assert_encodable(state, sorted(state["m"]))
     json.dumps(state)  # the state goes to a JSON changelog
 
@@ -262,11 +285,14 @@ def test_apply_batch_never_raises_and_accounts_for_every_reading(state, batch, r
 @APPLY
 @given(states(), batches(), RECEIVED)
 def test_the_same_batch_again_is_a_duplicate_that_changes_nothing(state, batch, received):
-    er.apply_batch(state, batch, METERS, received_ms=received)
+    first = er.apply_batch(state, batch, METERS, received_ms=received)
     frozen = copy.deepcopy(state)
     again = er.apply_batch(state, copy.deepcopy(batch), METERS, received_ms=received)
-    assert again.duplicate and not again.applied and not again.rejections and not again.normalised
-    assert state == frozen
+    assert state == frozen and not again.normalised and not again.applied
+    if first.rejected:
+        assert again.rejected and [r.reason for r in again.rejections] == [r.reason for r in first.rejections]
+    else:
+        assert again.duplicate and not again.rejections
     assert set(again.touched) <= set(state["m"])
 
 
@@ -276,7 +302,7 @@ def test_the_same_batch_again_is_a_duplicate_that_changes_nothing(state, batch, 
 def test_absurd_values_never_overflow_a_total(values, meter, kind):
     state = er.new_state()
     rs = [reading(meter, T0 + (i + 1) * MIN15, v, kind) for i, v in enumerate(values)]
-    out = er.apply_batch(state, {"gateway_id": "gw", "sequence": 1, "batch_id": "b", "readings": rs,
+    out = er.apply_batch(state, {"gateway_id": "gw", "sequence": 1, "batch_id": BATCH_ID, "readings": rs,
                                  "sent_at": T0 + 30 * 86_400_000}, METERS)
     assert {r.reason for r in out.rejections} <= {"value_out_of_range"}
     for physical, mgce, _n, _v in state["m"].values():
@@ -284,11 +310,57 @@ def test_absurd_values_never_overflow_a_total(values, meter, kind):
     assert_encodable(state, sorted(state["m"]))
 
 
+@st.composite
+def deliveries(draw) -> list[dict]:
+    """Batches that resend, change and correct a few interval readings, from several gateways and sequences,
+    in any order: each reading either its identity's first value, a resend, a changed value or a correction
+    (of the right or of a wrong old value)."""
+    slots = [("E-01", T0 + i * MIN15) for i in (1, 2, 3)] + [("G-01", T0 + MIN15), ("E-01", T0 + MIN15 + 7)]
+    values = st.sampled_from([0, 1, 1000, 1001, 123_456])
+    out = []
+    for n in range(draw(st.integers(1, 12))):
+        rs = []
+        for _ in range(draw(st.integers(0, 4))):
+            meter, ts = draw(st.sampled_from(slots))
+            e, u = METERS[meter]
+            rs.append({"meter_id": meter, "energy_type": e, "unit": u, "ts": ts, "value_milli": draw(values),
+                       "kind": "INTERVAL", "quality": "GOOD", "replaces_value_milli": draw(st.one_of(st.none(), values))})
+        out.append({"gateway_id": draw(st.sampled_from(["gw-1", "gw-2"])), "sequence": draw(st.integers(1, 30)),
+                    "batch_id": BATCH_ID, "sent_at": T0 + 5 * 86_400_000, "readings": rs})
+    return out
+
+
+@APPLY
+@given(deliveries(), st.sampled_from(["equivalent", "equal"]))
+def test_with_resends_and_corrections_the_totals_equal_the_readings_table(delivered, method):
+    """Aggregates and readings agree, always: the rows the sink would keep (per identity, the highest version,
+    as ReplacingMergeTree does) sum to the enterprise totals, and each identity counts once."""
+    from sinks.rows import CORRECTION_VERSION
+
+    state = er.new_state()
+    table: dict[tuple, tuple[int, int, int]] = {}  # (meter, ts) -> (version, physical, mgce)
+    for n, b in enumerate(delivered):
+        out = er.apply_batch(state, b, METERS, er.factors_for(method), intervals={"E-01": MIN15, "G-01": MIN15})
+        assert {r.reason for r in out.rejections} <= {"duplicate_reading", "conflicting_reading",
+                                                         "sequence_out_of_window"}, out.rejections
+        for row in out.normalised:
+            version = CORRECTION_VERSION + row["revision"] if row.get("revision") else n + 1
+            key = (row["meter_id"], row["interval_end"])
+            if key not in table or table[key][0] <= version:
+                table[key] = (version, row["physical_milli"], row["coal_mgce"])
+    for key, (physical, mgce, count, _v) in state["m"].items():
+        energy = key.split("|")[0]
+        rows = [v for (m, _ts), v in table.items() if METERS[m][0] == energy]
+        assert (physical, mgce, count) == (sum(r[1] for r in rows), sum(r[2] for r in rows), len(rows))
+    assert sum(v[2] for v in state["m"].values()) == len(table)
+
+
 # -- 3. production output ----------------------------------------------------------------------------------
 
-REGISTRY = {USCC: {"uscc": USCC, "key_id": KEY_ID, "region_code": "350100", "industry_code": "3011"},
+REGISTRY = {USCC: {"uscc": USCC, "key_id": KEY_ID, "region_code": "350100", "industry_code": "3011",
+                   "public_keys": key_entries(KEY_ID)},
             OTHER_USCC: {"uscc": OTHER_USCC, "key_id": OTHER_KEY_ID, "region_code": "370100",
-                         "industry_code": "3120"}}
+                         "industry_code": "3120", "public_keys": key_entries(OTHER_KEY_ID)}}
 
 
 @st.composite
@@ -323,7 +395,7 @@ def test_check_production_never_raises_on_any_figures(record, signing_key_id, ke
         assert record["quantity_milli"] >= 0 and record["period_start"] < record["period_end"]
 
 
-GOOD_FIGURE = signed({"uscc": USCC, "gateway_id": "gw-1", "batch_id": "b1", "sent_at": T0, "key_id": KEY_ID,
+GOOD_FIGURE = signed({"uscc": USCC, "gateway_id": "gw-1", "batch_id": BATCH_ID, "sent_at": T0, "key_id": KEY_ID,
                       "signature": b"", "product_code": "3101010000", "product_name": "clinker",
                       "quantity_milli": 5_000_000, "unit": "t", "period_start": T0 + 86_400_000,
                       "period_end": T0 + 2 * 86_400_000}, "production_output")
@@ -350,14 +422,14 @@ def encodable(rs: list[dict]) -> list[dict]:
     return [{**r, "kind": "CUMULATIVE" if r["kind"] == "CUMULATIVE" else "INTERVAL"} for r in rs]
 
 
-def verifies(raw: bytes, key_id: str = KEY_ID) -> bool:
-    """The worker's check (streams/app.py): decodes, names the registered key, and the HMAC verifies."""
+def verifies(raw: bytes, uscc: str = USCC) -> bool:
+    """The worker's check (streams/app.py): decodes, names a key of the enterprise's registry record, and the
+    Ed25519 signature verifies with it."""
     try:
         _, batch = codec.decode(raw, expected="reading_batch")
-        unsigned, signature = signing.unsigned_message(raw)
-    except (codec.CodecError, ValueError, IndexError):
+    except codec.CodecError:
         return False
-    return batch["key_id"] == key_id and signing.verify(unsigned, signing.enterprise_key(key_id), signature)
+    return signing.signature_problem(raw, REGISTRY[uscc], batch["key_id"], T0) is None
 
 
 def test_a_valid_batch_verifies():
@@ -388,7 +460,7 @@ def test_a_batch_signed_with_another_enterprises_key_fails(rs, sequence):
     assert not verifies(signed(record, key_id=OTHER_KEY_ID))  # A's key_id, B's key
     assert not verifies(signed({**record, "key_id": OTHER_KEY_ID}))  # B's key_id and key, A's registry
     forged = signed({**record, "key_id": OTHER_KEY_ID})
-    assert verifies(forged, OTHER_KEY_ID)  # it is a valid signature, of the wrong enterprise
+    assert verifies(forged, OTHER_USCC)  # it is a valid signature, of the wrong enterprise
 
 
 @FAST

@@ -4,7 +4,7 @@ from producers.fleet import build_fleet, plan_batches
 from producers.production import daily_main_consumption, encode_production, production_records
 
 
-def test_daily_output_follows_the_main_meter_and_round_trips():
+def test_daily_output_follows_the_main_meter_and_round_trips(tmp_path):
     fleet = build_fleet(3, ("210000",), seed=5)
     start = month_start_ms("2026-10")
     batches = [b for e in fleet for b in plan_batches(e, start, start + 3 * 86_400_000, 900, 24)]
@@ -14,8 +14,8 @@ def test_daily_output_follows_the_main_meter_and_round_trips():
     for ent, record in records:
         assert record["period_end"] - record["period_start"] == 86_400_000
         assert record["quantity_milli"] > 0
-        _, decoded = codec.decode(encode_production(ent, record), expected="production_output")
-        assert decoded["batch_id"] == record["batch_id"] and len(decoded["signature"]) == 32
+        _, decoded = codec.decode(encode_production(ent, record, tmp_path), expected="production_output")
+        assert decoded["batch_id"] == record["batch_id"] and len(decoded["signature"]) == 64  # Ed25519
     assert sum(consumed.values()) == sum(
         r["value_milli"] for b in batches for r in b.countable if r["meter_id"] == b.enterprise.meters[0].meter_id
     )

@@ -23,8 +23,20 @@ def test_example_decodes_and_its_signature_verifies():
     assert name == "reading_batch"
     assert record == interface_example.example_batch()
     body, signature = signing.unsigned_message(data)
-    key = signing.enterprise_key(interface_example.KEY_ID, signing.TEST_SECRET)
-    assert signing.verify(body, key, signature)
+    assert len(signature) == 64
+    assert signing.verify(body, signing.EXAMPLE_PUBLIC_KEY, signature)
+    assert not signing.verify(body, signing.public_key_raw(signing.generate_private_key()), signature)
+
+
+def test_the_example_key_is_never_accepted():
+    # Vendors check their encoder and signer with it; the platform refuses it even if a registry record
+    # listed it, and the example USCC is not registered.
+    data = interface_example.example_message()
+    record = {"uscc": interface_example.USCC, "key_id": interface_example.KEY_ID, "public_keys": [
+        {"key_id": interface_example.KEY_ID, "algorithm": "ed25519", "public_key": signing.EXAMPLE_PUBLIC_KEY,
+         "valid_from": 0, "valid_until": None, "revoked_at": None}]}
+    assert signing.public_key_for(record, interface_example.KEY_ID, interface_example.SENT_AT_MS) is None
+    assert signing.signature_problem(data, record, interface_example.KEY_ID, interface_example.SENT_AT_MS)
 
 
 def test_example_shows_the_month_boundary():

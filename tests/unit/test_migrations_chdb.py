@@ -94,3 +94,13 @@ def test_every_query_of_the_analyst_guide_runs_on_a_current_engine(engine):
     assert len(queries) >= 6
     for query in queries:
         _rows(engine, query)
+
+
+def test_completeness_of_a_closed_month_is_the_newest_monthly_report(engine):
+    """`report completeness` gives a closed month the worker's figures (registry history), never more than 100 %."""
+    engine.query(f"""INSERT INTO {DB}.monthly_report_enterprises (province, period, version, uscc, industry_code,
+        coal_mgce, received, expected, completeness_bp) VALUES
+        ('370000', '2026-09-01', 1, '91370100MA0000001X', '3110', 1, 2000, 2880, 6944),
+        ('370000', '2026-09-01', 2, '91370100MA0000001X', '3110', 1, 2880, 4320, 6666)""")
+    rows = _rows(engine, _bind(analyst.sql("completeness", DB), analyst.parameters("2026-09")))
+    assert [r[-2:] for r in rows] == [["4320", "2880"]]

@@ -10,6 +10,7 @@ from streams import regional_rollup
 
 DAY = 86_400_000
 GRACE = 3 * DAY
+WINDOW = 30 * DAY
 OCT, NOV = month_start_ms("2026-10"), month_start_ms("2026-11")
 
 
@@ -23,7 +24,7 @@ class Registry:
     def __init__(self, *records: dict) -> None:
         self.records = list(records)
 
-    def enterprises_in(self, province):
+    def enterprises_in(self, province, period=None):
         return [r for r in self.records if r["region_code"][:2] == province[:2]]
 
     expected_for = staticmethod(lambda record, period: 2976 * len(record["meters"]))  # 31 days x 96
@@ -55,7 +56,7 @@ def feed(state: Province, message, registry):
         regional_rollup.apply_totals(month, "370000", part)
         mc.note_totals(state.meta, month, part)
     return mc.close_months(state.meta, state.months.get, "370000", {r["period"] for r in message["totals"]},
-                           registry, GRACE)
+                           registry, GRACE, revision_window_ms=WINDOW, sender=(message["uscc"], message["watermark"]))
 
 
 def test_the_month_closes_once_the_grace_period_has_passed_in_event_time():
@@ -73,12 +74,93 @@ def test_the_month_closes_once_the_grace_period_has_passed_in_event_time():
 
 
 def test_late_data_revises_the_report_and_an_unchanged_input_does_not():
+    # The revision is due once the province's event time enters the next CST day (REVISION_TICK_MS).
     registry = Registry(enterprise("A"))
     state = new_state()
     feed(state, totals_message("A", "2026-10", 1000, 2000, 1, NOV + GRACE), registry)
-    (revised,) = feed(state, totals_message("A", "2026-10", 1400, 2976, 2, NOV + GRACE), registry)
-    assert (revised["version"], revised["total_coal_mgce"]) == (2, 1400)
-    assert feed(state, totals_message("A", "2026-10", 1400, 2976, 2, NOV + GRACE), registry) == []
+    assert feed(state, totals_message("A", "2026-10", 1400, 2976, 2, NOV + GRACE), registry) == []  # pending
+    (revised,) = feed(state, totals_message("A", "2026-11", 10, 10, 3, NOV + GRACE + DAY), registry)
+    assert (revised["version"], revised["total_coal_mgce"], revised["revised"]) == (2, 1400, True)
+    assert feed(state, totals_message("A", "2026-10", 1400, 2976, 2, NOV + GRACE + 2 * DAY), registry) == []
+
+
+def test_late_data_inside_the_window_makes_exactly_one_flagged_revision_with_the_difference():
+    registry = Registry(enterprise("A"), enterprise("B"))
+    state = new_state()
+    feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE - DAY), registry)
+    (first,) = feed(state, totals_message("A", "2026-11", 10, 10, 2, NOV + GRACE + 1), registry)  # October closes
+    assert (first["version"], first["revised"], first["previous_total_coal_mgce"], first["revision_reason"]) == (
+        1, False, None, "")
+    # Late October data of A (already past the close itself) trickles in over the same day: batched.
+    for version, mgce in ((3, 1100), (4, 1250), (5, 1300)):
+        assert feed(state, totals_message("A", "2026-10", mgce, 2976, version, NOV + GRACE + 2 * 3_600_000),
+                    registry) == []
+    (revision,) = feed(state, totals_message("A", "2026-11", 20, 20, 6, NOV + GRACE + DAY), registry)
+    assert (revision["period"], revision["version"], revision["revised"]) == ("2026-10", 2, True)
+    assert (revision["previous_total_coal_mgce"], revision["total_coal_mgce"]) == (1000, 1300)
+    assert "1000 -> 1300 (+300 mgce)" in revision["revision_reason"]
+    assert "after the revision window" not in revision["revision_reason"]
+    codec.encode("monthly_report", revision)  # the v3 contract carries the flag
+    assert feed(state, totals_message("A", "2026-11", 30, 30, 7, NOV + GRACE + 3 * DAY), registry) == []
+    # The national level answers the revision with one feedback version.
+    national: dict = {}
+    for r in (first, revision):
+        assert nf.note_report(national, r)
+        (answer,) = nf.feedback(national, "2026-10")
+    assert (answer["version"], answer["province_coal_mgce"]) == (2, 1300)
+
+
+def test_a_backfilling_enterprise_is_one_revision_when_it_has_reported_past_the_close():
+    registry = Registry(enterprise("A"), enterprise("B"))
+    state = new_state()
+    feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE), registry)  # October closes
+    # B was behind: its October arrives after the close, batch by batch, all in the same event-time day.
+    for version in range(1, 6):
+        assert feed(state, totals_message("B", "2026-10", 100 * version, 96 * version, version,
+                                          OCT + version * DAY), registry) == []
+    (revision,) = feed(state, totals_message("B", "2026-11", 5, 5, 6, NOV + GRACE), registry)  # B is past the close
+    assert (revision["version"], revision["previous_total_coal_mgce"], revision["total_coal_mgce"]) == (2, 1000, 1500)
+    assert "backlog of B" in revision["revision_reason"]
+
+
+def test_the_same_messages_replayed_make_the_same_reports():
+    registry = Registry(enterprise("A"), enterprise("B"))
+    messages = [totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE),
+                totals_message("B", "2026-10", 300, 500, 1, OCT + 5 * DAY),
+                totals_message("A", "2026-10", 1200, 2976, 2, NOV + GRACE + 5),
+                totals_message("B", "2026-10", 400, 600, 2, OCT + 6 * DAY),
+                totals_message("A", "2026-11", 10, 10, 3, NOV + GRACE + 2 * DAY),
+                totals_message("B", "2026-11", 10, 10, 3, NOV + GRACE + 2 * DAY)]
+
+    def run() -> list[dict]:
+        state = new_state()
+        return [{k: v for k, v in r.items() if k != "closed_at"} for m in messages for r in feed(state, m, registry)]
+
+    first = run()
+    assert first == run()
+    assert [(r["version"], r["revised"], r["total_coal_mgce"]) for r in first] == [(1, False, 1000), (2, True, 1600)]
+
+
+def test_a_revision_beyond_the_window_says_so():
+    # An enterprise whose own event time lags can still change a long-closed month: the figures stay true and
+    # the revision says where it came from (the enterprise stage turns away everyone past the window).
+    registry = Registry(enterprise("A"), enterprise("B"))
+    state = new_state()
+    feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE), registry)
+    feed(state, totals_message("A", "2026-12", 10, 10, 2, NOV + GRACE + WINDOW + 10 * DAY), registry)
+    assert feed(state, totals_message("B", "2026-10", 50, 50, 1, OCT + DAY), registry) == []
+    (revision,) = feed(state, totals_message("A", "2026-12", 20, 20, 3, NOV + GRACE + WINDOW + 11 * DAY), registry)
+    assert revision["revised"] and "after the revision window" in revision["revision_reason"]
+
+
+def test_a_state_from_before_revisions_is_revised_without_a_previous_total():
+    registry = Registry(enterprise("A"))
+    state = new_state()
+    feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE), registry)
+    state.meta["closed"]["2026-10"] = state.meta["closed"]["2026-10"][:2]  # [version, digest], as stored before
+    feed(state, totals_message("A", "2026-10", 1100, 2976, 2, NOV + GRACE), registry)
+    (revision,) = feed(state, totals_message("A", "2026-11", 1, 1, 3, NOV + GRACE + DAY), registry)
+    assert (revision["version"], revision["previous_total_coal_mgce"], revision["total_coal_mgce"]) == (2, None, 1100)
 
 
 def test_a_silent_enterprise_is_in_the_report_with_nothing_received():
@@ -134,3 +216,19 @@ def test_an_old_report_version_changes_nothing():
     assert nf.note_report(state, report("370000", 2, 600, {"C31": 600}))
     assert not nf.note_report(state, report("370000", 1, 999, {"C31": 999}))
     assert state["reports"]["2026-10"]["370000"]["total"] == 600
+
+
+def test_the_sink_writes_the_revision_flag_the_previous_total_and_the_reason():
+    from sinks.rows import COLUMNS, Rows
+
+    registry = Registry(enterprise("A"))
+    state = new_state()
+    feed(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE), registry)
+    feed(state, totals_message("A", "2026-10", 1250, 2976, 2, NOV + GRACE), registry)
+    (revision,) = feed(state, totals_message("A", "2026-11", 1, 1, 3, NOV + GRACE + DAY), registry)
+    rows = Rows("ecmon")
+    rows.add_message("ecmon.monthly-reports.v1", 0, 1, b"370000/2026-10", codec.encode("monthly_report", revision))
+    (row,) = rows.tables[("ecmon_370000", "monthly_reports")]
+    written = dict(zip(COLUMNS["monthly_reports"], row))
+    assert (written["version"], written["revised"], written["previous_total_coal_mgce"]) == (2, 1, 1000)
+    assert "+250 mgce" in written["revision_reason"]

@@ -94,10 +94,18 @@ def test_k8s_pods_connect_as_their_own_user():
 
 # -- client configurations ------------------------------------------------------------------------------
 
-def test_plaintext_adds_nothing(tmp_path):
-    settings = Settings(state_dir=tmp_path, kafka_port=16092)
+def test_insecure_plaintext_adds_nothing_and_says_so(tmp_path, caplog):
+    settings = Settings(state_dir=tmp_path, kafka_port=16092, kafka_security="insecure-plaintext")
     assert client_config(settings, "gateway") == {"bootstrap.servers": "127.0.0.1:16092"}
     assert faust_credentials(settings) is None
+
+
+def test_kafka_is_authenticated_by_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("ECMON_KAFKA_SECURITY", raising=False)
+    settings = Settings(state_dir=tmp_path)
+    assert settings.kafka_security == "scram" and settings.kafka_authenticated
+    with pytest.raises(KafkaCredentialsMissing, match="no secrets file"):
+        client_config(settings, "gateway")  # no anonymous fallback when the secrets are missing
 
 
 def test_scram_config_from_the_generated_secrets_file(tmp_path):

@@ -4,19 +4,31 @@ import pytest
 
 from ecmon import codec
 from ecmon.months import month_start_ms
+from ecmon import signing
 from producers.fleet import build_fleet, registry_record
-from producers.production import encode_production
+from producers.production import encode_production as encode_with_state
+from producers.registry_keys import first_keys, revoke
 from streams.dead_letters import REASONS
 from streams.production_intake import AcceptedProduction, RejectedProduction, accepted_message, check_production
 
 DAY = 86_400_000
 
 
+STATE = {}
+
+
+def encode_production(ent, rec):
+    """Signed with the enterprise's own key, made for this module in a temporary state directory."""
+    return encode_with_state(ent, rec, STATE["dir"])
+
+
 @pytest.fixture(scope="module")
-def cement():
+def cement(tmp_path_factory):
+    STATE["dir"] = tmp_path_factory.mktemp("state")
     fleet = build_fleet(6, ("370000",), seed=7)
     ent = next(e for e in fleet if e.industry_code == "3011")
-    return ent, registry_record(ent, 0, 900)
+    key_id, keys = first_keys(STATE["dir"], ent.uscc, ent.key_id, 0)
+    return ent, registry_record(ent, 0, 900, key_id, keys)
 
 
 def record(ent, **changes) -> dict:
@@ -72,8 +84,24 @@ def test_identity_and_signature_are_checked_like_reading_batches(cement):
     assert check(ent, registry, raw=tampered).reason == "bad_signature"
     unsigned = codec.encode("production_output", record(ent))
     assert check(ent, registry, raw=unsigned).reason == "bad_signature"
-    assert check(ent, {**registry, "key_id": "other-key"}).reason == "bad_signature"
+    other_key = [{**registry["public_keys"][0],
+                  "public_key": signing.public_key_raw(signing.generate_private_key())}]
+    assert check(ent, {**registry, "public_keys": other_key}).reason == "bad_signature"
+    assert check(ent, {**registry, "public_keys": []}).reason == "bad_signature"
     assert check(ent, registry, raw=b"\xc3\x01garbage").reason in {"undecodable", "unknown_fingerprint"}
     batch = codec.encode("dead_letter", {"reason": "x", "detail": "", "source_topic": "", "source_partition": 0,
                                          "source_offset": 0, "key": b"", "payload": b"", "uscc": "", "rejected_at": 0})
     assert check(ent, registry, raw=batch).reason == "unexpected_record_type"
+
+
+def test_a_key_counts_only_while_valid_and_not_revoked(cement):
+    ent, registry = cement
+    raw = encode_production(ent, record(ent))
+    sent_at = codec.decode(raw)[1]["sent_at"]
+    revoked = {**registry, "public_keys": revoke(registry["public_keys"], ent.key_id, sent_at + 1)}
+    assert isinstance(check_production(raw, ent.uscc.encode(), {ent.uscc: revoked}.get), AcceptedProduction)
+    out = check_production(raw, ent.uscc.encode(), {ent.uscc: revoked}.get, at_ms=sent_at + 1)  # Kafka record time
+    assert out.reason == "bad_signature" and f"key {ent.key_id} revoked at" in out.detail
+    expired = {**registry, "public_keys": [{**registry["public_keys"][0], "valid_until": sent_at}]}
+    out = check_production(raw, ent.uscc.encode(), {ent.uscc: expired}.get)
+    assert out.reason == "bad_signature" and "not valid at" in out.detail

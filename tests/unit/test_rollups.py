@@ -1,4 +1,5 @@
 import random
+import uuid
 
 from ecmon.energy import to_mgce
 from ecmon.months import month_start_ms
@@ -10,7 +11,7 @@ T0 = month_start_ms("2026-10")
 
 
 def batch(seq, readings, gateway="gw-1"):
-    return {"gateway_id": gateway, "sequence": seq, "batch_id": f"b{seq}", "readings": readings}
+    return {"gateway_id": gateway, "sequence": seq, "batch_id": str(uuid.UUID(int=seq % 2**128)), "readings": readings}
 
 
 def reading(meter, ts, value, kind="INTERVAL"):

@@ -35,7 +35,8 @@ def test_a_province_row_goes_to_the_national_and_the_province_database():
 def test_registry_records_fill_the_enterprises_of_their_province():
     record = {"uscc": "91370100MA0000001X", "name": "Jinan Steel", "region_code": "370102", "industry_code": "3110",
               "tier": "NATIONAL_KEY", "key_id": "k1", "valid_from": 0,
-              "meters": [{"meter_id": "m1", "energy_type": "electricity", "unit": "kWh", "interval_s": 900}]}
+              "meters": [{"meter_id": "m1", "energy_type": "electricity", "unit": "kWh", "interval_s": 900}],
+              "public_keys": [], "registry_signature": b""}  # v3 fields: fastavro writes no bytes default
     rows = Rows("ecmon")
     rows.add_message("ecmon.registry.v1", 1, 42, record["uscc"].encode(), codec.encode("enterprise_record", record))
     (row,) = rows.tables[("ecmon_370000", "enterprises")]

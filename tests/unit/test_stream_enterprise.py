@@ -1,6 +1,7 @@
 """Enterprise rollup: batch-identity dedup, validation reasons, cumulative registers."""
 
 import random
+import uuid
 
 import pytest
 
@@ -18,7 +19,7 @@ DAY = 86_400_000
 
 
 def batch(seq, readings, gateway="gw-1", sent_at=None):
-    b = {"gateway_id": gateway, "sequence": seq, "batch_id": f"b{seq}", "readings": readings}
+    b = {"gateway_id": gateway, "sequence": seq, "batch_id": str(uuid.UUID(int=seq % 2**128)), "readings": readings}
     if sent_at is not None:
         b["sent_at"] = sent_at
     return b
@@ -59,16 +60,20 @@ def test_a_batch_rejected_whole_and_resent_after_a_later_batch_is_counted():
 
 
 def test_sequence_gaps_are_exact_and_bounded():
+    # issue 15 changed this: a full gap memory refuses the batch that would open one more gap
+    # (too_many_sequence_gaps) instead of giving up the oldest gap
     state = er.new_state()
     limits = er.Limits(max_sequence_gaps=3)
-    for s in (5, 10, 11, 20, 30, 40):
-        er.apply_batch(state, batch(s, []), METERS, limits=limits)
+    outs = [er.apply_batch(state, batch(s, [reading("e", T0 + s * Q, 1)]), METERS, limits=limits)
+            for s in (5, 10, 11, 20, 30, 40)]
+    assert [o.applied for o in outs] == [True, True, True, True, False, False]
+    assert reasons(outs[4]) == ["too_many_sequence_gaps"] and outs[4].rejected
     highest, gaps = state["seq"]["gw-1"]
-    assert highest == 40 and len(gaps) == 3  # the oldest gaps were given up
-    assert gaps == [[21, 29], [31, 39]] or gaps[-2:] == [[21, 29], [31, 39]]
-    assert not er.already_applied(state, "gw-1", 25)
-    er.apply_batch(state, batch(25, []), METERS, limits=limits)
-    assert er.already_applied(state, "gw-1", 25) and not er.already_applied(state, "gw-1", 24)
+    assert highest == 20 and gaps == [[1, 4], [6, 9], [12, 19]]  # no real gap was given up
+    assert not er.already_applied(state, "gw-1", 15)
+    assert er.apply_batch(state, batch(21, [reading("e", T0 + 21 * Q, 1)]), METERS, limits=limits).applied
+    er.apply_batch(state, batch(15, [reading("e", T0 + 15 * Q, 1)]), METERS, limits=limits)
+    assert er.already_applied(state, "gw-1", 15) and not er.already_applied(state, "gw-1", 14)
     assert not er.already_applied(state, "gw-2", 1)  # gateways are independent
 
 
@@ -124,15 +129,55 @@ def test_the_future_margin_also_holds_against_the_kafka_record_time():
     assert reasons(ok) == []
 
 
-def test_a_reading_is_too_late_once_the_enterprise_reported_past_month_end_plus_grace():
+def test_without_a_revision_window_a_month_closes_to_readings_at_its_grace():
+    limits = er.Limits(revision_window_ms=0)
     state = er.new_state()
     sept = T0 - Q  # the last interval of September
-    er.apply_batch(state, batch(1, [reading("e", T0 + 3 * DAY - Q, 1)]), METERS)  # within the grace
-    assert reasons(er.apply_batch(state, batch(2, [reading("e", sept, 2)]), METERS)) == []
-    er.apply_batch(state, batch(3, [reading("e", T0 + 3 * DAY + Q, 1)]), METERS)  # past the grace
-    out = er.apply_batch(state, batch(4, [reading("e", sept, 4)]), METERS)
-    assert reasons(out) == ["too_late_for_month"]
+    er.apply_batch(state, batch(1, [reading("e", T0 + 3 * DAY - Q, 1)]), METERS, limits=limits)  # within the grace
+    assert reasons(er.apply_batch(state, batch(2, [reading("e", sept, 2)]), METERS, limits=limits)) == []
+    er.apply_batch(state, batch(3, [reading("e", T0 + 3 * DAY + Q, 1)]), METERS, limits=limits)  # past the grace
+    out = er.apply_batch(state, batch(4, [reading("e", sept, 4)]), METERS, limits=limits)
+    assert reasons(out) == ["month_closed"]
     assert state["m"]["electricity|kWh|2026-09"][0] == 2
+
+
+def test_a_late_reading_counts_within_the_revision_window_and_is_month_closed_after_it():
+    limits = er.Limits(revision_window_ms=10 * DAY)  # grace: 3 days
+    state = er.new_state()
+    sept = T0 - Q
+    er.apply_batch(state, batch(1, [reading("e", sept, 2)]), METERS, limits=limits)
+    er.apply_batch(state, batch(2, [reading("e", T0 + 3 * DAY + Q, 1)]), METERS, limits=limits)  # September closes
+    out = er.apply_batch(state, batch(3, [reading("e", sept - Q, 4)]), METERS, limits=limits)
+    assert reasons(out) == [] and out.touched == ["electricity|kWh|2026-09"]  # counted: the province revises
+    assert state["m"]["electricity|kWh|2026-09"][:3] == [6, to_mgce("electricity", "kWh", 2) + to_mgce(
+        "electricity", "kWh", 4), 2]
+    er.apply_batch(state, batch(4, [reading("e", T0 + 13 * DAY + Q, 1)]), METERS, limits=limits)  # window over
+    out = er.apply_batch(state, batch(5, [reading("e", sept - 2 * Q, 8), reading("e", T0 + 13 * DAY + 2 * Q, 1)]),
+                         METERS, limits=limits)
+    assert reasons(out) == ["month_closed"] and out.readings_accepted == 1
+    assert "2026-09" in out.rejections[0].detail and "revision window (10 days)" in out.rejections[0].detail
+    assert state["m"]["electricity|kWh|2026-09"][0] == 6  # nothing changed
+    assert "month_closed" in REASONS and "too_late_for_month" not in REASONS
+
+
+def test_month_closed_is_decided_by_the_messages_alone_so_a_replay_decides_the_same():
+    limits = er.Limits(revision_window_ms=5 * DAY)
+    rng = random.Random(7)
+    batches = [batch(i + 1, [reading("e", T0 + rng.randrange(-40, 40) * DAY // 4 * 4 + Q, 10 + i)])
+               for i in range(60)]
+
+    def run(received: int | None):
+        state, decisions = er.new_state(), []
+        for b in batches:
+            out = er.apply_batch(state, b, METERS, limits=limits, received_ms=received)
+            decisions.append((reasons(out), out.readings_accepted))
+        return state, decisions
+
+    first, replay = run(None), run(None)
+    assert first == replay
+    assert any(d == (["month_closed"], 0) for d in first[1]) and any(d == ([], 1) for d in first[1])
+    # the wall clock plays no part: the same batches received at another (Kafka record) time decide the same
+    assert run(T0 + 40 * DAY)[1] == first[1]
 
 
 # -- 2. cumulative registers ------------------------------------------------------------------------
@@ -263,10 +308,12 @@ def test_day_buckets_follow_cst_days_and_sum_to_the_month():
 
 def test_a_closed_month_folds_its_days_and_keeps_the_sum():
     state = er.new_state()
-    limits = er.Limits(month_grace_ms=DAY)
+    limits = er.Limits(month_grace_ms=DAY, revision_window_ms=DAY)
     er.apply_batch(state, batch(1, [reading("e", T0 - Q * i, 7) for i in range(0, 5)]), METERS, limits=limits)
     before = er.daily_sum(state, "electricity|kWh|2026-09")
-    er.apply_batch(state, batch(2, [reading("e", T0 + 2 * DAY, 5)]), METERS, limits=limits)  # September closes
+    er.apply_batch(state, batch(2, [reading("e", T0 + 2 * DAY - Q, 5)]), METERS, limits=limits)  # in the window
+    assert any(k.startswith("electricity|kWh|2026-09-") for k in state["d"])  # a revision may still change them
+    er.apply_batch(state, batch(3, [reading("e", T0 + 2 * DAY + Q, 5)]), METERS, limits=limits)  # September closes
     assert not any(k.startswith("electricity|kWh|2026-09-") for k in state["d"])
     assert er.daily_sum(state, "electricity|kWh|2026-09") == before
     assert before[0] == state["m"]["electricity|kWh|2026-09"][1]

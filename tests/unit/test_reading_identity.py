@@ -1,0 +1,242 @@
+"""A reading is counted once (issue 15, items 3 and 6): reading identity, corrections, gateway identity."""
+
+import json
+import uuid
+
+import pytest
+
+from ecmon import codec
+from ecmon.energy import to_mgce
+from ecmon.months import month_of_interval, month_start_ms
+from sinks.rows import CORRECTION_VERSION, Origin, Rows
+from streams import enterprise_rollup as er
+from streams import reading_identity as ri
+from streams.dead_letters import REASONS
+
+METERS = {"e": ("electricity", "kWh"), "g": ("natural_gas", "m3"), "d": ("steam", "t")}
+INTERVALS = {"e": 900_000, "g": 900_000, "d": 86_400_000}
+T0 = month_start_ms("2026-10")
+Q = 900_000
+ELEC = "electricity|kWh|2026-10"
+
+
+def batch(seq, readings, gateway="gw-1"):
+    return {"gateway_id": gateway, "sequence": seq, "batch_id": str(uuid.UUID(int=seq % 2**128)),
+            "readings": readings, "sent_at": T0 + 40 * 86_400_000}
+
+
+def reading(meter, ts, value, kind="INTERVAL", replaces=None):
+    energy, unit = METERS[meter]
+    r = {"meter_id": meter, "energy_type": energy, "unit": unit, "ts": ts, "value_milli": value, "kind": kind,
+         "quality": "GOOD"}
+    if replaces is not None:
+        r["replaces_value_milli"] = replaces
+    return r
+
+
+def apply(state, b, **kw):
+    return er.apply_batch(state, b, METERS, intervals=INTERVALS, **kw)
+
+
+def reasons(out):
+    return [r.reason for r in out.rejections]
+
+
+def test_every_new_reason_is_explained():
+    for reason in ("conflicting_reading", "reading_corrected", "off_grid_reading", "invalid_gateway_id",
+                   "invalid_batch_id", "too_many_gateways", "sequence_out_of_window", "too_many_sequence_gaps",
+                   "duplicate_reading"):
+        assert REASONS[reason]
+
+
+# -- the same reading again counts once -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["new batch, next sequence", "sequence far ahead", "second gateway"])
+def test_the_same_interval_reading_again_counts_once(how):
+    state = er.new_state()
+    first = [reading("e", T0 + Q, 1234), reading("e", T0 + 2 * Q, 99)]
+    assert apply(state, batch(1, first)).readings_accepted == 2
+    before = json.loads(json.dumps(state["m"]))
+    again = {"new batch, next sequence": batch(2, first), "sequence far ahead": batch(500, first),
+             "second gateway": batch(1, first, gateway="gw-2")}[how]
+    out = apply(state, again)
+    assert out.applied and out.readings_accepted == 0 and not out.normalised
+    assert reasons(out) == ["duplicate_reading", "duplicate_reading"]
+    assert state["m"][ELEC][:3] == before[ELEC][:3] == [1333, to_mgce("electricity", "kWh", 1234)
+                                                       + to_mgce("electricity", "kWh", 99), 2]
+    # ... and a new reading beside the resent ones still counts
+    out = apply(state, batch(3, first + [reading("e", T0 + 3 * Q, 7)], gateway="gw-3"))
+    assert out.readings_accepted == 1 and state["m"][ELEC][2] == 3
+
+
+def test_a_resent_register_reading_in_a_new_batch_counts_once():
+    state = er.new_state()
+    regs = [reading("g", T0 + Q, 1000, "CUMULATIVE"), reading("g", T0 + 2 * Q, 1500, "CUMULATIVE")]
+    apply(state, batch(1, regs))
+    total = state["m"]["natural_gas|m3|2026-10"][:3]
+    assert total[0] == 500 and total[2] == 1
+    for b in (batch(2, regs), batch(1, regs, gateway="gw-2"), batch(9, regs[1:])):
+        out = apply(state, b)
+        assert out.readings_accepted == 0 and set(reasons(out)) == {"duplicate_reading"}
+    assert state["m"]["natural_gas|m3|2026-10"][:3] == total
+
+
+def test_a_changed_value_without_a_correction_is_conflicting_and_changes_nothing():
+    state = er.new_state()
+    apply(state, batch(1, [reading("e", T0 + Q, 1234)]))
+    before = json.loads(json.dumps(state))
+    out = apply(state, batch(2, [reading("e", T0 + Q, 1235)]))
+    assert reasons(out) == ["conflicting_reading"] and not out.normalised
+    assert state["m"] == before["m"] and state["id"] == before["id"]
+
+
+def test_a_correction_replaces_the_counted_value_exactly():
+    state = er.new_state()
+    apply(state, batch(1, [reading("e", T0 + Q, 1234), reading("e", T0 + 2 * Q, 10)]))
+    physical, mgce, n, version = state["m"][ELEC]
+    out = apply(state, batch(2, [reading("e", T0 + Q, 2000, replaces=1234)]))
+    assert out.applied and not out.rejections and out.readings_accepted == 1
+    assert [x.reason for x in out.notices] == ["reading_corrected"] and "1234 to 2000" in out.notices[0].detail
+    new = state["m"][ELEC]
+    assert new[0] == physical - 1234 + 2000
+    assert new[1] == mgce - to_mgce("electricity", "kWh", 1234) + to_mgce("electricity", "kWh", 2000)
+    assert new[2] == n and new[3] > version  # the readings count stays, the version bumps
+    assert state["d"]["electricity|kWh|2026-10-01"][:2] == new[:2]
+    [row] = out.normalised
+    assert row["physical_milli"] == 2000 and row["replaced_physical_milli"] == 1234 and row["revision"] == new[3]
+    # the correction resent is a duplicate; the old value again now conflicts; a second correction chains
+    assert reasons(apply(state, batch(3, [reading("e", T0 + Q, 2000, replaces=1234)]))) == ["duplicate_reading"]
+    assert reasons(apply(state, batch(4, [reading("e", T0 + Q, 1234)]))) == ["conflicting_reading"]
+    out = apply(state, batch(5, [reading("e", T0 + Q, 5, replaces=2000)]))
+    assert not out.rejections and state["m"][ELEC][0] == 15 and state["m"][ELEC][2] == 2
+    assert out.normalised[0]["revision"] > row["revision"]
+
+
+def test_a_correction_with_the_wrong_old_value_is_conflicting():
+    state = er.new_state()
+    apply(state, batch(1, [reading("e", T0 + Q, 1234)]))
+    before = json.loads(json.dumps(state["m"]))
+    for wrong in (1233, -1234, 2**70):
+        out = apply(state, batch(2 + wrong % 7, [reading("e", T0 + Q, 2000, replaces=wrong)]))
+        assert reasons(out) == ["conflicting_reading"] and not out.normalised
+    assert state["m"] == before
+
+
+def test_a_correction_of_a_reading_never_counted_counts_as_a_first_reading():
+    state = er.new_state()
+    out = apply(state, batch(1, [reading("e", T0 + Q, 2000, replaces=1234)]))
+    assert out.readings_accepted == 1 and state["m"][ELEC][:3][::2] == [2000, 1]
+    assert reasons(apply(state, batch(2, [reading("e", T0 + Q, 1234)]))) == ["conflicting_reading"]
+
+
+def test_the_corrected_row_wins_in_the_readings_table_whatever_the_clocks():
+    """The sink's version: a correction outranks the first count even when its worker's clock is behind."""
+    state = er.new_state()
+    first = apply(state, batch(1, [reading("e", T0 + Q, 1234)])).normalised
+    fixed = apply(state, batch(2, [reading("e", T0 + Q, 2000, replaces=1234)])).normalised
+    rows = Rows("ecmon")
+    for normalised_at, rs in ((T0 + 10**9, first), (T0, fixed)):
+        for r in rs:
+            r["interval_start"] = r["interval_end"] - Q
+        value = codec.encode("normalised_reading_batch", {
+            "uscc": "91350100M000100Y43", "batch_id": str(uuid.uuid4()), "province": "350000",
+            "industry_code": "3120", "normalised_at": normalised_at, "readings": rs})
+        rows.add_message("ecmon.normalised-readings.v1", 0, 0, b"91350100M000100Y43", value)
+    got = rows.tables[("ecmon", "readings")]
+    winner = max(got, key=lambda row: row[-1])
+    assert winner[7] == 2000 and winner[-1] >= CORRECTION_VERSION > got[0][-1]
+
+
+def test_readings_off_the_grid_are_identified_too_but_bounded():
+    state = er.new_state()
+    off = [reading("e", T0 + Q + 1 + i, 1) for i in range(ri.MAX_OFF_GRID + 1)]
+    out = apply(state, batch(1, off))
+    assert out.readings_accepted == ri.MAX_OFF_GRID and reasons(out) == ["off_grid_reading"]
+    assert set(reasons(apply(state, batch(2, off[:3])))) == {"duplicate_reading"}
+    # a daily meter's grid is CST midnight
+    apply(state, batch(3, [reading("d", T0 + 86_400_000, 5)]))
+    assert not state["id"]["d|2026-10"][3]
+
+
+def test_identities_of_a_closed_month_are_dropped():
+    state = er.new_state()
+    apply(state, batch(1, [reading("e", T0 + Q, 1)]))
+    assert "e|2026-10" in state["id"]
+    limits = er.DEFAULT_LIMITS
+    closes = month_start_ms("2026-11") + limits.month_grace_ms + getattr(limits, "revision_window_ms", 0)
+    later = closes + 86_400_000
+    assert reasons(apply(state, batch(2, [reading("e", T0 + 2 * Q, 1)]) | {"sent_at": later})) == []
+    apply(state, batch(3, [reading("e", later, 1)]) | {"sent_at": later})
+    assert "e|2026-10" not in state["id"] and list(state["id"]) == [f"e|{month_of_interval(later)}"]
+
+
+def test_state_bytes_per_meter_month_of_a_15_minute_meter():
+    state = er.new_state()
+    month_end = month_start_ms("2026-11")
+    rs = [reading("e", ts, 1000 + ts % 977) for ts in range(T0 + Q, month_end + 1, Q)]
+    assert len(rs) == 2976
+    for i in range(0, len(rs), 96):
+        apply(state, batch(i // 96 + 1, rs[i:i + 96]))
+    entry = json.dumps({"e|2026-10": state["id"]["e|2026-10"]}, separators=(",", ":"))
+    print(f"identity state of one 15-minute meter-month: {len(entry)} bytes of JSON")
+    assert len(entry) < 8_500
+    assert state["m"][ELEC][2] == 2976
+    assert set(reasons(apply(state, batch(999, rs[:50])))) == {"duplicate_reading"}
+
+
+# -- gateway identity ---------------------------------------------------------------------------------------
+
+
+def test_65_empty_batches_ahead_no_longer_block_the_real_next_sequence():
+    state = er.new_state()
+    assert apply(state, batch(1, [reading("e", T0 + Q, 1)])).applied
+    for s in range(100, 100 + 65 * 10, 10):  # the attack of the probe: empty batches with later sequences
+        out = apply(state, batch(s, []))
+        assert out.rejected and reasons(out) == ["sequence_out_of_window"]
+    assert state["seq"]["gw-1"] == [1, []]
+    # the same with readings: refused once the gap memory is full, no real gap evicted
+    for k, s in enumerate(range(1000, 1000 + 70 * 10, 10)):
+        apply(state, batch(s, [reading("e", T0 + (k + 10) * Q, 1)]))
+    assert len(state["seq"]["gw-1"][1]) == er.DEFAULT_LIMITS.max_sequence_gaps
+    out = apply(state, batch(2, [reading("e", T0 + 2 * Q, 5)]))
+    assert out.applied and not out.duplicate and out.readings_accepted == 1
+    assert apply(state, batch(3, [])).applied  # an empty batch in a gap is fine
+
+
+def test_a_sequence_beyond_the_window_or_below_one_is_refused():
+    state = er.new_state()
+    apply(state, batch(5, [reading("e", T0 + Q, 1)]))
+    for s in (5 + er.DEFAULT_LIMITS.sequence_window + 1, 0, -3, 2**63 - 1):
+        out = apply(state, batch(s, [reading("e", T0 + 2 * Q, 1)]))
+        assert out.rejected and reasons(out) == ["sequence_out_of_window"], s
+    assert apply(state, batch(5 + er.DEFAULT_LIMITS.sequence_window, [reading("e", T0 + 2 * Q, 1)])).applied
+
+
+@pytest.mark.parametrize("field,value,reason", [
+    ("gateway_id", "g" * 400_000, "invalid_gateway_id"), ("gateway_id", "", "invalid_gateway_id"),
+    ("gateway_id", "gw 1", "invalid_gateway_id"), ("gateway_id", "g" * 65, "invalid_gateway_id"),
+    ("batch_id", "b" * 400_000, "invalid_batch_id"), ("batch_id", "b1", "invalid_batch_id"),
+    ("batch_id", str(uuid.uuid4()) + "\n", "invalid_batch_id"),
+])
+def test_invalid_ids_are_refused_before_anything_counts(field, value, reason):
+    state = er.new_state()
+    b = batch(1, [reading("e", T0 + Q, 1)])
+    b[field] = value
+    out = apply(state, b)
+    assert out.rejected and not out.applied and reasons(out) == [reason] and len(out.rejections[0].detail) < 400
+    assert state == er.new_state() | {"id": {}}
+
+
+def test_long_ids_keep_the_state_small_and_gateways_are_bounded():
+    state = er.new_state()
+    for i in range(3):
+        apply(state, batch(1, [reading("e", T0 + (i + 1) * Q, 1)], gateway="g" * 400_000 + str(i)))
+    for i in range(20):
+        out = apply(state, batch(1, [reading("e", T0 + (i + 1) * Q, 1)], gateway=f"gw-{i}"))
+        assert out.applied == (i < er.DEFAULT_LIMITS.max_gateways)
+        if i >= er.DEFAULT_LIMITS.max_gateways:
+            assert reasons(out) == ["too_many_gateways"]
+    size = len(json.dumps(state))
+    assert len(state["seq"]) == 16 and size < 2_000, size
+    assert apply(state, batch(2, [reading("e", T0 + 30 * Q, 1)], gateway="gw-0")).applied  # known ones go on
