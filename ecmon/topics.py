@@ -35,7 +35,11 @@ class TopicSpec:
         return conf
 
 
-READINGS = TopicSpec("ecmon.readings.v1", "reading batches from enterprise gateways, keyed by USCC")
+#: Gateways' topics take the broker's clock as the record time: it bounds how far ahead readings may run and
+#: decides whether a key was valid (revoked keys), so a gateway must not be able to set it (CreateTime).
+BROKER_TIME = {"message.timestamp.type": "LogAppendTime"}
+
+READINGS = TopicSpec("ecmon.readings.v1", "reading batches from enterprise gateways, keyed by USCC", config=BROKER_TIME)
 #: The worker keeps each enterprise's registry history by valid_from (streams/registry_records.py), and
 #: rebuilds it from this topic on start: compaction must not remove a superseded record, nor a tombstone,
 #: before it has left the readings' horizon (400 days).
@@ -49,7 +53,8 @@ TARGETS = TopicSpec(
     "'<scope>/<entity_code>/<year>/<month>'", compacted=True,
 )
 PRODUCTION = TopicSpec(
-    "ecmon.production.v1", "enterprises' production output (for unit-product energy consumption), keyed by USCC"
+    "ecmon.production.v1", "enterprises' production output (for unit-product energy consumption), keyed by USCC",
+    config=BROKER_TIME,
 )
 ENTERPRISE_TOTALS = TopicSpec(
     "ecmon.enterprise-totals.v1", "enterprise monthly totals re-keyed by province for regional rollups"

@@ -70,7 +70,7 @@ def measure_latency(settings: Settings, run: FleetRun, rate: float, duration_s: 
     fleet = run.fleet()
     source = fleet_source(run, fleet)
     producer = BatchProducer(client_config(settings, "gateway"), client_id="ecmon-bench-latency")
-    publish_registry(producer, fleet, source.start_ms, source.interval_s, settings.state_dir)
+    publish_registry(registry_producer(settings), fleet, source.start_ms, source.interval_s, settings.state_dir)
     matcher, lock = LatencyMatcher(), threading.Lock()
     stop, query_times = threading.Event(), []
     poller = threading.Thread(target=_poll, args=(settings, matcher, lock, [e.uscc for e in fleet], poll_s, stop,

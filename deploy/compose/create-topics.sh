@@ -23,12 +23,12 @@ create() {
       --partitions "$partitions" --replication-factor "$REPLICATION" $configs
 }
 
-create ecmon.readings.v1 4 delete 2419200000
+create ecmon.readings.v1 4 delete 2419200000 message.timestamp.type=LogAppendTime
 create ecmon.registry.v1 4 compact - min.compaction.lag.ms=34560000000 delete.retention.ms=34560000000
 create ecmon.targets.v1 4 compact -
 create ecmon.enterprise-totals.v1 4 delete 2419200000
 create ecmon.province-totals.v1 4 delete 2419200000
-create ecmon.production.v1 4 delete 2419200000
+create ecmon.production.v1 4 delete 2419200000 message.timestamp.type=LogAppendTime
 create ecmon.aggregates.v1 4 delete 2419200000
 create ecmon.deadletters.v1 4 delete 7862400000
 create ecmon.normalised-readings.v1 4 delete 2419200000

@@ -85,7 +85,7 @@ def planned_ids(run: FleetRun) -> set[str]:
 
 
 def test_a_broker_outage_of_a_minute_loses_nothing_and_sends_nothing_twice(kafka, tmp_path):
-    settings = kafka.model_copy(update={"state_dir": tmp_path / "gw"})
+    settings = kafka.model_copy(update={"kafka_secrets_file": kafka.kafka_secrets_path, "state_dir": tmp_path / "gw"})
     # 4 enterprises x 744 one-hour batches over ~100 s of wall time: the gateway keeps producing
     # batches into its spool all through the outage.
     run = FleetRun(enterprises=4, intervals_per_batch=4, seed=501, speed=31 * 86400 / 100, spool=True)
@@ -141,6 +141,7 @@ def _gateway_cmd(state_dir: Path, *args: str) -> list[str]:
 def _env(settings: Settings) -> dict[str, str]:
     env = {**os.environ, **{f"ECMON_{k.upper()}": str(v) for k, v in PORTS.items()}}
     env.pop("ECMON_STATE_DIR", None)
+    env["ECMON_KAFKA_SECRETS_FILE"] = str(settings.kafka_secrets_path)  # the stack's users, not the gateway's dir
     return env
 
 
@@ -150,7 +151,7 @@ def test_kill_9_during_sending_resumes_from_the_spool(kafka, tmp_path):
     # Slow enough that the kill lands mid-run: a month in ~20 s.
     proc = subprocess.Popen(_gateway_cmd(state, "--speed", str(31 * 86400 / 20)), env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    spool = spool_path(kafka.model_copy(update={"state_dir": state}), "fleet")
+    spool = spool_path(kafka.model_copy(update={"kafka_secrets_file": kafka.kafka_secrets_path, "state_dir": state}), "fleet")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (spool.exists() and _last_sequences(spool) > 300):
         time.sleep(0.2)
@@ -189,7 +190,7 @@ def _last_sequences(spool: Path) -> int:
 
 @pytest.mark.skipif(not NAB.exists(), reason="NAB data not present in ../shared/data/nab")
 def test_csv_replay_of_nab_series_arrives_complete(kafka, tmp_path):
-    settings = kafka.model_copy(update={"state_dir": tmp_path / "gw"})
+    settings = kafka.model_copy(update={"kafka_secrets_file": kafka.kafka_secrets_path, "state_dir": tmp_path / "gw"})
     cfg = ReplayConfig.load(PROJECT_ROOT / "producers" / "replay-nab.toml")
     files = sorted(NAB.glob("ec2_cpu_utilization_*.csv"))[:2]
     ledger = Ledger()

@@ -355,8 +355,9 @@ def run(hostile_pipeline) -> Run:
     with_bad("timestamp in the year 9999", "future_timestamp",
              reading(m0.meter_id, m0.energy_type, m0.unit, year_9999 + 180 * DAY_MS, 5))
     with_bad("timestamp 2^63-1", "future_timestamp", reading(m0.meter_id, m0.energy_type, m0.unit, LONG_MAX, 5))
-    # sent_at and the Kafka record time both forged to the year 9999: the reading is still refused (beyond
-    # the calendar the platform names), and the good companion is now beyond the horizon of the forged time
+    # sent_at and the Kafka record time both forged to the year 9999: the broker stamps its own time on the gateways'
+    # topics (LogAppendTime), so the reading is beyond the future margin, and the good companion is beyond the
+    # horizon of the forged sent_at
     with_bad("year 9999 with forged sent_at and Kafka record time", "future_timestamp",
              reading(b0.meter_id, b0.energy_type, b0.unit, year_9999 + 180 * DAY_MS, 5), ent=b,
              sent_at=year_9999 + 180 * DAY_MS, timestamp=year_9999 + 180 * DAY_MS, ok_counts=False)

@@ -63,6 +63,7 @@ class Feed:
 
     def __init__(self, settings: Settings) -> None:
         self.producer = Producer({**client_config(settings, "worker"), "acks": "all", "log_level": 0})
+        self.registry = Producer({**client_config(settings, "registry"), "acks": "all", "log_level": 0})
         self.version = 0
         self.latest: dict[tuple, tuple[int, int]] = {}
 
@@ -96,9 +97,9 @@ class Feed:
                           "key_id": "k1", "meters": [{"meter_id": "m1", "energy_type": "electricity", "unit": "kWh",
                                                       "interval_s": 900}], "valid_from": 1_780_000_000_000,
                           "public_keys": [], "registry_signature": b""}  # v3: fastavro writes no bytes default
-                self.producer.produce(topics.REGISTRY.name, key=record["uscc"].encode(),
+                self.registry.produce(topics.REGISTRY.name, key=record["uscc"].encode(),
                                       value=codec.encode("enterprise_record", record))
-        self.producer.flush(10)
+        assert self.registry.flush(10) == 0, "registry records not acknowledged"
 
 
 def held(client, db: str) -> dict[tuple, tuple[int, int]]:

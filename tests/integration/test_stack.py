@@ -93,3 +93,29 @@ def test_three_broker_cluster_replicates_and_stops_completely(tmp_path, live_set
         stopped = stack.down(settings)
     assert sorted(stopped) == kafka
     assert not any(s.pid for s in stack.status(settings))
+
+
+def test_the_broker_stamps_the_record_time_of_the_gateways_topics(live_settings):
+    """A gateway cannot choose the record time that bounds its readings and decides its key's validity."""
+    import time
+
+    from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, Producer, TopicPartition
+
+    from ecmon import topics
+
+    delivered = []
+    producer = Producer({**client_config(live_settings, "gateway"), "log_level": 0})
+    producer.produce(topics.READINGS.name, key=b"record-time-probe", value=b"record-time-probe",
+                     timestamp=1_000, on_delivery=lambda err, msg: delivered.append((err, msg)))
+    producer.flush(15)
+    (err, msg), = delivered
+    assert err is None, err
+    consumer = Consumer({**client_config(live_settings, "admin"), "group.id": "record-time-probe", "log_level": 0})
+    try:
+        consumer.assign([TopicPartition(topics.READINGS.name, msg.partition(), msg.offset())])
+        back = consumer.consume(1, timeout=15)
+    finally:
+        consumer.close()
+    assert back and back[0].value() == b"record-time-probe"
+    kind, stamp = back[0].timestamp()
+    assert kind == TIMESTAMP_LOG_APPEND_TIME and abs(stamp - time.time() * 1000) < 120_000, (kind, stamp)
