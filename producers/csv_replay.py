@@ -132,8 +132,23 @@ def _parse_ts(text: str, cfg: ReplayConfig) -> int:
     return int(dt.timestamp() * 1000)
 
 
+CST_OFFSET_MS = 8 * 3_600_000
+
+
+def _on_grid(rows: list[tuple[int, str, int]], step: int) -> list[tuple[int, str, int]]:
+    """Each sample stamped with the end of the registered interval holding it (multiples of the interval after
+    CST midnight): the platform identifies an interval by that end and refuses others (off_grid_reading).
+    Samples of one meter falling in the same interval are added: the interval's consumption."""
+    merged: dict[tuple[int, str], int] = {}
+    for ts, meter, value in rows:
+        into_day = (ts - 1 + CST_OFFSET_MS) % 86_400_000 + 1
+        end = ts + min((-into_day) % step, 86_400_000 - into_day)  # a day's last interval ends at midnight
+        merged[(end, meter)] = merged.get((end, meter), 0) + value
+    return sorted((ts, meter, value) for (ts, meter), value in merged.items())
+
+
 def read_rows(cfg: ReplayConfig, paths: list[Path]) -> Iterator[tuple[int, str, int]]:
-    """(ts end of interval in ms, meter id, value in thousandths) for every row, in time order."""
+    """(ts end of interval in ms, on the interval grid, meter id, value in thousandths), in time order."""
     per_file = []
     shift = cfg.interval_s * 1000 if cfg.stamp == "start" else 0
     for path in _csv_files(paths):
@@ -149,8 +164,7 @@ def read_rows(cfg: ReplayConfig, paths: list[Path]) -> Iterator[tuple[int, str, 
                 except (KeyError, ValueError, InvalidOperation) as exc:
                     raise ReplayError(f"{path}:{line}: {exc!r} in {row}") from None
                 rows.append((ts, meter, value))
-        rows.sort()
-        per_file.append(rows)
+        per_file.append(_on_grid(rows, cfg.interval_s * 1000))
     yield from heapq.merge(*per_file)
 
 

@@ -20,6 +20,7 @@ import logging
 import os
 import queue
 import time
+from collections.abc import Iterator, MutableMapping
 
 import faust
 from aiokafka.errors import KafkaError
@@ -58,6 +59,34 @@ KAFKA_ERRORS = (KafkaError, KafkaException, faust.exceptions.ProducerSendError)
 
 def aggregate_batch(rows: list[dict]) -> bytes:
     return codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000), "aggregates": rows})
+
+
+class TableSlice(MutableMapping[str, str]):
+    """The keys ``"<prefix>|..."`` of a Faust table, seen without their prefix: one enterprise's reading
+    identities (streams/reading_identity.py) inside the enterprise-state table. They share its changelog
+    partition with the enterprise's state, which is written after them, so a crash never keeps a state
+    whose identities were lost (see the module docstring there)."""
+
+    def __init__(self, table: MutableMapping, prefix: str) -> None:
+        self.table, self.prefix = table, prefix + "|"
+
+    def __getitem__(self, key: str) -> str:
+        return self.table[self.prefix + key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.table[self.prefix + key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[self.prefix + key]  # a tombstone in the changelog
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.prefix + key in self.table
+
+    def __iter__(self) -> Iterator[str]:  # not on the hot path: scans the whole table
+        return (k[len(self.prefix):] for k in list(self.table) if isinstance(k, str) and k.startswith(self.prefix))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
@@ -205,9 +234,10 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc], factors, limits=limits,
                                                 received_ms=int(timestamp * 1000) if timestamp else None,
                                                 intervals={m["meter_id"]: m["interval_s"] * 1000
-                                                           for m in record["meters"]})
+                                                           for m in record["meters"]},
+                                                identities=TableSlice(enterprise_state, uscc))
         if outcome.applied:
-            enterprise_state[uscc] = state
+            enterprise_state[uscc] = state  # after the meter-days apply_batch wrote (TableSlice)
         # One dead letter per reason, not per reading: each carries the whole batch, and a batch of
         # 10,000 bad readings must not become 10,000 copies of itself.
         by_reason: dict[str, list[str]] = {}

@@ -36,16 +36,17 @@ REASONS: dict[str, str] = {
     "negative_register_value": "a cumulative register reading below zero",
     "batch_too_large": "the batch holds more readings than the contract allows (10,000); split it",
     "unconvertible": "the sink could not turn an accepted message into table rows (a platform defect)",
-    "value_out_of_range": "a reading, or the monthly total it would make, is beyond 2^57 thousandths or mgce",
+    "value_out_of_range": "a reading, the monthly total it would make, or the enterprise's monthly coal over all its "
+                          "energies, would be beyond 2^57 thousandths or mgce (or below zero)",
     "duplicate_reading": "a reading of the same meter and interval end was already counted (with the same value, "
                          "for an interval reading): a resend, counted once",
     "conflicting_reading": "an interval reading of the same meter and interval end was counted with another value, "
-                           "and this one is not a correction of it (replaces_value_milli absent or not the value "
-                           "counted)",
+                           "and this one is not a correction of it (replaces_value_milli absent or not exactly "
+                           "the value counted)",
     "reading_corrected": "notice, the correction counts: an interval reading replaced the value counted before "
                          "(old and new values in the detail)",
-    "off_grid_reading": "the reading's end is off its meter's interval grid, and the meter already has 64 such "
-                        "readings in the month",
+    "off_grid_reading": "the interval reading's end is not on its meter's grid (multiples of the registered "
+                        "interval after 00:00 CST, or 00:00 CST)",
     "invalid_gateway_id": "the gateway_id is not 1-64 characters of A-Z a-z 0-9 . _ : -",
     "invalid_batch_id": "the batch_id is not a UUID (36 characters, 8-4-4-4-12 hexadecimal digits)",
     "too_many_gateways": "the enterprise already has the most gateways the platform tracks (16)",

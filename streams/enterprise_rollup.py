@@ -13,8 +13,8 @@ arithmetic is unit-tested without a broker. State of one enterprise (one Faust t
      "m": {"electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version]},
      "d": {"electricity|kWh|2026-10-05": [physical_milli, coal_mgce, readings]},   # CST days
      "ds": {"electricity|kWh|2026-09": [coal_mgce, days]},  # closed months: their days' sum
-     "id": {"E-01|2026-10": [step_ms, bitmap, fingerprints, off_grid]}}  # counted interval readings of
-                                                #   open months (streams/reading_identity.py)
+     "ix": {"E-01": [20362, 20392, 1]}}         # the meter-days whose exact counted interval values are
+                                                #   kept beside this value (streams/reading_identity.py)
 
 Day buckets are kept while their month is open; once the month is closed to readings (its grace period
 and the revision window have passed in the enterprise's event time, ``closed_before``; later readings
@@ -23,12 +23,15 @@ are ``month_closed``) no reading can change it, so its days are folded into
 open months, not by the history; so are the reading identities (dropped with their month).
 
 Keeping the duplicate guard, the register history and the totals in one value means one
-changelog record carries all of them: after a crash they are restored together and agree.
+changelog record carries all of them: after a crash they are restored together and agree. The exact values
+of the interval readings counted are too many for one value (an enterprise may register 2,000 meters): they
+are kept per meter-day beside it, written before it and rolled back when it was lost
+(streams/reading_identity.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -42,8 +45,9 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
 #: The largest value one reading (its thousandths, its mgce) or one monthly total of an enterprise may
-#: reach: 2^57 (1.4e17, i.e. 144 million tce), far above any real enterprise and 1/64 of an Avro long,
-#: so enterprise, province and national totals stay encodable (ClickHouse Int64) and exact.
+#: reach: 2^57 (1.4e17, i.e. 144 million tce), far above any real enterprise and 1/64 of an Avro long.
+#: The enterprise's monthly coal over all its buckets is capped at it too (what the province adds up), so
+#: enterprise, province and national totals stay encodable (ClickHouse Int64) and exact.
 VALUE_LIMIT = 2**57
 #: Readings must end inside the calendar the platform can name (CST months of years 1970-9998); the
 #: time references (sent_at, the Kafka record time) are set by the sender and bound nothing beyond it.
@@ -110,7 +114,7 @@ class BatchOutcome:
 
 
 def new_state() -> dict:
-    return {"v": 0, "seq": {}, "wm": 0, "reg": {}, "m": {}, "d": {}, "ds": {}, "id": {}}
+    return {"v": 0, "seq": {}, "wm": 0, "reg": {}, "m": {}, "d": {}, "ds": {}, "ix": {}}
 
 
 def _upgrade(state: dict) -> None:
@@ -121,7 +125,9 @@ def _upgrade(state: dict) -> None:
     state.setdefault("reg", {})
     state.setdefault("d", {})
     state.setdefault("ds", {})
-    state.setdefault("id", {})
+    state.setdefault("ix", {})
+    if any(not isinstance(v, str) for v in state.get("id", {}).values()):
+        state.pop("id")  # identities of the unreleased digest layout: nothing exact to keep from them
 
 
 # -- duplicates by batch identity -------------------------------------------------------------------
@@ -235,6 +241,7 @@ def apply_batch(
     limits: Limits = DEFAULT_LIMITS,
     received_ms: int | None = None,
     intervals: dict[str, int] | None = None,
+    identities: MutableMapping[str, str] | None = None,
 ) -> BatchOutcome:
     """Add the batch's readings to ``state`` unless the batch was applied before.
 
@@ -243,6 +250,8 @@ def apply_batch(
     ``received_ms`` (the Kafka record time) and the batch's ``sent_at`` bound the readings' time;
     both are in the message, so a replay decides exactly as the first run did. ``intervals`` maps meter
     id -> registered interval in ms (the grid of its reading identities; 15 minutes when absent).
+    ``identities`` holds the exact values counted per meter-day (streams/reading_identity.py); the worker
+    passes its table, and writes the state only after this returned; None keeps them in ``state["id"]``.
     """
     _upgrade(state)
     outcome = BatchOutcome()
@@ -267,13 +276,16 @@ def apply_batch(
 
     version = state["v"] + 1
     totals, days = state["m"], state["d"]
-    identities = reading_identity.ReadingIdentities(state, intervals)
+    ids = reading_identity.ReadingIdentities(state, identities, version)
+    steps = intervals or {}
     touched: set[str] = set()
+    coal_of_month: dict[str, int] = {}  # the enterprise's coal over all its buckets, per month touched
     rejections: list[Rejection] = []
     accepted = 0
 
     def add(energy_unit: str, ts: int, physical: int, mgce: int, readings: int) -> None:
         key = f"{energy_unit}|{month_of_interval(ts)}"
+        coal = enterprise_coal(key)  # before the row moves
         row = totals.get(key)
         if row is None:
             row = totals[key] = [0, 0, 0, 0]
@@ -282,6 +294,7 @@ def apply_batch(
         row[2] += readings
         row[3] = version
         touched.add(key)
+        coal_of_month[key.rsplit("|", 1)[1]] = coal + mgce
         day_key = f"{energy_unit}|{day_of_interval(ts)}"
         day = days.get(day_key)
         if day is None:
@@ -289,6 +302,12 @@ def apply_batch(
         day[0] += physical
         day[1] += mgce
         day[2] += readings
+
+    def enterprise_coal(key: str) -> int:
+        period = key.rsplit("|", 1)[1]
+        if period not in coal_of_month:
+            coal_of_month[period] = sum(row[1] for k, row in totals.items() if k.endswith(period))
+        return coal_of_month[period]
 
     sent_at = batch.get("sent_at")
     refs = [t for t in (sent_at, received_ms) if t]
@@ -339,7 +358,8 @@ def apply_batch(
                 continue
             # a register's consumption never exceeds an accepted register value, so bounding the value
             # (and its own month's total) keeps every total encodable
-            problem = _out_of_range(r, value, factors(r["energy_type"], r["unit"], ts).to_mgce(value), totals)
+            problem = _out_of_range(r, value, factors(r["energy_type"], r["unit"], ts).to_mgce(value), totals,
+                                    enterprise_coal)
             if problem is not None:
                 rejections.append(problem)
                 continue
@@ -351,16 +371,15 @@ def apply_batch(
         if value < 0:
             rejections.append(Rejection("negative_interval_value", f"meter {r['meter_id']!r}: {value / 1000}"))
             continue
-        mgce = factors(r["energy_type"], r["unit"], ts).to_mgce(value)
-        problem = _out_of_range(r, value, mgce, totals)
-        if problem is not None:
-            rejections.append(problem)
+        if value > VALUE_LIMIT:
+            rejections.append(_out_of_range(r, value, value, totals, enterprise_coal))
             continue
+        mgce = factors(r["energy_type"], r["unit"], ts).to_mgce(value)
         normalised = {"meter_id": r["meter_id"], "energy_type": r["energy_type"], "unit": r["unit"],
                       "interval_start": None, "interval_end": ts, "physical_milli": value, "coal_mgce": mgce,
                       "quality": r.get("quality", "GOOD")}
-        problem = _count_interval(identities.month(r["meter_id"], period), r, value, mgce, factors, add,
-                                  normalised, version, outcome.notices)
+        problem = _count_interval(ids, steps.get(r["meter_id"]) or reading_identity.DEFAULT_STEP_MS, r, value,
+                                  mgce, factors, add, normalised, version, outcome.notices, totals, enterprise_coal)
         if problem is not None:
             rejections.append(problem)
             continue
@@ -378,11 +397,13 @@ def apply_batch(
             watermark = max(watermark, r["ts"])
             accepted += 1
 
-    identities.save()
+    _check_encodable(state, touched, coal_of_month)
+    # Months closed as the saved state stands: processed again after a crash, this batch cannot reach them.
+    ids.forget_closed(closed_for_readings)
+    ids.save()
     state["v"] = version
     state["wm"] = watermark
     _fold_closed_days(state, closed_before(watermark, limits))
-    reading_identity.forget_closed(state, closed_before(watermark, limits), month_end_ms)
     mark_applied(state, gateway, sequence)
     outcome.applied = True
     outcome.touched = sorted(touched)
@@ -391,54 +412,78 @@ def apply_batch(
     return outcome
 
 
-def _count_interval(month: reading_identity.MonthIdentities, r: dict, value: int, mgce: int, factors: FactorLookup,
-                    add: Callable[[str, int, int, int, int], None], normalised: dict, version: int,
-                    notices: list[Rejection]) -> Rejection | None:
+def _count_interval(ids: reading_identity.ReadingIdentities, step: int, r: dict, value: int, mgce: int,
+                    factors: FactorLookup, add: Callable[[str, int, int, int, int], None], normalised: dict,
+                    version: int, notices: list[Rejection], totals: dict,
+                    enterprise_coal: Callable[[str], int]) -> Rejection | None:
     """Count an interval reading once by its identity (meter, interval end); see streams/reading_identity.py.
 
     A first reading is added; an exact resend is ``duplicate_reading``; a changed value is
-    ``conflicting_reading`` unless it declares, in ``replaces_value_milli``, the value that was counted:
-    then the old value is subtracted and the new one added (the readings count is unchanged) and
-    ``normalised`` carries the revision that makes it replace the earlier row downstream."""
+    ``conflicting_reading`` unless ``replaces_value_milli`` is exactly the value counted: then the old value
+    is subtracted and the new one added (the readings count is unchanged) and ``normalised`` carries the
+    revision that makes it replace the earlier row downstream. An end off the meter's grid is
+    ``off_grid_reading``: the same interval stamped a second later must not be a second identity."""
     ts, meter = r["ts"], r["meter_id"]
-    fp = reading_identity.fingerprint(value)
-    slot = month.slot(ts)
-    counted = month.counted(ts, slot)
-    if counted is None:  # a first count (also a correction of a reading that never counted)
-        if not month.room_for(ts, slot):
-            return Rejection("off_grid_reading", f"meter {meter!r}: ts {ts} is not on the meter's interval grid "
-                             f"and the month already has {reading_identity.MAX_OFF_GRID} such readings; send "
-                             "interval ends on the registered interval's boundaries")
-        add(f"{r['energy_type']}|{r['unit']}", ts, value, mgce, 1)
-        month.put(ts, slot, fp)
+    found = ids.day(meter, ts, step)
+    if isinstance(found, str):
+        return Rejection("off_grid_reading", f"meter {meter!r}: {found}")
+    day, index = found
+    counted = day.values[index]
+    energy_unit = f"{r['energy_type']}|{r['unit']}"
+    if counted == reading_identity.NOT_COUNTED:  # a first count (also a correction of a reading never counted)
+        problem = _out_of_range(r, value, mgce, totals, enterprise_coal)
+        if problem is not None:
+            return problem
+        add(energy_unit, ts, value, mgce, 1)
+        day.put(index, value, version)
         return None
-    if counted == fp:
+    if counted == value:
         return Rejection("duplicate_reading", f"meter {meter!r}: the reading ending at ts {ts} was already counted "
                          f"with this value ({value / 1000} {r['unit']})")
     replaces = r.get("replaces_value_milli")
-    if replaces is None or not 0 <= replaces <= VALUE_LIMIT or reading_identity.fingerprint(replaces) != counted:
+    if replaces != counted:
         said = "no replaces_value_milli" if replaces is None else f"replaces_value_milli {replaces}"
         return Rejection("conflicting_reading", f"meter {meter!r}: the reading ending at ts {ts} was counted with "
-                         f"another value than {value / 1000} {r['unit']} ({said} matches it); send a correction "
-                         "with replaces_value_milli = the value counted")
-    old_mgce = factors(r["energy_type"], r["unit"], ts).to_mgce(replaces)
-    add(f"{r['energy_type']}|{r['unit']}", ts, value - replaces, mgce - old_mgce, 0)
-    month.put(ts, slot, fp)
+                         f"another value than {value} thousandths of {r['unit']}, and {said} is not it; send a "
+                         "correction with replaces_value_milli = exactly the value counted")
+    old_mgce = factors(r["energy_type"], r["unit"], ts).to_mgce(counted)
+    problem = _out_of_range(r, value - counted, mgce - old_mgce, totals, enterprise_coal)
+    if problem is not None:
+        return problem
+    add(energy_unit, ts, value - counted, mgce - old_mgce, 0)
+    day.put(index, value, version)
     normalised["revision"] = version
-    normalised["replaced_physical_milli"] = replaces
+    normalised["replaced_physical_milli"] = counted
     notices.append(Rejection("reading_corrected", f"meter {meter!r}: the reading ending at ts {ts} corrected from "
-                             f"{replaces} to {value} thousandths of {r['unit']} ({old_mgce} to {mgce} mgce)"))
+                             f"{counted} to {value} thousandths of {r['unit']} ({old_mgce} to {mgce} mgce)"))
     return None
 
 
-def _out_of_range(r: dict, value: int, mgce: int, totals: dict) -> Rejection | None:
-    """A reading too large to count: itself, or the monthly total it would make, beyond VALUE_LIMIT."""
+def _out_of_range(r: dict, value: int, mgce: int, totals: dict,
+                  enterprise_coal: Callable[[str], int]) -> Rejection | None:
+    """A reading too large to count: itself, the monthly total of its bucket, or the enterprise's monthly coal
+    over all its buckets (what the province adds up), beyond VALUE_LIMIT once ``value``/``mgce`` are added
+    (negative for a correction downwards; totals never go below zero)."""
+    key = _bucket_key(r)
+    row = totals.get(key) or [0, 0]
     if value <= VALUE_LIMIT and mgce <= VALUE_LIMIT:
-        row = totals.get(_bucket_key(r))
-        if row is None or (row[0] + value <= VALUE_LIMIT and row[1] + mgce <= VALUE_LIMIT):
+        if 0 <= row[0] + value <= VALUE_LIMIT and 0 <= row[1] + mgce <= VALUE_LIMIT \
+                and enterprise_coal(key) + mgce <= VALUE_LIMIT:
             return None
     return Rejection("value_out_of_range", f"meter {r['meter_id']!r}: {value} thousandths ({mgce} mgce) would "
-                     f"bring its monthly total beyond {VALUE_LIMIT}")
+                     f"bring its monthly total ({row[0]} thousandths, {row[1]} mgce) or the enterprise's monthly "
+                     f"coal over all its energies ({enterprise_coal(key)} mgce) outside 0..{VALUE_LIMIT}")
+
+
+def _check_encodable(state: dict, touched: set[str], coal_of_month: dict[str, int]) -> None:
+    """Every total this batch moved is within 0..VALUE_LIMIT, before anything of the batch is stored (the
+    checks per reading make this hold; a breach is a bug, not data, and must not be saved)."""
+    for key in touched:
+        if not all(0 <= x <= VALUE_LIMIT for x in state["m"][key][:3]):
+            raise ValueError(f"enterprise total {key} out of 0..{VALUE_LIMIT}: {state['m'][key]}")
+    for period, coal in coal_of_month.items():
+        if not 0 <= coal <= VALUE_LIMIT:
+            raise ValueError(f"enterprise coal of {period} out of 0..{VALUE_LIMIT}: {coal}")
 
 
 def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,

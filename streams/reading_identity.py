@@ -1,44 +1,60 @@
 """Which interval readings an enterprise's totals already hold, and which batch identities are acceptable.
 
-The identity of an interval reading is (enterprise, meter, interval end). The enterprise state keeps, per
-meter and per *open* month, which intervals were counted and a 16-bit fingerprint of the value counted
-for each, so that
+The identity of an interval reading is (enterprise, meter, interval end). For every interval reading of an
+open month the EXACT value counted is kept, so that
 
 * an exact resend (same identity, same value) counts nothing, whatever batch, sequence or gateway brings it;
-* a different value is refused (``conflicting_reading``) unless it declares the value it replaces
-  (``replaces_value_milli``, reading batch v3) and that value's fingerprint is the one counted: then it is
-  a correction and replaces the counted value.
+* a different value is refused (``conflicting_reading``) unless it declares, in ``replaces_value_milli``
+  (reading batch v3), exactly the value counted: then it is a correction and replaces that value.
+  Nothing short of the exact value passes (a digest could be matched by a value found offline).
 
-Layout in the enterprise state (JSON; ``state["id"]``)::
+Interval ends must lie on the meter's registered grid: multiples of its interval after each CST midnight,
+and midnight itself (``off_grid_reading`` otherwise), so one interval has one identity.
 
-    {"G-01|2026-10": [900000, "<bitmap, base64>", "<fingerprints, base64>", {"<ts>": fp, ...}]}
+Layout. One value per meter and CST day (``"<meter>|<YYYY-MM-DD>"``; meters finer than a minute split a day
+into parts of ``SLOTS_PER_KEY`` slots, ``"<meter>|<YYYY-MM-DD>#<part>"``), kept beside the enterprise state
+(the worker stores them in the enterprise-state table under ``"<uscc>|<meter>|<day>"``; pure callers pass
+no mapping and get them in ``state["id"]``)::
 
-Slot ``i`` of a month is the interval ending at ``month_start + (i + 1) x step`` on the grid of the
-meter's registered interval (anchored at CST midnight, so daily meters end on a CST day): bit ``i`` of the
-bitmap says it was counted, bytes ``2i, 2i+1`` hold its fingerprint. Both arrays only reach the byte of
-the highest slot used, so a month in progress costs what has arrived. A reading whose end is not on the grid goes to a
-small bounded map (``MAX_OFF_GRID`` per meter-month). A 15-minute meter's full month is 2,976 slots:
-372 bytes of bitmap and 5,952 of fingerprints, 8,432 characters of base64 in the state.
+    "<step ms>:<tag>:<values>:<fresh>:<fixed>"
 
-A month's identities are forgotten once the month is closed for the enterprise (no reading can reach it
-any more), so the state stays bounded by meters x open months.
+``values`` is base64 of the little-endian int64 values of the part's slots (slot ``i`` is the interval ending
+at midnight + (i + 1) x step, the last one at midnight), -1 for "not counted" (counted values are >= 0): 96
+slots, 1,024 characters, for a 15-minute meter-day. A batch rewrites only the meter-days it touches, so
+every stored value stays about 1 kB however many meters an enterprise has, and the enterprise state keeps
+only a small index per meter (``state["ix"]``: first and last day held, parts per day).
 
-A 16-bit fingerprint tells an exact resend from a changed value except with probability 2^-16: such a
-changed value is taken for a resend and not counted (what a conflicting reading gets anyway), and a
-correction whose declared old value is wrong passes with that probability.
+``tag`` is the enterprise-state version of the batch that last wrote the value, ``fresh`` (a bitmap) and
+``fixed`` (slot, old value pairs) what that batch changed. The worker writes a batch's meter-days before the
+enterprise state, in the same changelog partition, so a crash can keep the meter-days of a batch whose
+state was lost, never the reverse; such a value (tag above the state's version) is rolled back with its
+``fresh`` and ``fixed`` when read, and the batch, processed again, counts exactly as the first time.
+
+A month's values are removed once the month is closed for the enterprise as its saved state stands (grace
+and revision window passed: no reading can reach it, even when a batch is processed again), so what is kept
+is bounded by meters x open days.
 """
 
 from __future__ import annotations
 
 import re
 from base64 import b64decode, b64encode
-from hashlib import blake2b
 
-from ecmon.months import month_start_ms
+import sys
+from array import array
+from collections.abc import MutableMapping
+from datetime import date, timedelta
+from functools import lru_cache
+
+from ecmon.months import month_of_interval, month_start_ms
 
 CST_OFFSET_MS = 8 * 3_600_000
 DEFAULT_STEP_MS = 900_000  # the standard's 15 minutes, for a meter whose interval the caller does not know
-MAX_OFF_GRID = 64  # readings off the interval grid remembered per meter and month
+DAY_MS = 86_400_000
+#: slots per stored value: a day of a meter of one minute or more; finer meters split their days
+SLOTS_PER_KEY = 1_440
+NOT_COUNTED = -1
+_EPOCH = date(1970, 1, 1)
 
 #: gateway_id: what a gateway names itself within its enterprise (interface standard, section 5.1)
 GATEWAY_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -63,89 +79,163 @@ def batch_identity_problem(batch: dict) -> tuple[str, str] | None:
     return None
 
 
-def fingerprint(value: int) -> int:
-    """16 bits of BLAKE2b over the value's decimal text: equal values, equal fingerprints."""
-    return int.from_bytes(blake2b(str(value).encode(), digest_size=2).digest(), "little")
+@lru_cache(maxsize=8192)
+def day_text(day: int) -> str:
+    """'YYYY-MM-DD' of CST day number ``day`` (days since 1970-01-01 CST)."""
+    return (_EPOCH + timedelta(days=day)).isoformat()
 
 
-class MonthIdentities:
-    """The counted intervals of one meter in one month (decoded from, and encoded back to, the state)."""
+def day_number(ts: int) -> int:
+    """The CST day number the interval ending at ``ts`` belongs to (an end at midnight closes the day before)."""
+    return (ts - 1 + CST_OFFSET_MS) // DAY_MS
 
-    __slots__ = ("start", "step", "bits", "fps", "off", "changed")
 
-    def __init__(self, start: int, step: int, bits: bytearray, fps: bytearray, off: dict[str, int]) -> None:
-        self.start, self.step, self.bits, self.fps, self.off = start, step, bits, fps, off
+def slots_per_day(step: int) -> int:
+    return -(-DAY_MS // step)
+
+
+def parts_per_day(step: int) -> int:
+    return -(-slots_per_day(step) // SLOTS_PER_KEY)
+
+
+def grid_problem(ts: int, step: int) -> str | None:
+    """Why an interval end ``ts`` is not on the grid of a meter of interval ``step``, or None."""
+    offset = ts - 1 + CST_OFFSET_MS
+    into_day = offset % DAY_MS + 1  # 1 .. DAY_MS: an end at midnight is the day's last
+    if into_day == DAY_MS or into_day % step == 0:
+        return None
+    return (f"ts {ts} ends {into_day / 1000:g} s after CST midnight; the meter's registered interval of "
+            f"{step / 1000:g} s expects interval ends at multiples of {step / 1000:g} s after CST midnight "
+            f"(and at midnight), e.g. ts {ts - into_day % step} or {ts - into_day % step + step}")
+
+
+def _q(values: array) -> bytes:
+    if sys.byteorder == "big":  # stored little-endian whatever the machine
+        values = array("q", values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _unq(raw: bytes) -> array:
+    values = array("q")
+    values.frombytes(raw)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
+
+
+class DayIdentities:
+    """The counted values of one meter in one day (or part of a day), decoded for one batch."""
+
+    __slots__ = ("step", "tag", "values", "fresh", "fixed", "changed")
+
+    def __init__(self, step: int, tag: int, values: array, fresh: bytearray, fixed: array) -> None:
+        self.step, self.tag, self.values, self.fresh, self.fixed = step, tag, values, fresh, fixed
         self.changed = False
 
-    def slot(self, ts: int) -> int:
-        """The slot of the interval ending at ``ts`` in this month, or -1 when ``ts`` is off the grid."""
-        if (ts + CST_OFFSET_MS) % self.step:
-            return -1
-        return (ts - self.start - 1) // self.step
+    @classmethod
+    def new(cls, step: int, part: int) -> DayIdentities:
+        n = min(SLOTS_PER_KEY, slots_per_day(step) - part * SLOTS_PER_KEY)
+        return cls(step, 0, array("q", [NOT_COUNTED]) * n, bytearray(), array("q"))
 
-    def counted(self, ts: int, slot: int) -> int | None:
-        """The fingerprint counted for the interval ending at ``ts`` (in ``slot``), or None."""
-        if slot < 0:
-            return self.off.get(str(ts))
-        if slot >= len(self.bits) << 3 or not self.bits[slot >> 3] >> (slot & 7) & 1:
-            return None
-        return self.fps[2 * slot] | self.fps[2 * slot + 1] << 8
+    @classmethod
+    def decode(cls, text: str, committed: int) -> DayIdentities:
+        step, tag, values, fresh, fixed = text.split(":")
+        day = cls(int(step), int(tag), _unq(b64decode(values)), bytearray(b64decode(fresh)), _unq(b64decode(fixed)))
+        if day.tag > committed:  # written by a batch whose enterprise state was lost: roll it back
+            for i in range(len(day.values)):
+                if i >> 3 < len(day.fresh) and day.fresh[i >> 3] >> (i & 7) & 1:
+                    day.values[i] = NOT_COUNTED
+            for j in range(0, len(day.fixed), 2):
+                day.values[day.fixed[j]] = day.fixed[j + 1]
+            day.tag, day.fresh, day.fixed = 0, bytearray(), array("q")
+            day.changed = True  # write the rolled-back value whatever this batch does
+        return day
 
-    def room_for(self, ts: int, slot: int) -> bool:
-        return slot >= 0 or str(ts) in self.off or len(self.off) < MAX_OFF_GRID
+    def encoded(self) -> str:
+        return (f"{self.step}:{self.tag}:{b64encode(_q(self.values)).decode()}:{b64encode(self.fresh).decode()}:"
+                f"{b64encode(_q(self.fixed)).decode()}")
 
-    def put(self, ts: int, slot: int, fp: int) -> None:
-        """Record ``fp`` as counted for the interval ending at ``ts`` (room_for must hold)."""
+    def put(self, index: int, value: int, version: int) -> None:
+        """Record ``value`` as counted in slot ``index`` by the batch of enterprise-state ``version``."""
+        if self.tag != version:  # the undo record describes the last writing batch only
+            self.tag, self.fresh, self.fixed = version, bytearray(), array("q")
+        old = self.values[index]
+        byte = index >> 3
+        seen = byte < len(self.fresh) and self.fresh[byte] >> (index & 7) & 1
+        if old == NOT_COUNTED:
+            if byte >= len(self.fresh):
+                self.fresh.extend(bytes(byte + 1 - len(self.fresh)))
+            self.fresh[byte] |= 1 << (index & 7)
+        elif not seen and index not in self.fixed[::2]:
+            self.fixed.extend((index, old))
+        self.values[index] = value
         self.changed = True
-        if slot < 0:
-            self.off[str(ts)] = fp
-            return
-        byte = slot >> 3
-        if byte >= len(self.bits):  # grow a byte (8 slots) at a time: readings mostly arrive in time order
-            self.bits.extend(bytes(byte + 1 - len(self.bits)))
-            self.fps.extend(bytes(16 * (byte + 1) - len(self.fps)))
-        self.bits[byte] |= 1 << (slot & 7)
-        self.fps[2 * slot] = fp & 0xFF
-        self.fps[2 * slot + 1] = fp >> 8
-
-    def encoded(self) -> list:
-        return [self.step, b64encode(self.bits).decode(), b64encode(self.fps).decode(), self.off]
 
 
 class ReadingIdentities:
-    """The identity records of one enterprise state, decoded lazily for one batch; ``save()`` writes back."""
+    """The identity records of one enterprise for one batch: read lazily, written back by ``save()``.
 
-    def __init__(self, state: dict, steps: dict[str, int] | None) -> None:
-        self.store: dict[str, list] = state.setdefault("id", {})
-        self.steps = steps or {}
-        self.open: dict[tuple[str, str], MonthIdentities] = {}
+    ``store`` holds ``"<meter>|<day>[#part]" -> value`` (the worker's view of its table, or ``state["id"]``);
+    ``state["ix"]`` indexes it per meter as [first day, last day, parts per day] (CST day numbers)."""
 
-    def month(self, meter: str, period: str) -> MonthIdentities:
-        found = self.open.get((meter, period))
-        if found is not None:
-            return found
-        key = f"{meter}|{period}"
-        raw = self.store.get(key)
-        if raw is None:
-            step = self.steps.get(meter) or DEFAULT_STEP_MS
-            found = MonthIdentities(month_start_ms(period), step, bytearray(), bytearray(), {})
+    def __init__(self, state: dict, store: MutableMapping[str, str] | None, version: int) -> None:
+        if store is None:
+            self.store: MutableMapping[str, str] = state.setdefault("id", {})
         else:
-            # The month keeps the step it started with: a re-registered interval cannot renumber its slots.
-            found = MonthIdentities(month_start_ms(period), raw[0], bytearray(b64decode(raw[1])),
-                                    bytearray(b64decode(raw[2])), raw[3])
-        self.open[(meter, period)] = found
-        return found
+            state.pop("id", None)
+            self.store = store
+        self.index: dict[str, list[int]] = state.setdefault("ix", {})
+        self.committed = state["v"]
+        self.version = version
+        self.open: dict[str, DayIdentities] = {}
+
+    def day(self, meter: str, ts: int, step: int) -> tuple[DayIdentities, int] | str:
+        """(the meter-day holding the interval ending at ``ts``, its slot there), or why ``ts`` is off grid."""
+        problem = grid_problem(ts, step)
+        if problem is not None:
+            return problem
+        number = day_number(ts)
+        slot = (ts - 1 + CST_OFFSET_MS) % DAY_MS // step
+        part, index = divmod(slot, SLOTS_PER_KEY)
+        key = f"{meter}|{day_text(number)}" + (f"#{part}" if part else "")
+        found = self.open.get(key)
+        if found is None:
+            raw = self.store.get(key)
+            found = DayIdentities.new(step, part) if raw is None else DayIdentities.decode(raw, self.committed)
+            self.open[key] = found
+            entry = self.index.get(meter)
+            if entry is None:
+                self.index[meter] = [number, number, parts_per_day(step)]
+            else:
+                entry[0], entry[1] = min(entry[0], number), max(entry[1], number)
+                entry[2] = max(entry[2], parts_per_day(step))
+        if found.step != step:
+            # Re-registered with another interval during the day: the day keeps the grid it started on.
+            if grid_problem(ts, found.step) is not None or parts_per_day(found.step) > 1:
+                return (f"ts {ts}: the meter's day {day_text(number)} is already identified on a grid of "
+                        f"{found.step / 1000:g} s, and ts is not on it (the interval changed during the day); "
+                        "send the rest of that day on the old grid")
+            index = (ts - 1 + CST_OFFSET_MS) % DAY_MS // found.step
+        return found, index
 
     def save(self) -> None:
-        for (meter, period), month in self.open.items():
-            if month.changed:
-                self.store[f"{meter}|{period}"] = month.encoded()
+        for key, day in self.open.items():
+            if day.changed:
+                self.store[key] = day.encoded()
 
-
-def forget_closed(state: dict, closed_before: int, month_end_ms) -> None:
-    """Drop the identities of months that ended before ``closed_before`` (closed: nothing reaches them)."""
-    store = state.get("id")
-    if not store:
-        return
-    for key in [k for k in store if month_end_ms(k.rsplit("|", 1)[1]) < closed_before]:
-        del store[key]
+    def forget_closed(self, closed_before: int) -> None:
+        """Remove the values of months that ended before ``closed_before`` (closed: no reading reaches them)."""
+        first_open = (month_start_ms(month_of_interval(closed_before)) + CST_OFFSET_MS) // DAY_MS
+        for meter in [m for m, e in self.index.items() if e[0] < first_open]:
+            first, last, parts = self.index[meter]
+            for number in range(first, min(last + 1, first_open)):
+                day = day_text(number)
+                for part in range(parts):
+                    key = f"{meter}|{day}" + (f"#{part}" if part else "")
+                    if key in self.store:
+                        del self.store[key]
+            if last < first_open:
+                del self.index[meter]
+            else:
+                self.index[meter][0] = first_open

@@ -163,10 +163,20 @@ def _state_size(settings: Settings, cfg: BenchConfig) -> dict:
     for table in STATE_TABLES:
         topic = f"{settings.worker_app_id}-{table}-changelog"
         latest = _latest_values(client_config(settings, "admin"), topic)
-        tables[table] = {"enterprises": len(latest), "json_bytes": sum(len(v) for v in latest.values()),
-                         "python_bytes": sum(deep_sizeof(json.loads(v)) for v in latest.values()),
-                         "changelog_disk_bytes": topic_disk_bytes(settings.state_dir, topic),
-                         "meters": sum(meters_of.get(json.loads(k), 0) for k in latest)}
+        # enterprise-state also holds the reading identities, one value per "<uscc>|<meter>|<day>"
+        # (streams/reading_identity.py): shown as their own line, "meters" counted once, by the state
+        parts = {table: {k: v for k, v in latest.items() if "|" not in json.loads(k)},
+                 "reading-identities": {k: v for k, v in latest.items() if "|" in json.loads(k)}}
+        for name, values in parts.items():
+            if name == "reading-identities" and table != "enterprise-state":
+                continue
+            tables[name] = {"enterprises": len({json.loads(k).split("|")[0] for k in values}),
+                            "values": len(values), "json_bytes": sum(len(v) for v in values.values()),
+                            "python_bytes": sum(deep_sizeof(json.loads(v)) for v in values.values()),
+                            "changelog_disk_bytes": topic_disk_bytes(settings.state_dir, topic)
+                            if name == table else 0,
+                            "meters": sum(meters_of.get(k, 0)
+                                          for k in {json.loads(k).split("|")[0] for k in values})}
     # Per meter of the enterprises each table holds: the detectors are checkpointed at most every 10 s, so
     # in a short run some enterprises have no detector value in the changelog yet.
     per_meter = {k: sum(_per_meter(t, k) for t in tables.values())
@@ -366,7 +376,8 @@ def report_table(result: dict) -> Table:
                   f"{_mib(mem['sink_peak_rss_bytes'])}", "", "VmHWM")
     table.add_row("worker state / meter", f"{st['json_bytes_per_meter']:,.0f} B JSON", "",
                   f"{st['python_bytes_per_meter']:,.0f} B in Python; JSON: enterprise "
-                  f"{_per_meter(st['tables']['enterprise-state'], 'json_bytes'):,.0f} + detectors "
+                  f"{_per_meter(st['tables']['enterprise-state'], 'json_bytes'):,.0f} + identities "
+                  f"{_per_meter(st['tables'].get('reading-identities', {'meters': 0}), 'json_bytes'):,.0f} + detectors "
                   f"{_per_meter(st['tables']['meter-detectors'], 'json_bytes'):,.0f}")
     table.add_section()
     for t in result["targets"]:

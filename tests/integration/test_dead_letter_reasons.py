@@ -335,11 +335,9 @@ def run(own_pipeline) -> Run:
     factor = coal_factor(m0.energy_type, m0.unit, method=ledger.electricity_method)
     row[0] += 500
     row[1] += factor.to_mgce(4500) - factor.to_mgce(4000)
-    off = [reading(m0.meter_id, m0.energy_type, m0.unit, _cst("2026-11-09") + 7 + i * MIN15_MS, 10 + i)
-           for i in range(65)]  # 7 ms off the grid: the platform remembers 64 such per meter and month
+    # the same interval stamped 1 s and 2 s late: off the meter's 15-minute grid, refused, nothing counts
+    off = [reading(m0.meter_id, m0.energy_type, m0.unit, tc + i * 1000, 10 + i) for i in (1, 2)]
     craft("off_grid_reading", a.uscc.encode(), signed(batch_record(a, next_seq(a), off, now)), a.uscc)
-    for r in off[:64]:
-        _count(ledger, a, r)
 
     # -- gateway identity: ids, the sequence window, the gap memory (refused whole, nothing counts) ----------
     craft("invalid_gateway_id", a.uscc.encode(),

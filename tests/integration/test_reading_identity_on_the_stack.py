@@ -47,6 +47,12 @@ def signed_batch(ent: Enterprise, gateway: str, sequence: int, readings: list[di
                                                                                   private_key)})
 
 
+def _digest(value: int) -> bytes:
+    from hashlib import blake2b
+
+    return blake2b(str(value).encode(), digest_size=2).digest()
+
+
 def test_the_same_reading_counts_once_and_a_correction_replaces_in_aggregates_and_readings(own_pipeline):
     settings = own_pipeline
     (ent,) = build_fleet(1, ("370000",), seed=151)
@@ -104,6 +110,10 @@ def test_the_same_reading_counts_once_and_a_correction_replaces_in_aggregates_an
     expect({t1: 1000, t1 + Q: 2000, t1 + 2 * Q: 5})
     send(ent.gateway_id, 4, [reading(t1, 1700)])  # a changed value without a correction: refused
     send(ent.gateway_id, 5, [reading(t1 + Q, 2500, replaces=2000)])  # a correction
+    # the review's forgery: an old value with the 16-bit digest of the one counted, found offline
+    forged = next(v for v in range(2**56, 2**57) if _digest(v) == _digest(1000))
+    send(ent.gateway_id, 6, [reading(t1, 0, replaces=forged)])
+    send(ent.gateway_id, 7, [reading(t1 + 2 * Q + 1000, 5)])  # the same interval a second late: off the grid
     expect({t1: 1000, t1 + Q: 2500, t1 + 2 * Q: 5})
 
     deadline = time.monotonic() + 30
@@ -111,10 +121,12 @@ def test_the_same_reading_counts_once_and_a_correction_replaces_in_aggregates_an
     while time.monotonic() < deadline:
         reasons = dict(client.execute(f"SELECT reason, count() FROM {db}.dead_letters WHERE uscc = %(u)s "
                                       f"GROUP BY reason", {"u": ent.uscc}))
-        if reasons == {"duplicate_reading": 3, "conflicting_reading": 1, "reading_corrected": 1}:
+        if reasons == {"duplicate_reading": 3, "conflicting_reading": 2, "reading_corrected": 1,
+                       "off_grid_reading": 1}:
             break
         time.sleep(1)
-    assert reasons == {"duplicate_reading": 3, "conflicting_reading": 1, "reading_corrected": 1}
+    assert reasons == {"duplicate_reading": 3, "conflicting_reading": 2, "reading_corrected": 1,
+                       "off_grid_reading": 1}
     [detail] = client.execute(f"SELECT detail FROM {db}.dead_letters WHERE uscc = %(u)s AND "
                               f"reason = 'reading_corrected'", {"u": ent.uscc})[0]
     assert "from 2000 to 2500" in detail

@@ -316,7 +316,7 @@ def deliveries(draw) -> list[dict]:
     in any order: each reading either its identity's first value, a resend, a changed value or a correction
     (of the right or of a wrong old value)."""
     slots = [("E-01", T0 + i * MIN15) for i in (1, 2, 3)] + [("G-01", T0 + MIN15), ("E-01", T0 + MIN15 + 7)]
-    values = st.sampled_from([0, 1, 1000, 1001, 123_456])
+    values = st.sampled_from([0, 1, 1000, 1001, 123_456, er.VALUE_LIMIT // 2, er.VALUE_LIMIT])
     out = []
     for n in range(draw(st.integers(1, 12))):
         rs = []
@@ -334,15 +334,22 @@ def deliveries(draw) -> list[dict]:
 @given(deliveries(), st.sampled_from(["equivalent", "equal"]))
 def test_with_resends_and_corrections_the_totals_equal_the_readings_table(delivered, method):
     """Aggregates and readings agree, always: the rows the sink would keep (per identity, the highest version,
-    as ReplacingMergeTree does) sum to the enterprise totals, and each identity counts once."""
+    as ReplacingMergeTree does) sum to the enterprise totals, each identity counts once, an end off the grid
+    (E-01 at +7 ms) never counts, and no total is ever negative or beyond VALUE_LIMIT."""
     from sinks.rows import CORRECTION_VERSION
 
     state = er.new_state()
+    identities: dict[str, str] = {}
     table: dict[tuple, tuple[int, int, int]] = {}  # (meter, ts) -> (version, physical, mgce)
     for n, b in enumerate(delivered):
-        out = er.apply_batch(state, b, METERS, er.factors_for(method), intervals={"E-01": MIN15, "G-01": MIN15})
-        assert {r.reason for r in out.rejections} <= {"duplicate_reading", "conflicting_reading",
-                                                         "sequence_out_of_window"}, out.rejections
+        out = er.apply_batch(state, b, METERS, er.factors_for(method), intervals={"E-01": MIN15, "G-01": MIN15},
+                             identities=identities)
+        assert {r.reason for r in out.rejections} <= {"duplicate_reading", "conflicting_reading", "off_grid_reading",
+                                                         "value_out_of_range", "sequence_out_of_window"}, out.rejections
+        assert all(row["interval_end"] % MIN15 == 0 for row in out.normalised)
+        for row in state["m"].values():
+            assert all(0 <= x <= er.VALUE_LIMIT for x in row[:3])
+        assert sum(row[1] for row in state["m"].values()) <= er.VALUE_LIMIT
         for row in out.normalised:
             version = CORRECTION_VERSION + row["revision"] if row.get("revision") else n + 1
             key = (row["meter_id"], row["interval_end"])
