@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -318,9 +319,22 @@ def registry_signed_bytes(record: dict) -> bytes:
     return codec.encode("enterprise_record", {**record, "registry_signature": b""}, schema=_v3_enterprise_record())
 
 
-def sign_registry_record(record: dict, authority: Ed25519PrivateKey) -> dict:
-    """The record with the registry authority's signature filled in."""
-    return {**record, "registry_signature": sign(registry_signed_bytes(record), authority)}
+_last_issued_ms = 0
+
+
+def issue_time_ms() -> int:
+    """Now in epoch ms, strictly later than every earlier answer of this process: two records the authority
+    signs in one millisecond (a registration and an immediate rotation) must still be ordered, since the
+    follower refuses a record not issued after the newest it accepted (stale_registry_record)."""
+    global _last_issued_ms
+    _last_issued_ms = max(int(time.time() * 1000), _last_issued_ms + 1)
+    return _last_issued_ms
+
+
+def sign_registry_record(record: dict, authority: Ed25519PrivateKey, issued_at: int | None = None) -> dict:
+    """The record with ``issued_at`` (now, unless given) and the registry authority's signature over both."""
+    issued = {**record, "issued_at": issue_time_ms() if issued_at is None else issued_at}
+    return {**issued, "registry_signature": sign(registry_signed_bytes(issued), authority)}
 
 
 def verify_registry_record(record: bytes | dict, authority_public_key: bytes) -> bool:

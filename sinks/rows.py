@@ -16,6 +16,8 @@ from datetime import date, datetime, timezone
 
 from ecmon import codec, topics
 from ecmon.months import month_of_interval
+from ecmon.registry_records import read_registry_record
+from ecmon.rejection import Rejection
 from ecmon.regions import NoPrefecture, UnknownRegion, prefecture_of, province_of
 from ecmon.uscc import region_of
 from sinks.databases import province_codes, province_database
@@ -138,6 +140,9 @@ def _dead_letter(record: dict, origin: Origin) -> Converted:
 
 
 def _enterprise(record: dict, origin: Origin) -> Converted:
+    """A record that passed the worker's checks (Rows._convert). Its version is the authority's issued_at
+    (ms; an offset only for a record without one): the ReplacingMergeTree keeps the record the authority
+    issued last, so a replayed older record, stale for the worker, never outranks it here either."""
     code = record["region_code"]
     try:
         province = province_of(code)
@@ -151,7 +156,7 @@ def _enterprise(record: dict, origin: Origin) -> Converted:
     yield "enterprises", province, (
         record["uscc"], record["name"], code, province, prefecture, record["industry_code"], record["tier"],
         [m["meter_id"] for m in meters], [m["energy_type"] for m in meters], [m["unit"] for m in meters],
-        [m["interval_s"] for m in meters], utc(record["valid_from"]), origin.offset,
+        [m["interval_s"] for m in meters], utc(record["valid_from"]), record.get("issued_at") or origin.offset,
     )
 
 
@@ -263,6 +268,8 @@ class Rows:
     """The rows of one consumed batch, per (database, table), each with the message it came from."""
 
     national: str
+    #: the registry authority's raw Ed25519 public key; without it every registry record is refused
+    authority_public_key: bytes = b""
     tables: dict[tuple[str, str], list[tuple]] = field(default_factory=lambda: defaultdict(list))
     origins: dict[tuple[str, str], list[Origin]] = field(default_factory=lambda: defaultdict(list))
     #: dead letters this batch added, by reason (the sink's metric counts them once written)
@@ -315,10 +322,13 @@ class Rows:
             self.add_dead_letter(origin, "unexpected_record_type",
                                  f"the sink reads {expected or 'no such record'} on {topic}, not {name}")
             return None
-        if name == "enterprise_record" and origin.key != record["uscc"].encode():
-            self.add_dead_letter(origin, "key_mismatch", f"registry key {origin.key[:100]!r} but record USCC "
-                                 f"{record['uscc'][:64]!r}")
-            return None
+        if name == "enterprise_record":
+            # The worker's own checks and signature (ecmon/registry_records.py): the enterprises table must
+            # list no record the worker refused, under the same reason.
+            checked = read_registry_record(origin.key, value, self.authority_public_key)  # type: ignore[arg-type]
+            if isinstance(checked, Rejection):
+                self.add_dead_letter(origin, checked.reason, checked.detail)
+                return None
         try:
             return list(converter(record, origin))
         except Exception as exc:  # a value the tables cannot hold (e.g. period '2026-13')

@@ -27,7 +27,7 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from ecmon import topics
+from ecmon import signing, topics
 from ecmon.kafka_clients import client_config
 from ecmon.metric_defs import (
     DEAD_LETTERS,
@@ -105,6 +105,8 @@ class ClickHouseSink:
         self.max_wait_s = max_wait_s
         self.max_backoff_s = max_backoff_s
         self.database = settings.clickhouse_database
+        # the worker's registry checks need the authority's public key: a sink without it cannot start
+        self.authority_public_key = signing.registry_authority_public_key(settings)
         self.client: Client = connect(settings)
         self.consumer = Consumer(
             {
@@ -216,7 +218,7 @@ class ClickHouseSink:
 
     # -- the loop -----------------------------------------------------------------------------------
     def run_once(self) -> int:
-        rows = Rows(self.database)
+        rows = Rows(self.database, self.authority_public_key)
         deadline = time.monotonic() + self.max_wait_s
         consumed = 0
         while len(rows) < self.max_rows and time.monotonic() < deadline and self._running:

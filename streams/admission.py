@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import traceback
-from dataclasses import dataclass
 
 from ecmon import codec
 from ecmon.regions import UnknownRegion, province_of
+from ecmon.rejection import Rejection  # noqa: F401 - streams.admission.Rejection is what the agents use
 from ecmon.uscc import is_valid_uscc
 from streams import national_rollup
 
@@ -27,11 +27,6 @@ def _bad_period(periods: list[str]) -> str | None:
     return next((p for p in periods if not _PERIOD.fullmatch(p) or p > "9998-12"), None)
 
 
-@dataclass(frozen=True)
-class Rejection:
-    reason: str  # a code of REASONS
-    detail: str
-    uscc: str = ""
 
 
 def _decode(value: object, expected: str | None) -> tuple[str, dict] | Rejection:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, MutableMapping
 
 import faust
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from confluent_kafka import KafkaException
 
 from ecmon import codec, signing, topics
@@ -42,10 +42,11 @@ from ecmon.metric_defs import (
 )
 from ecmon.regions import province_of
 from ecmon.settings import Settings, get_settings
-from streams import anomaly_events, early_warning, enterprise_rollup, month_close, national_feedback, national_rollup
-from streams import regional_rollup
+from streams import anomaly_events, enterprise_rollup
+from streams import rollup_steps
+from streams.admission import Rejection
 from streams import admission, enterprise_benchmarks, faust_fixes, production_intake
-from streams.dead_letters import REASONS, dead_letter
+from streams.dead_letters import REASONS, dead_letter, dead_letter_key
 from streams.meter_watch import MeterWatch
 from streams.registry import RegistryFollower
 
@@ -57,8 +58,17 @@ MAX_BATCH_READINGS = 10_000  # the interface standard's limit; also keeps every 
 KAFKA_ERRORS = (KafkaError, KafkaException, faust.exceptions.ProducerSendError)
 
 
-def aggregate_batch(rows: list[dict]) -> bytes:
-    return codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000), "aggregates": rows})
+def too_large(exc: BaseException | None) -> bool:
+    """Whether a send failed because the message exceeds the producer's (or broker's) size limit; Faust wraps
+    aiokafka's error in ProducerSendError."""
+    while exc is not None:
+        if isinstance(exc, MessageSizeTooLargeError):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+aggregate_batch = rollup_steps.aggregate_batch
 
 
 class TableSlice(MutableMapping[str, str]):
@@ -158,12 +168,29 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             "normalised_at": int(time.time() * 1000), "readings": readings,
         })
 
+    async def send_dead_letter(reason: str, detail: str, *, topic: str, partition: int, offset: int, key: bytes,
+                               payload: bytes, uscc: str) -> None:
+        where = dict(topic=topic, partition=partition, offset=offset, uscc=uscc)
+        try:
+            await dead_letters.send(key=dead_letter_key(key), value=dead_letter(
+                reason, detail, key=key, payload=payload, **where))
+        except KAFKA_ERRORS as exc:
+            # A dead letter too large to send is the fault of the message it carries, not of Kafka: re-raising
+            # would leave the event unacknowledged and stop the agent on it (dead_letter() keeps every dead
+            # letter below the limit; this is the guard should that ever fail). Sent again without the bytes.
+            if not too_large(exc):
+                raise
+            log.error("dead letter %s for %s[%d]@%d too large to send (%s); sent without key and payload",
+                      reason, topic, partition, offset, exc)
+            await dead_letters.send(key=dead_letter_key(key), value=dead_letter(
+                reason, f"{detail} [key and payload dropped: the dead letter was too large to send]", key=b"",
+                payload=b"", **where))
+
     async def reject(reason: str, detail: str, event: faust.EventT, uscc: str = "", count: int = 1) -> None:
         msg = event.message
         DEAD_LETTERS.labels(reason=reason).inc(count)
-        value = dead_letter(reason, detail, topic=msg.topic, partition=msg.partition, offset=msg.offset,
-                            key=msg.key or b"", payload=msg.value or b"", uscc=uscc)
-        await dead_letters.send(key=msg.key or b"", value=value)
+        await send_dead_letter(reason, detail, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                               key=msg.key or b"", payload=msg.value or b"", uscc=uscc)
 
     async def survive(event: faust.EventT, handle, what: str) -> str:
         """``handle(event)``, except that an unexpected error of one message becomes its dead letter
@@ -283,14 +310,23 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         WORKER_READINGS.labels(province=province).inc(outcome.readings_accepted)
         return "applied"
 
-    async def warn(meta: dict, month_of: month_close.MonthStates, province: str, period: str) -> None:
-        found = early_warning.outlooks(month_of, province, period, registry)
-        for event in early_warning.level_changes(meta, province, found):
-            await anomalies.send(key=province.encode(), value=anomaly_events.encode(event))
-        months = [o for o in found if len(o.period) == 7]
-        if months and period >= meta.setdefault("warn_latest", ""):  # the gauge shows the newest month
-            meta["warn_latest"] = period
-            REGION_EARLY_WARNING.labels(province=province).set(months[0].level)
+    async def take_step(event: faust.EventT, step: rollup_steps.Step | Rejection, table: faust.Table) -> None:
+        """Send what the step encoded, then store its table values: a refused step changes nothing."""
+        if isinstance(step, Rejection):
+            await reject(step.reason, step.detail, event, step.uscc)
+            return
+        channels = {"aggregates": aggregates, "monthly_reports": monthly_reports, "province_totals": province_totals,
+                    "anomalies": anomalies, "feedback": feedback}
+        for channel, key, value in step.out:
+            await channels[channel].send(key=key, value=value)
+        for level, n in step.emitted.items():
+            WORKER_AGGREGATES_EMITTED.labels(level=level).inc(n)
+        for province, period, ratio in step.completeness:
+            PROVINCE_COMPLETENESS.labels(province=province, period=period).set(ratio)
+        if step.warning is not None:
+            REGION_EARLY_WARNING.labels(province=step.warning[0]).set(step.warning[1])
+        for key, value in step.store.items():
+            table[key] = value
 
     @app.agent(enterprise_totals)
     async def roll_up_regions(stream):
@@ -298,52 +334,17 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             await survive(event, roll_up_region, "the enterprise totals")
 
     async def roll_up_region(event: faust.EventT) -> None:
-        # The province's state is one table value per month ("<province>|<YYYY-MM>") plus a small
-        # province-wide value ("<province>"): a message rewrites the month it touches, not the history.
         # All keys of a province live in the partition of its messages (Faust writes a table change to
-        # the partition of the event being processed).
+        # the partition of the event being processed). The step works on copies (streams/rollup_steps.py).
         read = admission.read_enterprise_totals(event.key, event.value)
         if isinstance(read, admission.Rejection):
             await reject(read.reason, read.detail, event, read.uscc)
             return
         province, message = read
-        meta = province_state.get(province) or {}
-        months: dict[str, dict | None] = {}
-
-        def month_of(period: str) -> dict | None:
-            if period not in months:
-                months[period] = province_state.get(f"{province}|{period}")
-            return months[period]
-
-        by_period: dict[str, list[dict]] = {}
-        for row in message["totals"]:
-            by_period.setdefault(row["period"], []).append(row)
-        rows: list[dict] = []
-        for period, period_rows in sorted(by_period.items()):
-            part = {**message, "totals": period_rows}
-            month = month_of(period) or regional_rollup.new_state()
-            months[period] = month
-            keys = regional_rollup.apply_totals(month, province, part)
-            month_close.note_totals(meta, month, part)
-            rows += regional_rollup.region_aggregates(month, province, keys)
-        for period in sorted(by_period):
-            await warn(meta, month_of, province, period)
-        for report in month_close.close_months(meta, month_of, province, set(by_period), registry,
-                                               limits.month_grace_ms, revision_window_ms=limits.revision_window_ms,
-                                               sender=(message["uscc"], message.get("watermark", 0))):
-            encoded = codec.encode("monthly_report", report)
-            await monthly_reports.send(key=f"{province}/{report['period']}".encode(), value=encoded)
-            await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(), value=encoded)
-            PROVINCE_COMPLETENESS.labels(province=province, period=report["period"]).set(
-                report["completeness"]["ratio_bp"] / 10_000)
-        for period in by_period:
-            province_state[f"{province}|{period}"] = months[period]
-        province_state[province] = meta
-        await emit_aggregates(event.key, rows)
-        province_rows = [r for r in rows if r["level"] == "PROVINCE"]
-        if province_rows:  # whole, versioned province totals: replay-safe at the national level too
-            await province_totals.send(key=national_rollup.NATIONAL_KEY.encode(),
-                                       value=aggregate_batch(province_rows))
+        step = rollup_steps.region_step(province_state.get, province, message, registry,
+                                        grace_ms=limits.month_grace_ms,
+                                        revision_window_ms=limits.revision_window_ms, event_key=event.key)
+        await take_step(event, step, province_state)
 
     @app.agent(province_totals)
     async def roll_up_nation(stream):
@@ -351,30 +352,12 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             await survive(event, roll_up_national, "the province totals")
 
     async def roll_up_national(event: faust.EventT) -> None:
-        # One table value per month ("CN|<YYYY-MM>"), for the same reason as the provinces'.
         read = admission.read_province_totals(event.key, event.value)
         if isinstance(read, admission.Rejection):
             await reject(read.reason, read.detail, event, read.uscc)
             return
         key, kind, message = read
-        if kind == "monthly_report":
-            state = nation_state.get(f"{key}|{message['period']}") or national_rollup.new_state()
-            if national_feedback.note_report(state, message):
-                nation_state[f"{key}|{message['period']}"] = state
-                for answer in national_feedback.feedback(state, message["period"]):
-                    await feedback.send(key=f"{answer['province']}/{answer['period']}".encode(),
-                                        value=codec.encode("national_feedback", answer))
-            return
-        by_period: dict[str, list[dict]] = {}
-        for row in message["aggregates"]:
-            by_period.setdefault(row["period"], []).append(row)
-        out: list[dict] = []
-        for period, period_rows in by_period.items():
-            state = nation_state.get(f"{key}|{period}") or national_rollup.new_state()
-            keys = national_rollup.apply_province_rows(state, period_rows)
-            nation_state[f"{key}|{period}"] = state
-            out += national_rollup.national_aggregates(state, keys)
-        await emit_aggregates(event.key, out)
+        await take_step(event, rollup_steps.nation_step(nation_state.get, key, kind, message, event.key), nation_state)
 
     # -- production output: intake and unit-product benchmark (streams/production_intake.py,
     #    streams/enterprise_benchmarks.py). ecmon.production.v1 is keyed by USCC with the partitions of
@@ -431,9 +414,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             except queue.Empty:
                 return
             DEAD_LETTERS.labels(reason=r.reason).inc()
-            await dead_letters.send(key=r.key, value=dead_letter(
-                r.reason, r.detail, topic=r.topic, partition=r.partition, offset=r.offset, key=r.key,
-                payload=r.value, uscc=r.uscc))
+            await send_dead_letter(r.reason, r.detail, topic=r.topic, partition=r.partition, offset=r.offset,
+                                   key=r.key, payload=r.value, uscc=r.uscc)
 
     @app.timer(interval=30.0)
     async def find_silent_enterprises() -> None:

@@ -12,6 +12,15 @@ from ecmon import codec
 #: original's size, SHA-256 and source offset (the original stays on its topic for its retention).
 PAYLOAD_LIMIT = 512 * 1024
 DETAIL_LIMIT = 4096
+#: The record's own copy of the source key, and of its topic name and USCC, are cut too: a 600 kB key inside the
+#: record would push it over the limit as surely as the payload.
+KEY_LIMIT = 4096
+#: The Kafka key of a dead letter: the source key when at most this long, else "sha256:<hex>" of it.
+DEAD_LETTER_KEY_LIMIT = 256
+#: The producers' limit (Faust's and librdkafka's default max request size); every dead letter plus its key
+#: stays below it whatever the input: payload 512 KiB + detail 4096 characters (4 bytes each at most) + source
+#: key 4 KiB + names, about 560 kB.
+PRODUCER_LIMIT = 1_000_000
 
 #: Reason code -> what it means, for the docs, the dead-letter table and the operator.
 REASONS: dict[str, str] = {
@@ -70,11 +79,24 @@ REASONS: dict[str, str] = {
                                "which): it changed nothing",
     "unsigned_registry_record": "a registry record without a registry authority signature that verifies: it "
                                 "changed nothing",
+    "stale_registry_record": "a registry record, signed by the authority, whose issued_at is not later than that of "
+                             "the newest record accepted for the enterprise: a replay of an older record (it would "
+                             "undo a rotation or revocation); it changed nothing",
     "invalid_internal_message": "a message on an internal topic (enterprise or province totals) that the worker never "
                                 "writes: a period that is not a 'YYYY-MM' month, or rows of the wrong level",
     "internal_error": "a platform defect: processing this message raised an unexpected error (type in the detail, "
                       "traceback in the log); the message was set aside and processing went on",
 }
+
+
+def dead_letter_key(key: bytes | None) -> bytes:
+    """The Kafka key a dead letter is sent with: the source key, or its SHA-256 when it is long. Keyed by the
+    original, a 600 kB key beside a 450 kB payload made a dead letter the producer refused (and the agent
+    stopped on the error)."""
+    key = key or b""
+    if len(key) <= DEAD_LETTER_KEY_LIMIT:
+        return key
+    return b"sha256:" + hashlib.sha256(key).hexdigest().encode()
 
 
 def dead_letter(
@@ -83,15 +105,18 @@ def dead_letter(
     payload, key = payload or b"", key or b""
     if len(detail) > DETAIL_LIMIT:
         detail = f"{detail[:DETAIL_LIMIT]}... ({len(detail)} characters)"
+    if len(key) > KEY_LIMIT:
+        detail += (f" [key truncated to its first {KEY_LIMIT} of {len(key)} bytes, sha256 "
+                   f"{hashlib.sha256(key).hexdigest()}]")
+        key = key[:KEY_LIMIT]
     if len(payload) > PAYLOAD_LIMIT:
         detail += (f" [payload truncated to its first {PAYLOAD_LIMIT} of {len(payload)} bytes, sha256 "
                    f"{hashlib.sha256(payload).hexdigest()}; the original is {topic} partition {partition} "
                    f"offset {offset}]")
         payload = payload[:PAYLOAD_LIMIT]
-    if len(key) > DETAIL_LIMIT:
-        key = key[:DETAIL_LIMIT]
-    if len(uscc) > 64:
-        uscc = uscc[:64]
+    uscc = uscc[:64]
+    topic = topic[:255]  # Kafka's names have at most 249 characters
+    reason = reason[:64]
     return codec.encode(
         "dead_letter",
         {

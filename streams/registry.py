@@ -207,6 +207,9 @@ class RegistryFollower:
         record = read_registry_record(key, value, self.authority_public_key)
         if isinstance(record, Rejection):
             return record
+        stale = self.history.stale_problem(record)
+        if stale is not None:
+            return Rejection("stale_registry_record", stale, record["uscc"])
         self.history.add(record, at_ms)
         self._expected_cache.clear()
         uscc = record["uscc"]

@@ -5,6 +5,8 @@ batches signed with various keys go through Kafka, the worker and the sink:
 
 * its first key counts; after `ecmon keys rotate` both the old and the new key count during the overlap;
 * after `ecmon keys revoke` of the old key, a batch signed with it is `bad_signature` ("revoked at");
+* the registry record from before the revocation, replayed as it was signed (registry-role credentials
+  suffice), is `stale_registry_record` and the old key stays revoked;
 * batches "signed" with what anyone can derive from the repository (the HMAC of the old test secret, the
   interface standard's EXAMPLE key, under the enterprise's key ids or the example's) are `bad_signature`;
 * ClickHouse counts exactly the accepted batches' readings.
@@ -69,6 +71,41 @@ def bad_signature_details(client, db: str, uscc: str) -> list[str]:
                                          "reason = 'bad_signature'", {"u": uscc})]
 
 
+def newest_registry_value(settings, uscc: str) -> bytes:
+    """The newest record of ``uscc`` on the registry topic, as the registry published it (what an attacker with
+    the registry role's credentials, or a copy of the topic, can replay)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from ecmon.principals import REGISTRY_FOLLOWER_GROUPS
+
+    consumer = Consumer({**client_config(settings, "worker"), "group.id": REGISTRY_FOLLOWER_GROUPS[0],
+                         "enable.auto.commit": False, "log_level": 3})
+    try:
+        partitions = consumer.list_topics(topics.REGISTRY.name, timeout=30).topics[topics.REGISTRY.name].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topics.REGISTRY.name, p), timeout=10)[1]
+                for p in partitions}
+        consumer.assign([TopicPartition(topics.REGISTRY.name, p, OFFSET_BEGINNING) for p in partitions])
+        newest, done, deadline = None, set(), time.monotonic() + 60
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            for msg in consumer.consume(500, timeout=1.0):
+                if msg.error():
+                    continue
+                if msg.key() == uscc.encode() and msg.value() is not None:
+                    newest = msg.value()
+                if msg.offset() + 1 >= ends[msg.partition()]:
+                    done.add(msg.partition())
+            done |= {p for p, end in ends.items() if end == 0}
+        assert newest is not None, f"no registry record of {uscc} on {topics.REGISTRY.name}"
+        return newest
+    finally:
+        consumer.close()
+
+
+def stale_letters(client, db: str, uscc: str) -> list[str]:
+    return [d for (d,) in client.execute(f"SELECT detail FROM {db}.dead_letters WHERE uscc = %(u)s AND "
+                                         "reason = 'stale_registry_record'", {"u": uscc})]
+
+
 def wait_for(check, timeout: float = 90.0):
     deadline = time.monotonic() + timeout
     while True:
@@ -113,7 +150,13 @@ def test_keys_rotate_and_revoke_and_nothing_from_the_repository_signs(pipeline):
 
     # 3. revocation of the old key. The worker has read it once it has read a registration published after
     #    it: a batch of a newly registered enterprise makes it read the registry to its end.
+    before_revocation = newest_registry_value(settings, ent.uscc)
     registry_keys.revoke_enterprise(settings, ent.uscc, ent.key_id)
+    # ... and then the pre-revocation record replayed, byte for byte: validly signed, same valid_from. It must
+    # be refused as stale, or the revoked key would count again.
+    replay = registry_producer(settings)
+    replay.send(topics.REGISTRY.name, ent.uscc.encode(), before_revocation)
+    replay.flush(30)
     publish_registry(registry_producer(settings), [witness], start, INTERVAL_S, settings.state_dir)
     witness_batch = next(iter(plan_batches(witness, start, start + DAY_MS, INTERVAL_S, 4)))
     gateway.send(topics.READINGS.name, witness.uscc.encode(),
@@ -121,8 +164,10 @@ def test_keys_rotate_and_revoke_and_nothing_from_the_repository_signs(pipeline):
     gateway.flush(30)
     assert wait_for(lambda: counted_readings(client, db, witness.uscc) == len(witness_batch.readings)), \
         "the witness enterprise's batch was not counted"
-    send(ent.key_id, with_key(first), expect=f"key {ent.key_id} revoked at")
+    send(ent.key_id, with_key(first), expect=f"key {ent.key_id} revoked at")  # after the replay too
     send(new_key_id, with_key(new))  # the new key still counts
+    stale = wait_for(lambda: stale_letters(client, db, ent.uscc))
+    assert stale and "issued_at" in stale[0], stale
 
     # 4. what anyone can derive from the repository signs nothing
     hmac_key = hmac.new(OLD_TEST_SECRET, new_key_id.encode(), hashlib.sha256).digest()

@@ -462,6 +462,12 @@ def run(hostile_pipeline) -> Run:
         ("worker", Poison("an enterprise row of version 2^63-1 for the national level", topics.PROVINCE_TOTALS.name,
                           "invalid_internal_message", b"CN", aggregate_batch_bytes([forged], now))),
     ]
+    # A 600 kB key beside a 450 kB value (lz4 takes both past the broker): a dead letter keyed by the original
+    # key was over the producer's 1,000,000 bytes, the send raised and the agent (or the registry follower's
+    # dead-letter timer) stopped on it, with gateway (registry) credentials alone.
+    for role, spec in (("gateway", topics.READINGS), ("registry", topics.REGISTRY)):
+        planned.append((role, Poison("600 kB key beside a 450 kB value", spec.name, "unknown_fingerprint",
+                                     b"k" * 600_000, codec.MAGIC + bytes(8) + bytes(450_000))))
     for spec, role, record_type in CONSUMED:
         for p in poison_for(spec, record_type, keys.get(spec.name, b"poison"), now):
             if spec is topics.TARGETS and p.kind == "tombstone":

@@ -1,5 +1,5 @@
 """Registry records through the real stack (issue 15, finding 5): bad records are dead letters and change
-nothing, a tombstone stops nothing, and a mid-year re-registration leaves a closed month as it was.
+nothing (neither in the worker nor in the sink's ``enterprises`` table), a tombstone stops nothing, and a mid-year re-registration leaves a closed month as it was.
 
 A province no other test uses and enterprises of a seed of their own per run (so the test can run again
 on the same stack). G sends February and March 2026 (February closes: the province's event time passes its end plus
@@ -98,8 +98,9 @@ def test_bad_registry_records_are_dead_letters_and_history_keeps_closed_months(p
     producer.send(REGISTRY, third.encode(), None)
     # G re-registered from 16 March (CST), a valid signed record
     march_16 = first.start_ms + (28 + 15) * 86_400_000
-    producer.send(REGISTRY, g.uscc.encode(), codec.encode("enterprise_record", signing.sign_registry_record(
-        {**record, "valid_from": march_16}, authority)))
+    march_record = signing.sign_registry_record({**record, "valid_from": march_16}, authority)
+    record_versions = {"march": march_record["issued_at"]}
+    producer.send(REGISTRY, g.uscc.encode(), codec.encode("enterprise_record", march_record))
     producer.flush()
 
     # -- K sends April: the province's event time passes March's end plus grace
@@ -122,6 +123,16 @@ def test_bad_registry_records_are_dead_letters_and_history_keeps_closed_months(p
                    for says, key, _, reason in bad) and any(r == "tombstone" for r, _ in found.get(third, []))
 
     assert wait_until(all_there, 60, 1.0), letters()
+    # the sink refused them too (the same checks as the worker): none is a row of `enterprises`, whose
+    # version is the record's issued_at
+    bad_versions = tuple(value["issued_at"] for _, _, value, _ in bad if value.get("issued_at"))
+    assert client.execute(
+        f"SELECT uscc, name, region_code, version FROM {db}.enterprises WHERE uscc = %(o)s OR name = 'Forged' "
+        f"OR (uscc = %(g)s AND (region_code = '' OR version IN %(v)s))",
+        {"o": other, "g": g.uscc, "v": bad_versions}) == []
+    assert wait_until(lambda: client.execute(
+        f"SELECT count() FROM {db}.enterprises WHERE uscc = %(g)s AND version = %(v)s",
+        {"g": g.uscc, "v": record_versions["march"]})[0][0] > 0, 60, 1.0), "the valid re-registration is no row"
 
     # nothing of the bad records took effect, and the worker is up
     assert app_process(settings, "worker").pid() is not None

@@ -239,7 +239,7 @@ def test_the_sink_turns_anything_into_rows_or_one_dead_letter(topic, key, value)
     (topics.DEAD_LETTERS.name, b"k", None, "null_value"),
     (topics.REGISTRY.name, USCC.encode(), MESSAGES["aggregate_batch"], "unexpected_record_type"),
     (topics.AGGREGATES.name, b"k", MESSAGES["enterprise_record"], "unexpected_record_type"),
-    (topics.REGISTRY.name, b"91110000MA0000000X", MESSAGES["enterprise_record"], "key_mismatch"),
+    (topics.REGISTRY.name, b"91110000MA0000000X", MESSAGES["enterprise_record"], "invalid_registry_record"),  # as the worker
     (topics.NORMALISED_READINGS.name, USCC.encode(), b"\xc3\x01" + bytes(5 << 20), "message_too_large"),
 ])
 def test_the_sink_names_what_is_wrong(topic, key, value, reason):
@@ -257,3 +257,65 @@ def test_every_topic_the_sink_reads_has_its_record_type():
     from sinks.writer import SINK_TOPICS as NAMES
 
     assert {getattr(topics, n).name for n in NAMES} == set(TOPIC_RECORDS)
+
+
+# -- the sink refuses the registry records the worker refuses (review defect C) -------------------------------
+
+
+def _registry_record(**changes) -> dict:
+    from ecmon import signing
+
+    key = signing.public_key_raw(signing.generate_private_key())
+    return {"uscc": USCC, "name": "Fuzhou Steel", "region_code": "350102", "industry_code": "3110",
+            "tier": "NATIONAL_KEY", "key_id": "k1", "valid_from": 0,
+            "meters": [{"meter_id": "E-01", "energy_type": "electricity", "unit": "kWh", "interval_s": 900}],
+            "public_keys": [{"key_id": "k1", "algorithm": "ed25519", "public_key": key, "valid_from": 0,
+                             "valid_until": None, "revoked_at": None}],
+            "registry_signature": b"", **changes}
+
+
+def _sink_and_worker_verdicts(key: bytes, value: bytes, authority_public: bytes) -> tuple[Rows, object]:
+    from streams.registry_records import read_registry_record
+
+    rows = Rows("ecmon", authority_public)
+    rows.add_message(topics.REGISTRY.name, 0, 5, key, value)
+    return rows, read_registry_record(key, value, authority_public)
+
+
+def test_the_sink_refuses_registry_records_as_the_worker_does():
+    from ecmon import signing
+
+    authority = signing.generate_private_key()
+    public = signing.public_key_raw(authority)
+    good = _registry_record()
+    cases = {
+        "unsigned": codec.encode("enterprise_record", good),
+        "signed by another authority": codec.encode(
+            "enterprise_record", signing.sign_registry_record(good, signing.generate_private_key())),
+        "empty region": codec.encode("enterprise_record",
+                                     signing.sign_registry_record(_registry_record(region_code=""), authority)),
+        "key of another enterprise": codec.encode(
+            "enterprise_record", signing.sign_registry_record(_registry_record(key_id="k-of-B"), authority)),
+        "v1": MESSAGES["enterprise_record"],
+    }
+    for what, value in cases.items():
+        rows, worker = _sink_and_worker_verdicts(USCC.encode(), value, public)
+        assert isinstance(worker, admission.Rejection), what
+        (row,) = rows.tables[("ecmon", "dead_letters")]
+        assert dict(zip(COLUMNS["dead_letters"], row))["reason"] == worker.reason, what
+        assert set(rows.tables) == {("ecmon", "dead_letters")}, what  # no enterprises row anywhere
+    rows, worker = _sink_and_worker_verdicts(
+        USCC.encode(), codec.encode("enterprise_record", signing.sign_registry_record(good, authority)), public)
+    assert not isinstance(worker, admission.Rejection)
+    assert ("ecmon", "enterprises") in rows.tables and ("ecmon", "dead_letters") not in rows.tables
+
+
+def test_a_sink_without_the_authority_key_stores_no_registry_record():
+    from ecmon import signing
+
+    authority = signing.generate_private_key()
+    value = codec.encode("enterprise_record", signing.sign_registry_record(_registry_record(), authority))
+    rows = Rows("ecmon")
+    rows.add_message(topics.REGISTRY.name, 0, 5, USCC.encode(), value)
+    (row,) = rows.tables[("ecmon", "dead_letters")]
+    assert dict(zip(COLUMNS["dead_letters"], row))["reason"] == "unsigned_registry_record"

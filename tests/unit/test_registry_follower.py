@@ -144,7 +144,8 @@ def test_the_outcome_does_not_depend_on_the_order_partitions_are_read(follower):
     first = [follower._apply(*r) for r in records]
     other = RegistryFollower("127.0.0.1:1", authority_public_key=AUTHORITY_PUBLIC)
     try:
-        second = [other._apply(*r) for r in (records[1], records[2], records[0])]
+        # the records of one USCC share a partition (keyed by USCC), so only other enterprises interleave
+        second = [other._apply(*r) for r in (records[1], records[0], records[2])]
         assert first == [None, None, None] and second == [None, None, None]
         assert other.history.entries == follower.history.entries
     finally:
@@ -261,3 +262,52 @@ def test_the_follower_survives_any_key_and_value(follower, key, value, at):
     problem = follower._apply(key, value, at)
     assert problem is None or problem.reason in REASONS
     assert all(r["uscc"] == u for u, r in follower.enterprises.items())
+
+
+# -- replay of an older signed record (issued_at) ------------------------------------------------------------
+
+
+def test_a_replayed_older_record_cannot_undo_a_revocation(follower):
+    """Review defect D: a revocation keeps the key's valid_from, so the pre-revocation record (same valid_from,
+    validly signed) used to replace it and bring the revoked key back."""
+    before = record(key_seed=b"\x05" * 32)
+    old_value = signed(before)
+    assert follower._apply(A.encode(), old_value, OCT) is None
+    revoked = {**before, "public_keys": [{**before["public_keys"][0], "revoked_at": OCT + DAY}]}
+    assert follower._apply(A.encode(), signed(revoked), OCT + DAY) is None
+    problem = follower._apply(A.encode(), old_value, OCT + 2 * DAY)
+    assert problem is not None and problem.reason == "stale_registry_record" and problem.reason in REASONS
+    assert follower.current(A)["public_keys"][0]["revoked_at"] == OCT + DAY
+    assert signing.public_key_for(follower.current(A), "k1", OCT + 3 * DAY) is None
+
+
+def test_a_record_is_stale_unless_issued_after_the_newest_accepted(follower):
+    assert follower._apply(A.encode(), codec.encode("enterprise_record", signing.sign_registry_record(
+        record(), AUTHORITY, issued_at=1_000)), OCT) is None
+    for issued_at in (999, 1_000):  # older, and the same record sent again
+        problem = follower._apply(A.encode(), codec.encode("enterprise_record", signing.sign_registry_record(
+            record(valid_from=NOV), AUTHORITY, issued_at=issued_at)), NOV)
+        assert problem is not None and problem.reason == "stale_registry_record"
+    assert follower.current(A)["valid_from"] == OCT
+    assert follower._apply(A.encode(), codec.encode("enterprise_record", signing.sign_registry_record(
+        record(valid_from=NOV), AUTHORITY, issued_at=1_001)), NOV) is None
+    assert follower.current(A)["valid_from"] == NOV
+
+
+def test_issued_at_is_covered_by_the_signature():
+    value = signing.sign_registry_record(record(), AUTHORITY, issued_at=5_000)
+    assert signing.verify_registry_record(value, AUTHORITY_PUBLIC)
+    assert not signing.verify_registry_record({**value, "issued_at": 9_000}, AUTHORITY_PUBLIC)
+
+
+def test_records_signed_in_one_millisecond_are_still_ordered():
+    first, second = (signing.sign_registry_record(record(), AUTHORITY) for _ in range(2))
+    assert second["issued_at"] > first["issued_at"] > 0
+
+
+def test_a_stale_record_stays_stale_after_a_removal(follower):
+    old_value = signed(record())
+    assert follower._apply(A.encode(), old_value, OCT) is None
+    assert follower._apply(A.encode(), None, OCT + DAY) is None  # tombstone (ACL-protected, no issued_at)
+    problem = follower._apply(A.encode(), old_value, OCT + 2 * DAY)
+    assert problem is not None and problem.reason == "stale_registry_record" and follower.current(A) is None

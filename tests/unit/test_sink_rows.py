@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from clickhouse_driver import errors as ch_errors
 
-from ecmon import codec
+from ecmon import codec, signing
 from sinks.rows import COLUMNS, Rows
 from sinks.writer import ClickHouseSink, rows_at_fault
 
@@ -33,15 +33,22 @@ def test_a_province_row_goes_to_the_national_and_the_province_database():
 
 
 def test_registry_records_fill_the_enterprises_of_their_province():
-    record = {"uscc": "91370100MA0000001X", "name": "Jinan Steel", "region_code": "370102", "industry_code": "3110",
+    record = {"uscc": "91370102000000019K", "name": "Jinan Steel", "region_code": "370102", "industry_code": "3110",
               "tier": "NATIONAL_KEY", "key_id": "k1", "valid_from": 0,
               "meters": [{"meter_id": "m1", "energy_type": "electricity", "unit": "kWh", "interval_s": 900}],
               "public_keys": [], "registry_signature": b""}  # v3 fields: fastavro writes no bytes default
-    rows = Rows("ecmon")
-    rows.add_message("ecmon.registry.v1", 1, 42, record["uscc"].encode(), codec.encode("enterprise_record", record))
+    authority = signing.generate_private_key()
+    record["public_keys"] = [{"key_id": "k1", "algorithm": "ed25519", "valid_from": 0, "valid_until": None,
+                              "revoked_at": None,
+                              "public_key": signing.public_key_raw(signing.generate_private_key())}]
+    rows = Rows("ecmon", signing.public_key_raw(authority))
+    rows.add_message("ecmon.registry.v1", 1, 42, record["uscc"].encode(), codec.encode(
+        "enterprise_record", signing.sign_registry_record(record, authority, issued_at=1_790_000_000_000)))
     (row,) = rows.tables[("ecmon_370000", "enterprises")]
     values = dict(zip(COLUMNS["enterprises"], row))
-    assert values["province"] == "370000" and values["prefecture"] == "370100" and values["version"] == 42
+    # version = the authority's issued_at: a replayed older record never outranks a newer one
+    assert values["province"] == "370000" and values["prefecture"] == "370100"
+    assert values["version"] == 1_790_000_000_000
     assert values["meter_interval_s"] == [900]
 
 

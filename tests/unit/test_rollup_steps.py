@@ -1,0 +1,157 @@
+"""Province and national rollup steps (streams/rollup_steps.py): a message either changes the tables and sends
+its messages, or is refused and changes nothing (review defect B: a province total beyond 2^63 made the encode
+of the monthly report raise after the table values had been changed in place, so in-memory state and the
+changelog disagreed)."""
+
+from __future__ import annotations
+
+import copy
+
+from ecmon import codec
+from ecmon.months import month_start_ms
+from ecmon.rejection import Rejection
+from streams import rollup_steps
+from streams.dead_letters import REASONS
+
+DAY = 86_400_000
+GRACE = 3 * DAY
+OCT, NOV = month_start_ms("2026-10"), month_start_ms("2026-11")
+HUGE = 2**62  # each fits in a long; two of them do not
+
+
+class Registry:
+    """What the province step reads of the registry: the coverage list, expected readings, no targets."""
+
+    def __init__(self, *usccs: str) -> None:
+        self.records = [{"uscc": u, "region_code": "370100", "industry_code": "C31", "valid_from": OCT,
+                         "meters": [{"meter_id": "M0", "energy_type": "electricity", "unit": "kWh", "interval_s": 900}]}
+                        for u in usccs]
+
+    def enterprises_in(self, province, period=None):
+        return [r for r in self.records if r["region_code"][:2] == province[:2]]
+
+    def expected_for(self, record, period, province=None):
+        return 2976
+
+    def expected_readings(self, province, period):
+        return 2976 * len(self.records)
+
+    def target(self, scope, entity_code, year, month):
+        return None
+
+
+def totals(uscc: str, period: str, mgce: int, version: int, watermark: int, region: str = "370100") -> dict:
+    return {"uscc": uscc, "region_code": region, "industry_code": "C31", "watermark": watermark,
+            "totals": [{"energy_type": "electricity", "unit": "kWh", "period": period, "physical_milli": 10,
+                        "coal_mgce": mgce, "readings": 96, "version": version, "daily_coal_mgce": mgce, "days": 31}]}
+
+
+def region(table: dict, province: str, message: dict, registry: Registry):
+    step = rollup_steps.region_step(table.get, province, message, registry, grace_ms=GRACE,
+                                    revision_window_ms=30 * DAY, event_key=province.encode())
+    if not isinstance(step, Rejection):
+        table.update(step.store)  # what the agent does after the sends
+    return step
+
+
+def test_a_province_total_beyond_the_avro_long_is_refused_and_changes_nothing():
+    table: dict = {}
+    registry = Registry("A", "B")
+    assert not isinstance(region(table, "370000", totals("A", "2026-10", HUGE, 1, OCT + DAY), registry), Rejection)
+    before = copy.deepcopy(table)
+    refused = region(table, "370000", totals("B", "2026-10", HUGE, 1, OCT + 2 * DAY), registry)
+    assert isinstance(refused, Rejection) and refused.reason == "value_out_of_range" and refused.reason in REASONS
+    assert "2^63" in refused.detail
+    assert table == before  # neither the month nor the province-wide value moved
+    # the enterprise's next, sane figure goes on from the state before the refused message
+    ok = region(table, "370000", totals("B", "2026-10", 5, 2, OCT + 3 * DAY), registry)
+    assert not isinstance(ok, Rejection)
+    assert table["370000|2026-10"]["totals"]["PROVINCE|370000|*|electricity|kWh|2026-10"][1] == HUGE + 5
+
+
+def test_a_monthly_report_beyond_the_avro_long_is_refused_before_anything_changes():
+    table: dict = {}
+    registry = Registry("A", "B")
+    region(table, "370000", totals("A", "2026-10", HUGE, 1, OCT + DAY), registry)
+    # October closes with a total that fits; B's late figure would push the month (and its revision) over
+    step = region(table, "370000", totals("A", "2026-11", 1, 2, NOV + GRACE), registry)
+    assert not isinstance(step, Rejection)
+    assert [c for c, _, _ in step.out].count("monthly_reports") == 1
+    before = copy.deepcopy(table)
+    refused = region(table, "370000", totals("B", "2026-10", HUGE, 1, NOV + GRACE + DAY), registry)
+    assert isinstance(refused, Rejection) and refused.reason == "value_out_of_range"
+    assert table == before
+
+
+class Targets(Registry):
+    """With province targets: the early warning reads every month of the year."""
+
+    def target(self, scope, entity_code, year, month):
+        return {"coal_mgce": 1_000}
+
+
+def test_a_step_never_changes_the_values_it_read():
+    table: dict = {}
+    registry = Targets("A")
+    region(table, "370000", totals("A", "2025-10", 50, 1, month_start_ms("2025-10") + DAY), registry)
+    region(table, "370000", totals("A", "2026-09", 70, 1, month_start_ms("2026-09") + DAY), registry)
+    region(table, "370000", totals("A", "2026-10", 100, 1, OCT + DAY), registry)
+    before = copy.deepcopy(table)
+    step = rollup_steps.region_step(table.get, "370000", totals("A", "2026-10", 200, 2, NOV + GRACE), registry,
+                                    grace_ms=GRACE, revision_window_ms=0, event_key=b"370000")
+    assert not isinstance(step, Rejection) and table == before  # only the agent stores, after the sends
+    assert step.store["370000|2026-10"]["totals"]["PROVINCE|370000|*|electricity|kWh|2026-10"][1] == 200
+    assert set(step.store) == {"370000", "370000|2026-10"}
+    channels = [c for c, _, _ in step.out]
+    assert channels[-2:] == ["aggregates", "province_totals"]
+    (value,) = [v for c, k, v in step.out if c == "monthly_reports" and k == b"370000/2026-10"]  # September too
+    _, report = codec.decode(value, "monthly_report")
+    assert report["total_coal_mgce"] == 200 and ("370000", "2026-10") in [c[:2] for c in step.completeness]
+    assert report["change_mom_bp"] is not None and report["change_yoy_bp"] is not None  # read Sept. and last year
+
+
+def _province_rows(province: str, mgce: int, version: int) -> dict:
+    return {"aggregates": [{"level": "PROVINCE", "entity": province, "province": province, "industry_code": "*",
+                            "energy_type": "electricity", "period": "2026-10", "unit": "kWh", "physical_milli": 1,
+                            "coal_mgce": mgce, "readings": 1, "version": version}]}
+
+
+def test_a_national_total_beyond_the_avro_long_is_refused_and_changes_nothing():
+    table: dict = {}
+
+    def nation(message):
+        step = rollup_steps.nation_step(table.get, "CN", "aggregate_batch", message, b"CN")
+        if not isinstance(step, Rejection):
+            table.update(step.store)
+        return step
+
+    assert not isinstance(nation(_province_rows("370000", HUGE, 1)), Rejection)
+    before = copy.deepcopy(table)
+    refused = nation(_province_rows("350000", HUGE, 1))
+    assert isinstance(refused, Rejection) and refused.reason == "value_out_of_range"
+    assert table == before
+    assert not isinstance(nation(_province_rows("350000", 7, 2)), Rejection)
+
+
+def test_national_feedback_beyond_the_avro_long_is_refused_and_changes_nothing():
+    reports = []
+    for province, region_code in (("370000", "370100"), ("350000", "350100")):
+        registry = Registry("A")
+        registry.records[0]["region_code"] = region_code
+        table: dict = {}
+        region(table, province, totals("A", "2026-10", HUGE, 1, OCT + DAY, region_code), registry)
+        step = region(table, province, totals("A", "2026-11", 1, 2, NOV + GRACE, region_code), registry)
+        (value,) = [v for c, _, v in step.out if c == "monthly_reports"]
+        reports.append(codec.decode(value, "monthly_report")[1])
+    nation_table: dict = {}
+    first = rollup_steps.nation_step(nation_table.get, "CN", "monthly_report", reports[0], b"CN")
+    nation_table.update(first.store)
+    before = copy.deepcopy(nation_table)
+    refused = rollup_steps.nation_step(nation_table.get, "CN", "monthly_report", reports[1], b"CN")
+    assert isinstance(refused, Rejection) and refused.reason == "value_out_of_range"
+    assert nation_table == before
+
+
+def test_beyond_long_names_the_place():
+    assert rollup_steps.beyond_long({"a": [1, {"b": 2**63}]}) == "a.1.b = 9223372036854775808"
+    assert rollup_steps.beyond_long({"a": [-(2**63), 2**63 - 1, True]}) is None
