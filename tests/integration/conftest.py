@@ -29,3 +29,26 @@ def pipeline(live_settings):
     yield live_settings
     for proc in procs:
         proc.stop(timeout=30)
+
+
+SIDE_PORTS = {"kafka_port": 33092, "clickhouse_port": 33000, "clickhouse_http_port": 33123, "prometheus_port": 33090,
+              "alertmanager_port": 33190, "metrics_port_base": 33200}
+
+
+@pytest.fixture(scope="session")
+def side_pipeline(tmp_path_factory):
+    """A second Kafka + ClickHouse with its own worker and sink (ports 33xxx), shared by the tests that send
+    crafted data they do not put in the main stack's ledger (keys, registry, reading identity, closed months):
+    the main stack's reconciliation compares all of ClickHouse with what its gateways sent."""
+    import os
+
+    from own_stack import isolated_pipeline
+
+    saved = dict(os.environ)
+    with isolated_pipeline(tmp_path_factory.mktemp("ecmon-side"), SIDE_PORTS) as settings:
+        # The worker and sink have read the side stack's environment; the tests name its settings explicitly,
+        # and the environment goes back to the main stack for every other test of the session.
+        os.environ.clear()
+        os.environ.update(saved)
+        yield settings
+        os.environ.update(settings.process_env())  # isolated_pipeline restores from here on exit

@@ -44,8 +44,8 @@ def _poll(query, until, timeout: float = 90.0):
         time.sleep(1)
 
 
-def test_late_data_is_a_flagged_revision_within_the_window_and_month_closed_after_it(pipeline):
-    settings = pipeline
+def test_late_data_is_a_flagged_revision_within_the_window_and_month_closed_after_it(side_pipeline):
+    settings = side_pipeline
     client = connect(settings)
     db = settings.clickhouse_database
     used = {r[0] for r in client.execute(f"SELECT DISTINCT province FROM {db}.aggregates_monthly")}

@@ -72,8 +72,8 @@ NOT_ON_THE_WIRE = {
 PROVEN_IN_HOSTILE_INPUT = {"null_value", "tombstone", "message_too_large", "invalid_internal_message"}
 
 # Reasons of refused registry records, proven by tests/integration/test_registry_records.py (each bad record is
-# in dead_letters with its reason and changes nothing).
-PROVEN_IN_REGISTRY_RECORDS = {"invalid_registry_record", "unsigned_registry_record"}
+# in dead_letters with its reason and changes nothing) and test_enterprise_keys.py (a replayed record).
+PROVEN_IN_REGISTRY_RECORDS = {"invalid_registry_record", "unsigned_registry_record", "stale_registry_record"}
 
 # Every crafted message: case id -> (reason it must get, topic). The builders are in _craft below.
 CASES: dict[str, tuple[str, str]] = {

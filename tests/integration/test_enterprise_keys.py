@@ -115,8 +115,8 @@ def wait_for(check, timeout: float = 90.0):
         time.sleep(0.5)
 
 
-def test_keys_rotate_and_revoke_and_nothing_from_the_repository_signs(pipeline):
-    settings = pipeline
+def test_keys_rotate_and_revoke_and_nothing_from_the_repository_signs(side_pipeline):
+    settings = side_pipeline
     client, db = connect(settings), settings.clickhouse_database
     ent, witness = fresh_enterprises(settings, 2)
     start = month_start_ms("2026-10")

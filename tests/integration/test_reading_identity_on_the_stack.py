@@ -1,5 +1,5 @@
-"""A reading is counted once, and a correction replaces, in ClickHouse (issue 15, item 3), on a stack of its own
-(ports 33xxx, so the worker and sink run this tree's code).
+"""A reading is counted once, and a correction replaces, in ClickHouse (issue 15, item 3), on the side stack
+(tests/integration/conftest.py, ports 33xxx).
 
 One enterprise sends two interval readings, then the same two again in a new batch (next sequence), in a batch
 far ahead in sequence, and from a second gateway; then a batch with one new reading (so we know the resends
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -20,27 +21,17 @@ from ecmon.energy import coal_factor
 from ecmon.kafka_clients import client_config
 from ecmon.months import month_of_interval, month_start_ms
 from producers.delivery import BatchProducer
-from producers.fleet import Enterprise, build_fleet, default_state_dir, signing_key
+from producers.fleet import Enterprise, build_fleet, signing_key
 from producers.gateway import publish_registry
 from sinks.clickhouse import connect
-from own_stack import isolated_pipeline
 
 pytestmark = pytest.mark.integration
 
-PORTS = {"kafka_port": 33092, "clickhouse_port": 33000, "clickhouse_http_port": 33123, "prometheus_port": 33090,
-         "alertmanager_port": 33190, "metrics_port_base": 33200}
 Q = 900_000
 
 
-@pytest.fixture(scope="module")
-def own_pipeline(tmp_path_factory):
-    state_dir = tmp_path_factory.mktemp("ecmon-reading-identity")
-    with isolated_pipeline(state_dir, PORTS) as settings:
-        yield settings
-
-
-def signed_batch(ent: Enterprise, gateway: str, sequence: int, readings: list[dict]) -> bytes:
-    key_id, private_key = signing_key(ent, default_state_dir())
+def signed_batch(ent: Enterprise, gateway: str, sequence: int, readings: list[dict], state_dir: Path) -> bytes:
+    key_id, private_key = signing_key(ent, state_dir)
     record = {"uscc": ent.uscc, "gateway_id": gateway, "batch_id": str(uuid.uuid4()), "sequence": sequence,
               "sent_at": int(time.time() * 1000), "key_id": key_id, "signature": b"", "readings": readings}
     return codec.encode("reading_batch", {**record, "signature": signing.sign(codec.encode("reading_batch", record),
@@ -53,8 +44,8 @@ def _digest(value: int) -> bytes:
     return blake2b(str(value).encode(), digest_size=2).digest()
 
 
-def test_the_same_reading_counts_once_and_a_correction_replaces_in_aggregates_and_readings(own_pipeline):
-    settings = own_pipeline
+def test_the_same_reading_counts_once_and_a_correction_replaces_in_aggregates_and_readings(side_pipeline):
+    settings = side_pipeline
     (ent,) = build_fleet(1, ("370000",), seed=151)
     meter = ent.meters[0]
     producer = BatchProducer(client_config(settings, "admin"))
@@ -63,14 +54,14 @@ def test_the_same_reading_counts_once_and_a_correction_replaces_in_aggregates_an
     if month_of_interval(t1) != month_of_interval(t1 + 3 * Q):  # keep the three intervals in one month
         t1 -= 4 * Q
     period = month_of_interval(t1)
-    publish_registry(producer, [ent], month_start_ms(period) - 31 * 86_400_000, Q // 1000)
+    publish_registry(producer, [ent], month_start_ms(period) - 31 * 86_400_000, Q // 1000, settings.state_dir)
 
     def reading(ts: int, value: int, replaces: int | None = None) -> dict:
         return {"meter_id": meter.meter_id, "energy_type": meter.energy_type, "unit": meter.unit, "ts": ts,
                 "value_milli": value, "kind": "INTERVAL", "quality": "GOOD", "replaces_value_milli": replaces}
 
     def send(gateway: str, sequence: int, readings: list[dict]) -> None:
-        producer.send(topics.READINGS.name, ent.uscc.encode(), signed_batch(ent, gateway, sequence, readings))
+        producer.send(topics.READINGS.name, ent.uscc.encode(), signed_batch(ent, gateway, sequence, readings, settings.state_dir))
         producer.flush()
         assert not producer.failures, producer.failures
 

@@ -54,8 +54,8 @@ def _enterprise_coal(client, db: str, uscc: str) -> dict[str, int]:
     return {p[:7]: int(c) for p, c in rows}
 
 
-def test_bad_registry_records_are_dead_letters_and_history_keeps_closed_months(pipeline):
-    settings = pipeline
+def test_bad_registry_records_are_dead_letters_and_history_keeps_closed_months(side_pipeline):
+    settings = side_pipeline
     db = settings.clickhouse_database
     client = connect(settings)
     seed = 450_000 + int(time.time()) % 100_000

@@ -20,7 +20,7 @@ from deploy.stack import stack
 from deploy.stack.apps import app_process
 from deploy.stack.process import wait_until
 from deploy.stack.services import ClickHouseServer
-from ecmon import codec, topics
+from ecmon import codec, signing, topics
 from ecmon.settings import Settings
 from sinks import migrate
 from sinks.clickhouse import connect
@@ -62,6 +62,7 @@ class Feed:
     """Aggregate batches with rising versions; remembers the newest value of every key."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.producer = Producer({**client_config(settings, "worker"), "acks": "all", "log_level": 0})
         self.registry = Producer({**client_config(settings, "registry"), "acks": "all", "log_level": 0})
         self.version = 0
@@ -90,15 +91,19 @@ class Feed:
                 "coal_mgce": coal, "readings": readings, "version": v}
 
     def register(self) -> None:
+        authority = signing.registry_authority(self.settings.state_dir)
+        public_key = {"key_id": "k1", "algorithm": "ed25519", "public_key": signing.public_key_raw(signing.generate_private_key()),
+                      "valid_from": 1_780_000_000_000, "valid_until": None, "revoked_at": None}
         for province in PROVINCES:
             for i in range(3):
                 record = {"uscc": uscc(province, i), "name": f"Enterprise {province}-{i}",
                           "region_code": province[:2] + "0100", "industry_code": "3110", "tier": "NATIONAL_KEY",
                           "key_id": "k1", "meters": [{"meter_id": "m1", "energy_type": "electricity", "unit": "kWh",
                                                       "interval_s": 900}], "valid_from": 1_780_000_000_000,
-                          "public_keys": [], "registry_signature": b""}  # v3: fastavro writes no bytes default
+                          "public_keys": [public_key], "registry_signature": b""}
+                signed = signing.sign_registry_record(record, authority)  # the sink refuses unsigned records
                 self.registry.produce(topics.REGISTRY.name, key=record["uscc"].encode(),
-                                      value=codec.encode("enterprise_record", record))
+                                      value=codec.encode("enterprise_record", signed))
         assert self.registry.flush(10) == 0, "registry records not acknowledged"
 
 
