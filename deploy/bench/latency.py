@@ -20,7 +20,7 @@ from ecmon import topics
 from ecmon.settings import Settings
 from ecmon.kafka_clients import client_config
 from producers.delivery import BatchProducer
-from producers.gateway import FleetRun, encode_batch, fleet_source, publish_registry
+from producers.gateway import FleetRun, encode_batch, fleet_source, publish_registry, registry_producer
 from sinks.clickhouse import connect
 
 VISIBLE = """

@@ -22,6 +22,7 @@ from deploy.stack.process import wait_until
 from deploy.stack.services import ClickHouseServer
 from ecmon import codec, signing, topics
 from ecmon.settings import Settings
+from ecmon.uscc import make_uscc
 from sinks import migrate
 from sinks.clickhouse import connect
 from ecmon.kafka_clients import client_config
@@ -38,7 +39,7 @@ OUTAGE_S = 60
 
 
 def uscc(province: str, i: int) -> str:
-    return f"91{province[:2]}0100MA{i:07d}X"[:18]
+    return make_uscc(province[:2] + "0100", 900 + i)  # valid: the sink refuses registry records with a bad USCC
 
 
 @pytest.fixture(scope="module")
