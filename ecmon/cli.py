@@ -715,7 +715,13 @@ def chaos(
 
 
 def main() -> None:
-    app()
+    from ecmon.kafka_clients import KafkaCredentialsMissing
+
+    try:
+        app()
+    except KafkaCredentialsMissing as exc:  # one line with the fix, not a traceback
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ CA of ``Settings.kafka_ca_path``.
 
 Where a password comes from, first match wins:
 
-1. ``ECMON_KAFKA_USERNAME`` / ``ECMON_KAFKA_PASSWORD``: this process's one identity (containers get them
+1. ``ECMON_KAFKA_USERNAME`` / ``ECMON_KAFKA_PASSWORD`` (or ``ECMON_KAFKA_PASSWORD_FILE``, a file that holds
+   only the password, as docker compose mounts its secrets): this process's one identity (containers get them
    from a Secret), whatever role it asks for;
 2. the secrets file (``ECMON_KAFKA_SECRETS_FILE``, default ``<state_dir>/secrets/kafka-users.json``), one
    entry per role, which `ecmon stack up` writes with mode 0600 when it first starts Kafka in scram mode.
@@ -88,8 +89,26 @@ def credentials(settings: Settings, role: str) -> Credentials | None:
         _warn_insecure()
         return None
     if settings.kafka_username:
-        return Credentials(settings.kafka_username, settings.kafka_password.get_secret_value())
+        return Credentials(settings.kafka_username, _password(settings))
     return _from_file(settings, role)
+
+
+def _password(settings: Settings) -> str:
+    """ECMON_KAFKA_PASSWORD, else the content of ECMON_KAFKA_PASSWORD_FILE (trailing newline dropped)."""
+    password = settings.kafka_password.get_secret_value()
+    path = settings.kafka_password_file
+    if password or path is None:
+        return password
+    try:
+        password = path.read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise KafkaCredentialsMissing(
+            f"cannot read the Kafka password of {settings.kafka_username} from ECMON_KAFKA_PASSWORD_FILE={path}: "
+            f"{exc.strerror or exc}"
+        ) from None
+    if not password:
+        raise KafkaCredentialsMissing(f"ECMON_KAFKA_PASSWORD_FILE={path} is empty (Kafka user {settings.kafka_username})")
+    return password
 
 
 def _warn_insecure() -> None:

@@ -107,3 +107,7 @@ def principals(worker_app_id: str = topics.WORKER_APP_ID, sink_group: str = "ecm
 
 #: Every role a client configuration can be built for: the client roles and the administrator.
 ROLES = ("gateway", "registry", "worker", "sink", "admin")
+
+#: The roles the gateway simulator holds (``ecmon gateway``): gateway for readings and production, registry for
+#: its enterprises' registrations. Compose gives it a secrets file with exactly these two entries.
+SIMULATOR_ROLES = ("gateway", "registry")

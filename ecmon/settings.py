@@ -71,6 +71,10 @@ class Settings(BaseSettings):
         default="", description="SCRAM user of this process (one role per process); default: the secrets file."
     )
     kafka_password: SecretStr = Field(default=SecretStr(""), description="SCRAM password for kafka_username.")
+    kafka_password_file: Path | None = Field(
+        default=None, description="File holding the SCRAM password of kafka_username (containers: a docker compose or "
+        "Kubernetes secret); read when the first Kafka client is built. ECMON_KAFKA_PASSWORD wins when both are set.",
+    )
     kafka_secrets_file: Path | None = Field(
         default=None, description="JSON file of the SCRAM users per role; default: <state_dir>/secrets/kafka-users.json "
         "(generated with mode 0600 by `ecmon stack up` in scram mode).",
@@ -138,6 +142,13 @@ class Settings(BaseSettings):
         if self.kafka_bootstrap:
             return self.kafka_bootstrap
         return ",".join(f"{self.host}:{p}" for p in self.kafka_ports)
+
+    @property
+    def broker_addresses(self) -> list[str]:
+        """host:port of every broker: the local stack's, or each of ``kafka_bootstrap`` (compose lists them all)."""
+        if self.kafka_bootstrap:
+            return [a.strip() for a in self.kafka_bootstrap.split(",") if a.strip()]
+        return [f"{self.host}:{p}" for p in self.kafka_ports]
 
     @property
     def clickhouse_server(self) -> str:

@@ -1,14 +1,34 @@
 #!/bin/sh
-# Creates every topic declared in ecmon/topics.py (the brokers run with auto-creation off).
+# Creates every topic declared in ecmon/topics.py (the brokers run with auto-creation off), as the administrator.
+# The kafka-setup service of docker-compose.yml does this with the project's own code (deploy/stack/kafka_setup.py,
+# which also creates the users and ACLs); this script is the same step with Kafka's shell tools, for an operator
+# inside a broker container, which has the administrator's password as a compose secret:
+#
+#   docker compose -f deploy/compose/docker-compose.yml exec kafka-1 sh /create-topics.sh
+#
 # tests/unit/test_deploy_consistency.py checks that the `create` lines below match ecmon/topics.py;
 # when a topic is added there, add it here (and to deploy/k8s/topics.yaml).
 set -eu
+umask 077
 BOOTSTRAP=${BOOTSTRAP:-kafka-1:9092,kafka-2:9092,kafka-3:9092}
 REPLICATION=${REPLICATION:-3}
 MIN_INSYNC=${MIN_INSYNC:-2}
+ADMIN_USER=${ADMIN_USER:-ecmon-admin}
+ADMIN_PASSWORD_FILE=${ADMIN_PASSWORD_FILE:-/run/secrets/kafka-admin-password}
 KT=/opt/kafka/bin/kafka-topics.sh
 
-until $KT --bootstrap-server "$BOOTSTRAP" --list >/dev/null 2>&1; do
+[ -r "$ADMIN_PASSWORD_FILE" ] || { echo "cannot read $ADMIN_PASSWORD_FILE (the administrator's password)" >&2; exit 1; }
+CONF_DIR=$(mktemp -d /tmp/create-topics.XXXXXX)
+trap 'rm -rf "$CONF_DIR"' EXIT
+ADMIN_CONFIG="$CONF_DIR/admin.properties"
+{
+  echo "security.protocol=SASL_PLAINTEXT"
+  echo "sasl.mechanism=SCRAM-SHA-512"
+  printf 'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="%s" password="%s";\n' \
+    "$ADMIN_USER" "$(cat "$ADMIN_PASSWORD_FILE")"
+} >"$ADMIN_CONFIG"
+
+until $KT --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --list >/dev/null 2>&1; do
   echo "waiting for Kafka at $BOOTSTRAP"; sleep 2
 done
 
@@ -19,7 +39,7 @@ create() {
   [ "$retention" = "-" ] || configs="$configs --config retention.ms=$retention"
   for kv in "$@"; do configs="$configs --config $kv"; done
   # shellcheck disable=SC2086
-  $KT --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$name" \
+  $KT --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --create --if-not-exists --topic "$name" \
       --partitions "$partitions" --replication-factor "$REPLICATION" $configs
 }
 

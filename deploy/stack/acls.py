@@ -87,12 +87,12 @@ def _wait_until_every_broker_knows(settings: Settings, roles: dict[str, Principa
     """Each broker applies new users and ACLs from the metadata log on its own time; a client started right
     after `stack up` may ask any of them, so wait until every broker lets every role see its first topic."""
     probes = [
-        (role, port, next(iter(p.produces or p.consumes)))
-        for role, p in roles.items() for port in settings.kafka_ports
+        (role, address, next(iter(p.produces or p.consumes)))
+        for role, p in roles.items() for address in settings.broker_addresses
     ]
 
-    def known(role: str, port: int, topic: str) -> bool:
-        client = AdminClient({**client_config(settings, role, f"{settings.host}:{port}"), "log_level": 0})
+    def known(role: str, address: str, topic: str) -> bool:
+        client = AdminClient({**client_config(settings, role, address), "log_level": 0})
         return client.list_topics(topic, timeout=5).topics[topic].error is None
 
     pending = list(probes)

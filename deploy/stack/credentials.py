@@ -8,7 +8,9 @@
 - Prometheus and Alertmanager: a ``--web.config.file`` with the operator's bcrypt hash.
 
 Compose and Kubernetes mount the same files; render them with
-``python -m deploy.stack.credentials OUT_DIR`` (docs/security.md, "Compose and Kubernetes").
+``python -m deploy.stack.credentials OUT_DIR`` (docs/security.md, "Compose and Kubernetes"). For compose it
+also writes the Kafka SCRAM passwords of the local stack's secrets file (ecmon/kafka_clients.py), one file per
+secret, which deploy/compose/docker-compose.yml mounts as compose ``secrets:``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,19 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ecmon import PROJECT_ROOT
+from ecmon.kafka_clients import ensure_secrets_file
+from ecmon.principals import ROLES, SIMULATOR_ROLES
 from ecmon.secret_files import ensure_password_file
 from ecmon.settings import Settings
 from ecmon.web_auth import OPERATOR, OPERATOR_USERNAME, bcrypt_hash, web_auth
 
 USERS_XML = PROJECT_ROOT / "deploy" / "clickhouse" / "users.xml"
 USERS_D_NAME = "ecmon-passwords.xml"
+#: Compose secrets (deploy/compose/docker-compose.yml): the password of one Kafka role per file; the users and
+#: passwords the one-shot kafka-setup service creates (admin and every client role); the simulator's two roles.
+KAFKA_PASSWORD_FILE = "kafka-{role}-password"
+KAFKA_SETUP_FILE = "kafka-setup.json"
+KAFKA_SIMULATOR_FILE = "kafka-simulator.json"
 
 
 def clickhouse_users(users_xml: Path = USERS_XML) -> list[str]:
@@ -84,6 +93,10 @@ def render(out_dir: Path, settings: Settings) -> list[Path]:
       Prometheus sends to Alertmanager (password_file);
     - ``passwords.env``: ``<clickhouse user>=<password>`` and ``web_password=``, for `docker compose --env-file`
       and `kubectl create secret generic --from-env-file`.
+    - ``kafka-<role>-password`` for the brokers, the administrator and every client role (the password alone,
+      no newline: compose mounts each as a secret), ``kafka-setup.json`` (admin and the client roles, in the
+      secrets-file format, for the kafka-setup service) and ``kafka-simulator.json`` (gateway and registry,
+      for the simulated fleet, which publishes the registry as well).
 
     The directory is 0700 (only the operator reaches the files on the host); the files are 0644 because
     containers run as other users (clickhouse 101, nobody) and bind mounts keep the host's modes.
@@ -99,15 +112,26 @@ def render(out_dir: Path, settings: Settings) -> list[Path]:
         "web-password": password,
         "passwords.env": "\n".join(env) + "\n",
     }
+    files.update(kafka_secret_files(settings))
     for name, text in files.items():
         write_private(out_dir / name, text, mode=0o644)
     return [out_dir / name for name in files]
 
 
+def kafka_secret_files(settings: Settings) -> dict[str, str]:
+    """The compose secrets of Kafka from the local stack's Kafka secrets file (generated if missing)."""
+    entries = json.loads(ensure_secrets_file(settings).read_text())
+    files = {KAFKA_PASSWORD_FILE.format(role=role): entry["password"] for role, entry in sorted(entries.items())}
+    files[KAFKA_SETUP_FILE] = json.dumps({role: entries[role] for role in ROLES}, indent=2) + "\n"
+    files[KAFKA_SIMULATOR_FILE] = json.dumps({role: entries[role] for role in SIMULATOR_ROLES}, indent=2) + "\n"
+    return files
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m deploy.stack.credentials OUT_DIR  (writes the ClickHouse users.d file, the web config "
-              "and passwords.env for compose or Kubernetes from <state_dir>/secrets, generating what is missing)",
+        print("usage: python -m deploy.stack.credentials OUT_DIR  (writes the ClickHouse users.d file, the web config, "
+              "passwords.env and the Kafka secrets for compose or Kubernetes from <state_dir>/secrets, generating "
+              "what is missing)",
               file=sys.stderr)
         return 2
     from ecmon.settings import get_settings

@@ -161,8 +161,8 @@ def create_topics(settings: Settings) -> list[str]:
     names = {t.topic for t in wanted}
     # Each broker learns new topics from the controller on its own time; a client started next may
     # ask any of them, so wait until every broker knows every topic.
-    per_broker = [AdminClient({**client_config(settings, "admin", f"{settings.host}:{p}"), "log_level": 0})
-                  for p in settings.kafka_ports]
+    per_broker = [AdminClient({**client_config(settings, "admin", address), "log_level": 0})
+                  for address in settings.broker_addresses]
 
     def everywhere() -> bool:
         return all(names <= set(b.list_topics(timeout=5).topics) for b in per_broker)

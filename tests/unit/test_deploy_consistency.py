@@ -16,8 +16,11 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
+from deploy.stack.credentials import KAFKA_PASSWORD_FILE
 from ecmon import PROJECT_ROOT, metric_defs, topics
+from ecmon.kafka_clients import MECHANISM, usernames
 from ecmon.observability import ROLE_OFFSETS
+from ecmon.principals import ADMIN_USER, BROKER_USER, ROLES, SIMULATOR_ROLES, SUPER_USERS, principals
 from ecmon.settings import Settings
 
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -494,3 +497,221 @@ def test_k8s_uses_the_local_stacks_users(k8s):
                 assert user in users
                 ref = env["ECMON_CLICKHOUSE_PASSWORD"]["valueFrom"]["secretKeyRef"]
                 assert ref == {"name": "ecmon-clickhouse-passwords", "key": user}
+
+
+# -- compose Kafka: the local stack's SCRAM users, roles and ACLs (issue 15) ------------------------------
+
+ECMON_IMAGE = "ecmon:"
+#: Kafka roles of each ecmon service of compose: what it may connect as (migrate has no Kafka client).
+COMPOSE_KAFKA_ROLES = {"worker": {"worker"}, "sink": {"sink"}, "gateway": set(SIMULATOR_ROLES),
+                       "kafka-setup": set(ROLES), "migrate": set()}
+SECRETS_MOUNT = "/run/secrets/"
+
+
+def _kafka_env_key(prop: str) -> str:
+    """The apache/kafka convention kafka-start.sh follows: foo.bar -> KAFKA_FOO_BAR, `_` -> `__`, `-` -> `___`."""
+    return "KAFKA_" + prop.replace("-", "___").replace("_", "__").replace(".", "_").upper()
+
+
+def _local_scram_broker_props() -> dict[str, str]:
+    from deploy.stack.services import KafkaBroker
+
+    settings = Settings(state_dir=Path("/nonexistent"), kafka_security="scram", kafka_username=BROKER_USER,
+                        kafka_password="not-used")
+    return {k: str(v) for k, v in KafkaBroker(name="kafka-1", port=1, settings=settings)._listener_props().items()}
+
+
+def _brokers(compose: dict) -> dict[str, dict]:
+    return {n: s for n, s in compose["services"].items() if re.fullmatch(r"kafka-\d", n)}
+
+
+def _listeners(env: dict) -> dict[str, str]:
+    """listener name -> security protocol."""
+    return dict(pair.split(":") for pair in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+
+
+def _secret_file(compose: dict, name: str) -> str:
+    return compose["secrets"][name]["file"]
+
+
+def test_compose_brokers_authenticate_and_authorise_as_the_local_stack(compose):
+    local = _local_scram_broker_props()
+    named_per_listener = {"listeners", "advertised.listeners", "inter.broker.listener.name",
+                          "listener.security.protocol.map"}
+    script = (COMPOSE_DIR / "kafka-start.sh").read_text()
+    for name, service in _brokers(compose).items():
+        env = service["environment"]
+        for prop, value in local.items():  # the same settings, except what names the listeners
+            if prop in named_per_listener or prop.endswith(".sasl.jaas.config") or prop.startswith("listener.name.sasl"):
+                continue
+            assert env.get(_kafka_env_key(prop)) == value, f"{name}: {prop} must be {value!r} as in the local stack"
+        assert env["KAFKA_AUTHORIZER_CLASS_NAME"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+        assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+        assert env["KAFKA_SUPER_USERS"] == ";".join(f"User:{u}" for u in SUPER_USERS)
+        protocols = _listeners(env)
+        assert set(protocols.values()) == {"SASL_PLAINTEXT"}, f"{name}: a listener without SASL"
+        declared = {spec.split("://")[0] for spec in env["KAFKA_LISTENERS"].split(",")}
+        assert declared == set(protocols), f"{name}: every listener needs a protocol"
+        assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in protocols
+        assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
+        for listener in protocols:  # each listener's mechanisms, and its JAAS line written from the secret
+            mechanism = "PLAIN" if listener == "CONTROLLER" else MECHANISM
+            assert env[f"KAFKA_LISTENER_NAME_{listener}_SASL_ENABLED_MECHANISMS"] == mechanism
+            assert f"listener.name.{listener.lower()}.{mechanism.lower()}.sasl.jaas.config=" in script
+        assert (env["BROKER_USER"], env["ADMIN_USER"]) == (BROKER_USER, ADMIN_USER)
+        assert service["entrypoint"] == ["/bin/sh", "/kafka-start.sh"]
+        assert "./kafka-start.sh:/kafka-start.sh:ro" in service["volumes"]
+        assert set(service["secrets"]) == {"kafka-broker-password", "kafka-admin-password"}
+        assert not any("PASSWORD" in key or "JAAS" in key for key in env), f"{name}: secrets belong in files"
+    assert _secret_file(compose, "kafka-broker-password") == "./secrets/" + KAFKA_PASSWORD_FILE.format(role="broker")
+    assert _secret_file(compose, "kafka-admin-password") == "./secrets/" + KAFKA_PASSWORD_FILE.format(role="admin")
+
+
+def test_kafka_start_script_writes_the_properties_and_formats_with_the_scram_users(compose, tmp_path):
+    """Runs deploy/compose/kafka-start.sh with dash (POSIX sh) and stand-ins for Kafka's two scripts."""
+    service = compose["services"]["kafka-1"]
+    secrets, tools, data = tmp_path / "secrets", tmp_path / "bin", tmp_path / "data"
+    for path in (secrets, tools, data):
+        path.mkdir()
+    (secrets / "kafka-broker-password").write_text("brokerpw_-1\n")
+    (secrets / "kafka-admin-password").write_text("adminpw_-2")
+    record = tmp_path / "calls"
+    for tool in ("kafka-storage.sh", "kafka-server-start.sh"):
+        stub = tools / tool
+        # the stand-in records its arguments and, for the server, the properties file it was given
+        stub.write_text(f'#!/bin/sh\necho "{tool} $*" >>"{record}"\n'
+                        f'[ "{tool}" = kafka-server-start.sh ] && cp "$1" "{tmp_path}/server.properties"\nexit 0\n')
+        stub.chmod(0o755)
+    env = {k: str(v) for k, v in service["environment"].items()}
+    env.update(KAFKA_LOG_DIRS=str(data), SECRETS_DIR=str(secrets), TOOLS_DIR=str(tools), PATH="/usr/bin:/bin")
+    import subprocess
+
+    result = subprocess.run(["sh", str(COMPOSE_DIR / "kafka-start.sh")], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    props = dict(line.split("=", 1) for line in (tmp_path / "server.properties").read_text().splitlines())
+    local = _local_scram_broker_props()
+    for prop in ("authorizer.class.name", "super.users", "allow.everyone.if.no.acl.found", "sasl.enabled.mechanisms",
+                 "sasl.mechanism.inter.broker.protocol", "sasl.mechanism.controller.protocol",
+                 "listener.name.controller.sasl.enabled.mechanisms"):
+        assert props[prop] == local[prop], prop
+    assert props["node.id"] == "1" and props["log.dirs"] == str(data)
+    assert props["listener.security.protocol.map"] == env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+    assert "heap.opts" not in props and "cluster.id" not in props
+    assert props["listener.name.broker.scram-sha-512.sasl.jaas.config"] == (
+        f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{BROKER_USER}" '
+        'password="brokerpw_-1";')
+    assert props["listener.name.controller.plain.sasl.jaas.config"] == local[
+        "listener.name.controller.plain.sasl.jaas.config"].replace("not-used", "brokerpw_-1")
+    calls = record.read_text().splitlines()
+    assert calls[0].startswith("kafka-storage.sh format --cluster-id ZWNtb24tY29tcG9zZS0wMQ ")
+    assert f"--add-scram {MECHANISM}=[name={BROKER_USER},password=brokerpw_-1]" in calls[0]
+    assert f"--add-scram {MECHANISM}=[name={ADMIN_USER},password=adminpw_-2]" in calls[0]
+    assert calls[1].startswith("kafka-server-start.sh ") and len(calls) == 2
+    assert "pw_" not in result.stdout + result.stderr  # no password in the container log
+    (data / "meta.properties").write_text("formatted")  # formatted once: a restart only starts the server
+    record.unlink()
+    assert subprocess.run(["sh", str(COMPOSE_DIR / "kafka-start.sh")], env=env).returncode == 0
+    assert [c.split()[0] for c in record.read_text().splitlines()] == ["kafka-server-start.sh"]
+    (secrets / "kafka-broker-password").unlink()
+    missing = subprocess.run(["sh", str(COMPOSE_DIR / "kafka-start.sh")], env=env, capture_output=True, text=True)
+    assert missing.returncode == 1 and "deploy.stack.credentials" in missing.stderr
+
+
+def _ecmon_services(compose: dict) -> dict[str, dict]:
+    return {n: s for n, s in compose["services"].items() if s.get("image", "").startswith(ECMON_IMAGE)}
+
+
+def test_every_ecmon_service_connects_to_kafka_as_its_own_role(compose, tmp_path):
+    from deploy.stack.credentials import KAFKA_SETUP_FILE, KAFKA_SIMULATOR_FILE, kafka_secret_files
+
+    services = _ecmon_services(compose)
+    assert set(services) == set(COMPOSE_KAFKA_ROLES)
+    users = {p.username: role for role, p in principals().items()}
+    rendered = kafka_secret_files(Settings(state_dir=tmp_path))
+    secret_files = {"kafka-setup": KAFKA_SETUP_FILE, "kafka-simulator": KAFKA_SIMULATOR_FILE}
+    for name, service in services.items():
+        env = service["environment"]
+        assert env["ECMON_KAFKA_SECURITY"] == "scram", name
+        assert "ECMON_KAFKA_PASSWORD" not in env, f"{name}: the password comes from a secret file"
+        mounted = set(service.get("secrets", []))
+        if "ECMON_KAFKA_USERNAME" in env:  # one identity: user and password file of one role
+            role = users.get(env["ECMON_KAFKA_USERNAME"])
+            assert {role} == COMPOSE_KAFKA_ROLES[name], f"{name}: Kafka user {env['ECMON_KAFKA_USERNAME']}"
+            secret = f"kafka-{role}-password"
+            assert env["ECMON_KAFKA_PASSWORD_FILE"] == SECRETS_MOUNT + secret and mounted == {secret}
+            assert _secret_file(compose, secret) == "./secrets/" + KAFKA_PASSWORD_FILE.format(role=role)
+            assert "ECMON_KAFKA_SECRETS_FILE" not in env
+        elif "ECMON_KAFKA_SECRETS_FILE" in env:  # several roles: a secrets file with exactly their entries
+            secret = env["ECMON_KAFKA_SECRETS_FILE"].removeprefix(SECRETS_MOUNT)
+            assert mounted == {secret}
+            file = secret_files[secret]
+            assert _secret_file(compose, secret) == "./secrets/" + file
+            entries = json.loads(rendered[file])
+            assert set(entries) == COMPOSE_KAFKA_ROLES[name], name
+            for role, entry in entries.items():
+                assert entry["username"] == ({**usernames(Settings(state_dir=tmp_path))})[role]
+        else:
+            assert COMPOSE_KAFKA_ROLES[name] == set() and not mounted, f"{name}: no Kafka identity"
+    assert services["worker"]["command"] == ["worker"] and services["sink"]["command"] == ["sink"]
+    assert services["gateway"]["command"][0] == "gateway"
+    for name in ("worker", "sink", "gateway"):
+        assert services[name]["depends_on"]["kafka-setup"]["condition"] == "service_completed_successfully"
+
+
+def test_credentials_render_every_compose_secret(compose, tmp_path):
+    from deploy.stack.credentials import render
+
+    out = tmp_path / "out"
+    written = {p.name for p in render(out, Settings(state_dir=tmp_path / "state"))}
+    for name, secret in compose["secrets"].items():
+        assert secret["file"].removeprefix("./secrets/") in written, f"compose secret {name} is not rendered"
+    entries = json.loads((tmp_path / "state" / "secrets" / "kafka-users.json").read_text())
+    for role, entry in entries.items():  # the local stack's passwords, one file each, nothing around them
+        assert (out / KAFKA_PASSWORD_FILE.format(role=role)).read_text() == entry["password"]
+    assert set(json.loads((out / "kafka-setup.json").read_text())) == set(ROLES)
+
+
+def _values(node, path=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _values(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _values(value, f"{path}[{i}]")
+    else:
+        yield path, str(node)
+
+
+def test_compose_holds_no_password_literal(compose):
+    for path, value in _values(compose):
+        parent, key = path.rsplit(".", 1)
+        if parent.endswith(".environment") and re.search(r"PASSWORD|SECRET|JAAS", key, re.I):
+            assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", value) or value.startswith(SECRETS_MOUNT), (
+                f"compose {path}: a password must come from passwords.env (${{user:?...}}) or a secret file")
+        assert not re.search(r"password\s*=\s*[\"']?(?!\$)\w", value, re.I), f"compose {path}: password literal"
+    for script in ("kafka-start.sh", "create-topics.sh"):
+        text = (COMPOSE_DIR / script).read_text()
+        literals = re.findall(r"password=\\?\"?(?![\\\"]*[$%])[\w-]+", text)
+        assert not literals, f"{script}: password literal {literals}"
+
+
+def test_compose_setup_service_creates_every_topic_user_and_acl(compose, monkeypatch, tmp_path):
+    from deploy.stack import kafka_setup
+
+    setup = compose["services"]["kafka-setup"]
+    assert setup["entrypoint"] == ["python", "-m", "deploy.stack.kafka_setup"] and setup["restart"] == "no"
+    assert "ECMON_KAFKA_USERNAME" not in setup["environment"]  # every role's user, not one identity
+    env = {k.removeprefix("ECMON_").lower(): v for k, v in setup["environment"].items() if k.startswith("ECMON_")}
+    env.update(state_dir=tmp_path, kafka_secrets_file=tmp_path / "kafka-setup.json")
+    settings = Settings(**env)
+    assert settings.broker_addresses == [f"{b}:9092" for b in sorted(_brokers(compose))]
+    assert settings.replication_factor == 3
+    assert kafka_setup.planned_topics(settings) == [t.name for t in topics.all_topics(_default("worker_app_id"))]
+    calls = []
+    monkeypatch.setattr(kafka_setup, "wait_for_brokers", lambda s: calls.append("wait"))
+    monkeypatch.setattr(kafka_setup, "create_topics", lambda s: calls.append("topics") or [])
+    monkeypatch.setattr(kafka_setup.acls, "apply", lambda s: calls.append("acls") or {"created": 0, "deleted": 0})
+    kafka_setup.setup(settings)
+    assert calls == ["wait", "topics", "acls"]
+    with pytest.raises(kafka_setup.ServiceError, match="ECMON_KAFKA_USERNAME"):
+        kafka_setup.setup(settings.model_copy(update={"kafka_username": "ecmon-worker"}))

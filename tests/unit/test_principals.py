@@ -9,6 +9,7 @@ import stat
 
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from ecmon import PROJECT_ROOT, topics
 from ecmon.kafka_clients import (
@@ -150,6 +151,30 @@ def test_explicit_identity_wins_and_stays_secret(tmp_path, monkeypatch):
     conf = client_config(settings, "gateway")
     assert (conf["sasl.username"], conf["sasl.password"]) == ("gw-91370100MA0000001X", "s3cret-from-a-vault")
     assert "s3cret-from-a-vault" not in repr(settings) + str(settings.model_dump())
+
+
+def test_password_file_gives_the_explicit_identity_its_password(tmp_path, monkeypatch):
+    """Compose mounts each password as a file (a compose secret): ECMON_KAFKA_PASSWORD_FILE."""
+    for name in ("ECMON_KAFKA_PASSWORD", "ECMON_KAFKA_PASSWORD_FILE", "ECMON_KAFKA_USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    secret = tmp_path / "kafka-sink-password"
+    secret.write_text("from-a-compose-secret\n")
+    settings = Settings(state_dir=tmp_path, kafka_security="scram", kafka_username="ecmon-sink",
+                        kafka_password_file=secret)
+    conf = client_config(settings, "sink")
+    assert (conf["sasl.username"], conf["sasl.password"]) == ("ecmon-sink", "from-a-compose-secret")
+    assert faust_credentials(settings, "worker").password == "from-a-compose-secret"
+    both = settings.model_copy(update={"kafka_password": SecretStr("from-the-environment")})
+    assert client_config(both, "sink")["sasl.password"] == "from-the-environment"
+    missing = settings.model_copy(update={"kafka_password_file": tmp_path / "absent"})
+    with pytest.raises(KafkaCredentialsMissing) as exc:
+        client_config(missing, "sink")
+    assert "\n" not in str(exc.value) and "ECMON_KAFKA_PASSWORD_FILE" in str(exc.value) and "absent" in str(exc.value)
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(KafkaCredentialsMissing, match="is empty"):
+        client_config(settings.model_copy(update={"kafka_password_file": tmp_path / "empty"}), "sink")
+    monkeypatch.setenv("ECMON_KAFKA_PASSWORD_FILE", str(secret))
+    assert Settings(state_dir=tmp_path).kafka_password_file == secret
 
 
 def test_unknown_role_is_refused(tmp_path):
