@@ -20,14 +20,13 @@ return values, which callers hand straight to the client library.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ecmon.principals import ADMIN_USER, BROKER_USER, ROLES, principals
-from ecmon.secret_files import ensure_password_file
+from ecmon.secret_files import ensure_password_file, entry_from_file
 from ecmon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,16 +67,10 @@ def ensure_secrets_file(settings: Settings) -> Path:
 
 
 def _from_file(settings: Settings, role: str) -> Credentials:
-    path = settings.kafka_secrets_path
-    try:
-        entry = json.loads(path.read_text())[role]
-    except FileNotFoundError:
-        raise KafkaCredentialsMissing(
-            f"Kafka runs with SCRAM (ECMON_KAFKA_SECURITY={settings.kafka_security}) but there is no secrets file {path}; start the "
-            "local stack in scram mode (ecmon stack up) or set ECMON_KAFKA_USERNAME and ECMON_KAFKA_PASSWORD"
-        ) from None
-    except (KeyError, ValueError):
-        raise KafkaCredentialsMissing(f"the Kafka secrets file {path} has no entry for role {role!r}") from None
+    entry = entry_from_file(
+        settings.kafka_secrets_path, role, f"Kafka with SCRAM (ECMON_KAFKA_SECURITY={settings.kafka_security})",
+        fix="start the local stack (ecmon stack up) or set ECMON_KAFKA_USERNAME and ECMON_KAFKA_PASSWORD",
+        error=KafkaCredentialsMissing)
     return Credentials(entry["username"], entry["password"])
 
 

@@ -36,15 +36,19 @@ def ensure_password_file(path: Path, usernames: dict[str, str]) -> dict[str, dic
     return entries
 
 
+def entry_from_file(path: Path, key: str, what: str, fix: str = "start the local stack (ecmon stack up)",
+                    error: type[Exception] = SecretMissing) -> dict[str, str]:
+    """The ``{"username", "password"}`` entry of ``key`` in ``path``; ``what`` names the service and ``fix`` says
+    what to do, in the one-line ``error`` raised when the file or the entry is missing."""
+    try:
+        entry = json.loads(path.read_text())[key]
+        return {"username": entry["username"], "password": entry["password"]}
+    except FileNotFoundError:
+        raise error(f"{what} needs a password and there is no secrets file {path}; {fix}") from None
+    except (KeyError, ValueError, TypeError):
+        raise error(f"the {what} secrets file {path} has no entry for {key!r}; `ecmon stack up` adds it") from None
+
+
 def password_from_file(path: Path, key: str, what: str) -> str:
     """The password of ``key`` in ``path``; ``what`` names the service in the error (one line, with the fix)."""
-    try:
-        return json.loads(path.read_text())[key]["password"]
-    except FileNotFoundError:
-        raise SecretMissing(
-            f"there is no {what} secrets file {path}; start the local stack (ecmon stack up)"
-        ) from None
-    except (KeyError, ValueError, TypeError):
-        raise SecretMissing(
-            f"the {what} secrets file {path} has no password for {key!r}; `ecmon stack up` adds it"
-        ) from None
+    return entry_from_file(path, key, what)["password"]

@@ -8,9 +8,8 @@ ecmon (`ecmon stack status`, the demo, the tests) authenticates with ``web_auth(
 
 from __future__ import annotations
 
-import json
 
-from ecmon.secret_files import SecretMissing
+from ecmon.secret_files import entry_from_file
 from ecmon.settings import Settings
 
 #: The one web user of the local stack: operators, Prometheus itself (alerting, self-scrape) and the tests.
@@ -22,16 +21,8 @@ def web_auth(settings: Settings) -> tuple[str, str]:
     """(username, password) for Prometheus and Alertmanager, as httpx's ``auth=`` takes it."""
     if settings.web_username and settings.web_password:
         return settings.web_username, settings.web_password
-    path = settings.web_secrets_path
-    try:
-        entry = json.loads(path.read_text())[OPERATOR]
-    except FileNotFoundError:
-        raise SecretMissing(
-            f"Prometheus and Alertmanager need a password and there is no secrets file {path}; start the "
-            "stack (ecmon stack up) or set ECMON_WEB_USERNAME and ECMON_WEB_PASSWORD"
-        ) from None
-    except (KeyError, ValueError):
-        raise SecretMissing(f"the secrets file {path} has no {OPERATOR!r} entry; `ecmon stack up` adds it") from None
+    entry = entry_from_file(settings.web_secrets_path, OPERATOR, "Prometheus and Alertmanager",
+                            fix="start the stack (ecmon stack up) or set ECMON_WEB_USERNAME and ECMON_WEB_PASSWORD")
     return entry["username"], entry["password"]
 
 

@@ -25,6 +25,7 @@ from sinks.rows import COLUMNS, PAYLOAD_LIMIT, TOPIC_RECORDS, Rows
 from streams import admission
 from streams.dead_letters import REASONS
 from streams.production_intake import RejectedProduction, check_production
+from test_fuzz_input import mutated as mutations
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 USCC = "91350100M000100Y43"  # valid (ecmon.uscc), registered in Fujian
@@ -64,20 +65,8 @@ KINDS = sorted(MESSAGES)
 
 @st.composite
 def mutated(draw) -> bytes:
-    data = bytearray(MESSAGES[draw(st.sampled_from(KINDS))])
-    for _ in range(draw(st.integers(0, 3))):
-        op = draw(st.sampled_from(["flip", "truncate", "extend", "varint"]))
-        if op == "flip" and data:
-            i = draw(st.integers(0, len(data) - 1))
-            data[i] ^= 1 << draw(st.integers(0, 7))
-        elif op == "truncate":
-            del data[draw(st.integers(0, len(data))):]
-        elif op == "extend":
-            data += draw(st.binary(min_size=1, max_size=32))
-        elif op == "varint" and len(data) > 11:  # an over-long varint: ten continuation bytes
-            i = draw(st.integers(10, len(data) - 1))
-            data[i:i + 1] = b"\xff" * 10 + b"\x01"
-    return bytes(data)
+    """A valid message of any kind with bit flips, truncation, extension, insertions or an over-long varint."""
+    return draw(mutations(MESSAGES[draw(st.sampled_from(KINDS))]))
 
 
 #: A value as a consumer may see it: none, arbitrary bytes, valid messages of every type, mutations of them,
