@@ -261,9 +261,12 @@ def registry_authority(state_dir: Path) -> Ed25519PrivateKey:
     pub = path.with_suffix(".pub")
     if not pub.exists():
         tmp = pub.with_suffix(".pub.tmp")
-        tmp.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
-        tmp.replace(pub)
+        try:
+            tmp.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                          serialization.PublicFormat.SubjectPublicKeyInfo))
+            tmp.replace(pub)
+        except OSError:  # a key mounted read-only (a container secret): the readers get the public key elsewhere
+            pass
     return key
 
 

@@ -22,7 +22,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ecmon import PROJECT_ROOT
+from ecmon import PROJECT_ROOT, signing
 from ecmon.kafka_clients import ensure_secrets_file
 from ecmon.principals import ROLES, SIMULATOR_ROLES
 from ecmon.secret_files import ensure_password_file
@@ -96,7 +96,9 @@ def render(out_dir: Path, settings: Settings) -> list[Path]:
     - ``kafka-<role>-password`` for the brokers, the administrator and every client role (the password alone,
       no newline: compose mounts each as a secret), ``kafka-setup.json`` (admin and the client roles, in the
       secrets-file format, for the kafka-setup service) and ``kafka-simulator.json`` (gateway and registry,
-      for the simulated fleet, which publishes the registry as well).
+      for the simulated fleet, which publishes the registry as well);
+    - ``registry-authority.pem``: the registry authority's private key, for the service that publishes registry
+      records (its public key is ``ECMON_REGISTRY_AUTHORITY_PUBLIC_KEY`` in ``passwords.env``).
 
     The directory is 0700 (only the operator reaches the files on the host); the files are 0644 because
     containers run as other users (clickhouse 101, nobody) and bind mounts keep the host's modes.
@@ -105,12 +107,16 @@ def render(out_dir: Path, settings: Settings) -> list[Path]:
     username, password = ensure_web_secrets(settings)
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(out_dir, 0o700)
-    env = [f"{user}={entry['password']}" for user, entry in sorted(entries.items())] + [f"web_password={password}"]
+    authority = signing.registry_authority(settings.state_dir)
+    env = [f"{user}={entry['password']}" for user, entry in sorted(entries.items())] + [
+        f"web_password={password}",
+        f"ECMON_REGISTRY_AUTHORITY_PUBLIC_KEY={signing.public_key_raw(authority).hex()}"]
     files = {
         USERS_D_NAME: users_d_xml(entries, networks=["::/0"]),
         "web-config.yml": web_config_yml(username, password),
         "web-password": password,
         "passwords.env": "\n".join(env) + "\n",
+        "registry-authority.pem": signing.authority_key_path(settings.state_dir).read_text(),
     }
     files.update(kafka_secret_files(settings))
     for name, text in files.items():
