@@ -2,7 +2,7 @@
 
 Next to ``ecmon.topics`` on purpose: a new topic needs a line here too, or nobody may use it once
 Kafka runs with authorisation (``ECMON_KAFKA_SECURITY=scram``). `ecmon stack up` applies exactly these
-ACLs to the local brokers (deploy/stack/principals.py) and deploy/k8s/users.yaml states them as Strimzi
+ACLs to the local brokers (deploy/ecmon_ops/stack/principals.py) and deploy/k8s/users.yaml states them as Strimzi
 KafkaUsers; tests/unit/test_principals.py keeps both, and the sink's and worker's clients, in step.
 
 Every grant is literal (no prefixes, no wildcards) and allow-only; the brokers run with
@@ -21,11 +21,11 @@ BROKER_USER = "ecmon-broker"
 ADMIN_USER = "ecmon-admin"
 SUPER_USERS = (BROKER_USER, ADMIN_USER)
 
-#: The consumer groups of the worker's registry follower (streams/registry.py): it only assign()s and never
+#: The consumer groups of the worker's registry follower (streams/ecmon_worker/registry.py): it only assign()s and never
 #: commits, but librdkafka still looks up the group's coordinator, which needs Describe on the group.
 REGISTRY_FOLLOWER_GROUPS = ("ecmon-registry-follower", "ecmon-registry-watermarks")
 
-#: What the sink consumes (sinks/writer.py SINK_TOPICS must name the same topics; a unit test checks it).
+#: What the sink consumes (sinks/ecmon_sink/writer.py SINK_TOPICS must name the same topics; a unit test checks it).
 SINK_INPUTS = (topics.AGGREGATES, topics.DEAD_LETTERS, topics.REGISTRY, topics.NORMALISED_READINGS,
                topics.ANOMALIES, topics.MONTHLY_REPORTS, topics.NATIONAL_FEEDBACK, topics.PRODUCTION_ACCEPTED)
 

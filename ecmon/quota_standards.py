@@ -4,7 +4,7 @@ Each mandatory standard sets, for existing plants, a *limit value* (限定值, i
 grade-3 value, "3级") of the unit-product comprehensive energy consumption (单位产品综合能耗): the
 standard coal a plant may use per unit of product. A plant above it is in breach of a mandatory
 national standard (Energy Conservation Law, art. 16). The platform compares each enterprise's
-month with the limit of its product (``streams/enterprise_benchmarks.py``, ``ecmon report benchmark``).
+month with the limit of its product (``streams/ecmon_worker/enterprise_benchmarks.py``, ``ecmon report benchmark``).
 
 Limits are exact integers in mgce per unit (1 kgce = 10**6 mgce), like every quantity of the platform,
 so 13.5 kgce per weight box is 13_500_000 and no float enters the comparison.
@@ -24,7 +24,7 @@ Sources and how sure each value is (read this before using a verdict for enforce
   named in ``route``; where the plant size is unknown, the least strict size class is taken, so a
   breach shown is a breach for every size.
 - Product codes: crude steel, cement clinker and synthetic ammonia are the codes the gateways send
-  (``producers/profiles.py``). The codes for flat glass and caustic soda are this platform's
+  (``producers/ecmon_simulator/profiles.py``). The codes for flat glass and caustic soda are this platform's
   assignment in the same catalogue style (统计用产品分类目录) and must be confirmed against the
   National Bureau of Statistics catalogue before gateways are told to use them.
 - The standards count electricity at its calorific value (当量值, 0.1229 kgce/kWh), which is the

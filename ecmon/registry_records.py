@@ -1,7 +1,7 @@
 """What a registry record must be before the worker lets it change the coverage list, or the sink stores it.
 
 Pure functions of (key, value), unit-tested without a broker, shared by the worker's registry follower
-(streams/registry.py) and the sink (sinks/rows.py): both must refuse the same records for the same reason,
+(streams/ecmon_worker/registry.py) and the sink (sinks/ecmon_sink/rows.py): both must refuse the same records for the same reason,
 or the sink's ``enterprises`` table would list what the worker never counted. A record that fails any check
 becomes a dead letter and changes nothing: the enterprise keeps the history it had. Whatever the
 key and value are, the answer is a record or a ``Rejection``, never an exception.

@@ -1,4 +1,4 @@
-"""Why a message was refused: a reason code of streams/dead_letters.py REASONS and a one-line detail.
+"""Why a message was refused: a reason code of streams/ecmon_worker/dead_letters.py REASONS and a one-line detail.
 
 In the shared kernel because the worker (streams/) and the sink (sinks/) refuse registry records with the
 same checks (ecmon/registry_records.py)."""

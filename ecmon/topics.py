@@ -40,7 +40,7 @@ class TopicSpec:
 BROKER_TIME = {"message.timestamp.type": "LogAppendTime"}
 
 READINGS = TopicSpec("ecmon.readings.v1", "reading batches from enterprise gateways, keyed by USCC", config=BROKER_TIME)
-#: The worker keeps each enterprise's registry history by valid_from (streams/registry_records.py), and
+#: The worker keeps each enterprise's registry history by valid_from (streams/ecmon_worker/registry_records.py), and
 #: rebuilds it from this topic on start: compaction must not remove a superseded record, nor a tombstone,
 #: before it has left the readings' horizon (400 days).
 REGISTRY_HISTORY_MS = 400 * 24 * 3600 * 1000

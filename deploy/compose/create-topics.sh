@@ -1,6 +1,6 @@
 #!/bin/sh
 # Creates every topic declared in ecmon/topics.py (the brokers run with auto-creation off), as the administrator.
-# The kafka-setup service of docker-compose.yml does this with the project's own code (deploy/stack/kafka_setup.py,
+# The kafka-setup service of docker-compose.yml does this with the project's own code (deploy/ecmon_ops/stack/kafka_setup.py,
 # which also creates the users and ACLs); this script is the same step with Kafka's shell tools, for an operator
 # inside a broker container, which has the administrator's password as a compose secret:
 #

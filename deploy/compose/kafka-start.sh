@@ -1,6 +1,6 @@
 #!/bin/sh
 # Starts one apache/kafka broker of deploy/compose/docker-compose.yml with the local stack's security
-# (deploy/stack/services.py KafkaBroker._listener_props and _bootstrap_scram; docs/security.md):
+# (deploy/ecmon_ops/stack/services.py KafkaBroker._listener_props and _bootstrap_scram; docs/security.md):
 #
 # - every KAFKA_* variable of the service becomes a property (KAFKA_FOO_BAR -> foo.bar, `__` -> `_`,
 #   `___` -> `-`), as the image's own entrypoint would do; *_OPTS variables stay with the JVM scripts;
@@ -26,7 +26,7 @@ TOOLS=${TOOLS_DIR:-/opt/kafka/bin}
 
 secret() {
   file="$SECRETS/$1"
-  [ -r "$file" ] || { echo "kafka-start: cannot read the secret $file; run python -m deploy.stack.credentials deploy/compose/secrets" >&2; exit 1; }
+  [ -r "$file" ] || { echo "kafka-start: cannot read the secret $file; run python -m ecmon_ops.stack.credentials deploy/compose/secrets" >&2; exit 1; }
   value=$(cat "$file")
   [ -n "$value" ] || { echo "kafka-start: the secret $file is empty" >&2; exit 1; }
   printf '%s' "$value"

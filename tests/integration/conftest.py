@@ -6,10 +6,10 @@
 
 import pytest
 
-from deploy.stack import stack
-from deploy.stack.apps import ensure_running
+from ecmon_ops.stack import stack
+from ecmon_ops.stack.apps import ensure_running
 from ecmon.settings import get_settings
-from sinks import migrate
+from ecmon_sink import migrate
 
 pytestmark = pytest.mark.integration
 

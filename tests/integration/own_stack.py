@@ -10,13 +10,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from deploy.stack import stack
-from deploy.stack.apps import app_process, ensure_running
-from ecmon.demo import wait_for_reconciliation
+from ecmon_ops.stack import stack
+from ecmon_ops.stack.apps import app_process, ensure_running
+from ecmon_cli.demo import wait_for_reconciliation
 from ecmon.settings import Settings
-from producers.gateway import FleetRun, run_fleet
-from producers.ledger import Ledger, ledger_path
-from sinks import migrate
+from ecmon_simulator.runs import FleetRun, run_fleet
+from ecmon_simulator.ledger import Ledger, ledger_path
+from ecmon_sink import migrate
 
 
 @contextmanager

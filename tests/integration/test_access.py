@@ -22,12 +22,13 @@ import httpx
 import pytest
 from clickhouse_driver.errors import ServerException
 
-from deploy.stack import credentials, stack
+from ecmon_ops.stack import credentials, stack
 from ecmon.settings import Settings
 from ecmon.web_auth import web_auth
-from sinks import analyst, migrate
-from sinks.clickhouse import connect
-from sinks.databases import province_codes
+from ecmon_reports import analyst
+from ecmon_sink import migrate
+from ecmon_sink.clickhouse import connect
+from ecmon_sink.databases import province_codes
 
 pytestmark = pytest.mark.integration
 
@@ -136,14 +137,14 @@ def test_every_report_runs_for_the_provincial_analyst_on_its_database(data, name
     env = {**os.environ, **{f"ECMON_{k.upper()}": str(v) for k, v in PORTS.items()},
            "ECMON_STATE_DIR": str(data.state_dir), "ECMON_CLICKHOUSE_USER": USERS["370000"],
            "ECMON_CLICKHOUSE_PASSWORD": ""}  # the analyst's password: the stack's secrets file
-    out = subprocess.run([sys.executable, "-m", "ecmon.cli", "report", name, "--province", "370000", "--month",
+    out = subprocess.run([sys.executable, "-m", "ecmon_cli.main", "report", name, "--province", "370000", "--month",
                           "2026-10", "--format", "json"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     got = json.loads(out.stdout)["rows"]
     assert got == json.loads(expected.json())["rows"]
     if name in ("monthly", "trend", "ranking"):
         assert got and {r["coal_mgce"] for r in got} == {370000 * 10_000}
-    denied_run = subprocess.run([sys.executable, "-m", "ecmon.cli", "report", name, "--province", "210000",
+    denied_run = subprocess.run([sys.executable, "-m", "ecmon_cli.main", "report", name, "--province", "210000",
                                  "--format", "csv"], env=env, capture_output=True, text=True, timeout=60)
     assert denied_run.returncode != 0 and "Access denied" in denied_run.stdout + denied_run.stderr
 

@@ -25,7 +25,7 @@ def test_a_tiny_benchmark_runs_every_stage_and_writes_its_figures(tmp_path):
     env = {**os.environ, **PORTS, "ECMON_STATE_DIR": str(tmp_path / "bench")}
     out = tmp_path / "results"
     done = subprocess.run(
-        [sys.executable, "-m", "ecmon.cli", "bench", "--readings", "20000", "--latency-rate", "2000",
+        [sys.executable, "-m", "ecmon_cli.main", "bench", "--readings", "20000", "--latency-rate", "2000",
          "--latency-seconds", "3", "--out", str(out)],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=580,
     )

@@ -18,10 +18,10 @@ from ecmon import topics
 from ecmon.energy import to_mgce
 from ecmon.kafka_clients import client_config
 from ecmon.months import DAY_MS, month_start_ms
-from producers.delivery import BatchProducer
-from producers.fleet import PlannedBatch, build_fleet
-from producers.gateway import encode_batch, publish_registry, registry_producer
-from sinks.clickhouse import connect
+from ecmon_gateway.delivery import BatchProducer
+from ecmon_simulator.fleet import PlannedBatch, build_fleet
+from ecmon_simulator.runs import encode_batch, publish_registry, registry_producer
+from ecmon_sink.clickhouse import connect
 
 pytestmark = pytest.mark.integration
 

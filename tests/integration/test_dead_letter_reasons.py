@@ -25,18 +25,18 @@ from fastavro.schema import to_parsing_canonical_form
 from rich.console import Console
 
 from ecmon import codec, signing, topics
-from ecmon.demo import wait_for_reconciliation
+from ecmon_cli.demo import wait_for_reconciliation
 from ecmon.energy import accepted_units, coal_factor
 from ecmon.months import DAY_MS, month_of_interval, month_start_ms
 from ecmon.uscc import is_valid_uscc
-from producers.delivery import BatchProducer
-from producers.fleet import Enterprise, build_fleet, default_state_dir, plan_batches, registry_record
-from producers.gateway import encode_batch, publish_registry
-from producers.ledger import Ledger
-from producers.production import encode_production
-from producers.profiles import PROFILES
-from sinks.clickhouse import connect
-from streams.dead_letters import REASONS
+from ecmon_gateway.delivery import BatchProducer
+from ecmon_simulator.fleet import Enterprise, build_fleet, default_state_dir, plan_batches, registry_record
+from ecmon_simulator.runs import encode_batch, publish_registry
+from ecmon_simulator.ledger import Ledger
+from ecmon_simulator.production import encode_production
+from ecmon_simulator.profiles import PROFILES
+from ecmon_sink.clickhouse import connect
+from ecmon_worker.dead_letters import REASONS
 from own_stack import isolated_pipeline
 from ecmon.kafka_clients import client_config
 
@@ -56,7 +56,7 @@ INTERVAL_S = 900
 NOT_ON_THE_WIRE = {
     # ReadingBatch.readings[].kind is the Avro enum ValueKind {INTERVAL, CUMULATIVE}, and the worker accepts
     # both; any other symbol index fails Avro decoding and is `undecodable` (case undecodable-kind-outside-
-    # the-enum below). The check in streams/enterprise_rollup.py guards a future schema version.
+    # the-enum below). The check in streams/ecmon_worker/enterprise_rollup.py guards a future schema version.
     "unsupported_value_kind",
     # The sink's own reason for an accepted message it cannot turn into rows: a platform defect, which no
     # gateway input can cause (every accepted message has passed the worker's validation).
@@ -77,7 +77,7 @@ PROVEN_IN_REGISTRY_RECORDS = {"invalid_registry_record", "unsigned_registry_reco
 
 # Every crafted message: case id -> (reason it must get, topic). The builders are in _craft below.
 CASES: dict[str, tuple[str, str]] = {
-    # a whole reading batch rejected, in the order the worker checks (streams/app.py _process_batch)
+    # a whole reading batch rejected, in the order the worker checks (streams/ecmon_worker/app.py _process_batch)
     "undecodable-garbage": ("undecodable", READINGS),
     "undecodable-truncated-batch": ("undecodable", READINGS),
     "undecodable-kind-outside-the-enum": ("undecodable", READINGS),
@@ -105,7 +105,7 @@ CASES: dict[str, tuple[str, str]] = {
     "duplicate_reading": ("duplicate_reading", READINGS),
     "register_out_of_window": ("register_out_of_window", READINGS),
     "meter_reset": ("meter_reset", READINGS),
-    # reading identity and gateway identity (streams/reading_identity.py)
+    # reading identity and gateway identity (streams/ecmon_worker/reading_identity.py)
     "duplicate_reading-interval-resend": ("duplicate_reading", READINGS),
     "conflicting_reading": ("conflicting_reading", READINGS),
     "reading_corrected": ("reading_corrected", READINGS),
@@ -115,7 +115,7 @@ CASES: dict[str, tuple[str, str]] = {
     "sequence_out_of_window": ("sequence_out_of_window", READINGS),
     "too_many_sequence_gaps": ("too_many_sequence_gaps", READINGS),
     "too_many_gateways": ("too_many_gateways", READINGS),
-    # production output (streams/production_intake.py, agent take_production)
+    # production output (streams/ecmon_worker/production_intake.py, agent take_production)
     "production-undecodable": ("undecodable", PRODUCTION),
     "production-unknown_fingerprint": ("unknown_fingerprint", PRODUCTION),
     "production-unexpected_record_type": ("unexpected_record_type", PRODUCTION),
@@ -172,7 +172,7 @@ def batch_record(ent: Enterprise, sequence: int, readings: list[dict], sent_at: 
 
 
 def signed(record: dict, key_id: str | None = None, short_name: str = "reading_batch") -> bytes:
-    """As producers.gateway.encode_batch: sign the message encoded with an empty signature."""
+    """As ecmon_simulator.runs.encode_batch: sign the message encoded with an empty signature."""
     key_id = key_id or record["key_id"]
     unsigned = codec.encode(short_name, {**record, "signature": b""})
     # the simulated enterprise's own key (key-<USCC>), from the key store of this stack's state directory
@@ -453,7 +453,7 @@ def run(own_pipeline) -> Run:
 
 
 def _count(ledger: Ledger, ent: Enterprise, r: dict, readings: int = 1) -> None:
-    """What the platform must count for ``r`` (as producers.ledger.Ledger.add, with a reading count)."""
+    """What the platform must count for ``r`` (as ecmon_simulator.ledger.Ledger.add, with a reading count)."""
     row = ledger.totals[(ent.province, ent.uscc, r["energy_type"], r["unit"], month_of_interval(r["ts"]))]
     row[0] += r["value_milli"]
     row[1] += coal_factor(r["energy_type"], r["unit"], method=ledger.electricity_method).to_mgce(r["value_milli"])

@@ -6,10 +6,10 @@ import httpx
 from confluent_kafka import Producer
 
 from ecmon import topics
-from ecmon.demo import ledger_path, wait_for_reconciliation
-from producers.gateway import FleetRun, run_fleet
-from producers.ledger import Ledger
-from sinks.clickhouse import connect
+from ecmon_cli.demo import ledger_path, wait_for_reconciliation
+from ecmon_simulator.runs import FleetRun, run_fleet
+from ecmon_simulator.ledger import Ledger
+from ecmon_sink.clickhouse import connect
 from rich.console import Console
 from ecmon.kafka_clients import client_config
 from ecmon.web_auth import web_auth
@@ -93,8 +93,8 @@ def test_prometheus_scrapes_the_worker_and_the_sink(pipeline):
 
 
 def test_a_restarted_worker_recovers_its_state_from_the_changelogs(pipeline):
-    """Catches the Faust recovery race that dropped part of the backlog (docs/streams.md, streams/faust_fixes.py)."""
-    from deploy.stack.apps import app_process
+    """Catches the Faust recovery race that dropped part of the backlog (docs/streams.md, streams/ecmon_worker/faust_fixes.py)."""
+    from ecmon_ops.stack.apps import app_process
 
     worker = app_process(pipeline, "worker")
     worker.stop()
@@ -112,7 +112,7 @@ def test_two_workers_share_the_partitions_and_one_killed_with_sigkill_loses_noth
     import signal
     import threading
 
-    from deploy.stack.apps import app_process, ensure_running
+    from ecmon_ops.stack.apps import app_process, ensure_running
 
     first, second = app_process(pipeline, "worker"), ensure_running(pipeline, "worker", index=2)
     try:
@@ -140,8 +140,8 @@ def test_two_workers_share_the_partitions_and_one_killed_with_sigkill_loses_noth
 
 
 def test_unreadable_input_raises_an_alert_that_reaches_alertmanager(pipeline):
-    from deploy.stack.alerts import prometheus_firing, wait_for_alert, wait_until_scraped
-    from deploy.stack.apps import app_process
+    from ecmon_ops.stack.alerts import prometheus_firing, wait_for_alert, wait_until_scraped
+    from ecmon_ops.stack.apps import app_process
 
     # a worker restarted by an earlier test must be known to Prometheus before its counters move
     assert wait_until_scraped(pipeline, "worker", app_process(pipeline, "worker").pid())
@@ -155,7 +155,7 @@ def test_unreadable_input_raises_an_alert_that_reaches_alertmanager(pipeline):
 
 
 def test_a_province_over_its_target_gets_a_red_early_warning(pipeline, tmp_path):
-    from producers.targets import load_targets, publish_targets
+    from ecmon_registry.targets import load_targets, publish_targets
 
     targets = tmp_path / "targets.toml"
     targets.write_text(

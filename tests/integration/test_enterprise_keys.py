@@ -23,11 +23,11 @@ import pytest
 from ecmon import codec, interface_example, signing, topics
 from ecmon.kafka_clients import client_config
 from ecmon.months import DAY_MS, month_start_ms
-from producers import registry_keys
-from producers.delivery import BatchProducer
-from producers.fleet import Enterprise, PlannedBatch, build_fleet, plan_batches
-from producers.gateway import publish_registry, registry_producer
-from sinks.clickhouse import connect
+from ecmon_registry import keys as registry_keys
+from ecmon_gateway.delivery import BatchProducer
+from ecmon_simulator.fleet import Enterprise, PlannedBatch, build_fleet, plan_batches
+from ecmon_simulator.runs import publish_registry, registry_producer
+from ecmon_sink.clickhouse import connect
 
 pytestmark = pytest.mark.integration
 

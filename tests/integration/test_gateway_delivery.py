@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from deploy.stack import stack
-from deploy.stack.services import KafkaBroker
+from ecmon_ops.stack import stack
+from ecmon_ops.stack.services import KafkaBroker
 from ecmon import PROJECT_ROOT, codec, topics
 from ecmon.settings import Settings
-from producers.csv_replay import ReplayConfig, plan_replay, run_replay
-from producers.gateway import FleetRun, _interleaved, run_fleet, spool_path
-from producers.ledger import Ledger
-from producers.spool import Spool
+from ecmon_simulator.csv_replay import ReplayConfig, plan_replay, run_replay
+from ecmon_simulator.runs import FleetRun, _interleaved, run_fleet, spool_path
+from ecmon_simulator.ledger import Ledger
+from ecmon_gateway.spool import Spool
 from ecmon.kafka_clients import client_config
 
 pytestmark = pytest.mark.integration
@@ -134,7 +134,7 @@ def _spool_depth(settings: Settings) -> int:
 
 
 def _gateway_cmd(state_dir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "ecmon.cli", "--state-dir", str(state_dir), "gateway", "--no-progress",
+    return [sys.executable, "-m", "ecmon_cli.main", "--state-dir", str(state_dir), "gateway", "--no-progress",
             "--enterprises", "6", "--batch-intervals", "4", "--seed", "502", *args]
 
 
@@ -191,7 +191,7 @@ def _last_sequences(spool: Path) -> int:
 @pytest.mark.skipif(not NAB.exists(), reason="NAB data not present in ../shared/data/nab")
 def test_csv_replay_of_nab_series_arrives_complete(kafka, tmp_path):
     settings = kafka.model_copy(update={"kafka_secrets_file": kafka.kafka_secrets_path, "state_dir": tmp_path / "gw"})
-    cfg = ReplayConfig.load(PROJECT_ROOT / "producers" / "replay-nab.toml")
+    cfg = ReplayConfig.load(PROJECT_ROOT / "producers" / "ecmon_simulator" / "replay-nab.toml")
     files = sorted(NAB.glob("ec2_cpu_utilization_*.csv"))[:2]
     ledger = Ledger()
     batches = run_replay(settings, cfg, files, ledger, show_progress=False)

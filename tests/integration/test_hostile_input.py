@@ -35,20 +35,20 @@ import pytest
 from confluent_kafka import Producer
 from rich.console import Console
 
-from deploy.stack.apps import app_process
+from ecmon_ops.stack.apps import app_process
 from ecmon import codec, signing, topics
-from ecmon.demo import wait_for_reconciliation
+from ecmon_cli.demo import wait_for_reconciliation
 from ecmon.kafka_clients import client_config
 from ecmon.months import DAY_MS, month_start_ms
 from ecmon.settings import Settings
-from producers.fleet import Enterprise, Meter, build_fleet, plan_batches, registry_record
-from producers.gateway import encode_batch, publish_registry
-from producers.delivery import BatchProducer
-from producers.ledger import Ledger
-from producers.production import encode_production
-from producers.profiles import PROFILES
-from sinks.clickhouse import connect
-from streams.dead_letters import PAYLOAD_LIMIT, REASONS
+from ecmon_simulator.fleet import Enterprise, Meter, build_fleet, plan_batches, registry_record
+from ecmon_simulator.runs import encode_batch, publish_registry
+from ecmon_gateway.delivery import BatchProducer
+from ecmon_simulator.ledger import Ledger
+from ecmon_simulator.production import encode_production
+from ecmon_simulator.profiles import PROFILES
+from ecmon_sink.clickhouse import connect
+from ecmon_worker.dead_letters import PAYLOAD_LIMIT, REASONS
 from test_dead_letter_reasons import PROVEN_IN_HOSTILE_INPUT, _count, _cst, batch_record, invalid_uscc, reading, signed, unreleased_schema
 from own_stack import isolated_pipeline
 

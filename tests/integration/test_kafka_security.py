@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient
 from ecmon import topics
 from ecmon.kafka_clients import client_config, credentials
 from ecmon.settings import Settings
-from producers.gateway import FleetRun
+from ecmon_simulator.runs import FleetRun
 from own_stack import pipeline_reconciles_without_denials
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient
 
 from ecmon import topics
 from ecmon.kafka_clients import client_config, faust_credentials
-from producers.gateway import FleetRun
+from ecmon_simulator.runs import FleetRun
 from own_stack import pipeline_reconciles_without_denials, secured_stack
 
 pytestmark = pytest.mark.integration

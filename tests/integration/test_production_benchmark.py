@@ -13,15 +13,15 @@ import pytest
 from rich.console import Console
 
 from ecmon import topics
-from ecmon.demo import wait_for_reconciliation
+from ecmon_cli.demo import wait_for_reconciliation
 from ecmon.months import month_start_ms
 from ecmon.quota_standards import standard_for
-from producers.delivery import BatchProducer
-from producers.gateway import FleetRun, run_fleet
-from producers.ledger import Ledger
-from producers.production import encode_production
-from producers.profiles import PROFILES
-from sinks.clickhouse import connect
+from ecmon_gateway.delivery import BatchProducer
+from ecmon_simulator.runs import FleetRun, run_fleet
+from ecmon_simulator.ledger import Ledger
+from ecmon_simulator.production import encode_production
+from ecmon_simulator.profiles import PROFILES
+from ecmon_sink.clickhouse import connect
 from own_stack import isolated_pipeline
 from ecmon.kafka_clients import client_config
 
@@ -55,7 +55,7 @@ def _report(settings, *args, user=None):
     if user:
         # the analyst's password comes from the stack's secrets file (ecmon/clickhouse_auth.py)
         env.update({"ECMON_CLICKHOUSE_USER": user, "ECMON_CLICKHOUSE_PASSWORD": ""})
-    out = subprocess.run([sys.executable, "-m", "ecmon.cli", "report", "benchmark", "--month", MONTH, "--format",
+    out = subprocess.run([sys.executable, "-m", "ecmon_cli.main", "report", "benchmark", "--month", MONTH, "--format",
                           "json", *args], env=env, capture_output=True, text=True, timeout=60, check=True)
     return {(r["uscc"], r["product_code"]): r for r in json.loads(out.stdout)["rows"]}
 
@@ -126,7 +126,7 @@ def test_production_is_benchmarked_against_the_quota_standards(own_pipeline):
 
 
 def test_the_local_sink_writes_as_its_own_clickhouse_user(own_pipeline):
-    from deploy.stack.apps import app_process
+    from ecmon_ops.stack.apps import app_process
 
     pid = app_process(own_pipeline, "sink").pid()
     assert pid is not None

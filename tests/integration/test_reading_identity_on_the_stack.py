@@ -20,10 +20,10 @@ from ecmon import codec, signing, topics
 from ecmon.energy import coal_factor
 from ecmon.kafka_clients import client_config
 from ecmon.months import month_of_interval, month_start_ms
-from producers.delivery import BatchProducer
-from producers.fleet import Enterprise, build_fleet, signing_key
-from producers.gateway import publish_registry
-from sinks.clickhouse import connect
+from ecmon_gateway.delivery import BatchProducer
+from ecmon_simulator.fleet import Enterprise, build_fleet, signing_key
+from ecmon_simulator.runs import publish_registry
+from ecmon_sink.clickhouse import connect
 
 pytestmark = pytest.mark.integration
 

@@ -14,17 +14,17 @@ import time
 
 import pytest
 
-from deploy.stack.apps import app_process
-from deploy.stack.process import wait_until
+from ecmon_ops.stack.apps import app_process
+from ecmon_ops.stack.process import wait_until
 from ecmon import codec, signing, topics
 from ecmon.kafka_clients import client_config
 from ecmon.uscc import make_uscc
-from producers import registry_keys
-from producers.delivery import BatchProducer
-from producers.gateway import FleetRun, run_fleet
-from producers.ledger import Ledger
-from sinks import analyst
-from sinks.clickhouse import connect
+from ecmon_registry import keys as registry_keys
+from ecmon_gateway.delivery import BatchProducer
+from ecmon_simulator.runs import FleetRun, run_fleet
+from ecmon_simulator.ledger import Ledger
+from ecmon_reports import analyst
+from ecmon_sink.clickhouse import connect
 
 pytestmark = pytest.mark.integration
 

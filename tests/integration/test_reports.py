@@ -17,10 +17,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from deploy.stack import stack
+from ecmon_ops.stack import stack
 from ecmon.settings import Settings
-from sinks import analyst, migrate
-from sinks.clickhouse import connect
+from ecmon_reports import analyst
+from ecmon_sink import migrate
+from ecmon_sink.clickhouse import connect
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +111,7 @@ class Cells(HTMLParser):
 @pytest.mark.skipif(shutil.which("fc-match") is None, reason="fontconfig is not installed")
 def test_chinese_names_have_a_cjk_font_to_render_with():
     """Region and enterprise names are Chinese: without a CJK font Chromium draws empty boxes (tofu)."""
-    from sinks.html_report import CSS
+    from ecmon_reports.html_report import CSS
 
     assert '"Noto Sans CJK SC"' in CSS.split("font-family:", 1)[1].split(";", 1)[0]
     found = subprocess.run(["fc-match", "-f", "%{family}", "Noto Sans CJK SC:lang=zh-cn"], capture_output=True,
@@ -124,7 +125,7 @@ def test_the_html_monthly_report_shows_what_clickhouse_answers(filled, tmp_path)
     env = {**os.environ, **{f"ECMON_{k.upper()}": str(v) for k, v in PORTS.items()},
            "ECMON_STATE_DIR": str(filled.state_dir), "ECMON_CLICKHOUSE_USER": ANALYST[0],
            "ECMON_CLICKHOUSE_PASSWORD": ""}
-    run = subprocess.run([sys.executable, "-m", "ecmon.cli", "report", "monthly", "--province", "370000",
+    run = subprocess.run([sys.executable, "-m", "ecmon_cli.main", "report", "monthly", "--province", "370000",
                           "--month", "2026-10", "--html", str(out)], env=env, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr

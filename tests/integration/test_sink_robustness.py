@@ -16,15 +16,15 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
-from deploy.stack import stack
-from deploy.stack.apps import app_process
-from deploy.stack.process import wait_until
-from deploy.stack.services import ClickHouseServer
+from ecmon_ops.stack import stack
+from ecmon_ops.stack.apps import app_process
+from ecmon_ops.stack.process import wait_until
+from ecmon_ops.stack.services import ClickHouseServer
 from ecmon import codec, signing, topics
 from ecmon.settings import Settings
 from ecmon.uscc import make_uscc
-from sinks import migrate
-from sinks.clickhouse import connect
+from ecmon_sink import migrate
+from ecmon_sink.clickhouse import connect
 from ecmon.kafka_clients import client_config
 
 pytestmark = pytest.mark.integration

@@ -4,8 +4,8 @@ import socket
 
 import pytest
 
-from deploy.stack import stack
-from deploy.stack.process import ServiceError, wait_until
+from ecmon_ops.stack import stack
+from ecmon_ops.stack.process import ServiceError, wait_until
 from ecmon.kafka_clients import client_config
 
 

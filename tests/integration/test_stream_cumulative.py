@@ -6,10 +6,10 @@ import time
 import pytest
 from rich.console import Console
 
-from ecmon.demo import wait_for_reconciliation
-from producers.gateway import FleetRun, run_fleet
-from producers.ledger import Ledger
-from sinks.clickhouse import connect
+from ecmon_cli.demo import wait_for_reconciliation
+from ecmon_simulator.runs import FleetRun, run_fleet
+from ecmon_simulator.ledger import Ledger
+from ecmon_sink.clickhouse import connect
 from own_stack import isolated_pipeline
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,6 @@
 """The fleet evaluation's bookkeeping: which findings count as detections, false alarms or process events."""
 
-from streams.anomaly_eval import Detection, _match, _meter_detections
+from ecmon_evaluation.anomaly_eval import Detection, _match, _meter_detections
 
 STEP = 900_000
 H = 3_600_000

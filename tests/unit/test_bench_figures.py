@@ -1,6 +1,6 @@
 import pytest
 
-from deploy.bench.figures import LatencyMatcher, deep_sizeof, enterprises_for, peak_rss_bytes, percentile
+from ecmon_ops.bench.figures import LatencyMatcher, deep_sizeof, enterprises_for, peak_rss_bytes, percentile
 
 
 def test_percentile_is_nearest_rank():

@@ -1,12 +1,12 @@
-"""The fault suite's plan (deploy/chaos/trials.py): reproducible from the seed, trials that never mix."""
+"""The fault suite's plan (deploy/ecmon_ops/chaos/trials.py): reproducible from the seed, trials that never mix."""
 
 from datetime import datetime
 
-from deploy.chaos.expected import merge, planned_ledger
-from deploy.chaos.run import FULL, SHORT
-from deploy.chaos.trials import GATEWAY_START_S, SuiteShape, fleet_run, plan_trials, recent_months
+from ecmon_ops.chaos.expected import merge, planned_ledger
+from ecmon_ops.chaos.run import FULL, SHORT
+from ecmon_ops.chaos.trials import GATEWAY_START_S, SuiteShape, fleet_run, plan_trials, recent_months
 from ecmon.months import CST
-from producers.ledger import Ledger
+from ecmon_simulator.ledger import Ledger
 
 
 def test_the_same_seed_plans_the_same_run_and_another_seed_another():

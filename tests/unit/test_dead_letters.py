@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecmon import codec
-from streams.dead_letters import (
+from ecmon_worker.dead_letters import (
     DEAD_LETTER_KEY_LIMIT, KEY_LIMIT, PAYLOAD_LIMIT, PRODUCER_LIMIT, REASONS, dead_letter, dead_letter_key,
 )
 
@@ -57,7 +57,7 @@ def test_a_size_error_of_a_send_is_recognised_through_fausts_wrapper():
     from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
     from faust.exceptions import ProducerSendError
 
-    from streams.app import too_large
+    from ecmon_worker.app import too_large
 
     try:
         try:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from deploy.stack.credentials import KAFKA_PASSWORD_FILE
+from ecmon_ops.stack.credentials import KAFKA_PASSWORD_FILE
 from ecmon import PROJECT_ROOT, metric_defs, topics
 from ecmon.kafka_clients import MECHANISM, usernames
 from ecmon.observability import ROLE_OFFSETS
@@ -76,7 +76,7 @@ def _kafka_version() -> str:
 
 
 def _clickhouse_tables() -> set[str]:
-    sql = "\n".join(p.read_text() for p in (PROJECT_ROOT / "sinks" / "migrations").glob("*.sql"))
+    sql = "\n".join(p.read_text() for p in (PROJECT_ROOT / "sinks" / "ecmon_sink" / "migrations").glob("*.sql"))
     return set(re.findall(r"CREATE TABLE IF NOT EXISTS \{db\}\.(\w+)", sql))
 
 
@@ -379,7 +379,7 @@ def test_dashboards_use_declared_metrics_and_tables():
             if "rawSql" in target:
                 for table in re.findall(rf"\b{database}\.(\w+)", target["rawSql"]):
                     if table not in tables:
-                        problems.append(f"{name}: table {table} is created by no migration in sinks/migrations")
+                        problems.append(f"{name}: table {table} is created by no migration in sinks/ecmon_sink/migrations")
     assert not problems, "\n".join(problems)
 
 
@@ -423,7 +423,7 @@ def test_clickhouse_users_carry_no_password_and_analysts_have_quotas():
 
 
 def test_the_local_prometheus_has_no_lifecycle_and_both_web_servers_need_auth():
-    from deploy.stack.services import stack_services
+    from ecmon_ops.stack.services import stack_services
 
     services = {s.name: s for s in stack_services(Settings(state_dir=Path("/nonexistent")))}
     prometheus, alertmanager = services["prometheus"].command(), services["alertmanager"].command()
@@ -459,7 +459,7 @@ def test_compose_uses_the_local_stacks_users_and_web_auth(compose):
             assert user in users and env["ECMON_CLICKHOUSE_PASSWORD"].startswith("${" + user + ":?")
     grafana = services["grafana"]["environment"]
     assert grafana["CLICKHOUSE_USER"] in users and grafana["CLICKHOUSE_USER"].startswith("analyst_")
-    rendered = {"web_password", *users}  # the keys of passwords.env (deploy/stack/credentials.py)
+    rendered = {"web_password", *users}  # the keys of passwords.env (deploy/ecmon_ops/stack/credentials.py)
     assert _password_vars(text) <= rendered
     prometheus, alertmanager = services["prometheus"], services["alertmanager"]
     assert "--web.enable-lifecycle" not in prometheus["command"]
@@ -514,7 +514,7 @@ def _kafka_env_key(prop: str) -> str:
 
 
 def _local_scram_broker_props() -> dict[str, str]:
-    from deploy.stack.services import KafkaBroker
+    from ecmon_ops.stack.services import KafkaBroker
 
     settings = Settings(state_dir=Path("/nonexistent"), kafka_security="scram", kafka_username=BROKER_USER,
                         kafka_password="not-used")
@@ -614,7 +614,7 @@ def test_kafka_start_script_writes_the_properties_and_formats_with_the_scram_use
     assert [c.split()[0] for c in record.read_text().splitlines()] == ["kafka-server-start.sh"]
     (secrets / "kafka-broker-password").unlink()
     missing = subprocess.run(["sh", str(COMPOSE_DIR / "kafka-start.sh")], env=env, capture_output=True, text=True)
-    assert missing.returncode == 1 and "deploy.stack.credentials" in missing.stderr
+    assert missing.returncode == 1 and "ecmon_ops.stack.credentials" in missing.stderr
 
 
 def _ecmon_services(compose: dict) -> dict[str, dict]:
@@ -622,7 +622,7 @@ def _ecmon_services(compose: dict) -> dict[str, dict]:
 
 
 def test_every_ecmon_service_connects_to_kafka_as_its_own_role(compose, tmp_path):
-    from deploy.stack.credentials import KAFKA_SETUP_FILE, KAFKA_SIMULATOR_FILE, kafka_secret_files
+    from ecmon_ops.stack.credentials import KAFKA_SETUP_FILE, KAFKA_SIMULATOR_FILE, kafka_secret_files
 
     services = _ecmon_services(compose)
     assert set(services) == set(COMPOSE_KAFKA_ROLES)
@@ -659,7 +659,7 @@ def test_every_ecmon_service_connects_to_kafka_as_its_own_role(compose, tmp_path
 
 
 def test_credentials_render_every_compose_secret(compose, tmp_path):
-    from deploy.stack.credentials import render
+    from ecmon_ops.stack.credentials import render
 
     out = tmp_path / "out"
     written = {p.name for p in render(out, Settings(state_dir=tmp_path / "state"))}
@@ -696,10 +696,10 @@ def test_compose_holds_no_password_literal(compose):
 
 
 def test_compose_setup_service_creates_every_topic_user_and_acl(compose, monkeypatch, tmp_path):
-    from deploy.stack import kafka_setup
+    from ecmon_ops.stack import kafka_setup
 
     setup = compose["services"]["kafka-setup"]
-    assert setup["entrypoint"] == ["python", "-m", "deploy.stack.kafka_setup"] and setup["restart"] == "no"
+    assert setup["entrypoint"] == ["python", "-m", "ecmon_ops.stack.kafka_setup"] and setup["restart"] == "no"
     assert "ECMON_KAFKA_USERNAME" not in setup["environment"]  # every role's user, not one identity
     env = {k.removeprefix("ECMON_").lower(): v for k, v in setup["environment"].items() if k.startswith("ECMON_")}
     env.update(state_dir=tmp_path, kafka_secrets_file=tmp_path / "kafka-setup.json")

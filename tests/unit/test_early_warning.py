@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams import early_warning as ew
-from streams import regional_rollup
+from ecmon_worker import early_warning as ew
+from ecmon_worker import regional_rollup
 
 TCE = 10**9
 

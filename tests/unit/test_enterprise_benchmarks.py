@@ -3,7 +3,7 @@ from fractions import Fraction
 from ecmon import codec
 from ecmon.months import month_start_ms
 from ecmon.quota_standards import standard_for
-from streams import enterprise_benchmarks as eb
+from ecmon_worker import enterprise_benchmarks as eb
 
 DAY = 86_400_000
 USCC = "91370100MA0000001X"

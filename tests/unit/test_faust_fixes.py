@@ -1,4 +1,4 @@
-"""streams/faust_fixes.py: no stream record reaches an agent while recovery repositions the partitions."""
+"""streams/ecmon_worker/faust_fixes.py: no stream record reaches an agent while recovery repositions the partitions."""
 
 import asyncio
 from unittest.mock import AsyncMock, MagicMock
@@ -6,7 +6,7 @@ from unittest.mock import AsyncMock, MagicMock
 from faust.tables.recovery import Recovery
 from faust.types import TP
 
-from streams import faust_fixes
+from ecmon_worker import faust_fixes
 
 READINGS_0 = TP("ecmon.readings.v1", 0)
 

@@ -3,12 +3,12 @@
 - ``ecmon.codec.decode``: arbitrary bytes and mutated valid messages (bit flips, truncation, extension,
   fingerprint swaps, absurd length prefixes) raise only the codec's typed errors, quickly and without
   allocating what a length prefix claims.
-- ``streams.enterprise_rollup.apply_batch`` with arbitrary readings and reachable states: never raises;
+- ``ecmon_worker.enterprise_rollup.apply_batch`` with arbitrary readings and reachable states: never raises;
   every reading is counted or rejected with a reason of ``REASONS``; the totals move only by counted
   readings and stay encodable (Avro long, ClickHouse Int64); the same batch again is a duplicate that
   changes nothing (or is refused again, unchanged); with resends, changed values and corrections from
   several gateways and sequences, the totals equal the rows the readings table keeps.
-- ``streams.production_intake.check_production``: any bytes, any figures: accepted or rejected with a
+- ``ecmon_worker.production_intake.check_production``: any bytes, any figures: accepted or rejected with a
   reason of ``REASONS``, never an exception.
 - ``ecmon.signing``: any change of a signed message's bytes fails Ed25519 verification; a batch signed
   with another enterprise's key fails.
@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 
 from ecmon import codec, signing
 from ecmon.months import month_start_ms
-from streams import enterprise_rollup as er
-from streams.dead_letters import REASONS
-from streams.production_intake import AcceptedProduction, RejectedProduction, check_production
+from ecmon_worker import enterprise_rollup as er
+from ecmon_worker.dead_letters import REASONS
+from ecmon_worker.production_intake import AcceptedProduction, RejectedProduction, check_production
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MANY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -336,7 +336,7 @@ def test_with_resends_and_corrections_the_totals_equal_the_readings_table(delive
     """Aggregates and readings agree, always: the rows the sink would keep (per identity, the highest version,
     as ReplacingMergeTree does) sum to the enterprise totals, each identity counts once, an end off the grid
     (E-01 at +7 ms) never counts, and no total is ever negative or beyond VALUE_LIMIT."""
-    from sinks.rows import CORRECTION_VERSION
+    from ecmon_sink.rows import CORRECTION_VERSION
 
     state = er.new_state()
     identities: dict[str, str] = {}
@@ -430,7 +430,7 @@ def encodable(rs: list[dict]) -> list[dict]:
 
 
 def verifies(raw: bytes, uscc: str = USCC) -> bool:
-    """The worker's check (streams/app.py): decodes, names a key of the enterprise's registry record, and the
+    """The worker's check (streams/ecmon_worker/app.py): decodes, names a key of the enterprise's registry record, and the
     Ed25519 signature verifies with it."""
     try:
         _, batch = codec.decode(raw, expected="reading_batch")

@@ -1,7 +1,7 @@
 from ecmon import codec
 from ecmon.months import month_start_ms
-from producers.fleet import build_fleet, plan_batches
-from producers.production import daily_main_consumption, encode_production, production_records
+from ecmon_simulator.fleet import build_fleet, plan_batches
+from ecmon_simulator.production import daily_main_consumption, encode_production, production_records
 
 
 def test_daily_output_follows_the_main_meter_and_round_trips(tmp_path):

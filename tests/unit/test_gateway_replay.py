@@ -4,9 +4,9 @@
 import pytest
 
 from ecmon import PROJECT_ROOT
-from producers.csv_replay import ReplayConfig, ReplayError, plan_replay
+from ecmon_simulator.csv_replay import ReplayConfig, ReplayError, plan_replay
 
-CONFIG = PROJECT_ROOT / "producers" / "replay-nab.toml"
+CONFIG = PROJECT_ROOT / "producers" / "ecmon_simulator" / "replay-nab.toml"
 NAB = PROJECT_ROOT.parent / "shared" / "data" / "nab" / "realAWSCloudwatch" / "ec2_cpu_utilization_24ae8d.csv"
 
 

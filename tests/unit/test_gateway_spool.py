@@ -1,7 +1,7 @@
 """The gateway spool: durable, ordered, sequence never reused, back-pressure instead of drops."""
 
-from producers.delivery import SpooledSender
-from producers.spool import SourcePosition, Spool, SpooledBatch
+from ecmon_gateway.delivery import SpooledSender
+from ecmon_gateway.spool import SourcePosition, Spool, SpooledBatch
 
 
 def _batch(seq: int, gw: str = "gw-1", size: int = 10) -> SpooledBatch:

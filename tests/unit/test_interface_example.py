@@ -55,7 +55,7 @@ def test_doc_contains_the_current_energy_types():
 
 
 def test_doc_explains_every_dead_letter_reason():
-    from streams.dead_letters import REASONS
+    from ecmon_worker.dead_letters import REASONS
 
     doc = DOC.read_text()
     for code, meaning in REASONS.items():

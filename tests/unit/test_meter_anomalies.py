@@ -5,7 +5,7 @@ import json
 import math
 import random
 
-from streams import meter_anomalies as det
+from ecmon_worker import meter_anomalies as det
 
 T0 = 1_775_001_600_000  # 2026-04-01 08:00 CST
 STEP = 900_000
@@ -247,7 +247,7 @@ def test_states_saved_by_versions_2_and_3_carry_on_with_the_same_findings():
 def test_the_workers_unscored_path_finds_exactly_what_the_scored_one_finds():
     import random
 
-    from streams import meter_anomalies as ma
+    from ecmon_worker import meter_anomalies as ma
 
     rng = random.Random(5)
     scored, unscored = ma.new_state(), ma.new_state()

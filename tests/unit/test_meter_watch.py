@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ecmon import codec
 from ecmon.months import month_start_ms
-from streams import meter_watch
-from streams.meter_watch import MeterWatch
+from ecmon_worker import meter_watch
+from ecmon_worker.meter_watch import MeterWatch
 
 T0 = month_start_ms("2026-10")
 Q = 900_000

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 from clickhouse_driver import Client
 
-from sinks import analyst, migrate, report
-from sinks.databases import province_codes
+from ecmon_reports import analyst, report
+from ecmon_sink import migrate
+from ecmon_sink.databases import province_codes
 
 chdb_session = pytest.importorskip("chdb.session")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ecmon import codec
 from ecmon.months import month_start_ms
-from streams import month_close as mc
-from streams import national_feedback as nf
-from streams import regional_rollup
+from ecmon_worker import month_close as mc
+from ecmon_worker import national_feedback as nf
+from ecmon_worker import regional_rollup
 
 DAY = 86_400_000
 GRACE = 3 * DAY
@@ -219,7 +219,7 @@ def test_an_old_report_version_changes_nothing():
 
 
 def test_the_sink_writes_the_revision_flag_the_previous_total_and_the_reason():
-    from sinks.rows import COLUMNS, Rows
+    from ecmon_sink.rows import COLUMNS, Rows
 
     registry = Registry(enterprise("A"))
     state = new_state()

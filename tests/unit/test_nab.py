@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from streams.nab import (PROFILES, LabelledSeries, WindowMetrics, benchmark, optimise_threshold, probation_length,
+from ecmon_evaluation.nab import (PROFILES, LabelledSeries, WindowMetrics, benchmark, optimise_threshold, probation_length,
                          scaled_sigmoid, score_series, window_metrics)
 
 STD = PROFILES["standard"]
@@ -87,7 +87,7 @@ def test_window_metrics_count_events_and_delay():
 
 # -- a second, independent reading of NAB's sweeper, to compare with on random corpora -----------------
 #
-# It follows numenta/NAB ``nab/sweeper.py`` step by step rather than ``streams.nab``'s shortcuts: windows are
+# It follows numenta/NAB ``nab/sweeper.py`` step by step rather than ``ecmon_evaluation.nab``'s shortcuts: windows are
 # entered by timestamp, rows in the probationary period are labelled and dropped, the rows of the whole
 # corpus are sorted by score and a (threshold, total) pair is recorded each time the score changes, the
 # best pair wins (the first, highest threshold, on ties), and a series is scored by looking its threshold

@@ -6,8 +6,8 @@ mutations of them, and values beyond the contract's 1 MiB at:
 
 - ``ecmon.codec.decode`` (every consumer reads through it);
 - the worker's admission of reading batches, production output, enterprise totals and province totals
-  (``streams.admission``, ``streams.production_intake``), which the agents in streams/app.py call per event;
-- the sink's conversion of every topic it reads (``sinks.rows.Rows.add_message``).
+  (``ecmon_worker.admission``, ``ecmon_worker.production_intake``), which the agents in streams/ecmon_worker/app.py call per event;
+- the sink's conversion of every topic it reads (``ecmon_sink.rows.Rows.add_message``).
 
 The same inputs go through the real stack in tests/integration/test_hostile_input.py.
 """
@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecmon import codec, topics
-from sinks.rows import COLUMNS, PAYLOAD_LIMIT, TOPIC_RECORDS, Rows
-from streams import admission
-from streams.dead_letters import REASONS
-from streams.production_intake import RejectedProduction, check_production
+from ecmon_sink.rows import COLUMNS, PAYLOAD_LIMIT, TOPIC_RECORDS, Rows
+from ecmon_worker import admission
+from ecmon_worker.dead_letters import REASONS
+from ecmon_worker.production_intake import RejectedProduction, check_production
 from test_fuzz_input import mutated as mutations
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -243,7 +243,7 @@ def test_the_sink_names_what_is_wrong(topic, key, value, reason):
 
 
 def test_every_topic_the_sink_reads_has_its_record_type():
-    from sinks.writer import SINK_TOPICS as NAMES
+    from ecmon_sink.writer import SINK_TOPICS as NAMES
 
     assert {getattr(topics, n).name for n in NAMES} == set(TOPIC_RECORDS)
 
@@ -264,7 +264,7 @@ def _registry_record(**changes) -> dict:
 
 
 def _sink_and_worker_verdicts(key: bytes, value: bytes, authority_public: bytes) -> tuple[Rows, object]:
-    from streams.registry_records import read_registry_record
+    from ecmon_worker.registry_records import read_registry_record
 
     rows = Rows("ecmon", authority_public)
     rows.add_message(topics.REGISTRY.name, 0, 5, key, value)

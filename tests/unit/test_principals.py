@@ -44,7 +44,7 @@ def test_gateways_and_reference_publishers_write_only_and_read_nothing():
 
 
 def test_sink_acls_cover_exactly_what_the_sink_consumes():
-    from sinks.writer import SINK_TOPICS
+    from ecmon_sink.writer import SINK_TOPICS
 
     assert {getattr(topics, n).name for n in SINK_TOPICS} == {t.name for t in SINK_INPUTS}
 
@@ -128,7 +128,7 @@ def test_scram_config_from_the_generated_secrets_file(tmp_path):
 
 
 def test_scram_tls_config_trusts_the_local_ca(tmp_path):
-    from deploy.stack.services import ensure_broker_tls
+    from ecmon_ops.stack.services import ensure_broker_tls
 
     settings = Settings(state_dir=tmp_path, kafka_security="scram-tls")
     ensure_secrets_file(settings)

@@ -11,7 +11,7 @@ from ecmon.quota_standards import (
     quantity_in,
     standard_for,
 )
-from producers.profiles import PROFILES
+from ecmon_simulator.profiles import PROFILES
 
 
 def test_the_five_products_of_the_issue_have_a_standard_with_number_year_and_integer_limit():

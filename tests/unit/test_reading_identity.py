@@ -8,10 +8,10 @@ import pytest
 from ecmon import codec
 from ecmon.energy import to_mgce
 from ecmon.months import month_of_interval, month_start_ms
-from sinks.rows import CORRECTION_VERSION, Origin, Rows
-from streams import enterprise_rollup as er
-from streams import reading_identity as ri
-from streams.dead_letters import REASONS
+from ecmon_sink.rows import CORRECTION_VERSION, Origin, Rows
+from ecmon_worker import enterprise_rollup as er
+from ecmon_worker import reading_identity as ri
+from ecmon_worker.dead_letters import REASONS
 
 METERS = {"e": ("electricity", "kWh"), "g": ("natural_gas", "m3"), "d": ("steam", "t")}
 INTERVALS = {"e": 900_000, "g": 900_000, "d": 86_400_000}

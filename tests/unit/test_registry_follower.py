@@ -7,11 +7,11 @@ import pytest
 
 from ecmon import codec, signing
 from ecmon.months import month_start_ms
-from streams import month_close
-from streams.admission import Rejection
-from streams.dead_letters import REASONS
-from streams.registry import RegistryFollower
-from streams.registry_records import INVALID, MAX_HISTORY, UNSIGNED, RegistryHistory, read_registry_record
+from ecmon_worker import month_close
+from ecmon_worker.admission import Rejection
+from ecmon_worker.dead_letters import REASONS
+from ecmon_worker.registry import RegistryFollower
+from ecmon_worker.registry_records import INVALID, MAX_HISTORY, UNSIGNED, RegistryHistory, read_registry_record
 
 AUTHORITY = signing.generate_private_key()
 AUTHORITY_PUBLIC = signing.public_key_raw(AUTHORITY)

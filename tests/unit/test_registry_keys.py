@@ -1,13 +1,13 @@
-"""Rotation, revocation and validity of enterprise keys (producers/registry_keys.py), without Kafka."""
+"""Rotation, revocation and validity of enterprise keys (producers/ecmon_registry/keys.py), without Kafka."""
 
 import pytest
 
 from ecmon import codec, signing
 from ecmon.settings import Settings
-from producers import registry_keys as rk
-from producers.fleet import build_fleet, plan_batches
-from producers.gateway import encode_batch, registry_values
-from producers.production import encode_production, production_records
+from ecmon_registry import keys as rk
+from ecmon_simulator.fleet import build_fleet, plan_batches
+from ecmon_simulator.runs import encode_batch, registry_values
+from ecmon_simulator.production import encode_production, production_records
 
 T0 = 1_790_000_000_000
 DAY = rk.DAY_MS

@@ -1,4 +1,4 @@
-"""Province and national rollup steps (streams/rollup_steps.py): a message either changes the tables and sends
+"""Province and national rollup steps (streams/ecmon_worker/rollup_steps.py): a message either changes the tables and sends
 its messages, or is refused and changes nothing (review defect B: a province total beyond 2^63 made the encode
 of the monthly report raise after the table values had been changed in place, so in-memory state and the
 changelog disagreed)."""
@@ -10,8 +10,8 @@ import copy
 from ecmon import codec
 from ecmon.months import month_start_ms
 from ecmon.rejection import Rejection
-from streams import rollup_steps
-from streams.dead_letters import REASONS
+from ecmon_worker import rollup_steps
+from ecmon_worker.dead_letters import REASONS
 
 DAY = 86_400_000
 GRACE = 3 * DAY

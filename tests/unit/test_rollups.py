@@ -3,8 +3,8 @@ import uuid
 
 from ecmon.energy import to_mgce
 from ecmon.months import month_start_ms
-from streams import enterprise_rollup as er
-from streams import regional_rollup as rr
+from ecmon_worker import enterprise_rollup as er
+from ecmon_worker import regional_rollup as rr
 
 METERS = {"m1": ("electricity", "kWh"), "m2": ("raw_coal", "t")}
 T0 = month_start_ms("2026-10")

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ecmon import PROJECT_ROOT, codec, schema_check, signing
-from ecmon.cli import app
+from ecmon_cli.main import app
 
 REAL_AVRO = PROJECT_ROOT / "avro"
 NEW_SCHEMAS = ("production_output", "target", "normalised_reading_batch", "anomaly", "monthly_report",

@@ -4,8 +4,8 @@ from decimal import Decimal
 from ecmon import codec
 from ecmon.months import month_start_ms
 from ecmon.uscc import make_uscc
-from sinks.analyst import BENCHMARK_COLUMNS, benchmark_rows
-from sinks.rows import COLUMNS, Rows
+from ecmon_reports.analyst import BENCHMARK_COLUMNS, benchmark_rows
+from ecmon_sink.rows import COLUMNS, Rows
 
 USCC = make_uscc("370100", 1)
 

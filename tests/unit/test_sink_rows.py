@@ -9,8 +9,8 @@ import pytest
 from clickhouse_driver import errors as ch_errors
 
 from ecmon import codec, signing
-from sinks.rows import COLUMNS, Rows
-from sinks.writer import ClickHouseSink, rows_at_fault
+from ecmon_sink.rows import COLUMNS, Rows
+from ecmon_sink.writer import ClickHouseSink, rows_at_fault
 
 
 def aggregate(level="PROVINCE", province="370000", entity="370000", period="2026-10", readings=5) -> dict:

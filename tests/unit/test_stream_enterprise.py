@@ -7,9 +7,9 @@ import pytest
 
 from ecmon.energy import to_mgce
 from ecmon.months import month_start_ms
-from producers.meters import Register, consumption_between
-from streams import enterprise_rollup as er
-from streams.dead_letters import REASONS
+from ecmon_simulator.meters import Register, consumption_between
+from ecmon_worker import enterprise_rollup as er
+from ecmon_worker.dead_letters import REASONS
 
 METERS = {"e": ("electricity", "kWh"), "g": ("natural_gas", "m3"), "x": ("unobtainium", "kWh"),
           "u": ("electricity", "furlong")}

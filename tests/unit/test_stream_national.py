@@ -2,7 +2,7 @@
 
 import random
 
-from streams import national_rollup as nr
+from ecmon_worker import national_rollup as nr
 
 
 def province_row(province, version, mgce, industry="*", period="2026-10"):

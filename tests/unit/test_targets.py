@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ecmon import codec
-from producers.targets import BadTargets, load_targets, target_key
+from ecmon_registry.targets import BadTargets, load_targets, target_key
 
 
 def _write(tmp_path, text: str):

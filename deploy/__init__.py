@@ -1,1 +1,0 @@
-"""Deployment: the local stack of plain processes, and files for compose and Kubernetes."""

@@ -1,0 +1,26 @@
+"""The machine a benchmark ran on, and the peak memory of its processes (from /proc)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+from ecmon_ops.bench.figures import peak_rss_bytes
+
+
+def describe() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "?")
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    mem_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal:")), 0)
+    return {"nproc": os.cpu_count(), "memory_gib": round(mem_kb / 2**20, 1), "cpu_model": model,
+            "kernel": platform.release(), "python": platform.python_version(), "load_avg_1m": os.getloadavg()[0]}
+
+
+def peak_rss(pid: int) -> int:
+    """VmHWM of a running process in bytes (0 when it is gone)."""
+    try:
+        return peak_rss_bytes(Path(f"/proc/{pid}/status").read_text())
+    except (FileNotFoundError, ProcessLookupError):
+        return 0

@@ -1,1 +1,0 @@
-"""Enterprise gateways: sources of readings, batching and delivery to Kafka."""

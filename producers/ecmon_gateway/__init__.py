@@ -1,0 +1,1 @@
+"""What a gateway vendor reads: a durable disk spool and delivery to Kafka with acknowledgements."""

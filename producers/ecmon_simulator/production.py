@@ -1,0 +1,66 @@
+"""Daily production output of the simulated enterprises, tied to their energy use.
+
+Unit-product energy consumption (tce per tonne of clinker, of crude steel, ...) needs output beside
+consumption. Each enterprise reports one ProductionOutput per CST day for its main product; the
+quantity follows the day's consumption of the profile's main meter, so a kiln stoppage shows in
+both series alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from ecmon import codec, signing
+from ecmon.months import CST_OFFSET_MS, DAY_MS
+from ecmon_simulator.fleet import Enterprise, PlannedBatch, signing_key
+from ecmon_simulator.profiles import PROFILES
+
+PRODUCTION_NAMESPACE = uuid.UUID("0b6f3f0e-7f44-4a4b-9d0e-5f3c2b1a9e11")
+
+
+def daily_main_consumption(batches: Iterable[PlannedBatch]) -> dict[tuple[str, int], int]:
+    """(uscc, CST day number) -> the main meter's counted consumption that day, in thousandths."""
+    totals: dict[tuple[str, int], int] = defaultdict(int)
+    for batch in batches:
+        main = batch.enterprise.meters[0].meter_id
+        for r in batch.countable:
+            if r["meter_id"] == main:
+                # an interval stamped 00:00 belongs to the day it closes
+                totals[(batch.enterprise.uscc, (r["ts"] - 1 + CST_OFFSET_MS) // DAY_MS)] += r["value_milli"]
+    return totals
+
+
+def production_records(fleet: list[Enterprise], batches: Iterable[PlannedBatch], sent_at_ms: int) -> list[tuple[Enterprise, dict]]:
+    by_uscc = {e.uscc: e for e in fleet}
+    records = []
+    for (uscc, day), consumed_milli in sorted(daily_main_consumption(batches).items()):
+        ent = by_uscc[uscc]
+        product = PROFILES[ent.industry_code].product
+        start = day * DAY_MS - CST_OFFSET_MS
+        records.append((ent, {
+            "uscc": uscc,
+            "gateway_id": ent.gateway_id,
+            "batch_id": str(uuid.uuid5(PRODUCTION_NAMESPACE, f"{uscc}/{product.code}/{day}")),
+            "sent_at": sent_at_ms,
+            "key_id": ent.key_id,
+            "signature": b"",
+            "product_code": product.code,
+            "product_name": product.name,
+            "quantity_milli": round(consumed_milli * product.per_main_unit),
+            "unit": product.unit,
+            "period_start": start,
+            "period_end": start + DAY_MS,
+        }))
+    return records
+
+
+def encode_production(ent: Enterprise, record: dict, state_dir: Path | None = None) -> bytes:
+    """Signed like a reading batch: the enterprise's Ed25519 signature over the message encoded with an
+    empty signature, under the key its gateway signs with now."""
+    key_id, private_key = signing_key(ent, state_dir)
+    record = {**record, "key_id": key_id, "signature": b""}
+    unsigned = codec.encode("production_output", record)
+    return codec.encode("production_output", {**record, "signature": signing.sign(unsigned, private_key)})

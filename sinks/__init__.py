@@ -1,1 +1,0 @@
-"""ClickHouse: migrations, batch writers, analyst queries and reports."""

@@ -1,0 +1,1 @@
+"""Analysts' reports from ClickHouse: queries, reconciliation, HTML."""

@@ -1,0 +1,1 @@
+"""The ClickHouse sink: migrations, typed rows and the batch writer that commits offsets after inserts."""

@@ -1,0 +1,339 @@
+"""From Kafka messages to ClickHouse rows: one converter per record type, one column list per table.
+
+A message becomes rows of the national tables and, for rows of a province with a database, the same
+rows in that province's tables (``sinks/ecmon_sink/databases.py``). Every row remembers the message it came from,
+so a row ClickHouse rejects can go to the dead-letter table with its original bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from ecmon import codec, topics
+from ecmon.months import month_of_interval
+from ecmon.registry_records import read_registry_record
+from ecmon.rejection import Rejection
+from ecmon.regions import NoPrefecture, UnknownRegion, prefecture_of, province_of
+from ecmon.uscc import region_of
+from ecmon_sink.databases import province_codes, province_database
+
+log = logging.getLogger(__name__)
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "aggregates_monthly": (
+        "level", "entity", "province", "industry_code", "energy_type", "period", "unit",
+        "physical_milli", "coal_mgce", "readings", "version",
+    ),
+    "dead_letters": (
+        "reason", "detail", "source_topic", "source_partition", "source_offset", "uscc", "message_key", "payload",
+        "rejected_at",
+    ),
+    "enterprises": (
+        "uscc", "name", "region_code", "province", "prefecture", "industry_code", "tier", "meter_ids",
+        "meter_energy_types", "meter_units", "meter_interval_s", "valid_from", "version",
+    ),
+    "readings": (
+        "uscc", "meter_id", "interval_end", "interval_start", "period", "energy_type", "unit", "physical_milli",
+        "coal_mgce", "quality", "province", "region_code", "industry_code", "batch_id", "version",
+    ),
+    "anomalies": (
+        "anomaly_id", "type", "severity", "level", "entity_code", "province", "industry_code", "energy_type",
+        "span_start", "span_end", "observed", "expected", "unit", "score", "detector", "detector_version",
+        "detail", "detected_at", "version",
+    ),
+    "monthly_reports": (
+        "province", "period", "version", "closed_at", "total_coal_mgce", "change_mom_bp", "change_yoy_bp",
+        "received", "expected", "completeness_bp", "completeness_threshold_bp", "consistent", "revised",
+        "previous_total_coal_mgce", "revision_reason",
+    ),
+    "monthly_report_totals": (
+        "province", "period", "version", "industry_code", "energy_type", "unit", "physical_milli", "coal_mgce",
+        "enterprises", "change_mom_bp", "change_yoy_bp",
+    ),
+    "monthly_report_enterprises": (
+        "province", "period", "version", "uscc", "industry_code", "coal_mgce", "received", "expected",
+        "completeness_bp",
+    ),
+    "national_feedback": (
+        "province", "period", "version", "generated_at", "provinces_reported", "national_coal_mgce",
+        "province_coal_mgce", "share_bp", "province_rank", "completeness_threshold_bp", "province_completeness_bp",
+        "industry_codes", "industry_coal_mgce", "industry_national_coal_mgce", "industry_share_bp", "industry_rank",
+        "industry_provinces", "failing_uscc", "failing_received", "failing_expected", "failing_completeness_bp",
+    ),
+    "production": (
+        "uscc", "product_code", "period_start", "period_end", "period", "product_name", "quantity_milli", "unit",
+        "province", "gateway_id", "batch_id", "sent_at", "version",
+    ),
+}
+NATIONAL_ONLY = frozenset({"dead_letters"})
+"""Operational tables the provincial databases do not have."""
+
+TOPIC_RECORDS: dict[str, str] = {
+    topics.AGGREGATES.name: "aggregate_batch",
+    topics.DEAD_LETTERS.name: "dead_letter",
+    topics.REGISTRY.name: "enterprise_record",
+    topics.NORMALISED_READINGS.name: "normalised_reading_batch",
+    topics.ANOMALIES.name: "anomaly",
+    topics.MONTHLY_REPORTS.name: "monthly_report",
+    topics.NATIONAL_FEEDBACK.name: "national_feedback",
+    topics.PRODUCTION_ACCEPTED.name: "production_output",
+}
+"""The one record type each topic the sink reads carries: a client allowed to write one topic must not fill
+the tables of another (an AggregateBatch on the registry topic is ``unexpected_record_type``)."""
+
+COMPACTED_TOPICS = frozenset(spec.name for spec in topics.all_topics() if spec.compacted)
+"""Where a null value is a tombstone (a deletion), reported as ``tombstone`` rather than ``null_value``."""
+
+PAYLOAD_LIMIT = 512 * 1024
+"""As streams/ecmon_worker/dead_letters.py: a dead letter keeps at most the first 512 KiB of its message, and says so."""
+
+
+def period_date(period: str) -> date:
+    year, month = period.split("-")
+    return date(int(year), int(month), 1)
+
+
+def utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The Kafka message a row came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+
+    @property
+    def uscc(self) -> str:
+        key = self.key.decode(errors="replace")
+        return key if len(key) == 18 else ""
+
+
+Converted = Iterator[tuple[str, str, tuple]]
+"""(table, province or '', row in COLUMNS[table] order)."""
+
+
+def _aggregates(record: dict, origin: Origin) -> Converted:
+    for a in record["aggregates"]:
+        province = "" if a["level"] == "NATIONAL" else a["province"]
+        yield "aggregates_monthly", province, (
+            a["level"], a["entity"], a["province"], a["industry_code"], a["energy_type"], period_date(a["period"]),
+            a["unit"], a["physical_milli"], a["coal_mgce"], a["readings"], a["version"],
+        )
+
+
+def _dead_letter(record: dict, origin: Origin) -> Converted:
+    yield "dead_letters", "", (
+        record["reason"], record["detail"], record["source_topic"], record["source_partition"],
+        record["source_offset"], record["uscc"], record["key"].decode(errors="replace"),
+        record["payload"].decode("latin-1"), utc(record["rejected_at"]),
+    )
+
+
+def _enterprise(record: dict, origin: Origin) -> Converted:
+    """A record that passed the worker's checks (Rows._convert). Its version is the authority's issued_at
+    (ms; an offset only for a record without one): the ReplacingMergeTree keeps the record the authority
+    issued last, so a replayed older record, stale for the worker, never outranks it here either."""
+    code = record["region_code"]
+    try:
+        province = province_of(code)
+    except UnknownRegion:
+        province = ""
+    try:
+        prefecture = prefecture_of(code)
+    except (NoPrefecture, UnknownRegion):
+        prefecture = ""
+    meters = record["meters"]
+    yield "enterprises", province, (
+        record["uscc"], record["name"], code, province, prefecture, record["industry_code"], record["tier"],
+        [m["meter_id"] for m in meters], [m["energy_type"] for m in meters], [m["unit"] for m in meters],
+        [m["interval_s"] for m in meters], utc(record["valid_from"]), record.get("issued_at") or origin.offset,
+    )
+
+
+#: The readings table keeps, per (uscc, meter_id, interval_end), the row of the highest version. A first
+#: count's version is its normalised_at (ms, below 2^48 until the year 10889); a correction's is
+#: CORRECTION_VERSION + its revision (the enterprise state version that applied it, growing per
+#: correction), so a correction outranks the original and a later correction an earlier one, whatever
+#: the workers' clocks say.
+CORRECTION_VERSION = 1 << 48
+
+
+def _readings(record: dict, origin: Origin) -> Converted:
+    p = record["province"]
+    for r in record["readings"]:
+        revision = r.get("revision") or 0
+        yield "readings", p, (
+            record["uscc"], r["meter_id"], utc(r["interval_end"]), utc(r["interval_start"]),
+            period_date(month_of_interval(r["interval_end"])), r["energy_type"], r["unit"], r["physical_milli"],
+            r["coal_mgce"], r.get("quality", "GOOD"), p, record["region_code"], record["industry_code"],
+            record["batch_id"], CORRECTION_VERSION + revision if revision > 0 else record["normalised_at"],
+        )
+
+
+def _anomaly(record: dict, origin: Origin) -> Converted:
+    r = record
+    yield "anomalies", r["province"], (
+        r["anomaly_id"], r["type"], r["severity"], r["level"], r["entity_code"], r["province"], r["industry_code"],
+        r["energy_type"], utc(r["span_start"]), utc(r["span_end"]), r["observed"], r["expected"], r["unit"],
+        r["score"], r["detector"], r["detector_version"], r["detail"], utc(r["detected_at"]), r["detected_at"],
+    )
+
+
+def _monthly_report(record: dict, origin: Origin) -> Converted:
+    r, p, period, v = record, record["province"], period_date(record["period"]), record["version"]
+    c = r["completeness"]
+    yield "monthly_reports", p, (
+        p, period, v, utc(r["closed_at"]), r["total_coal_mgce"], r["change_mom_bp"], r["change_yoy_bp"],
+        c["received"], c["expected"], c["ratio_bp"], r["completeness_threshold_bp"], int(r["consistent"]),
+        int(r.get("revised", False)), r.get("previous_total_coal_mgce"), r.get("revision_reason", ""),
+    )
+    for t in r["totals"]:
+        yield "monthly_report_totals", p, (
+            p, period, v, t["industry_code"], t["energy_type"], t["unit"], t["physical_milli"], t["coal_mgce"],
+            t["enterprises"], t["change_mom_bp"], t["change_yoy_bp"],
+        )
+    for e in r["enterprises"]:
+        ec = e["completeness"]
+        yield "monthly_report_enterprises", p, (
+            p, period, v, e["uscc"], e["industry_code"], e["coal_mgce"], ec["received"], ec["expected"], ec["ratio_bp"],
+        )
+
+
+def _national_feedback(record: dict, origin: Origin) -> Converted:
+    r, ranks, failing = record, record["industry_rankings"], record["failing_enterprises"]
+    yield "national_feedback", r["province"], (
+        r["province"], period_date(r["period"]), r["version"], utc(r["generated_at"]), r["provinces_reported"],
+        r["national_coal_mgce"], r["province_coal_mgce"], r["share_bp"], r["province_rank"],
+        r["completeness_threshold_bp"], r["province_completeness_bp"],
+        [x["industry_code"] for x in ranks], [x["coal_mgce"] for x in ranks], [x["national_coal_mgce"] for x in ranks],
+        [x["share_bp"] for x in ranks], [x["rank"] for x in ranks], [x["provinces"] for x in ranks],
+        [x["uscc"] for x in failing], [x["received"] for x in failing], [x["expected"] for x in failing],
+        [x["completeness_bp"] for x in failing],
+    )
+
+
+def _production(record: dict, origin: Origin) -> Converted:
+    """Accepted production output (the worker validated it, signature and registry included)."""
+    r = record
+    try:
+        province = province_of(region_of(r["uscc"]))  # the registration region: never changes
+    except (ValueError, UnknownRegion):
+        province = ""
+    yield "production", province, (
+        r["uscc"], r["product_code"], utc(r["period_start"]), utc(r["period_end"]),
+        period_date(month_of_interval(r["period_end"])), r["product_name"], r["quantity_milli"], r["unit"],
+        province, r["gateway_id"], r["batch_id"], utc(r["sent_at"]), r["sent_at"],
+    )
+
+
+CONVERTERS: dict[str, Callable[[dict, Origin], Converted]] = {
+    "aggregate_batch": _aggregates,
+    "dead_letter": _dead_letter,
+    "enterprise_record": _enterprise,
+    "normalised_reading_batch": _readings,
+    "anomaly": _anomaly,
+    "monthly_report": _monthly_report,
+    "national_feedback": _national_feedback,
+    "production_output": _production,
+}
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def dead_letter_row(origin: Origin, reason: str, detail: str) -> tuple:
+    payload = origin.value
+    if len(payload) > PAYLOAD_LIMIT:
+        detail += (f" [payload truncated to its first {PAYLOAD_LIMIT} of {len(payload)} bytes, sha256 "
+                   f"{hashlib.sha256(payload).hexdigest()}; the original is {origin.topic} partition "
+                   f"{origin.partition} offset {origin.offset}]")
+        payload = payload[:PAYLOAD_LIMIT]
+    return (reason, detail, origin.topic, origin.partition, origin.offset, origin.uscc,
+            origin.key[:4096].decode(errors="replace"), payload.decode("latin-1"), now_utc())
+
+
+@dataclass
+class Rows:
+    """The rows of one consumed batch, per (database, table), each with the message it came from."""
+
+    national: str
+    #: the registry authority's raw Ed25519 public key; without it every registry record is refused
+    authority_public_key: bytes = b""
+    tables: dict[tuple[str, str], list[tuple]] = field(default_factory=lambda: defaultdict(list))
+    origins: dict[tuple[str, str], list[Origin]] = field(default_factory=lambda: defaultdict(list))
+    #: dead letters this batch added, by reason (the sink's metric counts them once written)
+    rejected: Counter = field(default_factory=Counter)
+
+    def add(self, database: str, table: str, row: tuple, origin: Origin) -> None:
+        self.tables[(database, table)].append(row)
+        self.origins[(database, table)].append(origin)
+
+    def add_dead_letter(self, origin: Origin, reason: str, detail: str) -> None:
+        self.rejected[reason] += 1
+        self.add(self.national, "dead_letters", dead_letter_row(origin, reason, detail), origin)
+
+    def add_message(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
+        """The rows of one message, or its dead letter: whatever the key and value, nothing raises."""
+        origin = Origin(topic, partition, offset, key if isinstance(key, bytes) else b"",
+                        value if isinstance(value, bytes) else b"")
+        try:
+            converted = self._convert(origin, value)
+        except Exception as exc:  # a defect of the sink: the message is set aside, the sink goes on
+            log.exception("converting %s[%d]@%d raised; dead-lettered as internal_error", topic, partition, offset)
+            self.add_dead_letter(origin, "internal_error", f"the sink raised {type(exc).__name__}: {exc}"[:2000])
+            return
+        if converted is None:
+            return
+        provinces = province_codes()
+        for table, province, row in converted:
+            self.add(self.national, table, row, origin)
+            if province in provinces and table not in NATIONAL_ONLY:
+                self.add(province_database(self.national, province), table, row, origin)
+
+    def _convert(self, origin: Origin, value: bytes | None) -> list[tuple[str, str, tuple]] | None:
+        """The message's rows; None when it became a dead letter instead."""
+        topic = origin.topic
+        try:
+            name, record = codec.decode(value)
+        except codec.NullValue:
+            if topic in COMPACTED_TOPICS and origin.key:
+                self.add_dead_letter(origin, "tombstone", f"a tombstone on {topic} (key {origin.key[:100]!r}); "
+                                     "the sink's tables keep history and record no deletion")
+            else:
+                self.add_dead_letter(origin, "null_value", f"a message without a value on {topic}")
+            return None
+        except codec.CodecError as exc:
+            self.add_dead_letter(origin, exc.reason, f"sink could not read {topic}: {exc}")
+            return None
+        expected = TOPIC_RECORDS.get(topic)
+        converter = CONVERTERS.get(name)
+        if converter is None or (expected is not None and name != expected):
+            self.add_dead_letter(origin, "unexpected_record_type",
+                                 f"the sink reads {expected or 'no such record'} on {topic}, not {name}")
+            return None
+        if name == "enterprise_record":
+            # The worker's own checks and signature (ecmon/registry_records.py): the enterprises table must
+            # list no record the worker refused, under the same reason.
+            checked = read_registry_record(origin.key, value, self.authority_public_key)  # type: ignore[arg-type]
+            if isinstance(checked, Rejection):
+                self.add_dead_letter(origin, checked.reason, checked.detail)
+                return None
+        try:
+            return list(converter(record, origin))
+        except Exception as exc:  # a value the tables cannot hold (e.g. period '2026-13')
+            self.add_dead_letter(origin, "unconvertible", f"sink could not convert {name} from {topic}: {exc!r}")
+            return None
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.tables.values())

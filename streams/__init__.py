@@ -1,1 +1,0 @@
-"""The Faust stream worker: validation, normalisation, rollups (see docs/streams.md)."""

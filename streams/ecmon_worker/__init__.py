@@ -1,0 +1,1 @@
+"""The Faust stream worker: admission, normalisation, rollups, detectors, month close (docs/streams.md)."""

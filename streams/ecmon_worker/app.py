@@ -1,0 +1,458 @@
+"""The Faust app: reading batches -> enterprise rollup -> re-key by province -> regional rollup.
+
+Topology (topics from ecmon.topics)::
+
+    ecmon.readings.v1 --[validate_and_roll_up, table enterprise-state]--> ecmon.aggregates.v1
+            |                                    \\--> ecmon.enterprise-totals.v1 (key: province)
+            \\--> ecmon.deadletters.v1                    |
+                                        [roll_up_regions, table province-state] --> ecmon.aggregates.v1
+                                                         \\--> ecmon.province-totals.v1 (key: 'CN')
+                                                                   |
+                                        [roll_up_nation, table nation-state] --> ecmon.aggregates.v1
+
+Every batch yields at most one message per output topic: batches stay batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import time
+from collections.abc import Iterator, MutableMapping
+
+import faust
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from confluent_kafka import KafkaException
+
+from ecmon import codec, signing, topics
+from ecmon.kafka_clients import client_config, faust_credentials
+from ecmon.metric_defs import (
+    DEAD_LETTERS,
+    ENTERPRISE_LAST_READING,
+    KAFKA_BROKERS_EXPECTED,
+    KAFKA_BROKERS_UP,
+    PROVINCE_COMPLETENESS,
+    REGION_EARLY_WARNING,
+    WORKER_AGGREGATES_EMITTED,
+    WORKER_BATCH_SECONDS,
+    WORKER_BATCHES,
+    WORKER_READINGS,
+)
+from ecmon.regions import province_of
+from ecmon.settings import Settings, get_settings
+from ecmon_worker import anomaly_events, enterprise_rollup
+from ecmon_worker import rollup_steps
+from ecmon_worker.admission import Rejection
+from ecmon_worker import admission, enterprise_benchmarks, faust_fixes, production_intake
+from ecmon_worker.dead_letters import REASONS, dead_letter, dead_letter_key
+from ecmon_worker.meter_watch import MeterWatch
+from ecmon_worker.registry import RegistryFollower
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_READINGS = 10_000  # the interface standard's limit; also keeps every output message under 1 MiB
+#: Errors of Kafka itself, not of the message being processed: they propagate (Faust restarts the agent),
+#: where any other error of one message becomes that message's dead letter.
+KAFKA_ERRORS = (KafkaError, KafkaException, faust.exceptions.ProducerSendError)
+
+
+def too_large(exc: BaseException | None) -> bool:
+    """Whether a send failed because the message exceeds the producer's (or broker's) size limit; Faust wraps
+    aiokafka's error in ProducerSendError."""
+    while exc is not None:
+        if isinstance(exc, MessageSizeTooLargeError):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+aggregate_batch = rollup_steps.aggregate_batch
+
+
+class TableSlice(MutableMapping[str, str]):
+    """The keys ``"<prefix>|..."`` of a Faust table, seen without their prefix: one enterprise's reading
+    identities (streams/ecmon_worker/reading_identity.py) inside the enterprise-state table. They share its changelog
+    partition with the enterprise's state, which is written after them, so a crash never keeps a state
+    whose identities were lost (see the module docstring there)."""
+
+    def __init__(self, table: MutableMapping, prefix: str) -> None:
+        self.table, self.prefix = table, prefix + "|"
+
+    def __getitem__(self, key: str) -> str:
+        return self.table[self.prefix + key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.table[self.prefix + key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[self.prefix + key]  # a tombstone in the changelog
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.prefix + key in self.table
+
+    def __iter__(self) -> Iterator[str]:  # not on the hot path: scans the whole table
+        return (k[len(self.prefix):] for k in list(self.table) if isinstance(k, str) and k.startswith(self.prefix))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
+    faust_fixes.apply()  # a recovered worker must not lose its backlog (streams/ecmon_worker/faust_fixes.py)
+    app = faust.App(
+        settings.worker_app_id,
+        broker=[f"kafka://{hp}" for hp in settings.bootstrap_servers.split(",")],
+        store="memory://",  # state is rebuilt from the changelog topics on start
+        topic_partitions=topics.PARTITIONS,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=False,  # the stack creates every topic (ecmon.topics)
+        web_enabled=False,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=20.0,
+        broker_commit_interval=1.0,
+        table_standby_replicas=0,
+        stream_wait_empty=False,
+        broker_credentials=faust_credentials(settings, "worker"),  # None without Kafka authentication
+    )
+    registry = RegistryFollower(client_config(settings, "worker"),
+                                authority_public_key=signing.registry_authority_public_key(settings),
+                                horizon_ms=settings.horizon_days * enterprise_rollup.DAY_MS)
+    limits = enterprise_rollup.Limits(
+        future_ms=settings.future_margin_s * 1000,
+        horizon_ms=settings.horizon_days * enterprise_rollup.DAY_MS,
+        month_grace_ms=settings.month_grace_hours * enterprise_rollup.HOUR_MS,
+        revision_window_ms=settings.revision_window_days * enterprise_rollup.DAY_MS,
+        register_history_ms=settings.register_history_hours * enterprise_rollup.HOUR_MS,
+    )
+
+    def raw_topic(spec: topics.TopicSpec) -> faust.TopicT:
+        return app.topic(
+            spec.name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+            partitions=spec.partitions,
+        )
+
+    readings = raw_topic(topics.READINGS)
+    enterprise_totals = raw_topic(topics.ENTERPRISE_TOTALS)
+    province_totals = raw_topic(topics.PROVINCE_TOTALS)
+    aggregates = raw_topic(topics.AGGREGATES)
+    dead_letters = raw_topic(topics.DEAD_LETTERS)
+    anomalies = raw_topic(topics.ANOMALIES)
+    normalised = raw_topic(topics.NORMALISED_READINGS)
+    electricity_method = settings.electricity_method.upper()
+    factors = enterprise_rollup.factors_for(settings.electricity_method)
+    monthly_reports = raw_topic(topics.MONTHLY_REPORTS)
+    feedback = raw_topic(topics.NATIONAL_FEEDBACK)
+
+    # JSON both ways, keys included: the changelog must read back exactly what was written.
+    state_schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
+    enterprise_state = app.Table("enterprise-state", partitions=topics.PARTITIONS, schema=state_schema)
+    province_state = app.Table("province-state", partitions=topics.PARTITIONS, schema=state_schema)
+    nation_state = app.Table("nation-state", partitions=topics.PARTITIONS, schema=state_schema)
+    meter_detectors = app.Table("meter-detectors", partitions=topics.PARTITIONS, schema=state_schema)
+    watch = MeterWatch(silence_intervals=settings.silence_intervals)
+
+    def _normalised_batch(batch: dict, record: dict, province: str, readings: list[dict]) -> bytes:
+        steps = {m["meter_id"]: m["interval_s"] * 1000 for m in record["meters"]}
+        for r in readings:
+            if r["interval_start"] is None:
+                r["interval_start"] = r["interval_end"] - steps.get(r["meter_id"], 0)
+        return codec.encode("normalised_reading_batch", {
+            "uscc": batch["uscc"], "batch_id": batch["batch_id"], "gateway_id": batch["gateway_id"],
+            "sequence": batch["sequence"], "province": province, "region_code": record["region_code"],
+            "industry_code": record["industry_code"], "electricity_method": electricity_method,
+            "normalised_at": int(time.time() * 1000), "readings": readings,
+        })
+
+    async def send_dead_letter(reason: str, detail: str, *, topic: str, partition: int, offset: int, key: bytes,
+                               payload: bytes, uscc: str) -> None:
+        where = dict(topic=topic, partition=partition, offset=offset, uscc=uscc)
+        try:
+            await dead_letters.send(key=dead_letter_key(key), value=dead_letter(
+                reason, detail, key=key, payload=payload, **where))
+        except KAFKA_ERRORS as exc:
+            # A dead letter too large to send is the fault of the message it carries, not of Kafka: re-raising
+            # would leave the event unacknowledged and stop the agent on it (dead_letter() keeps every dead
+            # letter below the limit; this is the guard should that ever fail). Sent again without the bytes.
+            if not too_large(exc):
+                raise
+            log.error("dead letter %s for %s[%d]@%d too large to send (%s); sent without key and payload",
+                      reason, topic, partition, offset, exc)
+            await dead_letters.send(key=dead_letter_key(key), value=dead_letter(
+                reason, f"{detail} [key and payload dropped: the dead letter was too large to send]", key=b"",
+                payload=b"", **where))
+
+    async def reject(reason: str, detail: str, event: faust.EventT, uscc: str = "", count: int = 1) -> None:
+        msg = event.message
+        DEAD_LETTERS.labels(reason=reason).inc(count)
+        await send_dead_letter(reason, detail, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                               key=msg.key or b"", payload=msg.value or b"", uscc=uscc)
+
+    async def survive(event: faust.EventT, handle, what: str) -> str:
+        """``handle(event)``, except that an unexpected error of one message becomes its dead letter
+        ``internal_error`` (the traceback goes to the log) and the agent goes on with the next event."""
+        try:
+            return await handle(event) or "done"
+        except KAFKA_ERRORS:
+            raise
+        except Exception as exc:
+            msg = event.message
+            log.exception("%s at %s[%d]@%d raised; set aside as dead letter internal_error", what, msg.topic,
+                          msg.partition, msg.offset)
+            rejection = admission.internal_error(exc, what)
+            await reject(rejection.reason, rejection.detail, event)
+            return "failed"
+
+    async def emit_aggregates(key: bytes, rows: list[dict]) -> None:
+        if not rows:
+            return
+        for row in rows:
+            WORKER_AGGREGATES_EMITTED.labels(level=row["level"]).inc()
+        await aggregates.send(key=key, value=aggregate_batch(rows))
+
+    async def registered(uscc: str) -> dict | None:
+        if uscc not in registry.enterprises:
+            await asyncio.to_thread(registry.caught_up, 10.0)
+        return registry.enterprises.get(uscc)
+
+    @app.agent(readings)
+    async def validate_and_roll_up(stream):
+        async for event in stream.events():
+            started = time.perf_counter()
+            outcome = await survive(event, _process_batch, "the reading batch")
+            WORKER_BATCHES.labels(outcome=outcome).inc()
+            WORKER_BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def _process_batch(event: faust.EventT) -> str:
+        raw: bytes = event.value
+        batch = admission.read_reading_batch(event.key, raw)
+        if isinstance(batch, admission.Rejection):
+            await reject(batch.reason, batch.detail, event, batch.uscc)
+            return "rejected"
+        uscc = batch["uscc"]
+        record = await registered(uscc)
+        if record is None:
+            await reject("unregistered_enterprise", f"{uscc} is not in the registry", event, uscc)
+            return "rejected"
+        # Keys count by the Kafka record time, the same on every replay; a revoked key stays revoked.
+        sig_time = event.message.timestamp
+        sig_at = int(sig_time * 1000) if sig_time else batch["sent_at"]
+        problem = signing.signature_problem(raw, record, batch["key_id"], sig_at)
+        if problem is not None and signing.key_entry(record, batch["key_id"]) is None:
+            # A rotation's record is on the broker before the first batch signed with its new key;
+            # read the registry that far before calling the key unknown.
+            await asyncio.to_thread(registry.caught_up, 10.0)
+            record = registry.enterprises.get(uscc) or record
+            problem = signing.signature_problem(raw, record, batch["key_id"], sig_at)
+        if problem is not None:
+            await reject("bad_signature", f"batch {batch['batch_id']}: {problem}", event, uscc)
+            return "rejected"
+
+        if len(batch["readings"]) > MAX_BATCH_READINGS:
+            await reject("batch_too_large", f"{len(batch['readings']):,} readings; the contract allows "
+                         f"{MAX_BATCH_READINGS:,} per batch (interface standard, section 9)", event, uscc)
+            return "rejected"
+        state = enterprise_state.get(uscc) or enterprise_rollup.new_state()
+        timestamp = event.message.timestamp  # the Kafka record time: the same on every replay
+        outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc], factors, limits=limits,
+                                                received_ms=int(timestamp * 1000) if timestamp else None,
+                                                intervals={m["meter_id"]: m["interval_s"] * 1000
+                                                           for m in record["meters"]},
+                                                identities=TableSlice(enterprise_state, uscc))
+        if outcome.applied:
+            enterprise_state[uscc] = state  # after the meter-days apply_batch wrote (TableSlice)
+        # One dead letter per reason, not per reading: each carries the whole batch, and a batch of
+        # 10,000 bad readings must not become 10,000 copies of itself.
+        by_reason: dict[str, list[str]] = {}
+        for rejection in outcome.rejections + outcome.notices:
+            by_reason.setdefault(rejection.reason, []).append(rejection.detail)
+        for reason, details in by_reason.items():
+            detail = details[0] if len(details) == 1 else (
+                f"{len(details)} readings: " + "; ".join(details[:20]) + ("; ..." if len(details) > 20 else ""))
+            await reject(reason, detail, event, uscc, count=len(details))
+        if outcome.rejected:  # refused whole (gateway or batch id, sequence window): nothing counted
+            return "rejected"
+        province = province_of(record["region_code"])
+        if outcome.normalised:
+            await normalised.send(key=event.key, value=_normalised_batch(batch, record, province, outcome.normalised))
+            if not watch.knows(uscc):
+                watch.load(uscc, meter_detectors.get(uscc))
+            findings = watch.observe(uscc, record, province, outcome.normalised)
+            for finding in findings + watch.silent_meters(uscc, record, province, state["wm"]):
+                await anomalies.send(key=event.key, value=anomaly_events.encode(finding))
+            if watch.checkpoint_due(uscc):
+                meter_detectors[uscc] = watch.states[uscc]
+        if outcome.applied:
+            registry.reported.add(uscc)
+            ENTERPRISE_LAST_READING.labels(province=province, uscc=uscc).set(time.time())
+        if outcome.touched:
+            totals = enterprise_rollup.month_totals(state, outcome.touched)
+            rows = [
+                {"level": "ENTERPRISE", "entity": uscc, "province": province,
+                 "industry_code": record["industry_code"], **t}
+                for t in totals
+            ]
+            await emit_aggregates(event.key, rows)
+            await enterprise_totals.send(
+                key=province.encode(),
+                value=codec.encode("enterprise_totals", {"uscc": uscc, "region_code": record["region_code"],
+                                                         "industry_code": record["industry_code"], "totals": totals,
+                                                         "watermark": state["wm"]}),
+            )
+        if outcome.duplicate:
+            await reject("duplicate_batch", f"batch {batch['batch_id']} (gateway {batch['gateway_id']} sequence "
+                         f"{batch['sequence']}) was already counted", event, uscc)
+            return "duplicate"
+        WORKER_READINGS.labels(province=province).inc(outcome.readings_accepted)
+        return "applied"
+
+    async def take_step(event: faust.EventT, step: rollup_steps.Step | Rejection, table: faust.Table) -> None:
+        """Send what the step encoded, then store its table values: a refused step changes nothing."""
+        if isinstance(step, Rejection):
+            await reject(step.reason, step.detail, event, step.uscc)
+            return
+        channels = {"aggregates": aggregates, "monthly_reports": monthly_reports, "province_totals": province_totals,
+                    "anomalies": anomalies, "feedback": feedback}
+        for channel, key, value in step.out:
+            await channels[channel].send(key=key, value=value)
+        for level, n in step.emitted.items():
+            WORKER_AGGREGATES_EMITTED.labels(level=level).inc(n)
+        for province, period, ratio in step.completeness:
+            PROVINCE_COMPLETENESS.labels(province=province, period=period).set(ratio)
+        if step.warning is not None:
+            REGION_EARLY_WARNING.labels(province=step.warning[0]).set(step.warning[1])
+        for key, value in step.store.items():
+            table[key] = value
+
+    @app.agent(enterprise_totals)
+    async def roll_up_regions(stream):
+        async for event in stream.events():
+            await survive(event, roll_up_region, "the enterprise totals")
+
+    async def roll_up_region(event: faust.EventT) -> None:
+        # All keys of a province live in the partition of its messages (Faust writes a table change to
+        # the partition of the event being processed). The step works on copies (streams/ecmon_worker/rollup_steps.py).
+        read = admission.read_enterprise_totals(event.key, event.value)
+        if isinstance(read, admission.Rejection):
+            await reject(read.reason, read.detail, event, read.uscc)
+            return
+        province, message = read
+        step = rollup_steps.region_step(province_state.get, province, message, registry,
+                                        grace_ms=limits.month_grace_ms,
+                                        revision_window_ms=limits.revision_window_ms, event_key=event.key)
+        await take_step(event, step, province_state)
+
+    @app.agent(province_totals)
+    async def roll_up_nation(stream):
+        async for event in stream.events():
+            await survive(event, roll_up_national, "the province totals")
+
+    async def roll_up_national(event: faust.EventT) -> None:
+        read = admission.read_province_totals(event.key, event.value)
+        if isinstance(read, admission.Rejection):
+            await reject(read.reason, read.detail, event, read.uscc)
+            return
+        key, kind, message = read
+        await take_step(event, rollup_steps.nation_step(nation_state.get, key, kind, message, event.key), nation_state)
+
+    # -- production output: intake and unit-product benchmark (streams/ecmon_worker/production_intake.py,
+    #    streams/ecmon_worker/enterprise_benchmarks.py). ecmon.production.v1 is keyed by USCC with the partitions of
+    #    ecmon.readings.v1, so Faust assigns both together and enterprise-state is local here.
+    production = raw_topic(topics.PRODUCTION)
+    production_accepted = raw_topic(topics.PRODUCTION_ACCEPTED)
+    production_state = app.Table("production-state", partitions=topics.PARTITIONS, schema=state_schema)
+
+    @app.agent(production)
+    async def take_production(stream):
+        async for event in stream.events():
+            await survive(event, take_one_production, "the production output")
+
+    async def take_one_production(event: faust.EventT) -> None:
+        sig_time = event.message.timestamp
+        at_ms = int(sig_time * 1000) if sig_time else None
+        outcome = production_intake.check_production(event.value, event.key, registry.enterprises.get, at_ms)
+        if getattr(outcome, "reason", "") == "unregistered_enterprise":
+            # as for reading batches: read the registry up to its end before calling it unknown
+            await asyncio.to_thread(registry.caught_up, 10.0)
+            outcome = production_intake.check_production(event.value, event.key, registry.enterprises.get,
+                                                         at_ms)
+        if isinstance(outcome, production_intake.RejectedProduction):
+            await reject(outcome.reason, outcome.detail, event, outcome.uscc)
+            return
+        await production_accepted.send(key=event.key, value=production_intake.accepted_message(outcome))
+        standard = outcome.standard
+        if standard is None:
+            return
+        uscc = outcome.uscc
+        state = production_state.get(uscc) or enterprise_benchmarks.new_state()
+        if enterprise_benchmarks.apply_production(state, outcome.record, outcome.month):
+            production_state[uscc] = state
+        found = enterprise_benchmarks.benchmark(uscc, outcome.month, standard, state, enterprise_state.get(uscc))
+        if found is not None and found.above_limit:
+            event_record = enterprise_benchmarks.intensity_anomaly(
+                found, province_of(outcome.enterprise["region_code"]), outcome.enterprise["industry_code"])
+            await anomalies.send(key=event.key, value=anomaly_events.encode(event_record))
+    # -- end of production output
+
+    @app.task
+    async def follow_registry() -> None:
+        await asyncio.to_thread(registry.caught_up, 30.0)
+        log.info("registry loaded: %d enterprises", len(registry.enterprises))
+
+    @app.timer(interval=1.0)
+    async def send_registry_dead_letters() -> None:
+        # The follower thread has no producer: it queues the records it refused and this sends them.
+        # Every worker follows the whole registry, so each sends them (the dead-letter table keeps one row
+        # per source offset and reason).
+        for _ in range(1000):
+            try:
+                r = registry.rejected.get_nowait()
+            except queue.Empty:
+                return
+            DEAD_LETTERS.labels(reason=r.reason).inc()
+            await send_dead_letter(r.reason, r.detail, topic=r.topic, partition=r.partition, offset=r.offset,
+                                   key=r.key, payload=r.value, uscc=r.uscc)
+
+    @app.timer(interval=30.0)
+    async def find_silent_enterprises() -> None:
+        for silence in watch.silent_enterprises():
+            await anomalies.send(key=silence["entity_code"].encode(), value=anomaly_events.encode(silence))
+
+    @app.on_partitions_revoked.connect
+    async def forget_detector_states(app: faust.App, revoked: set, **_: object) -> None:
+        watch.forget()
+
+    @app.timer(interval=15.0)
+    async def watch_brokers() -> None:
+        KAFKA_BROKERS_EXPECTED.set(settings.brokers)
+        KAFKA_BROKERS_UP.set(await asyncio.to_thread(registry.brokers_up))
+
+    return app, registry
+
+
+def run_worker(settings: Settings | None = None, loglevel: str = "INFO") -> None:
+    from ecmon.observability import serve_metrics
+
+    settings = settings or get_settings()
+    app, registry = create_app(settings)
+    serve_metrics(settings, "worker")
+    # Every reason is exported from the start at 0, so the first rejection is an increase that
+    # rate()/increase() can see, not the birth of a new series.
+    for reason in REASONS:
+        DEAD_LETTERS.labels(reason=reason)
+    registry.start()
+    worker = faust.Worker(app, loglevel=loglevel)
+    code = 1
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        # After a crash Faust leaves client threads behind that keep the interpreter alive; a
+        # worker that cannot process must exit so the supervisor (and the operator) see it.
+        logging.shutdown()
+        os._exit(code)

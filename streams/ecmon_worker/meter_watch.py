@@ -1,0 +1,135 @@
+"""The worker's side of meter-level detection: which readings the detectors see, and silence.
+
+Detector state (streams/ecmon_worker/meter_anomalies.py, about 2 kB per meter) lives in the table
+``meter-detectors``, one value per enterprise holding all its meters. Writing it to the changelog
+with every batch would multiply what each batch costs, so the worker keeps the live states here
+and checkpoints an enterprise's value at most every ``CHECKPOINT_S``. A crash loses at most that
+much learning of the baselines; no total and no accepted reading depends on it. Anomaly ids are
+derived from what was found, so findings re-made after a restart replace, not add to, the earlier ones.
+
+Silence is found without waiting for the silent party's next reading:
+
+- ``silent_meter``: a registered meter whose newest reading lags the enterprise's event-time
+  watermark by more than ``silence_intervals`` of its intervals, while the enterprise's other
+  meters keep reporting (a dead meter or meter bus). Checked whenever a batch of the enterprise
+  moves its event time, so a replay finds the same silences as the live stream did (a silence
+  shorter than one batch, ended within it, is not seen: it is a gap inside one message);
+- ``silent_enterprise``: no batch of the enterprise for ``silence_intervals`` of its longest
+  metering interval in wall-clock time (a dead gateway or network), checked by the worker's timer.
+  The EnterpriseSilent alert shows the same to operators; the event puts it in the analysts'
+  anomaly table.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ecmon_worker import meter_anomalies
+from ecmon_worker.anomaly_events import anomaly_event
+
+CHECKPOINT_S = 10.0
+SILENCE_DETECTOR = "silence"
+SILENCE_VERSION = "1"
+
+
+@dataclass
+class MeterWatch:
+    silence_intervals: int = 4
+    #: uscc -> {meter_id: detector state}; loaded from the table on first use
+    states: dict[str, dict[str, dict]] = field(default_factory=dict)
+    checkpointed: dict[str, float] = field(default_factory=dict)
+    #: uscc -> (wall-clock ms of its last applied batch, province, industry, longest interval ms)
+    last_batch: dict[str, tuple[int, str, str, int]] = field(default_factory=dict)
+    #: open silences: "uscc" or "uscc/meter" -> the anomaly id raised for it
+    silent: dict[str, str] = field(default_factory=dict)
+
+    def forget(self) -> None:
+        """After a rebalance the table is the truth again (another worker may have moved on)."""
+        self.states.clear()
+        self.checkpointed.clear()
+
+    def knows(self, uscc: str) -> bool:
+        return uscc in self.states
+
+    def load(self, uscc: str, stored: dict | None) -> None:
+        self.states[uscc] = stored or {}
+        self.checkpointed.setdefault(uscc, time.monotonic())
+
+    def checkpoint_due(self, uscc: str) -> bool:
+        now = time.monotonic()
+        if now - self.checkpointed.get(uscc, 0.0) >= CHECKPOINT_S:
+            self.checkpointed[uscc] = now
+            return True
+        return False
+
+    def observe(self, uscc: str, record: dict, province: str, readings: list[dict]) -> list[dict]:
+        """Feed the batch's counted readings, in time order per meter, to the meters' detectors."""
+        meters = self.states.setdefault(uscc, {})
+        events = []
+        longest = max((m["interval_s"] for m in record["meters"]), default=900) * 1000
+        self.last_batch[uscc] = (int(time.time() * 1000), province, record["industry_code"], longest)
+        self.silent.pop(uscc, None)
+        for r in sorted(readings, key=lambda r: (r["meter_id"], r["interval_end"])):
+            state = meters.get(r["meter_id"])
+            if state is None:
+                state = meters[r["meter_id"]] = meter_anomalies.new_state()
+            if r["interval_end"] <= state["t"]:
+                continue  # a late reading or a revision: the baseline already moved past it
+            verdict = meter_anomalies.observe(state, r["interval_end"], r["physical_milli"] / 1000, scored=False)
+            entity = f"{uscc}/{r['meter_id']}"
+            self.silent.pop(entity, None)
+            for f in verdict.findings:
+                events.append(anomaly_event(
+                    kind=f.type, severity=f.severity, level="METER", entity_code=entity, province=province,
+                    span_start_ms=f.span_start_ms, span_end_ms=max(f.span_end_ms, f.span_start_ms),
+                    observed=f.observed, expected=f.expected, score=f.score, unit=r["unit"],
+                    industry_code=record["industry_code"], energy_type=r["energy_type"],
+                    detector=meter_anomalies.DETECTOR, detector_version=meter_anomalies.DETECTOR_VERSION,
+                    detail=f.detail,
+                ))
+        return events
+
+    def silent_enterprises(self, now_ms: int | None = None) -> list[dict]:
+        """Enterprises without a batch for too long (wall clock), each raised once until it reports again."""
+        now_ms = now_ms or int(time.time() * 1000)
+        events = []
+        for uscc, (seen_ms, province, industry, longest) in list(self.last_batch.items()):
+            if now_ms - seen_ms <= self.silence_intervals * longest or uscc in self.silent:
+                continue
+            event = anomaly_event(
+                kind="silent_enterprise", severity="WARNING", level="ENTERPRISE", entity_code=uscc,
+                province=province, span_start_ms=seen_ms, span_end_ms=now_ms, observed=0.0,
+                expected=float(self.silence_intervals), unit="intervals", industry_code=industry,
+                score=(now_ms - seen_ms) / (self.silence_intervals * longest),
+                detector=SILENCE_DETECTOR, detector_version=SILENCE_VERSION, identity=(seen_ms,),
+                detail=f"no batch for {(now_ms - seen_ms) / 60_000:.0f} min (more than {self.silence_intervals} "
+                       f"x its {longest // 60_000}-min metering interval)",
+            )
+            self.silent[uscc] = event["anomaly_id"]
+            events.append(event)
+        return events
+
+    def silent_meters(self, uscc: str, record: dict, province: str, watermark: int) -> list[dict]:
+        """Registered meters lagging the enterprise's event time (its other meters' readings) by too much."""
+        events = []
+        states = self.states.get(uscc, {})
+        for meter in record["meters"]:
+            entity = f"{uscc}/{meter['meter_id']}"
+            state = states.get(meter["meter_id"])
+            last = state["t"] if state else 0
+            step = meter["interval_s"] * 1000
+            if not last or entity in self.silent or watermark - last <= self.silence_intervals * step:
+                continue
+            event = anomaly_event(
+                kind="silent_meter", severity="WARNING", level="METER", entity_code=entity, province=province,
+                span_start_ms=last, span_end_ms=watermark, observed=0.0,
+                expected=float((watermark - last) // step), unit="intervals", industry_code=record["industry_code"],
+                score=(watermark - last) / (self.silence_intervals * step), energy_type=meter["energy_type"],
+                detector=SILENCE_DETECTOR, detector_version=SILENCE_VERSION, identity=(last,),
+                detail=f"no reading for {(watermark - last) // step} intervals while the enterprise's other "
+                       "meters kept reporting",
+            )
+            self.silent[entity] = event["anomaly_id"]
+            events.append(event)
+        return events

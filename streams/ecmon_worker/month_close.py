@@ -1,0 +1,245 @@
+"""Month close: a province's monthly report to the national level (avro/v3/monthly_report.avsc).
+
+A province's month closes when its event time has passed the month's end plus the grace period.
+Its event time is the furthest watermark any of its enterprises reported (each EnterpriseTotals
+carries the enterprise's watermark), so a replay closes the same months as the first run did.
+
+The report is emitted once at close (version 1). A closed month changes only by an explicit
+revision: late data an enterprise was still allowed to send (its own event time had not passed the
+month's end + grace + revision window, streams/ecmon_worker/enterprise_rollup.py ``closed_before``) makes the
+next version, flagged ``revised`` with the previous total and what changed. Revisions are batched,
+deterministically (decided by the messages only, so a replay revises as the first run did): a
+closed month's pending change goes out
+
+- when the province's event time enters a new CST day (``REVISION_TICK_MS``) after the change, or
+- when an enterprise that was behind the month's close when it sent its late data (a backfill)
+  reports past that close: it has finished the month, so its whole backlog is one revision.
+
+So a month is revised at most once per day of event time plus once per backfilling enterprise,
+however its late readings trickle in; the national level answers each revision with one feedback.
+
+The province's state is split by month (streams/ecmon_worker/app.py): ``"<province>|<YYYY-MM>"`` holds the
+regional rollup of that month (members, totals, versions) plus what month close needs of it::
+
+    "ind":    {"<uscc>": "<industry>"},                           # for the enterprise counts
+    "daily":  {"<uscc>|<energy>|<unit>": [daily_coal_mgce, days, version]},
+
+and ``"<province>"`` holds the small province-wide part::
+
+    "pwm":     1793462400000,                                    # the province's event time
+    "periods": ["2026-09", "2026-10"],                           # months with a state
+    "closed":  {"2026-09": [report version, digest of its content, its total_coal_mgce, its received,
+                            tick of the pending revision (-1: none), enterprises behind (see above)]}
+
+so a message rewrites one month's value, not the province's whole history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from fractions import Fraction
+from collections.abc import Callable
+from typing import Protocol
+
+from ecmon.months import month_start_ms, next_period
+
+THRESHOLD_BP = 9000  # the national specification: at least 90 % of the expected intervals
+REVISION_TICK_MS = 86_400_000  # a closed month's pending revision waits for the next CST day of event time
+CST_OFFSET_MS = 8 * 3_600_000
+
+MonthStates = Callable[[str], "dict | None"]
+"""The province's state of a month ('YYYY-MM'), or None when it has none."""
+
+
+class ProvinceRegistry(Protocol):
+    def enterprises_in(self, province: str, period: str | None = None) -> list[dict]: ...
+
+    def expected_for(self, record: dict, period: str) -> int: ...
+
+
+def basis_points(part: int, whole: int) -> int:
+    """part / whole in basis points, rounded half to even."""
+    return round(Fraction(part * 10_000, whole))
+
+
+def ratio_bp(received: int, expected: int) -> int:
+    """Completeness in basis points, rounded down (10000 = complete); 0 when nothing is expected."""
+    return received * 10_000 // expected if expected else 0
+
+
+def change_bp(current: int, previous: int | None) -> int | None:
+    if not previous:
+        return None
+    return basis_points(current - previous, previous)
+
+
+def previous_period(period: str) -> str:
+    year, month = (int(p) for p in period.split("-"))
+    return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
+
+
+def same_month_last_year(period: str) -> str:
+    return f"{int(period[:4]) - 1:04d}{period[4:]}"
+
+
+def note_totals(province: dict, month: dict, message: dict) -> None:
+    """Remember what month close needs from one EnterpriseTotals message (its rows of one month)."""
+    uscc = message["uscc"]
+    month.setdefault("ind", {})[uscc] = message["industry_code"]
+    daily = month.setdefault("daily", {})
+    for row in message["totals"]:
+        key = f"{uscc}|{row['energy_type']}|{row['unit']}"
+        old = daily.get(key)
+        if old is None or old[2] < row["version"]:
+            daily[key] = [row.get("daily_coal_mgce", 0), row.get("days", 0), row["version"]]
+        periods = province.setdefault("periods", [])
+        if row["period"] not in periods:
+            periods.append(row["period"])
+            periods.sort()
+    province["pwm"] = max(province.get("pwm", 0), message.get("watermark", 0))
+
+
+def closable(province: dict, grace_ms: int, periods: set[str]) -> list[str]:
+    """Months to (re)consider: those this message touched and those its watermark just closed."""
+    limit = province.get("pwm", 0) - grace_ms
+    closed = province.setdefault("closed", {})
+    pending = {p for p, entry in closed.items() if len(entry) > 4 and entry[4] >= 0}
+    candidates = periods | pending | {p for p in province.get("periods", []) if p not in closed}
+    return sorted(p for p in candidates if month_start_ms(next_period(p)) <= limit)
+
+
+def _province_total(month: dict | None, province: str, industry: str = "*") -> int | None:
+    if not month:
+        return None
+    prefix = f"PROVINCE|{province}|{industry}|"
+    values = [v[1] for k, v in month["totals"].items() if k.startswith(prefix)]
+    return sum(values) if values else None
+
+
+def report_content(month_of: MonthStates, province: str, period: str, registry: ProvinceRegistry) -> dict:
+    month = month_of(period) or {"totals": {}, "members": {}}
+    before, last_year = month_of(previous_period(period)), month_of(same_month_last_year(period))
+    totals, members = month["totals"], month["members"]
+    industry_of = month.get("ind", {})
+    lines = []
+    for key, (physical, mgce, _) in sorted(totals.items()):
+        level, entity, industry, energy, unit, _month = key.split("|")
+        if level != "PROVINCE" or industry == "*":
+            continue
+        tail = f"|{energy}|{unit}|{period}"
+        enterprises = sum(1 for m in members if m.endswith(tail) and industry_of.get(m.split("|", 1)[0]) == industry)
+        mom = (before or {}).get("totals", {}).get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|"
+                                                   f"{previous_period(period)}")
+        yoy = (last_year or {}).get("totals", {}).get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|"
+                                                      f"{same_month_last_year(period)}")
+        lines.append({"industry_code": industry, "energy_type": energy, "unit": unit, "physical_milli": physical,
+                      "coal_mgce": mgce, "enterprises": enterprises,
+                      "change_mom_bp": change_bp(mgce, mom[1] if mom else None),
+                      "change_yoy_bp": change_bp(mgce, yoy[1] if yoy else None)})
+    total = _province_total(month, province) or 0
+
+    received: dict[str, int] = {}
+    coal: dict[str, int] = {}
+    for key, (_, mgce, readings, _) in members.items():
+        uscc = key.split("|", 1)[0]
+        received[uscc] = received.get(uscc, 0) + readings
+        coal[uscc] = coal.get(uscc, 0) + mgce
+    enterprises = []
+    for record in sorted(registry.enterprises_in(province, period), key=lambda r: r["uscc"]):
+        expected = registry.expected_for(record, period)
+        # Completeness is the share of the expected intervals received: readings outside the enterprise's
+        # registration (before it, or of a meter outside the span it was registered) count in the totals
+        # but are no expected interval, so they cannot lift it past 100 % (interface standard, registry).
+        got = min(received.get(record["uscc"], 0), expected)
+        enterprises.append({"uscc": record["uscc"], "industry_code": record["industry_code"],
+                            "coal_mgce": coal.get(record["uscc"], 0),
+                            "completeness": {"received": got, "expected": expected, "ratio_bp": ratio_bp(got, expected)}})
+    all_received = sum(e["completeness"]["received"] for e in enterprises)
+    all_expected = sum(e["completeness"]["expected"] for e in enterprises)
+
+    by_energy: dict[str, list[int]] = {}
+    for key, (daily_mgce, days, _) in month.get("daily", {}).items():
+        energy = key.split("|")[1]
+        entry = by_energy.setdefault(energy, [0, 0])
+        entry[0] += daily_mgce
+        entry[1] = max(entry[1], days)
+    consistency = []
+    for energy in sorted(by_energy):
+        monthly = sum(v[1] for k, v in totals.items() if k.startswith(f"PROVINCE|{province}|*|{energy}|"))
+        daily_sum, days = by_energy[energy]
+        consistency.append({"energy_type": energy, "days": days, "daily_sum_coal_mgce": daily_sum,
+                            "monthly_coal_mgce": monthly, "difference_mgce": monthly - daily_sum})
+    return {
+        "province": province, "period": period, "total_coal_mgce": total,
+        "change_mom_bp": change_bp(total, _province_total(before, province)),
+        "change_yoy_bp": change_bp(total, _province_total(last_year, province)),
+        "totals": lines,
+        "completeness": {"received": all_received, "expected": all_expected,
+                         "ratio_bp": ratio_bp(all_received, all_expected)},
+        "completeness_threshold_bp": THRESHOLD_BP,
+        "enterprises": enterprises,
+        "consistency": consistency,
+        "consistent": all(c["difference_mgce"] == 0 for c in consistency),
+    }
+
+
+def revision_tick(event_time_ms: int) -> int:
+    """The CST day of the province's event time: a pending revision goes out once this moves on."""
+    return (event_time_ms + CST_OFFSET_MS) // REVISION_TICK_MS
+
+
+def revision_reason(previous: list, content: dict, behind: list[str], past_window: bool) -> str:
+    """What changed since the previous version, in words an analyst reads beside the figures."""
+    total, received = content["total_coal_mgce"], content["completeness"]["received"]
+    old_total, old_received = previous[2], previous[3]
+    parts = [f"late data after close: total_coal_mgce {old_total} -> {total}"
+             + (f" ({total - old_total:+d} mgce)" if old_total is not None else "")]
+    if old_received is not None and old_received != received:
+        parts.append(f"intervals received {old_received} -> {received} ({received - old_received:+d})")
+    if behind:
+        parts.append(f"backlog of {', '.join(behind[:5])}" + (f" and {len(behind) - 5} more" if len(behind) > 5 else ""))
+    if past_window:
+        parts.append("after the revision window, from enterprises whose own event time was behind the month's close")
+    return "; ".join(parts)
+
+
+def close_months(province_state: dict, month_of: MonthStates, province: str, periods: set[str],
+                 registry: ProvinceRegistry, grace_ms: int, *, revision_window_ms: int = 0,
+                 sender: tuple[str, int] | None = None) -> list[dict]:
+    """The monthly reports due now: version 1 of newly closed months, and revisions of closed months that
+    changed (batched as the module docstring says). ``sender`` is the (USCC, watermark) of the
+    EnterpriseTotals message being processed."""
+    reports = []
+    closed = province_state.setdefault("closed", {})
+    tick = revision_tick(province_state.get("pwm", 0))
+    uscc, sender_wm = sender or ("", 0)
+    for period in closable(province_state, grace_ms, periods):
+        content = report_content(month_of, province, period, registry)
+        digest = hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+        total, received = content["total_coal_mgce"], content["completeness"]["received"]
+        held = closed.get(period)
+        if held is None:
+            closed[period] = [1, digest, total, received, -1, []]
+            reports.append({**content, "version": 1, "closed_at": int(time.time() * 1000), "revised": False,
+                            "previous_total_coal_mgce": None, "revision_reason": ""})
+            continue
+        entry = [*held[:2], None, None, -1, []] if len(held) < 6 else list(held)  # states before revisions
+        if digest == entry[1]:  # unchanged, or changed back: nothing to revise
+            closed[period] = [*entry[:4], -1, []]
+            continue
+        close_at = month_start_ms(next_period(period)) + grace_ms
+        if period in periods and uscc and sender_wm < close_at and uscc not in entry[5]:
+            entry[5] = sorted([*entry[5], uscc])
+        if entry[4] < 0:
+            entry[4] = tick
+        if tick <= entry[4] and not (uscc in entry[5] and sender_wm >= close_at):
+            closed[period] = entry  # pending: batched with what else arrives before it is due
+            continue
+        past_window = province_state.get("pwm", 0) > close_at + revision_window_ms
+        reason = revision_reason(entry, content, entry[5], past_window)
+        closed[period] = [entry[0] + 1, digest, total, received, -1, []]
+        reports.append({**content, "version": entry[0] + 1, "closed_at": int(time.time() * 1000), "revised": True,
+                        "previous_total_coal_mgce": entry[2], "revision_reason": reason})
+    return reports

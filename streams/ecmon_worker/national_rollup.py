@@ -1,0 +1,51 @@
+"""National rollup: every province's totals in, national totals (x industry x energy type x month) out.
+
+The same replay-safe scheme as the regional rollup: inputs are whole, versioned PROVINCE rows (the
+version is the province state's, so it only grows); a province row replaces the stored one only if
+its version is higher, and the national total moves by exactly (new - old). All province rows travel
+to the single key 'CN' through ``ecmon.province-totals.v1``. State (one Faust table value)::
+
+    {"v": 3,
+     "members": {"<province>|<industry>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version]},
+     "totals":  {"<industry>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings]},
+     "ver":     {"<same key as totals>": version of the national state that last changed it}}
+"""
+
+from __future__ import annotations
+
+from ecmon_worker.versioned_totals import add, keys_to_emit, replace_if_newer
+
+NATIONAL_KEY = "CN"
+
+
+def new_state() -> dict:
+    return {"v": 0, "members": {}, "totals": {}, "ver": {}}
+
+
+def apply_province_rows(state: dict, rows: list[dict]) -> list[str]:
+    """Fold PROVINCE aggregate rows into the national state; returns the national keys to emit."""
+    changed: set[str] = set()
+    mentioned: set[str] = set()
+    members, totals = state["members"], state["totals"]
+    for row in rows:
+        if row["level"] != "PROVINCE":
+            continue
+        key = f"{row['industry_code']}|{row['energy_type']}|{row['unit']}|{row['period']}"
+        mentioned.add(key)
+        delta = replace_if_newer(members, f"{row['entity']}|{key}", row)
+        if delta is None:
+            continue
+        add(totals, key, delta)
+        changed.add(key)
+    return keys_to_emit(state, changed, mentioned)
+
+
+def national_aggregates(state: dict, keys: list[str]) -> list[dict]:
+    rows = []
+    for key in keys:
+        industry, energy_type, unit, period = key.split("|")
+        physical, mgce, readings = state["totals"][key]
+        rows.append({"level": "NATIONAL", "entity": NATIONAL_KEY, "province": NATIONAL_KEY, "industry_code": industry,
+                     "energy_type": energy_type, "period": period, "unit": unit, "physical_milli": physical,
+                     "coal_mgce": mgce, "readings": readings, "version": state["ver"][key]})
+    return rows

@@ -1,0 +1,174 @@
+"""One message of the province and national rollups, computed before anything is changed.
+
+The agents in streams/ecmon_worker/app.py used to fold a message into the table values in place and encode the messages
+out afterwards: when an encode raised (a province total beyond the Avro long, 2^63 - 1), the in-memory
+tables had changed while their changelog had not, and the two disagreed from then on. Here a step works on
+copies of the table values it reads, encodes every message it will send, and only then hands back the
+values to store: the agent stores them after the sends, and a message that is refused or raises changes
+nothing.
+
+Pure functions of (table reader, message, reference data), unit-tested without Faust or Kafka.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ecmon import codec
+from ecmon.rejection import Rejection
+from ecmon_worker import anomaly_events, early_warning, month_close, national_feedback, national_rollup, regional_rollup
+
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+
+TableGet = Callable[[str], "dict | None"]
+
+
+def aggregate_batch(rows: list[dict]) -> bytes:
+    return codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000), "aggregates": rows})
+
+
+def _copy(value: dict | None) -> dict | None:
+    """A deep copy of a table value (plain dicts, lists, str and int: pickle is the fastest deep copy)."""
+    return None if value is None else pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+
+def beyond_long(value: object, path: str = "") -> str | None:
+    """Where in ``value`` an integer lies outside the Avro long (a dotted path and the value), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if LONG_MIN <= value <= LONG_MAX else f"{path or 'value'} = {value}"
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return None
+    for k, v in items:
+        found = beyond_long(v, f"{path}.{k}" if path else str(k))
+        if found is not None:
+            return found
+    return None
+
+
+def _out_of_range(what: str, found: str) -> Rejection:
+    return Rejection("value_out_of_range", f"{what} would carry {found[:200]}, beyond the Avro long (2^63 - 1); "
+                                           "the message was set aside and no total changed")
+
+
+@dataclass
+class Step:
+    """What one message does: table values to store (key -> value), and messages to send, already encoded."""
+
+    store: dict[str, dict] = field(default_factory=dict)
+    #: (channel: "aggregates", "monthly_reports", "province_totals", "anomalies" or "feedback", key, value)
+    out: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    #: aggregate rows sent, by level (the worker's metric)
+    emitted: Counter = field(default_factory=Counter)
+    #: (province, period, completeness ratio) of the monthly reports sent
+    completeness: list[tuple[str, str, float]] = field(default_factory=list)
+    #: (province, level) of the newest month's early warning, when it was evaluated
+    warning: tuple[str, int] | None = None
+
+    def send_aggregates(self, key: bytes, rows: list[dict]) -> Rejection | None:
+        if not rows:
+            return None
+        found = beyond_long(rows)
+        if found is not None:
+            return _out_of_range("an aggregate row", found)
+        self.emitted.update(r["level"] for r in rows)
+        self.out.append(("aggregates", key, aggregate_batch(rows)))
+        return None
+
+
+def region_step(get: TableGet, province: str, message: dict, registry: object, *, grace_ms: int,
+                revision_window_ms: int, event_key: bytes) -> Step | Rejection:
+    """One EnterpriseTotals message of ``province``: the province's state is one table value per month
+    ("<province>|<YYYY-MM>") plus a small province-wide value ("<province>")."""
+    step = Step()
+    meta = _copy(get(province)) or {}
+    by_period: dict[str, list[dict]] = {}
+    for row in message["totals"]:
+        by_period.setdefault(row["period"], []).append(row)
+    months: dict[str, dict | None] = {}
+
+    def month_of(period: str) -> dict | None:
+        # Copied: the months this message writes. Every other month (month close reads the month before and
+        # a year before, the early warning the months of the year) is only read, so it is not copied: a copy
+        # of a province month costs milliseconds. tests/unit/test_rollup_steps.py checks nothing read changes.
+        if period not in months:
+            value = get(f"{province}|{period}")
+            months[period] = _copy(value) if period in by_period else value
+        return months[period]
+    rows: list[dict] = []
+    for period, period_rows in sorted(by_period.items()):
+        part = {**message, "totals": period_rows}
+        month = month_of(period) or regional_rollup.new_state()
+        months[period] = month
+        keys = regional_rollup.apply_totals(month, province, part)
+        month_close.note_totals(meta, month, part)
+        rows += regional_rollup.region_aggregates(month, province, keys)
+    for period in sorted(by_period):
+        found = early_warning.outlooks(month_of, province, period, registry)  # type: ignore[arg-type]
+        for event in early_warning.level_changes(meta, province, found):
+            problem = beyond_long(event)
+            if problem is not None:
+                return _out_of_range("an early-warning event", problem)
+            step.out.append(("anomalies", province.encode(), anomaly_events.encode(event)))
+        month_outlooks = [o for o in found if len(o.period) == 7]
+        if month_outlooks and period >= meta.setdefault("warn_latest", ""):  # the gauge shows the newest month
+            meta["warn_latest"] = period
+            step.warning = (province, month_outlooks[0].level)
+    for report in month_close.close_months(meta, month_of, province, set(by_period), registry,  # type: ignore[arg-type]
+                                           grace_ms, revision_window_ms=revision_window_ms,
+                                           sender=(message["uscc"], message.get("watermark", 0))):
+        problem = beyond_long(report)
+        if problem is not None:
+            return _out_of_range(f"the monthly report {province} {report['period']}", problem)
+        encoded = codec.encode("monthly_report", report)
+        step.out.append(("monthly_reports", f"{province}/{report['period']}".encode(), encoded))
+        step.out.append(("province_totals", national_rollup.NATIONAL_KEY.encode(), encoded))
+        step.completeness.append((province, report["period"], report["completeness"]["ratio_bp"] / 10_000))
+    problem = step.send_aggregates(event_key, rows)
+    if problem is not None:
+        return problem
+    province_rows = [r for r in rows if r["level"] == "PROVINCE"]
+    if province_rows:  # whole, versioned province totals: replay-safe at the national level too
+        step.out.append(("province_totals", national_rollup.NATIONAL_KEY.encode(), aggregate_batch(province_rows)))
+    for period in by_period:
+        step.store[f"{province}|{period}"] = months[period]  # type: ignore[assignment]
+    step.store[province] = meta
+    return step
+
+
+def nation_step(get: TableGet, key: str, kind: str, message: dict, event_key: bytes) -> Step | Rejection:
+    """One message of the province totals topic: a monthly report (national feedback) or a batch of
+    province aggregates (national totals). One table value per month ("CN|<YYYY-MM>")."""
+    step = Step()
+    if kind == "monthly_report":
+        state_key = f"{key}|{message['period']}"
+        state = _copy(get(state_key)) or national_rollup.new_state()
+        if national_feedback.note_report(state, message):
+            for answer in national_feedback.feedback(state, message["period"]):
+                problem = beyond_long(answer)
+                if problem is not None:
+                    return _out_of_range(f"the national feedback {answer['province']} {answer['period']}", problem)
+                step.out.append(("feedback", f"{answer['province']}/{answer['period']}".encode(),
+                                 codec.encode("national_feedback", answer)))
+            step.store[state_key] = state
+        return step
+    by_period: dict[str, list[dict]] = {}
+    for row in message["aggregates"]:
+        by_period.setdefault(row["period"], []).append(row)
+    out: list[dict] = []
+    for period, period_rows in by_period.items():
+        state = _copy(get(f"{key}|{period}")) or national_rollup.new_state()
+        keys = national_rollup.apply_province_rows(state, period_rows)
+        step.store[f"{key}|{period}"] = state
+        out += national_rollup.national_aggregates(state, keys)
+    problem = step.send_aggregates(event_key, out)
+    return problem if problem is not None else step
