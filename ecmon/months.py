@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -12,7 +12,7 @@ CST_OFFSET_MS = 8 * 3_600_000
 
 @lru_cache(maxsize=4096)
 def _month_of_day(cst_day: int) -> str:
-    return datetime.fromtimestamp(cst_day * 86_400, tz=timezone.utc).strftime("%Y-%m")
+    return datetime.fromtimestamp(cst_day * 86_400, tz=UTC).strftime("%Y-%m")
 
 
 def month_of(ts_ms: int) -> str:
@@ -27,7 +27,7 @@ def month_of_interval(end_ms: int) -> str:
 
 @lru_cache(maxsize=8192)
 def _date_of_day(cst_day: int) -> str:
-    return datetime.fromtimestamp(cst_day * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(cst_day * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
 def day_of_interval(end_ms: int) -> str:

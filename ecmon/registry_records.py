@@ -20,8 +20,8 @@ from ecmon import codec, signing
 from ecmon.energy import UnknownEnergyType, accepted_units
 from ecmon.industries import UnknownIndustry, industry
 from ecmon.regions import UnknownRegion, province_of, region
-from ecmon.uscc import is_valid_uscc
 from ecmon.rejection import Rejection
+from ecmon.uscc import is_valid_uscc
 
 MAX_METERS = 2_000
 MAX_METER_ID = 64
@@ -128,7 +128,7 @@ def read_registry_record(key: bytes | None, value: bytes, authority_public_key: 
         _, record = codec.decode(value, "enterprise_record")
     except codec.CodecError as exc:
         return Rejection(exc.reason, str(exc))
-    except Exception as exc:  # noqa: BLE001 - whatever the bytes do to the decoder, the follower goes on
+    except Exception as exc:
         return Rejection("undecodable", f"{type(exc).__name__}: {exc}"[:300])
     uscc = record.get("uscc") if isinstance(record.get("uscc"), str) else ""
     try:

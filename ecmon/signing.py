@@ -21,7 +21,7 @@ import hashlib
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,7 +95,7 @@ def key_entry(record: dict, key_id: str) -> dict | None:
 
 def format_ms(ms: int) -> str:
     """UTC ISO 8601 with milliseconds, as details and `ecmon keys list` show times."""
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def key_problem(record: dict, key_id: str, at_ms: int) -> str | None:

@@ -8,7 +8,6 @@ ecmon (`ecmon stack status`, the demo, the tests) authenticates with ``web_auth(
 
 from __future__ import annotations
 
-
 from ecmon.secret_files import entry_from_file
 from ecmon.settings import Settings
 

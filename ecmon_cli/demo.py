@@ -9,20 +9,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ecmon_ops.stack import stack
-from ecmon_ops.stack.alerts import wait_for_alert, wait_until_scraped
-from ecmon_ops.stack.apps import app_process, ensure_running
 from ecmon import PROJECT_ROOT
 from ecmon.kafka_clients import client_config
 from ecmon.settings import Settings
-from ecmon_simulator.runs import FleetRun, run_fleet
+from ecmon_ops.stack import stack
+from ecmon_ops.stack.alerts import wait_for_alert, wait_until_scraped
+from ecmon_ops.stack.apps import app_process, ensure_running
 from ecmon_registry.targets import load_targets, publish_targets
-from ecmon_simulator.ledger import Ledger, ledger_path
 from ecmon_reports import analyst
+from ecmon_reports.report import Reconciliation, reconcile, regional_table
+from ecmon_simulator.ledger import Ledger, ledger_path
+from ecmon_simulator.runs import FleetRun, run_fleet
 from ecmon_sink import migrate
 from ecmon_sink.clickhouse import connect
-from ecmon_reports.report import Reconciliation, reconcile, regional_table
-
 
 DEMO_TARGETS = PROJECT_ROOT / "deploy" / "demo" / "targets.toml"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -35,14 +35,14 @@ def _fail(message: str) -> None:
 
 @app.callback()
 def main_options(
-    state_dir: Annotated[Optional[Path], typer.Option(help="State directory (default .ecmon/, env ECMON_STATE_DIR).")] = None,
+    state_dir: Annotated[Path | None, typer.Option(help="State directory (default .ecmon/, env ECMON_STATE_DIR).")] = None,
 ) -> None:
     if state_dir is not None:
         os.environ["ECMON_STATE_DIR"] = str(state_dir.resolve())
 
 
 @stack_app.command("up")
-def stack_up(brokers: Annotated[Optional[int], typer.Option(help="Kafka brokers (1 or 3).")] = None) -> None:
+def stack_up(brokers: Annotated[int | None, typer.Option(help="Kafka brokers (1 or 3).")] = None) -> None:
     """Start every server of the local stack (harmless when already running)."""
     from ecmon_ops.stack import stack
     from ecmon_ops.stack.process import ServiceError
@@ -138,7 +138,7 @@ def db_password(user: str = typer.Argument(..., help="A ClickHouse user of deplo
         _fail(str(exc))
 
 
-AvroDirOpt = Annotated[Optional[Path], typer.Option(help="Schema root with v1/, v2/, ... (default: the checkout's avro/).")]
+AvroDirOpt = Annotated[Path | None, typer.Option(help="Schema root with v1/, v2/, ... (default: the checkout's avro/).")]
 
 
 @schemas_app.command("check")
@@ -239,24 +239,24 @@ def gateway(
     interval: IntervalOpt = "15m",
     speed: SpeedOpt = 0.0,
     seed: SeedOpt = 2026,
-    meters_per_enterprise: Annotated[Optional[int], typer.Option(help="Meters per enterprise (default: the industry profile's).")] = None,
+    meters_per_enterprise: Annotated[int | None, typer.Option(help="Meters per enterprise (default: the industry profile's).")] = None,
     batch_intervals: Annotated[int, typer.Option(help="Metering intervals per batch (24 x 15 min = 6 h).")] = 24,
-    enterprise: Annotated[Optional[int], typer.Option(help="Run only this enterprise's gateway (1-based index in the fleet).")] = None,
+    enterprise: Annotated[int | None, typer.Option(help="Run only this enterprise's gateway (1-based index in the fleet).")] = None,
     cumulative: Annotated[bool, typer.Option(help="Meters report cumulative registers (the worker must accept CUMULATIVE).")] = False,
     faults: Annotated[str, typer.Option(help="Fault plan, comma-separated KIND@METER_GLOB=RATE (glob and rate optional), e.g. spike=0.01,duplicate; see docs/gateways.md. Opt-in.")] = "",
     spool: Annotated[bool, typer.Option(help="Deliver through the durable disk spool (resumes after a crash).")] = True,
     spool_limit_mb: Annotated[int, typer.Option(help="Spool size limit; when full the gateway waits, never drops.")] = 512,
-    metrics_port: Annotated[Optional[int], typer.Option(help="Port of /metrics (default: the next free gateway port).")] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Port of /metrics (default: the next free gateway port).")] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Simulate a fleet of enterprise gateways (or one, with --enterprise) sending to Kafka."""
     if ctx.invoked_subcommand is not None:
         return
-    from ecmon_cli.demo import ledger_path
     from ecmon.observability import serve_metrics
+    from ecmon_cli.demo import ledger_path
     from ecmon_gateway.delivery import DeliveryFailed
-    from ecmon_simulator.runs import run_fleet
     from ecmon_simulator.ledger import Ledger
+    from ecmon_simulator.runs import run_fleet
 
     run = _gateway_run(
         enterprises=enterprises, provinces=provinces, start=start, months=months,
@@ -291,8 +291,8 @@ def gateway_replay(
 ) -> None:
     """Replay recorded meter data from CSV files as one enterprise's gateway."""
     from ecmon_cli.demo import ledger_path
-    from ecmon_simulator.csv_replay import ReplayConfig, ReplayError, run_replay
     from ecmon_gateway.delivery import DeliveryFailed
+    from ecmon_simulator.csv_replay import ReplayConfig, ReplayError, run_replay
     from ecmon_simulator.ledger import Ledger
 
     settings = _settings()
@@ -417,9 +417,9 @@ def keys_list(uscc: UsccArg) -> None:
 def keys_rotate(
     uscc: UsccArg,
     overlap_days: Annotated[float, typer.Option(help="Days the old key stays valid beside the new one.")] = 7.0,
-    public_key: Annotated[Optional[str], typer.Option(help="Hex of the new Ed25519 public key the enterprise generated "
+    public_key: Annotated[str | None, typer.Option(help="Hex of the new Ed25519 public key the enterprise generated "
                                                       "(default: generate the pair in the simulator's key store).")] = None,
-    key_id: Annotated[Optional[str], typer.Option(help="The new key's id (default: key-<USCC>-<UTC time>).")] = None,
+    key_id: Annotated[str | None, typer.Option(help="The new key's id (default: key-<USCC>-<UTC time>).")] = None,
 ) -> None:
     """Register a new key and publish the record naming it; the old key stays valid for the overlap."""
     from ecmon_gateway.delivery import DeliveryFailed
@@ -440,7 +440,7 @@ def keys_rotate(
 def keys_revoke(
     uscc: UsccArg,
     key_id: Annotated[str, typer.Argument(help="The key to revoke.")],
-    at: Annotated[Optional[str], typer.Option(help="From when (ISO 8601 or epoch ms; default: now). Batches "
+    at: Annotated[str | None, typer.Option(help="From when (ISO 8601 or epoch ms; default: now). Batches "
                                               "already counted stay counted.")] = None,
 ) -> None:
     """Revoke a key: batches signed with it whose Kafka record time is at or after --at are bad_signature."""
@@ -470,8 +470,8 @@ def report(
     if ctx.invoked_subcommand is not None:
         return
     from ecmon_cli.demo import ledger_path
-    from ecmon_simulator.ledger import Ledger
     from ecmon_reports import report as reports
+    from ecmon_simulator.ledger import Ledger
     from ecmon_sink.clickhouse import ClickHouseUnavailable, connect, ping
 
     settings = _settings()
@@ -488,12 +488,12 @@ def report(
 
 
 MonthOpt = Annotated[str, typer.Option(help="Month, YYYY-MM (China Standard Time).")]
-ProvinceOpt = Annotated[Optional[str], typer.Option(help="Province code: read that province's database (ecmon_<code>).")]
-IndustryOpt = Annotated[Optional[str], typer.Option(help="GB/T 4754 industry code to keep.")]
+ProvinceOpt = Annotated[str | None, typer.Option(help="Province code: read that province's database (ecmon_<code>).")]
+IndustryOpt = Annotated[str | None, typer.Option(help="GB/T 4754 industry code to keep.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table, csv or json.")]
 
 
-def _analyst_report(name: str, month: str, province: Optional[str], industry: Optional[str], fmt: str,
+def _analyst_report(name: str, month: str, province: str | None, industry: str | None, fmt: str,
                     limit: int = 20) -> None:
     from ecmon_reports import analyst
     from ecmon_sink.clickhouse import ClickHouseUnavailable, connect, ping
@@ -521,15 +521,15 @@ def _analyst_report(name: str, month: str, province: Optional[str], industry: Op
 @report_app.command("monthly")
 def report_monthly(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
                    format: FormatOpt = "table",
-                   html: Annotated[Optional[Path], typer.Option(help="Write the province's monthly feedback report "
+                   html: Annotated[Path | None, typer.Option(help="Write the province's monthly feedback report "
                                                                       "(self-contained HTML with charts) here.")] = None) -> None:
     """Consumption by industry and energy type in one month (with --html: the province's monthly report)."""
     if html is None:
         _analyst_report("monthly", month, province, industry, format)
         return
+    from ecmon_reports.html_report import render
     from ecmon_sink.clickhouse import ClickHouseUnavailable, connect, ping
     from ecmon_sink.databases import database_for
-    from ecmon_reports.html_report import render
 
     if not province:
         raise typer.BadParameter("the HTML monthly report is a province's: give --province", param_hint="--html")
@@ -592,12 +592,12 @@ _NAB_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "
 @eval_app.command("anomalies")
 def eval_anomalies(
     data: Annotated[Path, typer.Option(help="Folder laid out like NAB's data/: <corpus>/<series>.csv.")] = _NAB_DIR,
-    labels: Annotated[Optional[Path], typer.Option(help="NAB-style windows file (default: DATA/combined_windows.json).")] = None,
-    results: Annotated[Optional[Path], typer.Option(help="Where the NAB results files go (default: <state dir>/nab-results).")] = None,
+    labels: Annotated[Path | None, typer.Option(help="NAB-style windows file (default: DATA/combined_windows.json).")] = None,
+    results: Annotated[Path | None, typer.Option(help="Where the NAB results files go (default: <state dir>/nab-results).")] = None,
     fleet: Annotated[bool, typer.Option(help="Also inject every reading fault into a simulated fleet.")] = True,
-    fleet_seed: Annotated[Optional[int], typer.Option(
+    fleet_seed: Annotated[int | None, typer.Option(
         help="Seed of the simulated fleet, its plants and its faults (default: the documented fleet's).")] = None,
-    fleet_enterprises: Annotated[Optional[int], typer.Option(
+    fleet_enterprises: Annotated[int | None, typer.Option(
         min=2, help="Enterprises in the simulated fleet (default: the documented fleet's).")] = None,
 ) -> None:
     """The meter-level detector's NAB score (standard profile), window precision/recall/F1/delay, and fleet recall/precision."""
@@ -639,11 +639,11 @@ def demo(
     faults: Annotated[str, typer.Option(help="Faults to inject (see `ecmon gateway --help`); '' for none.")] = (
         "corrupt,duplicate,spike,drop,stuck,silence"
     ),
-    targets: Annotated[Optional[Path], typer.Option(help="Targets file for the early warning (default: deploy/demo/targets.toml).")] = None,
+    targets: Annotated[Path | None, typer.Option(help="Targets file for the early warning (default: deploy/demo/targets.toml).")] = None,
 ) -> None:
     """Start everything, simulate a month of a fleet, print the regional table, the reconciliation, anomalies and alerts."""
-    from ecmon_ops.stack.process import ServiceError
     from ecmon_cli.demo import PipelineProcessDied, run_demo
+    from ecmon_ops.stack.process import ServiceError
     from ecmon_registry.targets import BadTargets
 
     run = _gateway_run(enterprises=enterprises, provinces=provinces, start=start, months=months,
@@ -660,7 +660,7 @@ def demo(
 def bench(
     enterprises: Annotated[int, typer.Option(help="Enterprises per fleet (200 x 1 month = about 1.4 million readings).")] = 200,
     months: Annotated[int, typer.Option(help="Simulated months per fleet.")] = 1,
-    readings: Annotated[Optional[int], typer.Option(help="At least this many readings per fleet: sets --enterprises for --months.")] = None,
+    readings: Annotated[int | None, typer.Option(help="At least this many readings per fleet: sets --enterprises for --months.")] = None,
     workers: Annotated[int, typer.Option(help="Stream workers sharing the partitions.")] = 1,
     brokers: Annotated[int, typer.Option(help="Kafka brokers (1 or 3).")] = 1,
     latency_rate: Annotated[float, typer.Option(help="Offered load of the latency phase, readings/s.")] = 20_000.0,
@@ -669,7 +669,15 @@ def bench(
     out: Annotated[Path, typer.Option(help="Folder for the JSON results.")] = Path("bench-results"),
 ) -> None:
     """Benchmark the whole pipeline on a stack of its own (25xxx ports, .ecmon-bench/); see docs/performance.md."""
-    from ecmon_ops.bench.run import BenchConfig, BenchError, apply_defaults, enterprises_for_readings, report_table, run_benchmark, write_json
+    from ecmon_ops.bench.run import (
+        BenchConfig,
+        BenchError,
+        apply_defaults,
+        enterprises_for_readings,
+        report_table,
+        run_benchmark,
+        write_json,
+    )
     from ecmon_ops.stack.process import ServiceError
 
     apply_defaults()
@@ -696,7 +704,16 @@ def chaos(
     """Fault suite on a stack of its own (.ecmon-chaos/, 14xxx, 3 brokers): kill -9 gateway, worker, sink; stop a
     broker; stop ClickHouse 60 s; after each trial ClickHouse must equal what the gateways sent, exactly (docs/chaos.md)."""
     from ecmon_ops.bench.run import write_json
-    from ecmon_ops.chaos.run import FULL, SHORT, ChaosConfig, ChaosError, all_exact, apply_defaults, results_table, run_suite
+    from ecmon_ops.chaos.run import (
+        FULL,
+        SHORT,
+        ChaosConfig,
+        ChaosError,
+        all_exact,
+        apply_defaults,
+        results_table,
+        run_suite,
+    )
     from ecmon_ops.chaos.trials import SuiteShape
     from ecmon_ops.stack.process import ServiceError
 

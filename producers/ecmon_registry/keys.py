@@ -18,7 +18,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ecmon import signing
@@ -42,7 +42,7 @@ def new_key_entry(key_id: str, public_key: bytes, valid_from_ms: int, valid_unti
 
 def next_key_id(uscc: str, existing: list[str], now_ms: int) -> str:
     """A fresh key id: ``key-<uscc>-<UTC date and time>``, with a suffix if that is taken."""
-    stamp = datetime.fromtimestamp(now_ms / 1000, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.fromtimestamp(now_ms / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")
     key_id, n = f"key-{uscc}-{stamp}", 1
     while key_id in existing:
         n += 1
@@ -152,7 +152,7 @@ def parse_time(text: str) -> int:
     except ValueError:
         raise KeyOperationError(f"{text!r} is not a time: give ISO 8601 (2026-12-06T12:00:00Z) or epoch ms") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return int(when.timestamp() * 1000)
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecmon.settings import Settings
-from ecmon_simulator.runs import FleetRun, run_fleet
 from ecmon_simulator.ledger import Ledger
+from ecmon_simulator.runs import FleetRun, run_fleet
 
 
 @dataclass(frozen=True)

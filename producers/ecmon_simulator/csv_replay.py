@@ -14,7 +14,7 @@ import heapq
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -106,7 +106,7 @@ class ReplayConfig:
 
 def _zone(text: str) -> timezone:
     if text.upper() in ("UTC", "Z"):
-        return timezone.utc
+        return UTC
     sign = -1 if text.startswith("-") else 1
     hours, _, minutes = text.lstrip("+-").partition(":")
     return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))

@@ -11,9 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecmon.settings import Settings
 from ecmon.energy import coal_factor, equal_value_year
 from ecmon.months import month_of_interval
+from ecmon.settings import Settings
 
 
 @dataclass

@@ -11,12 +11,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: never look for a display
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 
-from ecmon.months import CST  # noqa: E402
-from ecmon_simulator.fleet import MeterReader, build_fleet  # noqa: E402
-from ecmon_simulator.profiles import PROFILES  # noqa: E402
+from ecmon.months import CST
+from ecmon_simulator.fleet import MeterReader, build_fleet
+from ecmon_simulator.profiles import PROFILES
 
 INTERVAL_MS = 900_000
 

@@ -32,14 +32,21 @@ from ecmon.metric_defs import (
 )
 from ecmon.months import CST, month_start_ms, next_period
 from ecmon.settings import Settings
-from ecmon_registry import keys as registry_keys
 from ecmon_gateway.delivery import BatchProducer, SpooledSender
+from ecmon_gateway.spool import DEFAULT_LIMIT_BYTES, Spool, SpooledBatch
+from ecmon_registry import keys as registry_keys
 from ecmon_simulator.faults import FaultPlan, corrupt
-from ecmon_simulator.fleet import (Enterprise, PlannedBatch, build_fleet, default_state_dir, plan_batches, registry_record,
-                            signing_key)
+from ecmon_simulator.fleet import (
+    Enterprise,
+    PlannedBatch,
+    build_fleet,
+    default_state_dir,
+    plan_batches,
+    registry_record,
+    signing_key,
+)
 from ecmon_simulator.ledger import Ledger, ledger_path
 from ecmon_simulator.production import encode_production, production_records
-from ecmon_gateway.spool import DEFAULT_LIMIT_BYTES, Spool, SpooledBatch
 
 
 @dataclass(frozen=True)

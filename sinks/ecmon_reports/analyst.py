@@ -14,7 +14,7 @@ import io
 import json
 from calendar import monthrange
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from clickhouse_driver import Client
@@ -174,7 +174,7 @@ COMPLETENESS_THRESHOLD = Decimal("0.90")
 
 
 def _utc_text(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def parameters(month: str, industry: str | None = None, limit: int = 20) -> dict:

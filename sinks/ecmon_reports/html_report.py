@@ -12,7 +12,7 @@ import base64
 import html
 import io
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from clickhouse_driver import Client
@@ -142,7 +142,7 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
                                        "Largest consumers (tce)", horizontal=True)))
     img = {k: f'<img data-chart="{k}" alt="{k} chart" src="{src}">' for k, src in charts}
 
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="zh-CN"><head><meta charset="utf-8">',

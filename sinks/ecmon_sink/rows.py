@@ -12,13 +12,13 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from ecmon import codec, topics
 from ecmon.months import month_of_interval
+from ecmon.regions import NoPrefecture, UnknownRegion, prefecture_of, province_of
 from ecmon.registry_records import read_registry_record
 from ecmon.rejection import Rejection
-from ecmon.regions import NoPrefecture, UnknownRegion, prefecture_of, province_of
 from ecmon.uscc import region_of
 from ecmon_sink.databases import province_codes, province_database
 
@@ -99,7 +99,7 @@ def period_date(period: str) -> date:
 
 
 def utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ CONVERTERS: dict[str, Callable[[dict, Origin], Converted]] = {
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def dead_letter_row(origin: Origin, reason: str, detail: str) -> tuple:

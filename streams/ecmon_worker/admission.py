@@ -14,10 +14,9 @@ import traceback
 
 from ecmon import codec
 from ecmon.regions import UnknownRegion, province_of
-from ecmon.rejection import Rejection  # noqa: F401 - ecmon_worker.admission.Rejection is what the agents use
+from ecmon.rejection import Rejection
 from ecmon.uscc import is_valid_uscc
 from ecmon_worker import national_rollup
-
 
 #: A CST month as the platform writes it, 1970-01 to 9998-12 (the months it can name).
 _PERIOD = re.compile(r"(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])")

@@ -42,10 +42,16 @@ from ecmon.metric_defs import (
 )
 from ecmon.regions import province_of
 from ecmon.settings import Settings, get_settings
-from ecmon_worker import anomaly_events, enterprise_rollup
-from ecmon_worker import rollup_steps
+from ecmon_worker import (
+    admission,
+    anomaly_events,
+    enterprise_benchmarks,
+    enterprise_rollup,
+    faust_fixes,
+    production_intake,
+    rollup_steps,
+)
 from ecmon_worker.admission import Rejection
-from ecmon_worker import admission, enterprise_benchmarks, faust_fixes, production_intake
 from ecmon_worker.dead_letters import REASONS, dead_letter, dead_letter_key
 from ecmon_worker.meter_watch import MeterWatch
 from ecmon_worker.registry import RegistryFollower

@@ -28,8 +28,8 @@ current month's forecast again for every month still to come.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from ecmon.months import month_start_ms, next_period

@@ -35,7 +35,15 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ecmon.energy import CoalFactor, IncompatibleUnit, UnknownEnergyType, UnknownUnit, coal_factor, equal_value_year, unit_factor
+from ecmon.energy import (
+    CoalFactor,
+    IncompatibleUnit,
+    UnknownEnergyType,
+    UnknownUnit,
+    coal_factor,
+    equal_value_year,
+    unit_factor,
+)
 from ecmon.months import day_of_interval, month_of_interval, month_start_ms, next_period
 from ecmon_worker import reading_identity
 

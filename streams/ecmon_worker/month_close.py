@@ -39,8 +39,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from fractions import Fraction
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Protocol
 
 from ecmon.months import month_start_ms, next_period

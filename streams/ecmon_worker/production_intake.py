@@ -23,7 +23,6 @@ from ecmon.quota_standards import (
 from ecmon.uscc import is_valid_uscc
 from ecmon_worker.reading_identity import batch_identity_problem
 
-
 #: Periods must lie in the CST months the platform can name (1970-9998); beyond, months cannot be computed.
 _TS_MIN, _TS_MAX = 0, month_start_ms("9999-01")
 
@@ -82,7 +81,7 @@ def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict
         return RejectedProduction("unknown_product_unit", f"{what}: unit {record['unit']!r} is not one of "
                                   f"{', '.join(PRODUCT_UNITS)}", uscc)
     start, end = record["period_start"], record["period_end"]
-    if end <= start or not (_TS_MIN <= start and end <= _TS_MAX) or month_of(start) != month_of_interval(end):
+    if end <= start or not (start >= _TS_MIN and end <= _TS_MAX) or month_of(start) != month_of_interval(end):
         return RejectedProduction("invalid_period", f"{what}: period [{start}, {end}) is empty, reversed or spans "
                                   "two CST months", uscc)
     standard = standard_for(record["product_code"])

@@ -38,10 +38,9 @@ is bounded by meters x open days.
 from __future__ import annotations
 
 import re
-from base64 import b64decode, b64encode
-
 import sys
 from array import array
+from base64 import b64decode, b64encode
 from collections.abc import MutableMapping
 from datetime import date, timedelta
 from functools import lru_cache

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from ecmon.months import month_start_ms, next_period
 from ecmon.registry_records import (  # noqa: F401 - re-exported for the follower and the tests
-    INVALID, MAX_INTERVAL_S, MAX_METER_ID, MAX_METERS, MAX_NAME, MAX_PUBLIC_KEYS, UNSIGNED, read_registry_record,
+    INVALID,
+    MAX_INTERVAL_S,
+    MAX_METER_ID,
+    MAX_METERS,
+    MAX_NAME,
+    MAX_PUBLIC_KEYS,
+    UNSIGNED,
+    read_registry_record,
     record_problem,
 )
-
 
 # ------------------------------------------------------------------------------ history by valid_from
 

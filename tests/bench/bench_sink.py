@@ -21,14 +21,14 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from ecmon_ops.stack import stack
 from ecmon import codec, topics
+from ecmon.kafka_clients import client_config
 from ecmon.settings import Settings
+from ecmon_ops.stack import stack
 from ecmon_sink import migrate
 from ecmon_sink.clickhouse import connect
 from ecmon_sink.rows import COLUMNS, Rows
 from ecmon_sink.writer import ClickHouseSink
-from ecmon.kafka_clients import client_config
 
 PORTS = dict(kafka_port=24092, clickhouse_port=24000, clickhouse_http_port=24123, prometheus_port=24090,
              alertmanager_port=24190, metrics_port_base=24200)

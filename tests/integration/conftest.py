@@ -6,9 +6,9 @@
 
 import pytest
 
+from ecmon.settings import get_settings
 from ecmon_ops.stack import stack
 from ecmon_ops.stack.apps import ensure_running
-from ecmon.settings import get_settings
 from ecmon_sink import migrate
 
 pytestmark = pytest.mark.integration

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ecmon.settings import Settings
+from ecmon_cli.demo import wait_for_reconciliation
 from ecmon_ops.stack import stack
 from ecmon_ops.stack.apps import app_process, ensure_running
-from ecmon_cli.demo import wait_for_reconciliation
-from ecmon.settings import Settings
-from ecmon_simulator.runs import FleetRun, run_fleet
 from ecmon_simulator.ledger import Ledger, ledger_path
+from ecmon_simulator.runs import FleetRun, run_fleet
 from ecmon_sink import migrate
 
 

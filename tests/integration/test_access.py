@@ -22,9 +22,9 @@ import httpx
 import pytest
 from clickhouse_driver.errors import ServerException
 
-from ecmon_ops.stack import credentials, stack
 from ecmon.settings import Settings
 from ecmon.web_auth import web_auth
+from ecmon_ops.stack import credentials, stack
 from ecmon_reports import analyst
 from ecmon_sink import migrate
 from ecmon_sink.clickhouse import connect

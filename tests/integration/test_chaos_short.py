@@ -13,9 +13,9 @@ import os
 import pytest
 from rich.console import Console
 
+from ecmon.settings import Settings
 from ecmon_ops.chaos.run import SHORT, ChaosConfig, results_table, run_suite
 from ecmon_ops.chaos.trials import SuiteShape
-from ecmon.settings import Settings
 
 pytestmark = pytest.mark.integration
 

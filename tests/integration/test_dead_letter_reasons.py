@@ -22,23 +22,23 @@ from dataclasses import dataclass
 import fastavro
 import pytest
 from fastavro.schema import to_parsing_canonical_form
+from own_stack import isolated_pipeline
 from rich.console import Console
 
 from ecmon import codec, signing, topics
-from ecmon_cli.demo import wait_for_reconciliation
 from ecmon.energy import accepted_units, coal_factor
+from ecmon.kafka_clients import client_config
 from ecmon.months import DAY_MS, month_of_interval, month_start_ms
 from ecmon.uscc import is_valid_uscc
+from ecmon_cli.demo import wait_for_reconciliation
 from ecmon_gateway.delivery import BatchProducer
 from ecmon_simulator.fleet import Enterprise, build_fleet, default_state_dir, plan_batches, registry_record
-from ecmon_simulator.runs import encode_batch, publish_registry
 from ecmon_simulator.ledger import Ledger
 from ecmon_simulator.production import encode_production
 from ecmon_simulator.profiles import PROFILES
+from ecmon_simulator.runs import encode_batch, publish_registry
 from ecmon_sink.clickhouse import connect
 from ecmon_worker.dead_letters import REASONS
-from own_stack import isolated_pipeline
-from ecmon.kafka_clients import client_config
 
 pytestmark = pytest.mark.integration
 

@@ -4,15 +4,15 @@ import time
 
 import httpx
 from confluent_kafka import Producer
+from rich.console import Console
 
 from ecmon import topics
-from ecmon_cli.demo import ledger_path, wait_for_reconciliation
-from ecmon_simulator.runs import FleetRun, run_fleet
-from ecmon_simulator.ledger import Ledger
-from ecmon_sink.clickhouse import connect
-from rich.console import Console
 from ecmon.kafka_clients import client_config
 from ecmon.web_auth import web_auth
+from ecmon_cli.demo import ledger_path, wait_for_reconciliation
+from ecmon_simulator.ledger import Ledger
+from ecmon_simulator.runs import FleetRun, run_fleet
+from ecmon_sink.clickhouse import connect
 
 RUN = FleetRun(enterprises=9, start="2026-09", months=1, intervals_per_batch=96, seed=11)
 

@@ -23,8 +23,8 @@ import pytest
 from ecmon import codec, interface_example, signing, topics
 from ecmon.kafka_clients import client_config
 from ecmon.months import DAY_MS, month_start_ms
-from ecmon_registry import keys as registry_keys
 from ecmon_gateway.delivery import BatchProducer
+from ecmon_registry import keys as registry_keys
 from ecmon_simulator.fleet import Enterprise, PlannedBatch, build_fleet, plan_batches
 from ecmon_simulator.runs import publish_registry, registry_producer
 from ecmon_sink.clickhouse import connect

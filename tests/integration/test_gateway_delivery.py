@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from ecmon import PROJECT_ROOT, codec, topics
+from ecmon.kafka_clients import client_config
+from ecmon.settings import Settings
+from ecmon_gateway.spool import Spool
 from ecmon_ops.stack import stack
 from ecmon_ops.stack.services import KafkaBroker
-from ecmon import PROJECT_ROOT, codec, topics
-from ecmon.settings import Settings
 from ecmon_simulator.csv_replay import ReplayConfig, plan_replay, run_replay
-from ecmon_simulator.runs import FleetRun, _interleaved, run_fleet, spool_path
 from ecmon_simulator.ledger import Ledger
-from ecmon_gateway.spool import Spool
-from ecmon.kafka_clients import client_config
+from ecmon_simulator.runs import FleetRun, _interleaved, run_fleet, spool_path
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def test_a_broker_outage_of_a_minute_loses_nothing_and_sends_nothing_twice(kafka
     def gateway() -> None:
         try:
             run_fleet(settings, run, ledger, show_progress=False)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+        except BaseException as exc:
             failure.append(exc)
 
     thread = threading.Thread(target=gateway, daemon=True)

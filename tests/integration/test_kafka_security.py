@@ -13,12 +13,12 @@ import time
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
+from own_stack import pipeline_reconciles_without_denials
 
 from ecmon import topics
 from ecmon.kafka_clients import client_config, credentials
 from ecmon.settings import Settings
 from ecmon_simulator.runs import FleetRun
-from own_stack import pipeline_reconciles_without_denials
 
 pytestmark = pytest.mark.integration
 

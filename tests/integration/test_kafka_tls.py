@@ -15,11 +15,11 @@ import stat
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
+from own_stack import pipeline_reconciles_without_denials, secured_stack
 
 from ecmon import topics
 from ecmon.kafka_clients import client_config, faust_credentials
 from ecmon_simulator.runs import FleetRun
-from own_stack import pipeline_reconciles_without_denials, secured_stack
 
 pytestmark = pytest.mark.integration
 

@@ -10,20 +10,20 @@ import time
 import uuid
 
 import pytest
+from own_stack import isolated_pipeline
 from rich.console import Console
 
 from ecmon import topics
-from ecmon_cli.demo import wait_for_reconciliation
+from ecmon.kafka_clients import client_config
 from ecmon.months import month_start_ms
 from ecmon.quota_standards import standard_for
+from ecmon_cli.demo import wait_for_reconciliation
 from ecmon_gateway.delivery import BatchProducer
-from ecmon_simulator.runs import FleetRun, run_fleet
 from ecmon_simulator.ledger import Ledger
 from ecmon_simulator.production import encode_production
 from ecmon_simulator.profiles import PROFILES
+from ecmon_simulator.runs import FleetRun, run_fleet
 from ecmon_sink.clickhouse import connect
-from own_stack import isolated_pipeline
-from ecmon.kafka_clients import client_config
 
 pytestmark = pytest.mark.integration
 

@@ -14,16 +14,16 @@ import time
 
 import pytest
 
-from ecmon_ops.stack.apps import app_process
-from ecmon_ops.stack.process import wait_until
 from ecmon import codec, signing, topics
 from ecmon.kafka_clients import client_config
 from ecmon.uscc import make_uscc
-from ecmon_registry import keys as registry_keys
 from ecmon_gateway.delivery import BatchProducer
-from ecmon_simulator.runs import FleetRun, run_fleet
-from ecmon_simulator.ledger import Ledger
+from ecmon_ops.stack.apps import app_process
+from ecmon_ops.stack.process import wait_until
+from ecmon_registry import keys as registry_keys
 from ecmon_reports import analyst
+from ecmon_simulator.ledger import Ledger
+from ecmon_simulator.runs import FleetRun, run_fleet
 from ecmon_sink.clickhouse import connect
 
 pytestmark = pytest.mark.integration

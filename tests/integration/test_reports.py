@@ -17,8 +17,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ecmon_ops.stack import stack
 from ecmon.settings import Settings
+from ecmon_ops.stack import stack
 from ecmon_reports import analyst
 from ecmon_sink import migrate
 from ecmon_sink.clickhouse import connect

@@ -16,16 +16,16 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
+from ecmon import codec, signing, topics
+from ecmon.kafka_clients import client_config
+from ecmon.settings import Settings
+from ecmon.uscc import make_uscc
 from ecmon_ops.stack import stack
 from ecmon_ops.stack.apps import app_process
 from ecmon_ops.stack.process import wait_until
 from ecmon_ops.stack.services import ClickHouseServer
-from ecmon import codec, signing, topics
-from ecmon.settings import Settings
-from ecmon.uscc import make_uscc
 from ecmon_sink import migrate
 from ecmon_sink.clickhouse import connect
-from ecmon.kafka_clients import client_config
 
 pytestmark = pytest.mark.integration
 

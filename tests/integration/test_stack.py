@@ -4,9 +4,9 @@ import socket
 
 import pytest
 
+from ecmon.kafka_clients import client_config
 from ecmon_ops.stack import stack
 from ecmon_ops.stack.process import ServiceError, wait_until
-from ecmon.kafka_clients import client_config
 
 
 def _free_port() -> int:

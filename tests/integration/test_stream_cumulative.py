@@ -4,13 +4,13 @@ resets, meter replacement, late and shuffled readings reconcile exactly with wha
 import time
 
 import pytest
+from own_stack import isolated_pipeline
 from rich.console import Console
 
 from ecmon_cli.demo import wait_for_reconciliation
-from ecmon_simulator.runs import FleetRun, run_fleet
 from ecmon_simulator.ledger import Ledger
+from ecmon_simulator.runs import FleetRun, run_fleet
 from ecmon_sink.clickhouse import connect
-from own_stack import isolated_pipeline
 
 pytestmark = pytest.mark.integration
 

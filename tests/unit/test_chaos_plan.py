@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
+from ecmon.months import CST
 from ecmon_ops.chaos.expected import merge, planned_ledger
 from ecmon_ops.chaos.run import FULL, SHORT
 from ecmon_ops.chaos.trials import GATEWAY_START_S, SuiteShape, fleet_run, plan_trials, recent_months
-from ecmon.months import CST
 from ecmon_simulator.ledger import Ledger
 
 

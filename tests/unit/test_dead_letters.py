@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from ecmon import codec
 from ecmon_worker.dead_letters import (
-    DEAD_LETTER_KEY_LIMIT, KEY_LIMIT, PAYLOAD_LIMIT, PRODUCER_LIMIT, REASONS, dead_letter, dead_letter_key,
+    DEAD_LETTER_KEY_LIMIT,
+    KEY_LIMIT,
+    PAYLOAD_LIMIT,
+    PRODUCER_LIMIT,
+    REASONS,
+    dead_letter,
+    dead_letter_key,
 )
 
 #: What a record costs on the wire beyond its key and value (batch and record headers, generously).

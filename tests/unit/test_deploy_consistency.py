@@ -16,12 +16,12 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from ecmon_ops.stack.credentials import KAFKA_PASSWORD_FILE
 from ecmon import PROJECT_ROOT, metric_defs, topics
 from ecmon.kafka_clients import MECHANISM, usernames
 from ecmon.observability import ROLE_OFFSETS
 from ecmon.principals import ADMIN_USER, BROKER_USER, ROLES, SIMULATOR_ROLES, SUPER_USERS, principals
 from ecmon.settings import Settings
+from ecmon_ops.stack.credentials import KAFKA_PASSWORD_FILE
 
 DEPLOY = PROJECT_ROOT / "deploy"
 COMPOSE_DIR = DEPLOY / "compose"

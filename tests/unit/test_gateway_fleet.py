@@ -6,9 +6,9 @@ import pytest
 
 from ecmon_simulator.faults import BadFaultSpec, FaultPlan
 from ecmon_simulator.fleet import MeterReader, build_fleet, plan_batches
-from ecmon_simulator.runs import FleetRun, _interleaved
 from ecmon_simulator.meters import Register, consumption_between
 from ecmon_simulator.profiles import PROFILES, Clock, days_from_spring_festival
+from ecmon_simulator.runs import FleetRun, _interleaved
 
 RUN = FleetRun(enterprises=6, start="2026-10", months=1)
 

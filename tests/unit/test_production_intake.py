@@ -2,12 +2,11 @@ import uuid
 
 import pytest
 
-from ecmon import codec
+from ecmon import codec, signing
 from ecmon.months import month_start_ms
-from ecmon import signing
+from ecmon_registry.keys import first_keys, revoke
 from ecmon_simulator.fleet import build_fleet, registry_record
 from ecmon_simulator.production import encode_production as encode_with_state
-from ecmon_registry.keys import first_keys, revoke
 from ecmon_worker.dead_letters import REASONS
 from ecmon_worker.production_intake import AcceptedProduction, RejectedProduction, accepted_message, check_production
 

@@ -8,7 +8,7 @@ import pytest
 from ecmon import codec
 from ecmon.energy import to_mgce
 from ecmon.months import month_of_interval, month_start_ms
-from ecmon_sink.rows import CORRECTION_VERSION, Origin, Rows
+from ecmon_sink.rows import CORRECTION_VERSION, Rows
 from ecmon_worker import enterprise_rollup as er
 from ecmon_worker import reading_identity as ri
 from ecmon_worker.dead_letters import REASONS

@@ -245,7 +245,8 @@ def test_history_is_bounded_by_count_and_horizon():
     assert A not in h.entries
 
 
-from hypothesis import HealthCheck, given, settings as hypothesis_settings  # noqa: E402
+from hypothesis import HealthCheck, given  # noqa: E402
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st  # noqa: E402
 
 _VALID = signed(record())

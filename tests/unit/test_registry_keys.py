@@ -6,8 +6,8 @@ from ecmon import codec, signing
 from ecmon.settings import Settings
 from ecmon_registry import keys as rk
 from ecmon_simulator.fleet import build_fleet, plan_batches
-from ecmon_simulator.runs import encode_batch, registry_values
 from ecmon_simulator.production import encode_production, production_records
+from ecmon_simulator.runs import encode_batch, registry_values
 
 T0 = 1_790_000_000_000
 DAY = rk.DAY_MS

@@ -3,7 +3,8 @@ import stat
 import uuid
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ecmon import PROJECT_ROOT, codec, interface_example, signing
 from ecmon.settings import Settings

@@ -10,7 +10,6 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-
 Connection = Mapping[str, Any]
 """A client configuration with credentials: ``ecmon.kafka_clients.client_config(settings, "admin")``."""
 

@@ -15,11 +15,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ecmon_ops.bench.figures import LatencyMatcher, percentile
 from ecmon import topics
-from ecmon.settings import Settings
 from ecmon.kafka_clients import client_config
+from ecmon.settings import Settings
 from ecmon_gateway.delivery import BatchProducer
+from ecmon_ops.bench.figures import LatencyMatcher, percentile
 from ecmon_simulator.runs import FleetRun, encode_batch, fleet_source, publish_registry, registry_producer
 from ecmon_sink.clickhouse import connect
 

@@ -29,22 +29,22 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ecmon import PROJECT_ROOT, codec, topics
+from ecmon.kafka_clients import client_config
+from ecmon.settings import Settings
 from ecmon_ops.bench import machine, profile, signature_cost
 from ecmon_ops.bench.figures import deep_sizeof, enterprises_for, rate
 from ecmon_ops.bench.kafka_probe import OffsetProbe, read_topic, topic_disk_bytes
 from ecmon_ops.bench.latency import measure_latency
 from ecmon_ops.stack import stack
 from ecmon_ops.stack.apps import app_process, ensure_running
-from ecmon import PROJECT_ROOT, codec, topics
-from ecmon.kafka_clients import client_config
-from ecmon.settings import Settings
+from ecmon_reports.report import reconcile
 from ecmon_simulator.bench import run_bench
 from ecmon_simulator.fleet import build_fleet
-from ecmon_simulator.runs import FleetRun
 from ecmon_simulator.ledger import Ledger
+from ecmon_simulator.runs import FleetRun
 from ecmon_sink import migrate
 from ecmon_sink.clickhouse import connect
-from ecmon_reports.report import reconcile
 
 LOAD_SEED, E2E_SEED, LATENCY_SEED = 201, 202, 203  # distinct fleets: USCCs and batch ids differ by seed
 # Its own state directory and ports (25xxx), so it never touches a demo or test stack.

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from clickhouse_driver import Client
 
+from ecmon_reports.report import Reconciliation, latest_aggregates, reconcile
 from ecmon_simulator.faults import FaultPlan
 from ecmon_simulator.fleet import plan_batches
-from ecmon_simulator.runs import FleetRun
 from ecmon_simulator.ledger import Ledger
-from ecmon_reports.report import Reconciliation, latest_aggregates, reconcile
+from ecmon_simulator.runs import FleetRun
 
 Key = tuple[str, str]  # (province, 'YYYY-MM')
 

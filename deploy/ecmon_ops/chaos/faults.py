@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecmon.settings import Settings
 from ecmon_ops.stack.apps import app_process
 from ecmon_ops.stack.process import ServiceError, wait_until
 from ecmon_ops.stack.services import ClickHouseServer, KafkaBroker, Service, stack_services
-from ecmon.settings import Settings
 from ecmon_simulator.runs import FleetRun
 
 KINDS = ("gateway", "worker", "sink", "broker", "clickhouse")

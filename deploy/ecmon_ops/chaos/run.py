@@ -17,16 +17,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ecmon import PROJECT_ROOT
+from ecmon.settings import Settings
 from ecmon_ops.bench import machine
 from ecmon_ops.chaos.trials import Suite, SuiteShape, plan_trials
 from ecmon_ops.stack import stack
 from ecmon_ops.stack.apps import app_process
-from ecmon import PROJECT_ROOT
-from ecmon.settings import Settings
+from ecmon_reports.report import reconcile
 from ecmon_simulator.ledger import Ledger
 from ecmon_sink import migrate
 from ecmon_sink.clickhouse import connect
-from ecmon_reports.report import reconcile
 
 DEFAULTS = {"ECMON_STATE_DIR": str(PROJECT_ROOT / ".ecmon-chaos"), "ECMON_KAFKA_PORT": "14092",
             "ECMON_CLICKHOUSE_PORT": "14000", "ECMON_CLICKHOUSE_HTTP_PORT": "14123",

@@ -15,18 +15,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from ecmon_ops.bench.kafka_probe import OffsetProbe
+from ecmon import topics
 from ecmon.kafka_clients import client_config
+from ecmon.months import CST, month_start_ms, next_period
+from ecmon.settings import Settings
+from ecmon_gateway.spool import Spool
+from ecmon_ops.bench.kafka_probe import OffsetProbe
 from ecmon_ops.chaos import faults
 from ecmon_ops.chaos.expected import TrialCheck, check_trial, merge, planned_ledger
 from ecmon_ops.stack.apps import app_process
 from ecmon_ops.stack.process import ServiceError
-from ecmon import topics
-from ecmon.months import CST, month_start_ms, next_period
-from ecmon.settings import Settings
-from ecmon_simulator.runs import FleetRun, spool_path
 from ecmon_simulator.ledger import Ledger
-from ecmon_gateway.spool import Spool
+from ecmon_simulator.runs import FleetRun, spool_path
 from ecmon_sink.clickhouse import connect
 from ecmon_sink.databases import province_codes
 
@@ -148,7 +148,7 @@ class Suite:
     say: Callable[[str], None] = print
 
     def _ledger_on_disk(self) -> Ledger:
-        from ecmon_cli.demo import ledger_path
+        from ecmon_simulator.ledger import ledger_path
 
         return Ledger.load(ledger_path(self.settings), self.settings.electricity_method)
 

@@ -21,10 +21,10 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from ecmon_ops.stack.process import ServiceError, wait_until
 from ecmon.kafka_clients import SCRAM_ITERATIONS, client_config, credentials
 from ecmon.principals import Principal, principals
 from ecmon.settings import Settings
+from ecmon_ops.stack.process import ServiceError, wait_until
 
 _RESOURCE = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP}
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from ecmon_ops.stack.process import ManagedProcess
 from ecmon.clickhouse_auth import ADMIN_USER, SINK_USER
 from ecmon.settings import Settings
-
+from ecmon_ops.stack.process import ManagedProcess
 
 #: The sink writes as its own ClickHouse user (deploy/clickhouse/users.xml: insert, no DDL), as production
 #: does; its password comes from the stack's secrets file (an inherited ECMON_CLICKHOUSE_PASSWORD is blanked:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import sys
 import time
 
-from ecmon_ops.stack import acls
-from ecmon_ops.stack.process import ServiceError
-from ecmon_ops.stack.stack import create_topics
 from ecmon import topics
 from ecmon.kafka_clients import KafkaCredentialsMissing, client_config
 from ecmon.settings import Settings, get_settings
+from ecmon_ops.stack import acls
+from ecmon_ops.stack.process import ServiceError
+from ecmon_ops.stack.stack import create_topics
 
 
 def planned_topics(settings: Settings) -> list[str]:

@@ -13,14 +13,20 @@ from pathlib import Path
 
 import httpx
 
-from ecmon_ops.stack.credentials import (USERS_D_NAME, ensure_clickhouse_secrets, ensure_web_secrets, users_d_xml,
-                                      web_config_yml, write_private)
-from ecmon_ops.stack.process import ManagedProcess, ServiceError
 from ecmon import PROJECT_ROOT
 from ecmon.kafka_clients import MECHANISM, client_config, credentials
 from ecmon.principals import SUPER_USERS
 from ecmon.settings import Settings
 from ecmon.web_auth import web_auth
+from ecmon_ops.stack.credentials import (
+    USERS_D_NAME,
+    ensure_clickhouse_secrets,
+    ensure_web_secrets,
+    users_d_xml,
+    web_config_yml,
+    write_private,
+)
+from ecmon_ops.stack.process import ManagedProcess, ServiceError
 
 DEPLOY = PROJECT_ROOT / "deploy"
 KAFKA_LIB = DEPLOY / "kafka" / "target" / "lib"

@@ -10,13 +10,13 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
+from ecmon import signing, topics
+from ecmon.kafka_clients import INSECURE_WARNING, client_config, ensure_secrets_file
+from ecmon.settings import Settings
 from ecmon_ops.stack import acls
 from ecmon_ops.stack.apps import running_apps
 from ecmon_ops.stack.process import ServiceError, wait_until
 from ecmon_ops.stack.services import KafkaBroker, Service, ensure_broker_tls, stack_services
-from ecmon import signing, topics
-from ecmon.kafka_clients import INSECURE_WARNING, client_config, ensure_secrets_file
-from ecmon.settings import Settings
 
 
 @dataclass(frozen=True)
