@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -127,6 +126,7 @@ class Settings(BaseSettings):
             "ECMON_PROMETHEUS_PORT": str(self.prometheus_port),
             "ECMON_ALERTMANAGER_PORT": str(self.alertmanager_port),
             "ECMON_METRICS_PORT_BASE": str(self.metrics_port_base), "ECMON_BROKERS": str(self.brokers),
+            "ECMON_KAFKA_SECURITY": self.kafka_security,
         }
 
     @property
@@ -212,18 +212,21 @@ class Settings(BaseSettings):
         return self.state_dir / "prometheus" / "targets"
 
 
-@cache
-def get_settings() -> Settings:
-    settings = Settings()
+def load_settings(**overrides: object) -> Settings:
+    """The settings of this process, built once by its entry point (the CLI) and passed down from there.
+
+    Sources, strongest first: ``overrides`` (the command's own options), ``ECMON_*`` variables, what
+    ``ecmon stack up`` recorded in ``<state_dir>/run/stack.json``, the defaults above. The record matters:
+    a stack started with --brokers 3 or in scram mode must be found by later commands without repeating it.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings(**given)  # type: ignore[arg-type]
     stack_file = settings.state_dir / "run" / "stack.json"
-    # A stack started with --brokers 3 must be found by later commands without repeating the flag.
-    # So must a stack started in scram mode, or every later command would try plaintext against it.
     if stack_file.exists():
         recorded = json.loads(stack_file.read_text())
         update = {}
-        if "ECMON_BROKERS" not in os.environ:
-            update["brokers"] = recorded.get("brokers", settings.brokers)
-        if "ECMON_KAFKA_SECURITY" not in os.environ:
-            update["kafka_security"] = recorded.get("kafka_security", settings.kafka_security)
+        for field, variable in (("brokers", "ECMON_BROKERS"), ("kafka_security", "ECMON_KAFKA_SECURITY")):
+            if field not in given and variable not in os.environ and field in recorded:
+                update[field] = recorded[field]
         settings = settings.model_copy(update=update)
     return settings

@@ -220,10 +220,10 @@ def _uuid(ent: Enterprise, source: str, seq: int):
 def run_replay(settings: Settings, cfg: ReplayConfig, paths: list[Path], ledger: Ledger, speed: float = 0.0,
                spool: bool = True, show_progress: bool = True) -> list[PlannedBatch]:
     """Publish the enterprise's registry record, then send the replayed batches (through the spool)."""
-    from ecmon_simulator.runs import ReplaySource, send_batches
+    from ecmon_simulator.runs import replay_source, send_batches
 
     ent, batches = plan_replay(cfg, paths)
-    source = ReplaySource(ent, batches, cfg.interval_s, f"csv/{cfg.gateway_id}/{batches[0].batch_id}")
+    source = replay_source(ent, batches, cfg.interval_s, f"csv/{cfg.gateway_id}/{batches[0].batch_id}")
     send_batches(settings, source, ledger, speed=speed, spool=spool, show_progress=show_progress)
     return batches
 

@@ -7,7 +7,6 @@ from the industry profiles in ``ecmon_simulator.profiles``; faults (opt-in) from
 
 from __future__ import annotations
 
-import os
 import random
 import time
 import uuid
@@ -18,7 +17,6 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ecmon import regions, signing
-from ecmon.settings import get_settings
 from ecmon.uscc import make_uscc
 from ecmon_simulator.faults import FaultPlan, MeterFaults
 from ecmon_simulator.meters import Register, consumption_between, register_digits
@@ -109,19 +107,13 @@ def build_fleet(enterprises: int, provinces: tuple[str, ...], seed: int = 2026, 
     return fleet
 
 
-def default_state_dir() -> Path:
-    """The state directory of the environment now (a test may point ECMON_STATE_DIR at a stack of its own
-    after the settings were first read)."""
-    return Path(os.environ.get("ECMON_STATE_DIR") or get_settings().state_dir)
-
-
 _current_keys: dict[tuple[Path, str], tuple[float, str]] = {}
 
 
-def signing_key(ent: Enterprise, state_dir: Path | None = None) -> tuple[str, Ed25519PrivateKey]:
+def signing_key(ent: Enterprise, state_dir: Path) -> tuple[str, Ed25519PrivateKey]:
     """(key id, private key) the enterprise's gateway signs with now: its first key, or the one a
     rotation made current (`ecmon keys rotate`). Keys are made on first use in the state directory."""
-    store = signing.enterprise_keys(state_dir or default_state_dir())
+    store = signing.enterprise_keys(state_dir)
     cache_key = (store.root, ent.uscc)
     cached = _current_keys.get(cache_key)
     if cached is None or time.monotonic() - cached[0] > 2.0:  # a rotation is seen within seconds

@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from ecmon import codec, signing
 from ecmon.months import CST_OFFSET_MS, DAY_MS
+from ecmon_gateway.signed_messages import encode_signed
 from ecmon_simulator.fleet import Enterprise, PlannedBatch, signing_key
 from ecmon_simulator.profiles import PROFILES
 
@@ -57,10 +57,8 @@ def production_records(fleet: list[Enterprise], batches: Iterable[PlannedBatch],
     return records
 
 
-def encode_production(ent: Enterprise, record: dict, state_dir: Path | None = None) -> bytes:
+def encode_production(ent: Enterprise, record: dict, state_dir: Path) -> bytes:
     """Signed like a reading batch: the enterprise's Ed25519 signature over the message encoded with an
     empty signature, under the key its gateway signs with now."""
     key_id, private_key = signing_key(ent, state_dir)
-    record = {**record, "key_id": key_id, "signature": b""}
-    unsigned = codec.encode("production_output", record)
-    return codec.encode("production_output", {**record, "signature": signing.sign(unsigned, private_key)})
+    return encode_signed("production_output", {**record, "key_id": key_id}, private_key)

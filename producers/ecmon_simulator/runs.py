@@ -33,6 +33,7 @@ from ecmon.metric_defs import (
 from ecmon.months import CST, month_start_ms, next_period
 from ecmon.settings import Settings
 from ecmon_gateway.delivery import BatchProducer, SpooledSender
+from ecmon_gateway.signed_messages import encode_signed
 from ecmon_gateway.spool import DEFAULT_LIMIT_BYTES, Spool, SpooledBatch
 from ecmon_registry import keys as registry_keys
 from ecmon_simulator.faults import FaultPlan, corrupt
@@ -40,7 +41,6 @@ from ecmon_simulator.fleet import (
     Enterprise,
     PlannedBatch,
     build_fleet,
-    default_state_dir,
     plan_batches,
     registry_record,
     signing_key,
@@ -97,8 +97,8 @@ def spool_path(settings: Settings, name: str) -> Path:
     return settings.state_dir / "gateways" / name / "spool.sqlite"
 
 
-def encode_batch(batch: PlannedBatch, sent_at_ms: int, state_dir: Path | None = None) -> bytes:
-    """Encode with an empty signature, sign that, and encode again with the signature filled in."""
+def encode_batch(batch: PlannedBatch, sent_at_ms: int, state_dir: Path) -> bytes:
+    """The batch as the enterprise's gateway sends it: signed with the key it holds now."""
     ent = batch.enterprise
     key_id, private_key = signing_key(ent, state_dir)
     record = {
@@ -108,12 +108,9 @@ def encode_batch(batch: PlannedBatch, sent_at_ms: int, state_dir: Path | None = 
         "sequence": batch.sequence,
         "sent_at": sent_at_ms,
         "key_id": key_id,
-        "signature": b"",
         "readings": batch.readings,
     }
-    unsigned = codec.encode("reading_batch", record)
-    record["signature"] = signing.sign(unsigned, private_key)
-    return codec.encode("reading_batch", record)
+    return encode_signed("reading_batch", record, private_key)
 
 
 def registry_producer(settings: Settings) -> BatchProducer:
@@ -123,10 +120,9 @@ def registry_producer(settings: Settings) -> BatchProducer:
 
 
 def registry_values(fleet: list[Enterprise], valid_from_ms: int, interval_s: int,
-                    state_dir: Path | None = None) -> list[tuple[Enterprise, bytes]]:
+                    state_dir: Path) -> list[tuple[Enterprise, bytes]]:
     """The fleet's registry records as the registry publishes them: with each enterprise's public keys
     (ecmon_registry.keys) and the registry authority's signature."""
-    state_dir = state_dir or default_state_dir()
     authority = signing.registry_authority(state_dir)
     ledger = registry_keys.registry_ledger(state_dir)
     published = ledger.load()
@@ -143,7 +139,7 @@ def registry_values(fleet: list[Enterprise], valid_from_ms: int, interval_s: int
 
 
 def publish_registry(producer: BatchProducer, fleet: list[Enterprise], valid_from_ms: int, interval_s: int,
-                     state_dir: Path | None = None) -> None:
+                     state_dir: Path) -> None:
     for ent, value in registry_values(fleet, valid_from_ms, interval_s, state_dir):
         producer.send(topics.REGISTRY.name, ent.uscc.encode(), value, GATEWAY_REGISTRY_PUBLISHED.inc)
     producer.flush()
@@ -208,7 +204,7 @@ def fleet_source(run: FleetRun, fleet: list[Enterprise]) -> BatchSource:
                        lambda skip: _interleaved(fleet, run, skip), run.seed)
 
 
-def ReplaySource(ent: Enterprise, batches: list[PlannedBatch], interval_s: int, key: str) -> BatchSource:  # noqa: N802
+def replay_source(ent: Enterprise, batches: list[PlannedBatch], interval_s: int, key: str) -> BatchSource:
     first = batches[0].readings[0]["ts"] - interval_s * 1000
 
     def planned(skip: dict[str, int]) -> Iterator[PlannedBatch]:
@@ -277,11 +273,11 @@ def send_batches(settings: Settings, source: BatchSource, ledger: Ledger, speed:
     return ledger
 
 
-def _spooled(batch: PlannedBatch, base: int, corrupter: random.Random) -> list[SpooledBatch]:
+def _spooled(batch: PlannedBatch, base: int, corrupter: random.Random, state_dir: Path) -> list[SpooledBatch]:
     """The batch as the spool keeps it: its final sequence, its bytes, and what to count on ack."""
     ent = batch.enterprise
     final = replace(batch, sequence=base + batch.sequence)
-    value = encode_batch(final, int(time.time() * 1000))
+    value = encode_batch(final, int(time.time() * 1000), state_dir)
     meta = {"province": ent.province}
     if batch.counted is not None:
         meta["counted"] = batch.counted
@@ -342,7 +338,7 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
                     while (left := end - time.monotonic()) > 0:
                         sender.poll(min(left, 0.1))
                 pos = positions[batch.enterprise.gateway_id]
-                group.extend(_spooled(batch, pos.sequence_base, corrupter))
+                group.extend(_spooled(batch, pos.sequence_base, corrupter, settings.state_dir))
                 positions[batch.enterprise.gateway_id] = replace(pos, position=batch.sequence)
                 # Group commit: one fsync per group of batches, not per batch; a group also closes
                 # on time, so a slow source does not keep batches in memory unspooled.

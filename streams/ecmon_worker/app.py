@@ -41,7 +41,7 @@ from ecmon.metric_defs import (
     WORKER_READINGS,
 )
 from ecmon.regions import province_of
-from ecmon.settings import Settings, get_settings
+from ecmon.settings import Settings
 from ecmon_worker import (
     admission,
     anomaly_events,
@@ -440,10 +440,9 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     return app, registry
 
 
-def run_worker(settings: Settings | None = None, loglevel: str = "INFO") -> None:
+def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
     from ecmon.observability import serve_metrics
 
-    settings = settings or get_settings()
     app, registry = create_app(settings)
     serve_metrics(settings, "worker")
     # Every reason is exported from the start at 0, so the first rejection is an increase that

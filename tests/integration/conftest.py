@@ -6,7 +6,7 @@
 
 import pytest
 
-from ecmon.settings import get_settings
+from ecmon.settings import load_settings
 from ecmon_ops.stack import stack
 from ecmon_ops.stack.apps import ensure_running
 from ecmon_sink import migrate
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="session")
 def live_settings():
-    settings = get_settings()
+    settings = load_settings()
     stack.up(settings)
     migrate.migrate(settings)
     return settings

@@ -18,6 +18,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import fastavro
 import pytest
@@ -32,11 +33,12 @@ from ecmon.months import DAY_MS, month_of_interval, month_start_ms
 from ecmon.uscc import is_valid_uscc
 from ecmon_cli.demo import wait_for_reconciliation
 from ecmon_gateway.delivery import BatchProducer
-from ecmon_simulator.fleet import Enterprise, build_fleet, default_state_dir, plan_batches, registry_record
+from ecmon_simulator.fleet import Enterprise, build_fleet, plan_batches, registry_record
 from ecmon_simulator.ledger import Ledger
-from ecmon_simulator.production import encode_production
+from ecmon_simulator.production import encode_production as encode_production_in
 from ecmon_simulator.profiles import PROFILES
-from ecmon_simulator.runs import encode_batch, publish_registry
+from ecmon_simulator.runs import encode_batch as encode_batch_in
+from ecmon_simulator.runs import publish_registry
 from ecmon_sink.clickhouse import connect
 from ecmon_worker.dead_letters import REASONS
 
@@ -171,12 +173,12 @@ def batch_record(ent: Enterprise, sequence: int, readings: list[dict], sent_at: 
             "sequence": sequence, "sent_at": sent_at, "key_id": ent.key_id, "signature": b"", "readings": readings}
 
 
-def signed(record: dict, key_id: str | None = None, short_name: str = "reading_batch") -> bytes:
+def signed_in(state_dir: Path, record: dict, key_id: str | None = None, short_name: str = "reading_batch") -> bytes:
     """As ecmon_simulator.runs.encode_batch: sign the message encoded with an empty signature."""
     key_id = key_id or record["key_id"]
     unsigned = codec.encode(short_name, {**record, "signature": b""})
     # the simulated enterprise's own key (key-<USCC>), from the key store of this stack's state directory
-    private_key = signing.enterprise_keys(default_state_dir()).private_key(key_id.removeprefix("key-"), key_id)
+    private_key = signing.enterprise_keys(state_dir).private_key(key_id.removeprefix("key-"), key_id)
     signature = signing.sign(unsigned, private_key)
     return codec.encode(short_name, {**record, "signature": signature})
 
@@ -221,6 +223,16 @@ def _cst(period_day: str, hour: int = 0) -> int:
 @pytest.fixture(scope="module")
 def run(own_pipeline) -> Run:
     settings = own_pipeline
+
+    # The simulated enterprises' keys live in this stack's state directory.
+    def signed(record: dict, key_id: str | None = None, short_name: str = "reading_batch") -> bytes:
+        return signed_in(settings.state_dir, record, key_id, short_name)
+
+    def encode_batch(batch, sent_at_ms: int) -> bytes:
+        return encode_batch_in(batch, sent_at_ms, settings.state_dir)
+
+    def encode_production(ent: Enterprise, record: dict) -> bytes:
+        return encode_production_in(ent, record, settings.state_dir)
     now = int(time.time() * 1000)
     assert now > _cst("2026-11-12"), "the crafted timeline (October and November 2026) must lie in the past"
 
@@ -232,7 +244,7 @@ def run(own_pipeline) -> Run:
     assert a.industry_code == "3120" and len({a.uscc, b.uscc, c.uscc, stranger.uscc}) == 4
     ledger = Ledger(electricity_method=settings.electricity_method)
     producer = BatchProducer(client_config(settings, "admin"))
-    publish_registry(producer, [a, b, c], month_start_ms("2026-10"), INTERVAL_S)
+    publish_registry(producer, [a, b, c], month_start_ms("2026-10"), INTERVAL_S, settings.state_dir)
 
     crafted: dict[str, Crafted] = {}
     seq = {a.uscc: 0, b.uscc: 0, c.uscc: 0}

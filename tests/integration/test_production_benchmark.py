@@ -89,11 +89,11 @@ def test_production_is_benchmarked_against_the_quota_standards(own_pipeline):
         record = {"uscc": ent.uscc, "gateway_id": ent.gateway_id, "batch_id": str(uuid.uuid4()), "sent_at": end + 1000,
                   "key_id": ent.key_id, "signature": b"", "product_code": product.code, "product_name": product.name,
                   "quantity_milli": quantity_milli, "unit": standard.unit, "period_start": start, "period_end": end}
-        producer.send(topics.PRODUCTION.name, ent.uscc.encode(), encode_production(ent, record))
+        producer.send(topics.PRODUCTION.name, ent.uscc.encode(), encode_production(ent, record, settings.state_dir))
         expected_verdict[(ent.uscc, product.code)] = "FAIL" if factor[0] > factor[1] else "pass"
     bad = judged[1]
     bad_record = {**record, "batch_id": str(uuid.uuid4()), "quantity_milli": -5}
-    producer.send(topics.PRODUCTION.name, bad.uscc.encode(), encode_production(bad, bad_record))
+    producer.send(topics.PRODUCTION.name, bad.uscc.encode(), encode_production(bad, bad_record, settings.state_dir))
     producer.flush()
 
     stored = _wait(f"SELECT uscc, argMax(quantity_milli, version) FROM {db}.production "

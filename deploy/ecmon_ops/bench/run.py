@@ -74,10 +74,9 @@ class BenchConfig:
         return FleetRun(enterprises=self.enterprises, months=self.months, seed=seed)
 
 
-def apply_defaults() -> None:
-    """Fill in the benchmark's own state dir and ports for every ECMON_* variable not set by the caller."""
-    for key, value in DEFAULTS.items():
-        os.environ.setdefault(key, value)
+def own_stack_overrides() -> dict[str, str]:
+    """The benchmark's own state dir and ports, as settings, for every ECMON_* variable the caller did not set."""
+    return {key.removeprefix("ECMON_").lower(): value for key, value in DEFAULTS.items() if key not in os.environ}
 
 
 def enterprises_for_readings(readings: int, months: int) -> int:
@@ -87,10 +86,6 @@ def enterprises_for_readings(readings: int, months: int) -> int:
     fleet = build_fleet(upper, run.provinces, LOAD_SEED)
     return enterprises_for(readings, (len(e.meters) for e in fleet), intervals)
 
-
-def _export(settings: Settings) -> None:
-    """Workers and sinks are subprocesses: they read the same settings from the environment."""
-    os.environ.update(settings.process_env())
 
 
 def _fresh_state(settings: Settings) -> None:
@@ -193,7 +188,6 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
     settings = settings.model_copy(update={"brokers": cfg.brokers})
     say = console.print
     _fresh_state(settings)
-    _export(settings)
     only = [f"kafka-{i + 1}" for i in range(cfg.brokers)] + ["clickhouse"]
     result: dict = {"started": datetime.now().isoformat(timespec="seconds"), "machine": machine.describe(),
                     "config": {k: str(v) if isinstance(v, Path) else v for k, v in cfg.__dict__.items()}}

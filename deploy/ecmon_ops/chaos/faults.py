@@ -97,7 +97,8 @@ class GatewayProcess:
             log.write(f"\n--- {time.strftime('%H:%M:%S')} {' '.join(self.command())}\n".encode())
             log.flush()
             self.popen = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+                                          stdin=subprocess.DEVNULL, start_new_session=True,
+                                          env={**os.environ, **self.settings.process_env()})
         return self.popen.pid
 
     def kill(self) -> int:

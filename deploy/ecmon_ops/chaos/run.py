@@ -51,15 +51,10 @@ class ChaosConfig:
     out_dir: Path | None = PROJECT_ROOT / "chaos-results"
 
 
-def apply_defaults() -> None:
-    """The suite's own state dir and ports for every ECMON_* variable not set by the caller."""
-    for key, value in DEFAULTS.items():
-        os.environ.setdefault(key, value)
+def own_stack_overrides() -> dict[str, str]:
+    """The suite's own state dir and ports, as settings, for every ECMON_* variable the caller did not set."""
+    return {key.removeprefix("ECMON_").lower(): value for key, value in DEFAULTS.items() if key not in os.environ}
 
-
-def _export(settings: Settings) -> None:
-    """The worker, the sink and the gateways are subprocesses: they read these settings from the environment."""
-    os.environ.update(settings.process_env())
 
 
 def _fresh_state(settings: Settings) -> None:
@@ -74,7 +69,6 @@ def _fresh_state(settings: Settings) -> None:
 def run_suite(settings: Settings, cfg: ChaosConfig, console: Console) -> dict:
     settings = settings.model_copy(update={"brokers": BROKERS})
     _fresh_state(settings)
-    _export(settings)
     only = [f"kafka-{i + 1}" for i in range(BROKERS)] + ["clickhouse"]
     specs = plan_trials(cfg.seed, cfg.counts, cfg.shape)
     result: dict = {"started": datetime.now().isoformat(timespec="seconds"), "machine": machine.describe(),

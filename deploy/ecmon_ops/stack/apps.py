@@ -29,7 +29,7 @@ def app_process(settings: Settings, role: str, index: int = 1) -> ManagedProcess
         run_dir=settings.run_dir,
         log_path=settings.log_dir / f"{name}.log",
         marker=str(settings.state_dir),
-        env=role_env(settings, role),
+        env={**settings.process_env(), **role_env(settings, role)},
     )
 
 

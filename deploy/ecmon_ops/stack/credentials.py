@@ -140,9 +140,9 @@ def main(argv: list[str]) -> int:
               "what is missing)",
               file=sys.stderr)
         return 2
-    from ecmon.settings import get_settings
+    from ecmon.settings import load_settings
 
-    for path in render(Path(argv[0]), get_settings()):
+    for path in render(Path(argv[0]), load_settings()):
         print(path)
     return 0
 

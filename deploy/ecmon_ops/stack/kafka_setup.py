@@ -20,7 +20,7 @@ import time
 
 from ecmon import topics
 from ecmon.kafka_clients import KafkaCredentialsMissing, client_config
-from ecmon.settings import Settings, get_settings
+from ecmon.settings import Settings, load_settings
 from ecmon_ops.stack import acls
 from ecmon_ops.stack.process import ServiceError
 from ecmon_ops.stack.stack import create_topics
@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m ecmon_ops.stack.kafka_setup  (settings from ECMON_* variables; see the module docstring)",
               file=sys.stderr)
         return 2
-    settings = get_settings()
+    settings = load_settings()
     try:
         result = setup(settings)
     except (ServiceError, KafkaCredentialsMissing) as exc:
