@@ -24,7 +24,7 @@ CHAOS_ENV := ECMON_STATE_DIR=$(CURDIR)/.ecmon-chaos ECMON_KAFKA_PORT=14092 ECMON
 	ECMON_CLICKHOUSE_HTTP_PORT=14123 ECMON_PROMETHEUS_PORT=14090 ECMON_ALERTMANAGER_PORT=14190 \
 	ECMON_METRICS_PORT_BASE=14200
 
-.PHONY: install system-packages kafka venv up down status demo test unit check-alerts clean bench test-known-issues chaos
+.PHONY: install system-packages kafka venv up down status demo test unit lint check-alerts clean bench test-known-issues chaos
 
 install: system-packages kafka venv
 
@@ -74,6 +74,12 @@ demo: install
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
+# Style, types and the import layers (README, "How the code is laid out"); configuration in pyproject.toml.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
 # Alert rules and routing: syntax, rule unit tests (every alert firing and not firing), Alertmanager config.
 # promtool and amtool come with the Debian packages prometheus and prometheus-alertmanager.
 check-alerts: system-packages
@@ -83,6 +89,7 @@ check-alerts: system-packages
 
 # The test stack is disposable: every run starts from empty Kafka and ClickHouse, as CI does.
 test: install
+	$(MAKE) lint
 	$(ECMON) schemas check
 	$(MAKE) check-alerts
 	$(TEST_ENV) $(ECMON) stack down >/dev/null
