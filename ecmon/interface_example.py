@@ -80,7 +80,7 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _walk(node: dict, value: Any, label: str, rows: list[tuple[bytes, str]]) -> None:
+def _walk(node: dict[str, Any], value: Any, label: str, rows: list[tuple[bytes, str]]) -> None:
     kind = node["kind"]
     if kind == "record":
         for f in node["fields"]:
