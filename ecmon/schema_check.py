@@ -34,7 +34,8 @@ from typing import Any
 import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
-from ecmon.codec import AVRO_DIR, crc64_avro, strip_logical_types
+from ecmon.codec import AVRO_DIR as AVRO_DIR  # re-exported: the default root of check and release
+from ecmon.codec import crc64_avro, strip_logical_types
 
 MANIFEST = "released.json"
 _VERSION_DIR = re.compile(r"^v([1-9][0-9]*)$")

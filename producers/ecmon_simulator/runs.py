@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -282,7 +283,7 @@ def _spooled(batch: PlannedBatch, base: int, corrupter: random.Random) -> list[S
     ent = batch.enterprise
     final = replace(batch, sequence=base + batch.sequence)
     value = encode_batch(final, int(time.time() * 1000))
-    meta = {"province": ent.province}
+    meta: dict[str, Any] = {"province": ent.province}
     if batch.counted is not None:
         meta["counted"] = batch.counted
     key, topic = ent.uscc.encode(), topics.READINGS.name

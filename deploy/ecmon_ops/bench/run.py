@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from ecmon import PROJECT_ROOT, codec, topics
@@ -131,7 +131,7 @@ def _caught_up(probe: OffsetProbe, topic: str) -> bool:
     return all(committed.get(p, 0) >= end for p, end in ends.items())
 
 
-def _count_readings(state: dict) -> Callable[[bytes | None, bytes], None]:
+def _count_readings(state: dict) -> Callable[[bytes | None, bytes | None], None]:
     def count(_key, value) -> None:
         _, batch = codec.decode(value, expected="reading_batch")
         state["readings"] += len(batch["readings"])
@@ -271,7 +271,8 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         spy_out = cfg.out_dir / f"{datetime.now():%Y%m%dT%H%M%S}-worker-py-spy.txt"
         if cfg.profile_seconds:
             cfg.out_dir.mkdir(parents=True, exist_ok=True)
-            spy = profile.start(app_process(settings, "worker").pid(), spy_out, cfg.profile_seconds)
+            worker_pid = app_process(settings, "worker").pid()  # None only if worker-1 has died: no profile
+            spy = profile.start(worker_pid, spy_out, cfg.profile_seconds) if worker_pid is not None else None
         started = time.monotonic()
         gw2 = run_bench(settings, cfg.enterprises, cfg.months, seed=E2E_SEED, ledger=ledger)
         sent = ledger.by_province_month()
@@ -348,7 +349,7 @@ def report_table(result: dict) -> Table:
     table = Table(title=f"ecmon bench: {result['load']['readings']:,} readings, {result['machine']['nproc']} cores, "
                         f"{result['machine']['cpu_model']}")
     for col, justify in (("stage", "left"), ("figure", "right"), ("vs baseline", "right"), ("note", "left")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=cast(JustifyMethod, justify))
 
     def row(stage: str, per_s: float, how: str, unit: str = "readings/s") -> None:
         table.add_row(stage, f"{per_s:,.0f} {unit}", f"{per_s / base:.1%}", how)
