@@ -176,7 +176,8 @@ def energy_types_markdown() -> str:
     ]
     for code, et in energy.ENERGY_TYPES.items():
         units = ", ".join(f"`{u}`" for u in energy.accepted_units(code))
-        rows.append(f"| `{code}` | {et.name_en} ({et.name_zh}) | `{et.canonical_unit}` | {et.kgce_per_unit} | {units} |")
+        rows.append(f"| `{code}` | {et.name_en} ({et.name_zh}) | `{et.canonical_unit}` | {et.kgce_per_unit} "
+                    f"| {units} |")
     return "\n".join(rows) + "\n"
 
 

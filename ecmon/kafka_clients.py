@@ -103,7 +103,8 @@ def _password(settings: Settings) -> str:
             f"{exc.strerror or exc}"
         ) from None
     if not password:
-        raise KafkaCredentialsMissing(f"ECMON_KAFKA_PASSWORD_FILE={path} is empty (Kafka user {settings.kafka_username})")
+        raise KafkaCredentialsMissing(f"ECMON_KAFKA_PASSWORD_FILE={path} is empty "
+                                      f"(Kafka user {settings.kafka_username})")
     return password
 
 

@@ -1,10 +1,10 @@
 """What a registry record must be before the worker lets it change the coverage list, or the sink stores it.
 
 Pure functions of (key, value), unit-tested without a broker, shared by the worker's registry follower
-(streams/ecmon_worker/registry.py) and the sink (sinks/ecmon_sink/rows.py): both must refuse the same records for the same reason,
-or the sink's ``enterprises`` table would list what the worker never counted. A record that fails any check
-becomes a dead letter and changes nothing: the enterprise keeps the history it had. Whatever the
-key and value are, the answer is a record or a ``Rejection``, never an exception.
+(streams/ecmon_worker/registry.py) and the sink (sinks/ecmon_sink/rows.py): both must refuse the same records
+for the same reason, or the sink's ``enterprises`` table would list what the worker never counted. A record
+that fails any check becomes a dead letter and changes nothing: the enterprise keeps the history it had.
+Whatever the key and value are, the answer is a record or a ``Rejection``, never an exception.
 
 Checked (interface standard, section "Registry"): the Kafka key is the record's USCC; the USCC is valid
 (GB 32100); the region is a known GB/T 2260 code inside a province; the industry a monitored GB/T 4754

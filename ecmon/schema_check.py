@@ -270,7 +270,8 @@ def _resolve(r: dict[str, Any], w: dict[str, Any], path: str, out: list[str], se
         _resolve(r["values"], w["values"], f"{path}{{}}", out, seen)
         return
     if not _names_match(r, w):
-        out.append(f"{path}: {w['kind']} {w['name']} (writer) is not {r['name']} (reader), and is not among its aliases")
+        out.append(f"{path}: {w['kind']} {w['name']} (writer) is not {r['name']} (reader), "
+                   "and is not among its aliases")
         return
     if rk == "fixed":
         if r["size"] != w["size"]:

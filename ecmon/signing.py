@@ -338,7 +338,8 @@ def issue_time_ms() -> int:
     return _last_issued_ms
 
 
-def sign_registry_record(record: dict[str, Any], authority: Ed25519PrivateKey, issued_at: int | None = None) -> dict[str, Any]:
+def sign_registry_record(record: dict[str, Any], authority: Ed25519PrivateKey,
+                         issued_at: int | None = None) -> dict[str, Any]:
     """The record with ``issued_at`` (now, unless given) and the registry authority's signature over both."""
     issued = {**record, "issued_at": issue_time_ms() if issued_at is None else issued_at}
     return {**issued, "registry_signature": sign(registry_signed_bytes(issued), authority)}

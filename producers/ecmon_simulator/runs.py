@@ -314,7 +314,8 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
 
     # The ledger is saved before acknowledged batches leave the spool: after a SIGKILL, a batch is either
     # still spooled (and resent: the ledger counts a batch id once) or already in the saved ledger.
-    sender = SpooledSender(producer, spool, acked, ack_commit_s=1.0, before_commit=lambda: ledger.save(ledger_path(settings)))
+    sender = SpooledSender(producer, spool, acked, ack_commit_s=1.0,
+                           before_commit=lambda: ledger.save(ledger_path(settings)))
     try:
         sender.resume()
         publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s,

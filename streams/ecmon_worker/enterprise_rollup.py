@@ -150,7 +150,8 @@ def already_applied(state: dict[str, Any], gateway: str, sequence: int) -> bool:
     return not any(lo <= sequence <= hi for lo, hi in entry[1])
 
 
-def sequence_problem(state: dict[str, Any], gateway: str, sequence: int, limits: Limits, empty: bool) -> Rejection | None:
+def sequence_problem(state: dict[str, Any], gateway: str, sequence: int, limits: Limits,
+                     empty: bool) -> Rejection | None:
     """Why a batch not applied before may not be applied now, or None. The sequence memory stays bounded
     by refusing, never by forgetting: a flood of batches far ahead cannot close a real gap."""
     entry = state["seq"].get(gateway)
@@ -427,7 +428,8 @@ def _count_interval(ids: reading_identity.ReadingIdentities, step: int, r: dict[
                     factors: FactorLookup, add: Callable[[str, int, int, int, int], None], normalised: dict[str, Any],
                     version: int, notices: list[Rejection], totals: dict[str, Any],
                     enterprise_coal: Callable[[str], int]) -> Rejection | None:
-    """Count an interval reading once by its identity (meter, interval end); see streams/ecmon_worker/reading_identity.py.
+    """Count an interval reading once by its identity (meter, interval end); see
+    streams/ecmon_worker/reading_identity.py.
 
     A first reading is added; an exact resend is ``duplicate_reading``; a changed value is
     ``conflicting_reading`` unless ``replaces_value_milli`` is exactly the value counted: then the old value
@@ -477,10 +479,9 @@ def _out_of_range(r: dict[str, Any], value: int, mgce: int, totals: dict[str, An
     (negative for a correction downwards; totals never go below zero)."""
     key = _bucket_key(r)
     row = totals.get(key) or [0, 0]
-    if value <= VALUE_LIMIT and mgce <= VALUE_LIMIT:
-        if 0 <= row[0] + value <= VALUE_LIMIT and 0 <= row[1] + mgce <= VALUE_LIMIT \
-                and enterprise_coal(key) + mgce <= VALUE_LIMIT:
-            return None
+    if value <= VALUE_LIMIT and mgce <= VALUE_LIMIT and 0 <= row[0] + value <= VALUE_LIMIT \
+            and 0 <= row[1] + mgce <= VALUE_LIMIT and enterprise_coal(key) + mgce <= VALUE_LIMIT:
+        return None
     return Rejection("value_out_of_range", f"meter {r['meter_id']!r}: {value} thousandths ({mgce} mgce) would "
                      f"bring its monthly total ({row[0]} thousandths, {row[1]} mgce) or the enterprise's monthly "
                      f"coal over all its energies ({enterprise_coal(key)} mgce) outside 0..{VALUE_LIMIT}")

@@ -155,7 +155,8 @@ def report_content(month_of: MonthStates, province: str, period: str, registry: 
         got = min(received.get(record["uscc"], 0), expected)
         enterprises.append({"uscc": record["uscc"], "industry_code": record["industry_code"],
                             "coal_mgce": coal.get(record["uscc"], 0),
-                            "completeness": {"received": got, "expected": expected, "ratio_bp": ratio_bp(got, expected)}})
+                            "completeness": {"received": got, "expected": expected,
+                                             "ratio_bp": ratio_bp(got, expected)}})
     all_received = sum(e["completeness"]["received"] for e in enterprises)
     all_expected = sum(e["completeness"]["expected"] for e in enterprises)
 
@@ -199,7 +200,8 @@ def revision_reason(previous: list[Any], content: dict[str, Any], behind: list[s
     if old_received is not None and old_received != received:
         parts.append(f"intervals received {old_received} -> {received} ({received - old_received:+d})")
     if behind:
-        parts.append(f"backlog of {', '.join(behind[:5])}" + (f" and {len(behind) - 5} more" if len(behind) > 5 else ""))
+        parts.append(f"backlog of {', '.join(behind[:5])}"
+                     + (f" and {len(behind) - 5} more" if len(behind) > 5 else ""))
     if past_window:
         parts.append("after the revision window, from enterprises whose own event time was behind the month's close")
     return "; ".join(parts)

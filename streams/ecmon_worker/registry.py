@@ -20,6 +20,7 @@ the enterprise from its Kafka record time on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -202,10 +203,8 @@ class RegistryFollower:
             self.meters.pop(uscc, None)
             REGISTRY_ENTERPRISES.set(len(self.enterprises))
             if before is not None:
-                try:
+                with contextlib.suppress(KeyError):  # no such series
                     ENTERPRISE_LAST_READING.remove(province_of(before["region_code"]), uscc)
-                except KeyError:  # no such series
-                    pass
             return None
         record = read_registry_record(key, value, self.authority_public_key)
         if isinstance(record, Rejection):

@@ -65,7 +65,8 @@ def read_topic(connection: Connection, topic: str, on_message: Callable[[bytes |
         deadline = time.monotonic() + timeout
         while open_parts:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic}: partitions {sorted(open_parts)} not read to the end in {timeout:.0f}s")
+                raise TimeoutError(f"reading {topic}: partitions {sorted(open_parts)} not read to the end "
+                                   f"in {timeout:.0f}s")
             for msg in consumer.consume(num_messages=1000, timeout=1.0):
                 if msg.error():
                     continue

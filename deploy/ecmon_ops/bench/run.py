@@ -262,7 +262,8 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         rows = {"rows": 0}
         read_topic(client_config(settings, "admin"), topics.AGGREGATES.name,
                    lambda _k, v: rows.__setitem__("rows", rows["rows"] + len(codec.decode(v)[1]["aggregates"])))
-        result["sink"] = {"rows": rows["rows"], "seconds": done - started, "rows_per_s": rate(rows["rows"], done - started),
+        result["sink"] = {"rows": rows["rows"], "seconds": done - started,
+                          "rows_per_s": rate(rows["rows"], done - started),
                           "readings_per_s": rate(gw.readings, done - started)}
         say(f"  {rows['rows']:,} aggregate rows in {done - started:.1f} s = {result['sink']['rows_per_s']:,.0f} rows/s")
 
@@ -364,7 +365,10 @@ def report_table(result: dict) -> Table:
     e = result["e2e"]
     row("end to end", e["readings_per_s"], f"{e['seconds']:.1f} s, 2nd fleet")
     lat = result["latency"]
-    fmt = (lambda v: "-" if v is None else f"{v:.2f} s")
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f} s"
+
     table.add_section()
     table.add_row("latency p50 / p99", f"{fmt(lat['p50_s'])} / {fmt(lat['p99_s'])}", "",
                   f"{lat['achieved_per_s']:,.0f}/s, {lat['visible']:,}/{lat['batches']:,} seen")

@@ -66,8 +66,8 @@ def setup(settings: Settings) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     if argv:
-        print("usage: python -m ecmon_ops.stack.kafka_setup  (settings from ECMON_* variables; see the module docstring)",
-              file=sys.stderr)
+        print("usage: python -m ecmon_ops.stack.kafka_setup  "
+              "(settings from ECMON_* variables; see the module docstring)", file=sys.stderr)
         return 2
     settings = get_settings()
     try:
