@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 from fastavro.schema import to_parsing_canonical_form
@@ -98,8 +98,8 @@ class SchemaVersion:
     version: int
     path: Path
     fingerprint: bytes  # 8 bytes, little-endian, as on the wire
-    writer: dict  # parsed, logical types kept: what encode uses
-    plain: dict  # parsed, logical types stripped: what decode uses
+    writer: dict[str, Any]  # parsed, logical types kept: what encode uses
+    plain: dict[str, Any]  # parsed, logical types stripped: what decode uses
 
 
 class SchemaCatalog:
@@ -113,7 +113,7 @@ class SchemaCatalog:
             version = int(version_dir.name[1:])
             for path in sorted(version_dir.glob("*.avsc")):
                 raw = json.loads(path.read_text())
-                writer = fastavro.parse_schema(raw)
+                writer = cast(dict[str, Any], fastavro.parse_schema(raw))  # a record schema: a dict
                 canonical = to_parsing_canonical_form(writer)
                 fp = crc64_avro(canonical.encode()).to_bytes(8, "little")
                 sv = SchemaVersion(
@@ -123,7 +123,7 @@ class SchemaCatalog:
                     path=path,
                     fingerprint=fp,
                     writer=writer,
-                    plain=fastavro.parse_schema(strip_logical_types(raw)),
+                    plain=cast(dict[str, Any], fastavro.parse_schema(strip_logical_types(raw))),
                 )
                 self.by_fingerprint[fp] = sv
                 self.current[path.stem] = sv  # later versions replace earlier ones
@@ -140,7 +140,7 @@ def catalog() -> SchemaCatalog:
     return SchemaCatalog()
 
 
-def encode(short_name: str, record: dict, *, schema: SchemaVersion | None = None) -> bytes:
+def encode(short_name: str, record: dict[str, Any], *, schema: SchemaVersion | None = None) -> bytes:
     """Encode ``record`` with the current (or the given) version of schema ``short_name``."""
     sv = schema or catalog().schema(short_name)
     buf = io.BytesIO()
@@ -153,7 +153,7 @@ def encode(short_name: str, record: dict, *, schema: SchemaVersion | None = None
 
 
 def decode(data: bytes | None, expected: str | None = None, *,
-           max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[str, dict]:
+           max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[str, dict[str, Any]]:
     """Decode one message into the current version of its record; returns (short_name, record).
 
     Whatever ``data`` is (None, not bytes, too large, garbage), the only errors are CodecErrors."""
@@ -190,4 +190,4 @@ def decode(data: bytes | None, expected: str | None = None, *,
         raise UndecodableMessage(
             f"{len(data) - buf.tell()} unexpected bytes after the {writer.short_name} body"
         )
-    return writer.short_name, record
+    return writer.short_name, cast(dict[str, Any], record)  # every ecmon schema is a record

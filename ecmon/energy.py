@@ -25,7 +25,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 Method = Literal["equivalent", "equal"]
 Dimension = Literal["energy", "mass", "volume"]
@@ -95,7 +95,7 @@ UNITS: Mapping[str, Unit] = _units(
 _WATER = Decimal(1000)
 
 
-def _types(*rows: tuple) -> Mapping[str, EnergyType]:
+def _types(*rows: tuple[Any, ...]) -> Mapping[str, EnergyType]:
     out = {}
     for code, zh, en, unit, coef, source, *density in rows:
         out[code] = EnergyType(code, zh, en, unit, Decimal(coef), source, *density)
@@ -246,6 +246,7 @@ def unit_factor(energy_type_code: str, unit_code: str) -> Fraction:
         )
     factor = Fraction(u.base_factor)
     if u.dimension != canonical.dimension:  # mass <-> volume through the type's density
+        assert et.density_kg_per_m3 is not None  # _compatible: volume and mass meet only through a density
         rho = Fraction(et.density_kg_per_m3)
         factor *= rho if u.dimension == "volume" else 1 / rho
     return factor / Fraction(canonical.base_factor)

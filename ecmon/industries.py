@@ -74,7 +74,8 @@ _ROWS = (
     ("33", "金属制品业", "Manufacture of metal products"),
     ("34", "通用设备制造业", "Manufacture of general-purpose machinery"),
     ("36", "汽车制造业", "Manufacture of automobiles"),
-    ("39", "计算机、通信和其他电子设备制造业", "Manufacture of computers, communication and other electronic equipment"),
+    ("39", "计算机、通信和其他电子设备制造业",
+     "Manufacture of computers, communication and other electronic equipment"),
     # Energy supply.
     ("44", "电力、热力生产和供应业", "Production and supply of electricity and heat"),
     ("4411", "火力发电", "Thermal power generation"),

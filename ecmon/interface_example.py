@@ -80,7 +80,7 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _walk(node: dict, value: Any, label: str, rows: list[tuple[bytes, str]]) -> None:
+def _walk(node: dict[str, Any], value: Any, label: str, rows: list[tuple[bytes, str]]) -> None:
     kind = node["kind"]
     if kind == "record":
         for f in node["fields"]:
@@ -176,7 +176,8 @@ def energy_types_markdown() -> str:
     ]
     for code, et in energy.ENERGY_TYPES.items():
         units = ", ".join(f"`{u}`" for u in energy.accepted_units(code))
-        rows.append(f"| `{code}` | {et.name_en} ({et.name_zh}) | `{et.canonical_unit}` | {et.kgce_per_unit} | {units} |")
+        rows.append(f"| `{code}` | {et.name_en} ({et.name_zh}) | `{et.canonical_unit}` | {et.kgce_per_unit} "
+                    f"| {units} |")
     return "\n".join(rows) + "\n"
 
 

@@ -23,11 +23,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecmon.principals import ADMIN_USER, BROKER_USER, ROLES, principals
 from ecmon.secret_files import ensure_password_file, entry_from_file
 from ecmon.settings import Settings
+
+if TYPE_CHECKING:
+    import faust
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,8 @@ def _password(settings: Settings) -> str:
             f"{exc.strerror or exc}"
         ) from None
     if not password:
-        raise KafkaCredentialsMissing(f"ECMON_KAFKA_PASSWORD_FILE={path} is empty (Kafka user {settings.kafka_username})")
+        raise KafkaCredentialsMissing(f"ECMON_KAFKA_PASSWORD_FILE={path} is empty "
+                                      f"(Kafka user {settings.kafka_username})")
     return password
 
 
@@ -133,7 +137,7 @@ def client_config(settings: Settings, role: str, bootstrap: str | None = None) -
     return {"bootstrap.servers": bootstrap or settings.bootstrap_servers, **security_config(settings, role)}
 
 
-def faust_credentials(settings: Settings, role: str = "worker"):
+def faust_credentials(settings: Settings, role: str = "worker") -> faust.SASLCredentials | None:
     """``broker_credentials`` for faust.App: SCRAM-SHA-512 over SASL_PLAINTEXT, over SASL_SSL in scram-tls
     mode (an ssl_context trusting the CA, host name checked), or None."""
     creds = credentials(settings, role)

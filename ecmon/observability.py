@@ -46,7 +46,8 @@ def serve_metrics(settings: Settings, role: str, port: int | None = None) -> int
     _forget_dead(targets, role)
     target_file = targets / f"{role}-{os.getpid()}.json"
     target_file.write_text(
-        json.dumps([{"targets": [f"{settings.host}:{port}"], "labels": {"role": role, "instance_pid": str(os.getpid())}}])
+        json.dumps([{"targets": [f"{settings.host}:{port}"],
+                     "labels": {"role": role, "instance_pid": str(os.getpid())}}])
     )
     atexit.register(lambda: target_file.unlink(missing_ok=True))
     return port

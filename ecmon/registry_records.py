@@ -1,10 +1,10 @@
 """What a registry record must be before the worker lets it change the coverage list, or the sink stores it.
 
 Pure functions of (key, value), unit-tested without a broker, shared by the worker's registry follower
-(streams/ecmon_worker/registry.py) and the sink (sinks/ecmon_sink/rows.py): both must refuse the same records for the same reason,
-or the sink's ``enterprises`` table would list what the worker never counted. A record that fails any check
-becomes a dead letter and changes nothing: the enterprise keeps the history it had. Whatever the
-key and value are, the answer is a record or a ``Rejection``, never an exception.
+(streams/ecmon_worker/registry.py) and the sink (sinks/ecmon_sink/rows.py): both must refuse the same records
+for the same reason, or the sink's ``enterprises`` table would list what the worker never counted. A record
+that fails any check becomes a dead letter and changes nothing: the enterprise keeps the history it had.
+Whatever the key and value are, the answer is a record or a ``Rejection``, never an exception.
 
 Checked (interface standard, section "Registry"): the Kafka key is the record's USCC; the USCC is valid
 (GB 32100); the region is a known GB/T 2260 code inside a province; the industry a monitored GB/T 4754
@@ -15,6 +15,8 @@ signature over the record.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ecmon import codec, signing
 from ecmon.energy import UnknownEnergyType, accepted_units
@@ -33,7 +35,7 @@ INVALID = "invalid_registry_record"
 UNSIGNED = "unsigned_registry_record"
 
 
-def record_problem(key: bytes | None, record: dict) -> str | None:
+def record_problem(key: bytes | None, record: dict[str, Any]) -> str | None:
     """Why the decoded registry record cannot be used (one line), or None when it can."""
     uscc = record.get("uscc")
     if not isinstance(uscc, str) or not is_valid_uscc(uscc):
@@ -73,7 +75,7 @@ def _industry_problem(code: object) -> str | None:
         return str(exc)[:300]
 
 
-def _meters_problem(meters: list[dict]) -> str | None:
+def _meters_problem(meters: list[dict[str, Any]]) -> str | None:
     if not meters:
         return "the record lists no meters; an enterprise is registered with at least one"
     if len(meters) > MAX_METERS:
@@ -98,7 +100,7 @@ def _meters_problem(meters: list[dict]) -> str | None:
     return None
 
 
-def _keys_problem(record: dict) -> str | None:
+def _keys_problem(record: dict[str, Any]) -> str | None:
     keys = record.get("public_keys") or []
     if len(keys) > MAX_PUBLIC_KEYS:
         return f"{len(keys)} public keys; at most {MAX_PUBLIC_KEYS}"
@@ -121,7 +123,7 @@ def _keys_problem(record: dict) -> str | None:
     return None
 
 
-def read_registry_record(key: bytes | None, value: bytes, authority_public_key: bytes) -> dict | Rejection:
+def read_registry_record(key: bytes | None, value: bytes, authority_public_key: bytes) -> dict[str, Any] | Rejection:
     """The decoded, checked and authenticated registry record, or why not. ``value`` is not None: a
     tombstone is an operation of its own (RegistryHistory.remove)."""
     try:
@@ -130,7 +132,8 @@ def read_registry_record(key: bytes | None, value: bytes, authority_public_key: 
         return Rejection(exc.reason, str(exc))
     except Exception as exc:
         return Rejection("undecodable", f"{type(exc).__name__}: {exc}"[:300])
-    uscc = record.get("uscc") if isinstance(record.get("uscc"), str) else ""
+    given = record.get("uscc")
+    uscc = given if isinstance(given, str) else ""
     try:
         problem = record_problem(key, record)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

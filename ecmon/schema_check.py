@@ -34,7 +34,8 @@ from typing import Any
 import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
-from ecmon.codec import AVRO_DIR, crc64_avro, strip_logical_types
+from ecmon.codec import AVRO_DIR as AVRO_DIR  # re-exported: the default root of check and release
+from ecmon.codec import crc64_avro, strip_logical_types
 
 MANIFEST = "released.json"
 _VERSION_DIR = re.compile(r"^v([1-9][0-9]*)$")
@@ -137,7 +138,7 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
-def expand(raw: Any, namespace: str | None = None, names: dict[str, dict] | None = None) -> dict:
+def expand(raw: Any, namespace: str | None = None, names: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """A tree of dicts with ``kind``; named types appear once per definition and by identity after."""
     names = {} if names is None else names
     if isinstance(raw, str):
@@ -194,7 +195,7 @@ def expand(raw: Any, namespace: str | None = None, names: dict[str, dict] | None
     return expand(kind, namespace, names)  # {"type": "cn.ecmon.v1.Quality"}: a reference
 
 
-def describe(node: dict) -> str:
+def describe(node: dict[str, Any]) -> str:
     if node["kind"] in ("record", "enum", "fixed"):
         return f"{node['kind']} {node['name']}"
     if node["kind"] == "union":
@@ -203,18 +204,19 @@ def describe(node: dict) -> str:
         return f"array<{describe(node['items'])}>"
     if node["kind"] == "map":
         return f"map<{describe(node['values'])}>"
-    return node["kind"] + (f" ({node['logical']})" if node.get("logical") else "")
+    kind: str = node["kind"]
+    return kind + (f" ({node['logical']})" if node.get("logical") else "")
 
 
 # --------------------------------------------------------------------------------------------
 # The Avro resolution rules
 
 
-def _names_match(reader: dict, writer: dict) -> bool:
+def _names_match(reader: dict[str, Any], writer: dict[str, Any]) -> bool:
     return reader["name"] == writer["name"] or writer["name"] in reader["aliases"]
 
 
-def _branch_matches(reader: dict, writer: dict) -> bool:
+def _branch_matches(reader: dict[str, Any], writer: dict[str, Any]) -> bool:
     """Whether a reader union branch is the one the spec picks for this writer schema."""
     rk, wk = reader["kind"], writer["kind"]
     if rk in ("record", "enum", "fixed"):
@@ -234,7 +236,7 @@ def resolution_problems(reader: Any, writer: Any) -> list[str]:
     return problems
 
 
-def _resolve(r: dict, w: dict, path: str, out: list[str], seen: set[tuple[int, int]]) -> None:
+def _resolve(r: dict[str, Any], w: dict[str, Any], path: str, out: list[str], seen: set[tuple[int, int]]) -> None:
     if w["kind"] == "union":
         # Any branch may be on the wire, so the reader must resolve every one of them.
         for branch in w["branches"]:
@@ -268,7 +270,8 @@ def _resolve(r: dict, w: dict, path: str, out: list[str], seen: set[tuple[int, i
         _resolve(r["values"], w["values"], f"{path}{{}}", out, seen)
         return
     if not _names_match(r, w):
-        out.append(f"{path}: {w['kind']} {w['name']} (writer) is not {r['name']} (reader), and is not among its aliases")
+        out.append(f"{path}: {w['kind']} {w['name']} (writer) is not {r['name']} (reader), "
+                   "and is not among its aliases")
         return
     if rk == "fixed":
         if r["size"] != w["size"]:
@@ -316,7 +319,7 @@ def prefix_problems(short_name: str, raw: Any) -> list[str]:
 # The proof by fastavro: generated samples written with one schema, read with the other
 
 
-def _variants(node: dict, seen: set[int] | None = None) -> int:
+def _variants(node: dict[str, Any], seen: set[int] | None = None) -> int:
     """How many samples it takes to use every enum symbol and union branch at least once."""
     seen = set() if seen is None else seen
     if id(node) in seen:
@@ -336,7 +339,7 @@ def _variants(node: dict, seen: set[int] | None = None) -> int:
     return 1
 
 
-def sample(node: dict, variant: int, depth: int = 0) -> Any:
+def sample(node: dict[str, Any], variant: int, depth: int = 0) -> Any:
     """A value of ``node`` (an expanded schema); different variants pick different symbols and branches."""
     kind = node["kind"]
     if kind == "null":

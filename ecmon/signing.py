@@ -85,8 +85,9 @@ EXAMPLE_PUBLIC_KEY = public_key_raw(EXAMPLE_PRIVATE_KEY)
 # ------------------------------------------------------------------------------ keys in registry records
 
 
-def key_entry(record: dict, key_id: str) -> dict | None:
+def key_entry(record: dict[str, Any], key_id: str) -> dict[str, Any] | None:
     """The ``public_keys`` entry named ``key_id`` of a registry record, if any."""
+    entry: dict[str, Any]
     for entry in record.get("public_keys") or ():
         if entry["key_id"] == key_id:
             return entry
@@ -98,7 +99,7 @@ def format_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def key_problem(record: dict, key_id: str, at_ms: int) -> str | None:
+def key_problem(record: dict[str, Any], key_id: str, at_ms: int) -> str | None:
     """Why signatures of ``key_id`` do not count at ``at_ms`` under this registry record; None if they do."""
     entry = key_entry(record, key_id)
     if entry is None:
@@ -117,14 +118,17 @@ def key_problem(record: dict, key_id: str, at_ms: int) -> str | None:
     return None
 
 
-def public_key_for(record: dict, key_id: str, at_ms: int) -> bytes | None:
+def public_key_for(record: dict[str, Any], key_id: str, at_ms: int) -> bytes | None:
     """The raw public key named ``key_id`` if it is valid and not revoked at ``at_ms``, else None."""
     if key_problem(record, key_id, at_ms) is not None:
         return None
-    return key_entry(record, key_id)["public_key"]  # type: ignore[index]
+    entry = key_entry(record, key_id)
+    assert entry is not None  # key_problem names a missing key
+    public_key: bytes = entry["public_key"]
+    return public_key
 
 
-def signature_problem(raw: bytes, record: dict, key_id: str, at_ms: int,
+def signature_problem(raw: bytes, record: dict[str, Any], key_id: str, at_ms: int,
                       prefix: tuple[str, ...] | None = None) -> str | None:
     """Why the encoded message ``raw``, signed with ``key_id``, is not accepted under the enterprise's
     registry ``record`` at Kafka record time ``at_ms``; None when its signature verifies."""
@@ -315,7 +319,7 @@ def _v3_enterprise_record() -> Any:
     raise RuntimeError("avro/v3/enterprise_record.avsc is missing")
 
 
-def registry_signed_bytes(record: dict) -> bytes:
+def registry_signed_bytes(record: dict[str, Any]) -> bytes:
     """What the registry authority signs: the record encoded as v3 with an empty registry_signature."""
     from ecmon import codec
 
@@ -334,13 +338,14 @@ def issue_time_ms() -> int:
     return _last_issued_ms
 
 
-def sign_registry_record(record: dict, authority: Ed25519PrivateKey, issued_at: int | None = None) -> dict:
+def sign_registry_record(record: dict[str, Any], authority: Ed25519PrivateKey,
+                         issued_at: int | None = None) -> dict[str, Any]:
     """The record with ``issued_at`` (now, unless given) and the registry authority's signature over both."""
     issued = {**record, "issued_at": issue_time_ms() if issued_at is None else issued_at}
     return {**issued, "registry_signature": sign(registry_signed_bytes(issued), authority)}
 
 
-def verify_registry_record(record: bytes | dict, authority_public_key: bytes) -> bool:
+def verify_registry_record(record: bytes | dict[str, Any], authority_public_key: bytes) -> bool:
     """Whether the registry record (encoded message or decoded record) carries a valid authority signature."""
     if isinstance(record, (bytes, bytearray)):
         from ecmon import codec

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from ecmon import codec, energy, topics
 from ecmon.settings import Settings
@@ -193,7 +194,8 @@ def plan_replay(cfg: ReplayConfig, paths: list[Path]) -> tuple[Enterprise, list[
     ent = replay_enterprise(cfg, sorted({m for _, m, _ in rows}))
     meters = {m.meter_id: m for m in ent.meters}
     span = cfg.interval_s * 1000 * cfg.intervals_per_batch
-    batches, current, window_end, seq = [], [], None, 0
+    current: list[dict[str, Any]] = []
+    batches, window_end, seq = [], None, 0
     source = f"csv/{rows[0][0]}/{rows[-1][0]}/{len(rows)}"
     for ts, meter, value in rows:
         if window_end is not None and ts > window_end and current:

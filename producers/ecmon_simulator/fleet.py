@@ -88,8 +88,9 @@ def _meters(uscc: str, profile: IndustryProfile, scale: float, count: int | None
     return tuple(meters)
 
 
-def build_fleet(enterprises: int, provinces: tuple[str, ...], seed: int = 2026, meters_per_enterprise: int | None = None,
-                cumulative: bool = False, spare_meters: bool = False) -> list[Enterprise]:
+def build_fleet(enterprises: int, provinces: tuple[str, ...], seed: int = 2026,
+                meters_per_enterprise: int | None = None, cumulative: bool = False,
+                spare_meters: bool = False) -> list[Enterprise]:
     rng = random.Random(seed)
     industries = list(PROFILES)
     fleet = []

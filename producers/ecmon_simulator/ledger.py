@@ -21,7 +21,8 @@ class Ledger:
     electricity_method: str = "equivalent"
     batch_ids: set[str] = field(default_factory=set)
     # (province, uscc, energy_type, unit, period) -> [physical_milli, coal_mgce, readings]
-    totals: dict[tuple[str, str, str, str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    totals: dict[tuple[str, str, str, str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
 
     def add(self, batch_id: str, province: str, uscc: str, readings: list[dict]) -> bool:
         if batch_id in self.batch_ids:

@@ -33,7 +33,8 @@ def daily_main_consumption(batches: Iterable[PlannedBatch]) -> dict[tuple[str, i
     return totals
 
 
-def production_records(fleet: list[Enterprise], batches: Iterable[PlannedBatch], sent_at_ms: int) -> list[tuple[Enterprise, dict]]:
+def production_records(fleet: list[Enterprise], batches: Iterable[PlannedBatch],
+                       sent_at_ms: int) -> list[tuple[Enterprise, dict]]:
     by_uscc = {e.uscc: e for e in fleet}
     records = []
     for (uscc, day), consumed_milli in sorted(daily_main_consumption(batches).items()):

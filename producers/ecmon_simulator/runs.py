@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -278,7 +279,7 @@ def _spooled(batch: PlannedBatch, base: int, corrupter: random.Random, state_dir
     ent = batch.enterprise
     final = replace(batch, sequence=base + batch.sequence)
     value = encode_batch(final, int(time.time() * 1000), state_dir)
-    meta = {"province": ent.province}
+    meta: dict[str, Any] = {"province": ent.province}
     if batch.counted is not None:
         meta["counted"] = batch.counted
     key, topic = ent.uscc.encode(), topics.READINGS.name
@@ -309,7 +310,8 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
 
     # The ledger is saved before acknowledged batches leave the spool: after a SIGKILL, a batch is either
     # still spooled (and resent: the ledger counts a batch id once) or already in the saved ledger.
-    sender = SpooledSender(producer, spool, acked, ack_commit_s=1.0, before_commit=lambda: ledger.save(ledger_path(settings)))
+    sender = SpooledSender(producer, spool, acked, ack_commit_s=1.0,
+                           before_commit=lambda: ledger.save(ledger_path(settings)))
     try:
         sender.resume()
         publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s,

@@ -257,10 +257,10 @@ def benchmark_rows(rows: list[tuple]) -> list[list]:
         if output > 0:
             intensity = Fraction(coal, 10**6) / output  # kgce per unit
             exact = Fraction(coal) / output / s.limit_mgce
-            ratio = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.001"))
+            ratio: Decimal | str = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.001"))
             verdict = "FAIL" if coal > s.limit_mgce * output else "pass"
-            per_unit = Decimal(intensity.numerator) / Decimal(intensity.denominator)
-            per_unit = per_unit.quantize(Decimal("0.01"))
+            per_unit: Decimal | str = (Decimal(intensity.numerator) / Decimal(intensity.denominator)).quantize(
+                Decimal("0.01"))
         else:
             per_unit, ratio, verdict = "", "", "no output"
         out.append([*m["head"], s.product_code, s.product_en, tce(coal),

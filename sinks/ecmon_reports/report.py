@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import cast
 
 from clickhouse_driver import Client
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from ecmon.energy import mgce_to_tce
@@ -63,7 +65,7 @@ def regional_table(client: Client, database: str) -> Table:
     table = Table(title="Monthly energy consumption by province (calendar months, UTC+8)")
     for col, justify in (("Province", "left"), ("Code", "left"), ("Month", "left"),
                          ("Standard coal (tce)", "right"), ("Electricity (MWh)", "right"), ("Readings", "right")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=cast(JustifyMethod, justify))
     total = Decimal(0)
     for (province, period), cell in sorted(cells.items()):
         tce = mgce_to_tce(cell["coal"])

@@ -39,7 +39,7 @@ class Migration:
     def statements(self, database: str) -> list[str]:
         text = "\n".join(line for line in self.path.read_text().splitlines() if not line.strip().startswith("--"))
         provinces = [province_database(database, code) for code in province_codes()]
-        out = []
+        out: list[str] = []
         for s in text.split(";\n"):
             s = s.strip().rstrip(";").strip()
             if not s:

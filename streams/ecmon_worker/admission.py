@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import traceback
+from typing import Any
 
 from ecmon import codec
 from ecmon.regions import UnknownRegion, province_of
-from ecmon.rejection import Rejection
+from ecmon.rejection import Rejection as Rejection  # re-exported: what every read_* here returns
 from ecmon.uscc import is_valid_uscc
 from ecmon_worker import national_rollup
 
@@ -28,7 +29,7 @@ def _bad_period(periods: list[str]) -> str | None:
 
 
 
-def _decode(value: object, expected: str | None) -> tuple[str, dict] | Rejection:
+def _decode(value: object, expected: str | None) -> tuple[str, dict[str, Any]] | Rejection:
     try:
         return codec.decode(value, expected)  # type: ignore[arg-type]
     except codec.CodecError as exc:
@@ -45,7 +46,7 @@ def _text_key(key: object) -> str | None:
         return None
 
 
-def read_reading_batch(key: bytes | None, value: bytes | None) -> dict | Rejection:
+def read_reading_batch(key: bytes | None, value: bytes | None) -> dict[str, Any] | Rejection:
     """A ReadingBatch of ``ecmon.readings.v1``: decoded, its USCC valid and equal to the Kafka key."""
     decoded = _decode(value, "reading_batch")
     if isinstance(decoded, Rejection):
@@ -59,7 +60,7 @@ def read_reading_batch(key: bytes | None, value: bytes | None) -> dict | Rejecti
     return batch
 
 
-def read_enterprise_totals(key: bytes | None, value: bytes | None) -> tuple[str, dict] | Rejection:
+def read_enterprise_totals(key: bytes | None, value: bytes | None) -> tuple[str, dict[str, Any]] | Rejection:
     """(province, EnterpriseTotals) of ``ecmon.enterprise-totals.v1``, keyed by the enterprise's province."""
     decoded = _decode(value, "enterprise_totals")
     if isinstance(decoded, Rejection):
@@ -82,7 +83,7 @@ def read_enterprise_totals(key: bytes | None, value: bytes | None) -> tuple[str,
     return province, message
 
 
-def read_province_totals(key: bytes | None, value: bytes | None) -> tuple[str, str, dict] | Rejection:
+def read_province_totals(key: bytes | None, value: bytes | None) -> tuple[str, str, dict[str, Any]] | Rejection:
     """(key, kind, record) of ``ecmon.province-totals.v1``: a MonthlyReport or an AggregateBatch, key 'CN'."""
     decoded = _decode(value, None)
     if isinstance(decoded, Rejection):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 
 from ecmon import codec
 from ecmon.metric_defs import ANOMALIES
@@ -36,12 +37,12 @@ def anomaly_event(
     score: float,
     detector: str,
     detector_version: str,
-    identity: tuple = (),
+    identity: tuple[Any, ...] = (),
     unit: str = "tce",
     industry_code: str = "*",
     energy_type: str = "*",
     detail: str = "",
-) -> dict:
+) -> dict[str, Any]:
     """One Anomaly record; ``identity`` adds what distinguishes two findings of the same kind on the
     same entity (defaults to the span start)."""
     if severity not in SEVERITIES or level not in LEVELS:
@@ -68,7 +69,7 @@ def anomaly_event(
     }
 
 
-def encode(event: dict) -> bytes:
+def encode(event: dict[str, Any]) -> bytes:
     """The wire form; counts the event for Prometheus as it leaves the detector."""
     ANOMALIES.labels(type=event["type"], province=event["province"], severity=event["severity"]).inc()
     return codec.encode("anomaly", event)

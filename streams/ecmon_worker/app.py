@@ -21,10 +21,12 @@ import os
 import queue
 import time
 from collections.abc import Iterator, MutableMapping
+from typing import Any, cast
 
 import faust
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from confluent_kafka import KafkaException
+from faust.types import TableT
 
 from ecmon import codec, signing, topics
 from ecmon.kafka_clients import client_config, faust_credentials
@@ -155,7 +157,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     feedback = raw_topic(topics.NATIONAL_FEEDBACK)
 
     # JSON both ways, keys included: the changelog must read back exactly what was written.
-    state_schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
+    state_schema: faust.Schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
     enterprise_state = app.Table("enterprise-state", partitions=topics.PARTITIONS, schema=state_schema)
     province_state = app.Table("province-state", partitions=topics.PARTITIONS, schema=state_schema)
     nation_state = app.Table("nation-state", partitions=topics.PARTITIONS, schema=state_schema)
@@ -176,7 +178,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
 
     async def send_dead_letter(reason: str, detail: str, *, topic: str, partition: int, offset: int, key: bytes,
                                payload: bytes, uscc: str) -> None:
-        where = dict(topic=topic, partition=partition, offset=offset, uscc=uscc)
+        where: dict[str, Any] = dict(topic=topic, partition=partition, offset=offset, uscc=uscc)
         try:
             await dead_letters.send(key=dead_letter_key(key), value=dead_letter(
                 reason, detail, key=key, payload=payload, **where))
@@ -302,7 +304,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
                  "industry_code": record["industry_code"], **t}
                 for t in totals
             ]
-            await emit_aggregates(event.key, rows)
+            await emit_aggregates(cast(bytes, event.key), rows)  # admission read the key: bytes
             await enterprise_totals.send(
                 key=province.encode(),
                 value=codec.encode("enterprise_totals", {"uscc": uscc, "region_code": record["region_code"],
@@ -316,7 +318,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         WORKER_READINGS.labels(province=province).inc(outcome.readings_accepted)
         return "applied"
 
-    async def take_step(event: faust.EventT, step: rollup_steps.Step | Rejection, table: faust.Table) -> None:
+    async def take_step(event: faust.EventT, step: rollup_steps.Step | Rejection, table: TableT) -> None:
         """Send what the step encoded, then store its table values: a refused step changes nothing."""
         if isinstance(step, Rejection):
             await reject(step.reason, step.detail, event, step.uscc)
@@ -331,8 +333,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             PROVINCE_COMPLETENESS.labels(province=province, period=period).set(ratio)
         if step.warning is not None:
             REGION_EARLY_WARNING.labels(province=step.warning[0]).set(step.warning[1])
-        for key, value in step.store.items():
-            table[key] = value
+        for state_key, state in step.store.items():
+            table[state_key] = state
 
     @app.agent(enterprise_totals)
     async def roll_up_regions(stream):
@@ -349,7 +351,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         province, message = read
         step = rollup_steps.region_step(province_state.get, province, message, registry,
                                         grace_ms=limits.month_grace_ms,
-                                        revision_window_ms=limits.revision_window_ms, event_key=event.key)
+                                        revision_window_ms=limits.revision_window_ms,
+                                        event_key=cast(bytes, event.key))  # admission read the key: bytes
         await take_step(event, step, province_state)
 
     @app.agent(province_totals)
@@ -363,7 +366,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             await reject(read.reason, read.detail, event, read.uscc)
             return
         key, kind, message = read
-        await take_step(event, rollup_steps.nation_step(nation_state.get, key, kind, message, event.key), nation_state)
+        event_key = cast(bytes, event.key)  # admission read the key: bytes
+        await take_step(event, rollup_steps.nation_step(nation_state.get, key, kind, message, event_key), nation_state)
 
     # -- production output: intake and unit-product benchmark (streams/ecmon_worker/production_intake.py,
     #    streams/ecmon_worker/enterprise_benchmarks.py). ecmon.production.v1 is keyed by USCC with the partitions of
@@ -428,7 +432,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         for silence in watch.silent_enterprises():
             await anomalies.send(key=silence["entity_code"].encode(), value=anomaly_events.encode(silence))
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode calls it as (app, revoked, signal=...)
     async def forget_detector_states(app: faust.App, revoked: set, **_: object) -> None:
         watch.forget()
 

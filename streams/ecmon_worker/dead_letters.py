@@ -30,7 +30,8 @@ REASONS: dict[str, str] = {
     "invalid_uscc": "the enterprise code is not a valid unified social credit code (GB 32100-2015)",
     "key_mismatch": "the Kafka key differs from the USCC inside the batch",
     "unregistered_enterprise": "the enterprise is not in the monitoring coverage list (registry)",
-    "bad_signature": "the signature is missing, or does not verify with a key of the enterprise that is valid and not revoked at the message's Kafka record time",
+    "bad_signature": "the signature is missing, or does not verify with a key of the enterprise that is valid and "
+                     "not revoked at the message's Kafka record time",
     "unknown_meter": "the meter is not registered for the enterprise",
     "meter_mismatch": "the reading's energy type or unit differs from the meter's registration",
     "unsupported_value_kind": "the value kind is not accepted",

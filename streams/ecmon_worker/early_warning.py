@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ecmon.months import month_start_ms, next_period
 from ecmon_worker.anomaly_events import anomaly_event
@@ -49,7 +49,7 @@ MGCE_PER_TCE = 10**9
 
 
 class ReferenceData(Protocol):
-    def target(self, scope: str, entity_code: str, year: int, month: int) -> dict | None: ...
+    def target(self, scope: str, entity_code: str, year: int, month: int) -> dict[str, Any] | None: ...
 
     def expected_readings(self, province: str, period: str) -> int: ...
 
@@ -102,7 +102,7 @@ def level(forecast: Forecast, target_mgce: int) -> int:
     return GREEN
 
 
-def _province_month(month: dict | None, province: str) -> tuple[int, int]:
+def _province_month(month: dict[str, Any] | None, province: str) -> tuple[int, int]:
     """(coal_mgce, readings) of the province in a month's state, over every energy type."""
     mgce = readings = 0
     prefix = f"PROVINCE|{province}|*|"
@@ -123,7 +123,7 @@ class Outlook:
     level: int
 
 
-def outlooks(month_of: Callable[[str], dict | None], province: str, period: str,
+def outlooks(month_of: Callable[[str], dict[str, Any] | None], province: str, period: str,
              reference: ReferenceData) -> list[Outlook]:
     """The month's and the year's outlook of the province, for the targets that exist."""
     year, month = (int(p) for p in period.split("-"))
@@ -152,7 +152,7 @@ def _span(period: str) -> tuple[int, int]:
     return month_start_ms(period), month_start_ms(next_period(period))
 
 
-def level_changes(state: dict, province: str, found: list[Outlook]) -> list[dict]:
+def level_changes(state: dict[str, Any], province: str, found: list[Outlook]) -> list[dict[str, Any]]:
     """Anomaly events for the outlooks whose level changed (state["warn"] remembers the last level and
     how many changes there were, so a replay re-emits the same ids). Starting green is no event."""
     warned = state.setdefault("warn", {})

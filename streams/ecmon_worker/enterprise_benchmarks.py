@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from ecmon.months import month_start_ms, next_period
 from ecmon.quota_standards import QuotaStandard, quantity_in
@@ -33,11 +34,11 @@ CRITICAL_RATIO = Fraction(6, 5)  # 20 % above the limit: far outside measurement
 MONTHS_KEPT = 13
 
 
-def new_state() -> dict:
+def new_state() -> dict[str, Any]:
     return {"p": {}}
 
 
-def apply_production(state: dict, record: dict, month: str) -> bool:
+def apply_production(state: dict[str, Any], record: dict[str, Any], month: str) -> bool:
     """Record one accepted production figure; True when the month's output changed.
 
     The newest ``sent_at`` of a (product, period) wins; an equal or older one is a resend or stale.
@@ -54,19 +55,19 @@ def apply_production(state: dict, record: dict, month: str) -> bool:
     return old is None or old[:3] != entry[:3]
 
 
-def _trim(state: dict, product: str) -> None:
+def _trim(state: dict[str, Any], product: str) -> None:
     keys = sorted(k for k in state["p"] if k.split("|")[0] == product)
     for key in keys[:-MONTHS_KEPT]:
         del state["p"][key]
 
 
-def month_output(state: dict, product: str, month: str, unit: str) -> Fraction:
+def month_output(state: dict[str, Any], product: str, month: str, unit: str) -> Fraction:
     """The month's output of ``product`` in whole ``unit`` (exact)."""
     entries = state["p"].get(f"{product}|{month}", {}).values()
     return sum((quantity_in(e[2], e[1], unit) for e in entries), Fraction(0))
 
 
-def month_energy_mgce(enterprise_state: dict | None, month: str) -> int:
+def month_energy_mgce(enterprise_state: dict[str, Any] | None, month: str) -> int:
     """The enterprise's standard coal of ``month`` over every energy type, from its rollup state."""
     if not enterprise_state:
         return 0
@@ -101,8 +102,8 @@ class Benchmark:
         return self.energy_mgce > self.standard.limit_mgce * self.output
 
 
-def benchmark(uscc: str, month: str, standard: QuotaStandard, production_state: dict,
-              enterprise_state: dict | None) -> Benchmark | None:
+def benchmark(uscc: str, month: str, standard: QuotaStandard, production_state: dict[str, Any],
+              enterprise_state: dict[str, Any] | None) -> Benchmark | None:
     """The month's benchmark of ``standard``'s product, or None while there is no output to divide by."""
     output = month_output(production_state, standard.product_code, month, standard.unit)
     if output <= 0:
@@ -110,7 +111,7 @@ def benchmark(uscc: str, month: str, standard: QuotaStandard, production_state: 
     return Benchmark(uscc, month, standard, month_energy_mgce(enterprise_state, month), output)
 
 
-def intensity_anomaly(b: Benchmark, province: str, industry_code: str) -> dict:
+def intensity_anomaly(b: Benchmark, province: str, industry_code: str) -> dict[str, Any]:
     """The anomaly event for a benchmark above its limit; one id per (enterprise, product, month), so
     every later re-judgement of the month replaces it in ClickHouse."""
     s = b.standard

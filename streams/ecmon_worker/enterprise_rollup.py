@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from ecmon.energy import (
     CoalFactor,
@@ -118,14 +119,14 @@ class BatchOutcome:
     readings_accepted: int = 0
     #: the counted readings as interval consumption (NormalisedReading records without quality);
     #: interval_start is None for interval meters (the worker knows their metering interval)
-    normalised: list[dict] = field(default_factory=list)
+    normalised: list[dict[str, Any]] = field(default_factory=list)
 
 
-def new_state() -> dict:
+def new_state() -> dict[str, Any]:
     return {"v": 0, "seq": {}, "wm": 0, "reg": {}, "m": {}, "d": {}, "ds": {}, "ix": {}}
 
 
-def _upgrade(state: dict) -> None:
+def _upgrade(state: dict[str, Any]) -> None:
     """States written before batch-identity dedup and counters carry only ``hwm``."""
     if "seq" not in state:
         state["seq"] = {gw: [s, []] for gw, s in state.pop("hwm", {}).items()}
@@ -141,7 +142,7 @@ def _upgrade(state: dict) -> None:
 # -- duplicates by batch identity -------------------------------------------------------------------
 
 
-def already_applied(state: dict, gateway: str, sequence: int) -> bool:
+def already_applied(state: dict[str, Any], gateway: str, sequence: int) -> bool:
     """True when this gateway's batch with this sequence was applied before (exact, not <= hwm)."""
     entry = state["seq"].get(gateway)
     if entry is None or sequence > entry[0] or sequence < 1:
@@ -149,7 +150,8 @@ def already_applied(state: dict, gateway: str, sequence: int) -> bool:
     return not any(lo <= sequence <= hi for lo, hi in entry[1])
 
 
-def sequence_problem(state: dict, gateway: str, sequence: int, limits: Limits, empty: bool) -> Rejection | None:
+def sequence_problem(state: dict[str, Any], gateway: str, sequence: int, limits: Limits,
+                     empty: bool) -> Rejection | None:
     """Why a batch not applied before may not be applied now, or None. The sequence memory stays bounded
     by refusing, never by forgetting: a flood of batches far ahead cannot close a real gap."""
     entry = state["seq"].get(gateway)
@@ -175,7 +177,7 @@ def sequence_problem(state: dict, gateway: str, sequence: int, limits: Limits, e
     return None
 
 
-def mark_applied(state: dict, gateway: str, sequence: int) -> None:
+def mark_applied(state: dict[str, Any], gateway: str, sequence: int) -> None:
     entry = state["seq"].setdefault(gateway, [0, []])
     highest, gaps = entry
     if sequence > highest:
@@ -237,13 +239,13 @@ def register_consumption(previous: int, current: int) -> tuple[int, bool, bool]:
     return current, False, True
 
 
-def _bucket_key(r: dict) -> str:
+def _bucket_key(r: dict[str, Any]) -> str:
     return f"{r['energy_type']}|{r['unit']}|{month_of_interval(r['ts'])}"
 
 
 def apply_batch(
-    state: dict,
-    batch: dict,
+    state: dict[str, Any],
+    batch: dict[str, Any],
     meters: dict[str, tuple[str, str]],
     factors: FactorLookup = equivalent_factors,
     limits: Limits = DEFAULT_LIMITS,
@@ -263,10 +265,10 @@ def apply_batch(
     """
     _upgrade(state)
     outcome = BatchOutcome()
-    problem = reading_identity.batch_identity_problem(batch)
-    if problem is not None:
+    identity_problem = reading_identity.batch_identity_problem(batch)
+    if identity_problem is not None:
         outcome.rejected = True
-        outcome.rejections = [Rejection(*problem)]
+        outcome.rejections = [Rejection(*identity_problem)]
         return outcome
     gateway, sequence = batch["gateway_id"], batch["sequence"]
     if already_applied(state, gateway, sequence):
@@ -323,7 +325,7 @@ def apply_batch(
     earliest_ok = max(max(refs) - limits.horizon_ms, TS_MIN) if refs else TS_MIN
     closed_for_readings = closed_before(state["wm"], limits)
     watermark = state["wm"]
-    cumulative: list[dict] = []
+    cumulative: list[dict[str, Any]] = []
     for r in batch["readings"]:
         problem = _energy_unit_problem(r["energy_type"], r["unit"])
         if problem is not None:
@@ -380,7 +382,9 @@ def apply_batch(
             rejections.append(Rejection("negative_interval_value", f"meter {r['meter_id']!r}: {value / 1000}"))
             continue
         if value > VALUE_LIMIT:
-            rejections.append(_out_of_range(r, value, value, totals, enterprise_coal))
+            problem = _out_of_range(r, value, value, totals, enterprise_coal)
+            assert problem is not None  # a value beyond VALUE_LIMIT is out of range whatever the totals
+            rejections.append(problem)
             continue
         mgce = factors(r["energy_type"], r["unit"], ts).to_mgce(value)
         normalised = {"meter_id": r["meter_id"], "energy_type": r["energy_type"], "unit": r["unit"],
@@ -420,11 +424,12 @@ def apply_batch(
     return outcome
 
 
-def _count_interval(ids: reading_identity.ReadingIdentities, step: int, r: dict, value: int, mgce: int,
-                    factors: FactorLookup, add: Callable[[str, int, int, int, int], None], normalised: dict,
-                    version: int, notices: list[Rejection], totals: dict,
+def _count_interval(ids: reading_identity.ReadingIdentities, step: int, r: dict[str, Any], value: int, mgce: int,
+                    factors: FactorLookup, add: Callable[[str, int, int, int, int], None], normalised: dict[str, Any],
+                    version: int, notices: list[Rejection], totals: dict[str, Any],
                     enterprise_coal: Callable[[str], int]) -> Rejection | None:
-    """Count an interval reading once by its identity (meter, interval end); see streams/ecmon_worker/reading_identity.py.
+    """Count an interval reading once by its identity (meter, interval end); see
+    streams/ecmon_worker/reading_identity.py.
 
     A first reading is added; an exact resend is ``duplicate_reading``; a changed value is
     ``conflicting_reading`` unless ``replaces_value_milli`` is exactly the value counted: then the old value
@@ -467,23 +472,22 @@ def _count_interval(ids: reading_identity.ReadingIdentities, step: int, r: dict,
     return None
 
 
-def _out_of_range(r: dict, value: int, mgce: int, totals: dict,
+def _out_of_range(r: dict[str, Any], value: int, mgce: int, totals: dict[str, Any],
                   enterprise_coal: Callable[[str], int]) -> Rejection | None:
     """A reading too large to count: itself, the monthly total of its bucket, or the enterprise's monthly coal
     over all its buckets (what the province adds up), beyond VALUE_LIMIT once ``value``/``mgce`` are added
     (negative for a correction downwards; totals never go below zero)."""
     key = _bucket_key(r)
     row = totals.get(key) or [0, 0]
-    if value <= VALUE_LIMIT and mgce <= VALUE_LIMIT:
-        if 0 <= row[0] + value <= VALUE_LIMIT and 0 <= row[1] + mgce <= VALUE_LIMIT \
-                and enterprise_coal(key) + mgce <= VALUE_LIMIT:
-            return None
+    if value <= VALUE_LIMIT and mgce <= VALUE_LIMIT and 0 <= row[0] + value <= VALUE_LIMIT \
+            and 0 <= row[1] + mgce <= VALUE_LIMIT and enterprise_coal(key) + mgce <= VALUE_LIMIT:
+        return None
     return Rejection("value_out_of_range", f"meter {r['meter_id']!r}: {value} thousandths ({mgce} mgce) would "
                      f"bring its monthly total ({row[0]} thousandths, {row[1]} mgce) or the enterprise's monthly "
                      f"coal over all its energies ({enterprise_coal(key)} mgce) outside 0..{VALUE_LIMIT}")
 
 
-def _check_encodable(state: dict, touched: set[str], coal_of_month: dict[str, int]) -> None:
+def _check_encodable(state: dict[str, Any], touched: set[str], coal_of_month: dict[str, int]) -> None:
     """Every total this batch moved is within 0..VALUE_LIMIT, before anything of the batch is stored (the
     checks per reading make this hold; a breach is a bug, not data, and must not be saved)."""
     for key in touched:
@@ -494,9 +498,9 @@ def _check_encodable(state: dict, touched: set[str], coal_of_month: dict[str, in
             raise ValueError(f"enterprise coal of {period} out of 0..{VALUE_LIMIT}: {coal}")
 
 
-def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,
+def _apply_register(state: dict[str, Any], r: dict[str, Any], factors: FactorLookup, limits: Limits,
                     add: Callable[[str, int, int, int, int], None], notices: list[Rejection],
-                    normalised: list[dict]) -> Rejection | None:
+                    normalised: list[dict[str, Any]]) -> Rejection | None:
     """Fold one register reading into its meter's history; the totals move so that they always
     equal what processing the meter's readings in time order would give (within the history)."""
     meter = state["reg"].setdefault(r["meter_id"], {"h": [], "t": 0})
@@ -569,7 +573,7 @@ def _apply_register(state: dict, r: dict, factors: FactorLookup, limits: Limits,
     return None
 
 
-def _fold_closed_days(state: dict, closed_before: int) -> None:
+def _fold_closed_days(state: dict[str, Any], closed_before: int) -> None:
     """Fold the days of closed months into their month's day sum (see the module docstring)."""
     days = state["d"]
     closed = [k for k in days if month_end_ms(k[:-3].rsplit("|", 1)[1]) < closed_before]
@@ -580,7 +584,7 @@ def _fold_closed_days(state: dict, closed_before: int) -> None:
         folded[1] += 1
 
 
-def daily_sum(state: dict, month_key: str) -> tuple[int, int]:
+def daily_sum(state: dict[str, Any], month_key: str) -> tuple[int, int]:
     """(sum of the month's day buckets in mgce, number of days with data) for 'energy|unit|YYYY-MM'."""
     folded = state.get("ds", {}).get(month_key, [0, 0])
     prefix = month_key + "-"
@@ -588,7 +592,7 @@ def daily_sum(state: dict, month_key: str) -> tuple[int, int]:
     return folded[0] + sum(live), folded[1] + len(live)
 
 
-def month_totals(state: dict, keys: list[str]) -> list[dict]:
+def month_totals(state: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
     """The current totals of ``keys`` as EnterpriseTotals.totals records."""
     rows = []
     for key in keys:

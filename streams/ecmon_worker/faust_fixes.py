@@ -43,4 +43,5 @@ def _stop_flow_until_repositioned(on_recovery_completed: Any) -> Any:
 def apply() -> None:
     """Install the fixes; calling it again changes nothing."""
     if not getattr(Recovery.on_recovery_completed, _MARK, False):
-        Recovery.on_recovery_completed = _stop_flow_until_repositioned(Recovery.on_recovery_completed)
+        Recovery.on_recovery_completed = (  # type: ignore[method-assign]  # the patch is the point
+            _stop_flow_until_repositioned(Recovery.on_recovery_completed))

@@ -41,7 +41,7 @@ import json
 import time
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, Protocol
 
 from ecmon.months import month_start_ms, next_period
 
@@ -49,14 +49,14 @@ THRESHOLD_BP = 9000  # the national specification: at least 90 % of the expected
 REVISION_TICK_MS = 86_400_000  # a closed month's pending revision waits for the next CST day of event time
 CST_OFFSET_MS = 8 * 3_600_000
 
-MonthStates = Callable[[str], "dict | None"]
+MonthStates = Callable[[str], "dict[str, Any] | None"]
 """The province's state of a month ('YYYY-MM'), or None when it has none."""
 
 
 class ProvinceRegistry(Protocol):
-    def enterprises_in(self, province: str, period: str | None = None) -> list[dict]: ...
+    def enterprises_in(self, province: str, period: str | None = None) -> list[dict[str, Any]]: ...
 
-    def expected_for(self, record: dict, period: str) -> int: ...
+    def expected_for(self, record: dict[str, Any], period: str) -> int: ...
 
 
 def basis_points(part: int, whole: int) -> int:
@@ -84,7 +84,7 @@ def same_month_last_year(period: str) -> str:
     return f"{int(period[:4]) - 1:04d}{period[4:]}"
 
 
-def note_totals(province: dict, month: dict, message: dict) -> None:
+def note_totals(province: dict[str, Any], month: dict[str, Any], message: dict[str, Any]) -> None:
     """Remember what month close needs from one EnterpriseTotals message (its rows of one month)."""
     uscc = message["uscc"]
     month.setdefault("ind", {})[uscc] = message["industry_code"]
@@ -101,7 +101,7 @@ def note_totals(province: dict, month: dict, message: dict) -> None:
     province["pwm"] = max(province.get("pwm", 0), message.get("watermark", 0))
 
 
-def closable(province: dict, grace_ms: int, periods: set[str]) -> list[str]:
+def closable(province: dict[str, Any], grace_ms: int, periods: set[str]) -> list[str]:
     """Months to (re)consider: those this message touched and those its watermark just closed."""
     limit = province.get("pwm", 0) - grace_ms
     closed = province.setdefault("closed", {})
@@ -110,7 +110,7 @@ def closable(province: dict, grace_ms: int, periods: set[str]) -> list[str]:
     return sorted(p for p in candidates if month_start_ms(next_period(p)) <= limit)
 
 
-def _province_total(month: dict | None, province: str, industry: str = "*") -> int | None:
+def _province_total(month: dict[str, Any] | None, province: str, industry: str = "*") -> int | None:
     if not month:
         return None
     prefix = f"PROVINCE|{province}|{industry}|"
@@ -118,7 +118,7 @@ def _province_total(month: dict | None, province: str, industry: str = "*") -> i
     return sum(values) if values else None
 
 
-def report_content(month_of: MonthStates, province: str, period: str, registry: ProvinceRegistry) -> dict:
+def report_content(month_of: MonthStates, province: str, period: str, registry: ProvinceRegistry) -> dict[str, Any]:
     month = month_of(period) or {"totals": {}, "members": {}}
     before, last_year = month_of(previous_period(period)), month_of(same_month_last_year(period))
     totals, members = month["totals"], month["members"]
@@ -129,13 +129,13 @@ def report_content(month_of: MonthStates, province: str, period: str, registry: 
         if level != "PROVINCE" or industry == "*":
             continue
         tail = f"|{energy}|{unit}|{period}"
-        enterprises = sum(1 for m in members if m.endswith(tail) and industry_of.get(m.split("|", 1)[0]) == industry)
+        counted = sum(1 for m in members if m.endswith(tail) and industry_of.get(m.split("|", 1)[0]) == industry)
         mom = (before or {}).get("totals", {}).get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|"
                                                    f"{previous_period(period)}")
         yoy = (last_year or {}).get("totals", {}).get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|"
                                                       f"{same_month_last_year(period)}")
         lines.append({"industry_code": industry, "energy_type": energy, "unit": unit, "physical_milli": physical,
-                      "coal_mgce": mgce, "enterprises": enterprises,
+                      "coal_mgce": mgce, "enterprises": counted,
                       "change_mom_bp": change_bp(mgce, mom[1] if mom else None),
                       "change_yoy_bp": change_bp(mgce, yoy[1] if yoy else None)})
     total = _province_total(month, province) or 0
@@ -155,7 +155,8 @@ def report_content(month_of: MonthStates, province: str, period: str, registry: 
         got = min(received.get(record["uscc"], 0), expected)
         enterprises.append({"uscc": record["uscc"], "industry_code": record["industry_code"],
                             "coal_mgce": coal.get(record["uscc"], 0),
-                            "completeness": {"received": got, "expected": expected, "ratio_bp": ratio_bp(got, expected)}})
+                            "completeness": {"received": got, "expected": expected,
+                                             "ratio_bp": ratio_bp(got, expected)}})
     all_received = sum(e["completeness"]["received"] for e in enterprises)
     all_expected = sum(e["completeness"]["expected"] for e in enterprises)
 
@@ -190,7 +191,7 @@ def revision_tick(event_time_ms: int) -> int:
     return (event_time_ms + CST_OFFSET_MS) // REVISION_TICK_MS
 
 
-def revision_reason(previous: list, content: dict, behind: list[str], past_window: bool) -> str:
+def revision_reason(previous: list[Any], content: dict[str, Any], behind: list[str], past_window: bool) -> str:
     """What changed since the previous version, in words an analyst reads beside the figures."""
     total, received = content["total_coal_mgce"], content["completeness"]["received"]
     old_total, old_received = previous[2], previous[3]
@@ -199,15 +200,16 @@ def revision_reason(previous: list, content: dict, behind: list[str], past_windo
     if old_received is not None and old_received != received:
         parts.append(f"intervals received {old_received} -> {received} ({received - old_received:+d})")
     if behind:
-        parts.append(f"backlog of {', '.join(behind[:5])}" + (f" and {len(behind) - 5} more" if len(behind) > 5 else ""))
+        parts.append(f"backlog of {', '.join(behind[:5])}"
+                     + (f" and {len(behind) - 5} more" if len(behind) > 5 else ""))
     if past_window:
         parts.append("after the revision window, from enterprises whose own event time was behind the month's close")
     return "; ".join(parts)
 
 
-def close_months(province_state: dict, month_of: MonthStates, province: str, periods: set[str],
+def close_months(province_state: dict[str, Any], month_of: MonthStates, province: str, periods: set[str],
                  registry: ProvinceRegistry, grace_ms: int, *, revision_window_ms: int = 0,
-                 sender: tuple[str, int] | None = None) -> list[dict]:
+                 sender: tuple[str, int] | None = None) -> list[dict[str, Any]]:
     """The monthly reports due now: version 1 of newly closed months, and revisions of closed months that
     changed (batched as the module docstring says). ``sender`` is the (USCC, watermark) of the
     EnterpriseTotals message being processed."""

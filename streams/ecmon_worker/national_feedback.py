@@ -13,11 +13,12 @@ feedback of every province of that month is re-issued with the month's next feed
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ecmon_worker.month_close import basis_points
 
 
-def note_report(state: dict, report: dict) -> bool:
+def note_report(state: dict[str, Any], report: dict[str, Any]) -> bool:
     """Keep the province's report if it is newer than the one held; True when it was."""
     month = state.setdefault("reports", {}).setdefault(report["period"], {})
     held = month.get(report["province"])
@@ -44,7 +45,7 @@ def _rank(values: dict[str, int], key: str) -> int:
     return 1 + sum(1 for v in values.values() if v > values[key])
 
 
-def feedback(state: dict, period: str) -> list[dict]:
+def feedback(state: dict[str, Any], period: str) -> list[dict[str, Any]]:
     """Feedback for every province that reported ``period``, with the month's next version."""
     reports = state["reports"][period]
     versions = state.setdefault("feedback", {})

@@ -13,16 +13,18 @@ to the single key 'CN' through ``ecmon.province-totals.v1``. State (one Faust ta
 
 from __future__ import annotations
 
+from typing import Any
+
 from ecmon_worker.versioned_totals import add, keys_to_emit, replace_if_newer
 
 NATIONAL_KEY = "CN"
 
 
-def new_state() -> dict:
+def new_state() -> dict[str, Any]:
     return {"v": 0, "members": {}, "totals": {}, "ver": {}}
 
 
-def apply_province_rows(state: dict, rows: list[dict]) -> list[str]:
+def apply_province_rows(state: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
     """Fold PROVINCE aggregate rows into the national state; returns the national keys to emit."""
     changed: set[str] = set()
     mentioned: set[str] = set()
@@ -40,7 +42,7 @@ def apply_province_rows(state: dict, rows: list[dict]) -> list[str]:
     return keys_to_emit(state, changed, mentioned)
 
 
-def national_aggregates(state: dict, keys: list[str]) -> list[dict]:
+def national_aggregates(state: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
     rows = []
     for key in keys:
         industry, energy_type, unit, period = key.split("|")

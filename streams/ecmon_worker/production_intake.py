@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ecmon import codec, signing
 from ecmon.months import month_of, month_of_interval, month_start_ms
@@ -29,14 +30,15 @@ _TS_MIN, _TS_MAX = 0, month_start_ms("9999-01")
 
 @dataclass(frozen=True)
 class AcceptedProduction:
-    record: dict  # the ProductionOutput record as decoded
-    enterprise: dict  # its registry record
+    record: dict[str, Any]  # the ProductionOutput record as decoded
+    enterprise: dict[str, Any]  # its registry record
     month: str  # CST month the period belongs to ('YYYY-MM')
     standard: QuotaStandard | None  # the product's quota standard, if the platform has one
 
     @property
     def uscc(self) -> str:
-        return self.record["uscc"]
+        uscc: str = self.record["uscc"]
+        return uscc
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class RejectedProduction:
 Intake = AcceptedProduction | RejectedProduction
 
 
-def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict | None],
+def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict[str, Any] | None],
                      at_ms: int | None = None) -> Intake:
     """Validate one production message. ``lookup`` returns the registry record of a USCC, or None;
     ``at_ms`` is the Kafka record time the signing key must be valid at (default: the message's sent_at)."""

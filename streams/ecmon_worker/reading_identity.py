@@ -44,6 +44,7 @@ from base64 import b64decode, b64encode
 from collections.abc import MutableMapping
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Any
 
 from ecmon.months import month_of_interval, month_start_ms
 
@@ -66,7 +67,7 @@ def _shown(text: object) -> str:
     return s if len(s) <= 80 else f"{s[:60]}... ({len(str(text))} characters)"
 
 
-def batch_identity_problem(batch: dict) -> tuple[str, str] | None:
+def batch_identity_problem(batch: dict[str, Any]) -> tuple[str, str] | None:
     """(reason, detail) when the batch's gateway_id or batch_id has not the contract's form."""
     gateway, batch_id = batch.get("gateway_id"), batch.get("batch_id")
     if not isinstance(gateway, str) or not GATEWAY_ID.fullmatch(gateway):
@@ -108,14 +109,14 @@ def grid_problem(ts: int, step: int) -> str | None:
             f"(and at midnight), e.g. ts {ts - into_day % step} or {ts - into_day % step + step}")
 
 
-def _q(values: array) -> bytes:
+def _q(values: array[int]) -> bytes:
     if sys.byteorder == "big":  # stored little-endian whatever the machine
         values = array("q", values)
         values.byteswap()
     return values.tobytes()
 
 
-def _unq(raw: bytes) -> array:
+def _unq(raw: bytes) -> array[int]:
     values = array("q")
     values.frombytes(raw)
     if sys.byteorder == "big":
@@ -128,7 +129,7 @@ class DayIdentities:
 
     __slots__ = ("step", "tag", "values", "fresh", "fixed", "changed")
 
-    def __init__(self, step: int, tag: int, values: array, fresh: bytearray, fixed: array) -> None:
+    def __init__(self, step: int, tag: int, values: array[int], fresh: bytearray, fixed: array[int]) -> None:
         self.step, self.tag, self.values, self.fresh, self.fixed = step, tag, values, fresh, fixed
         self.changed = False
 
@@ -178,7 +179,7 @@ class ReadingIdentities:
     ``store`` holds ``"<meter>|<day>[#part]" -> value`` (the worker's view of its table, or ``state["id"]``);
     ``state["ix"]`` indexes it per meter as [first day, last day, parts per day] (CST day numbers)."""
 
-    def __init__(self, state: dict, store: MutableMapping[str, str] | None, version: int) -> None:
+    def __init__(self, state: dict[str, Any], store: MutableMapping[str, str] | None, version: int) -> None:
         if store is None:
             self.store: MutableMapping[str, str] = state.setdefault("id", {})
         else:

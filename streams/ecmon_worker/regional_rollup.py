@@ -12,11 +12,13 @@ moves by exactly (new - old). State of one province (one Faust table value)::
 
 from __future__ import annotations
 
+from typing import Any
+
 from ecmon.regions import NoPrefecture, prefecture_of
 from ecmon_worker.versioned_totals import add, keys_to_emit, replace_if_newer
 
 
-def new_state() -> dict:
+def new_state() -> dict[str, Any]:
     return {"v": 0, "members": {}, "totals": {}, "ver": {}}
 
 
@@ -29,7 +31,7 @@ def _region_keys(province: str, region_code: str, industry: str, tail: str) -> l
     return [*keys, f"PREFECTURE|{prefecture}|*|{tail}", f"PREFECTURE|{prefecture}|{industry}|{tail}"]
 
 
-def apply_totals(state: dict, province: str, message: dict) -> list[str]:
+def apply_totals(state: dict[str, Any], province: str, message: dict[str, Any]) -> list[str]:
     """Fold one EnterpriseTotals message into the province state; returns the region keys to emit."""
     changed: set[str] = set()
     mentioned: set[str] = set()
@@ -47,7 +49,7 @@ def apply_totals(state: dict, province: str, message: dict) -> list[str]:
     return keys_to_emit(state, changed, mentioned)
 
 
-def region_aggregates(state: dict, province: str, keys: list[str]) -> list[dict]:
+def region_aggregates(state: dict[str, Any], province: str, keys: list[str]) -> list[dict[str, Any]]:
     rows = []
     for key in keys:
         level, entity, industry, energy_type, unit, period = key.split("|")

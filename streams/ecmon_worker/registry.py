@@ -20,6 +20,7 @@ the enterprise from its Kafka record time on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -34,8 +35,9 @@ from ecmon import codec, topics
 from ecmon.metric_defs import ENTERPRISE_LAST_READING, REGISTRY_ENTERPRISES, TARGETS_KNOWN
 from ecmon.principals import REGISTRY_FOLLOWER_GROUPS
 from ecmon.regions import province_of
+from ecmon.registry_records import read_registry_record
 from ecmon_worker.admission import Rejection
-from ecmon_worker.registry_records import RegistryHistory, read_registry_record
+from ecmon_worker.registry_records import RegistryHistory
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +72,11 @@ class RegistryFollower:
         self.authority_public_key = authority_public_key
         self.history = RegistryHistory(horizon_ms=horizon_ms)
         #: the newest record of every enterprise in the coverage list (admission, signatures)
-        self.enterprises: dict[str, dict] = {}
+        self.enterprises: dict[str, dict[str, Any]] = {}
         #: records refused, for the worker to send as dead letters
         self.rejected: queue.Queue[RejectedRecord] = queue.Queue(maxsize=REJECTED_QUEUE)
         #: Target records by their key '<scope>/<entity_code>/<year>/<month>'
-        self.targets: dict[str, dict] = {}
+        self.targets: dict[str, dict[str, Any]] = {}
         self._expected_cache: dict[tuple[str, str], int] = {}
         self.meters: dict[str, dict[str, tuple[str, str]]] = {}
         #: enterprises this worker applied a batch of; until then their last-reading gauge shows the
@@ -125,8 +127,10 @@ class RegistryFollower:
                     log.exception("registry record %s[%d]@%d raised", msg.topic(), msg.partition(), msg.offset())
                     self._set_aside(Rejection("internal_error", f"the registry follower raised "
                                               f"{type(exc).__name__}: {exc}"[:300]), msg)
+                topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+                assert topic is not None and partition is not None and offset is not None  # set on every record
                 with self._lock:
-                    self._positions[(msg.topic(), msg.partition())] = msg.offset() + 1
+                    self._positions[(topic, partition)] = offset + 1
 
     def _apply_target(self, key: bytes | None, value: bytes | None) -> Rejection | None:
         name = (key or b"").decode(errors="replace")
@@ -144,7 +148,7 @@ class RegistryFollower:
             TARGETS_KNOWN.labels(scope=scope).set(sum(1 for t in self.targets.values() if t["scope"] == scope))
         return None
 
-    def target(self, scope: str, entity_code: str, year: int, month: int) -> dict | None:
+    def target(self, scope: str, entity_code: str, year: int, month: int) -> dict[str, Any] | None:
         """The target binding ``entity_code`` for the month (1-12) or the whole year (0)."""
         return self.targets.get(f"{scope}/{entity_code}/{year}/{month}")
 
@@ -158,22 +162,22 @@ class RegistryFollower:
                                                      for r in self.enterprises_in(province, period))
         return cached
 
-    def enterprises_in(self, province: str, period: str | None = None) -> list[dict]:
+    def enterprises_in(self, province: str, period: str | None = None) -> list[dict[str, Any]]:
         """The province's monitoring coverage list: its current records, or with ``period`` ('YYYY-MM') those
         in force during that month (an enterprise removed or moved later is still in its past months)."""
         if period is not None:
             return self.history.in_province(province, period)
         return [r for r in list(self.enterprises.values()) if r["region_code"][:2] == province[:2]]
 
-    def expected_for(self, record: dict, period: str, province: str | None = None) -> int:
+    def expected_for(self, record: dict[str, Any], period: str, province: str | None = None) -> int:
         """Intervals the enterprise of ``record`` should deliver in the month, from its records in force then."""
         return self.history.expected_for(record["uscc"], period, province)
 
-    def record_at(self, uscc: str, ts_ms: int) -> dict | None:
+    def record_at(self, uscc: str, ts_ms: int) -> dict[str, Any] | None:
         """The enterprise's record in force at ``ts_ms`` (None before its registration, after its removal)."""
         return self.history.record_at(uscc, ts_ms)
 
-    def current(self, uscc: str) -> dict | None:
+    def current(self, uscc: str) -> dict[str, Any] | None:
         """The enterprise's newest record; None when it is unknown or was removed."""
         return self.enterprises.get(uscc)
 
@@ -199,10 +203,8 @@ class RegistryFollower:
             self.meters.pop(uscc, None)
             REGISTRY_ENTERPRISES.set(len(self.enterprises))
             if before is not None:
-                try:
+                with contextlib.suppress(KeyError):  # no such series
                     ENTERPRISE_LAST_READING.remove(province_of(before["region_code"]), uscc)
-                except KeyError:  # no such series
-                    pass
             return None
         record = read_registry_record(key, value, self.authority_public_key)
         if isinstance(record, Rejection):

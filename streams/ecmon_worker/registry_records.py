@@ -6,6 +6,8 @@ re-exported here).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ecmon.months import month_start_ms, next_period
 from ecmon.registry_records import (  # noqa: F401 - re-exported for the follower and the tests
     INVALID,
@@ -42,13 +44,13 @@ class RegistryHistory:
     def __init__(self, horizon_ms: int = 400 * DAY_MS, max_records: int = MAX_HISTORY) -> None:
         self.horizon_ms = horizon_ms
         self.max_records = max_records
-        self.entries: dict[str, list[tuple[int, dict | None]]] = {}
+        self.entries: dict[str, list[tuple[int, dict[str, Any] | None]]] = {}
         #: the newest issued_at accepted per USCC; kept across removals and the horizon (one int per
         #: enterprise ever registered), or an old signed record could come back once its successor aged out
         self.issued: dict[str, int] = {}
         self._newest_ms = 0
 
-    def stale_problem(self, record: dict) -> str | None:
+    def stale_problem(self, record: dict[str, Any]) -> str | None:
         """Why ``record`` is a replay (its issued_at not later than the newest accepted for its USCC), or None.
         A revocation keeps the key's valid_from, so without this an older signed record with the same
         valid_from would replace it and bring the revoked key back."""
@@ -60,12 +62,12 @@ class RegistryHistory:
                     "authority signs every new record with a new issued_at")
         return None
 
-    def current(self, uscc: str) -> dict | None:
+    def current(self, uscc: str) -> dict[str, Any] | None:
         """The newest record (greatest start), None when the enterprise is unknown or removed."""
         entries = self.entries.get(uscc)
         return entries[-1][1] if entries else None
 
-    def record_at(self, uscc: str, ts_ms: int) -> dict | None:
+    def record_at(self, uscc: str, ts_ms: int) -> dict[str, Any] | None:
         """The record in force at ``ts_ms``: None before the first registration and after a removal."""
         found = None
         for start, record in self.entries.get(uscc, ()):
@@ -74,7 +76,7 @@ class RegistryHistory:
             found = record
         return found
 
-    def spans(self, uscc: str, start_ms: int, end_ms: int) -> list[tuple[int, int, dict]]:
+    def spans(self, uscc: str, start_ms: int, end_ms: int) -> list[tuple[int, int, dict[str, Any]]]:
         """(from, to, record) for every record in force during [start_ms, end_ms), clipped to it."""
         entries = self.entries.get(uscc, ())
         out = []
@@ -85,7 +87,7 @@ class RegistryHistory:
                 out.append((lo, hi, record))
         return out
 
-    def add(self, record: dict, published_ms: int = 0) -> None:
+    def add(self, record: dict[str, Any], published_ms: int = 0) -> None:
         """Add a record published (Kafka record time) at ``published_ms``."""
         uscc = record["uscc"]
         self.issued[uscc] = max(self.issued.get(uscc, 0), record.get("issued_at") or 0)
@@ -98,7 +100,7 @@ class RegistryHistory:
         entries.sort(key=lambda e: e[0])
         self._store(uscc, entries, start)
 
-    def remove(self, uscc: str, at_ms: int) -> dict | None:
+    def remove(self, uscc: str, at_ms: int) -> dict[str, Any] | None:
         """The enterprise leaves the coverage list from ``at_ms`` on (records that were to start later never
         do); months before stay as they were. Returns the record that was current, if any."""
         entries = self.entries.get(uscc)
@@ -112,7 +114,7 @@ class RegistryHistory:
             self._store(uscc, [*kept, (at_ms, None)], at_ms)
         return before
 
-    def _store(self, uscc: str, entries: list[tuple[int, dict | None]], at_ms: int) -> None:
+    def _store(self, uscc: str, entries: list[tuple[int, dict[str, Any] | None]], at_ms: int) -> None:
         self._newest_ms = max(self._newest_ms, at_ms)
         floor = self._newest_ms - self.horizon_ms
         first = 0
@@ -134,7 +136,7 @@ class RegistryHistory:
                    if province is None or record["region_code"][:2] == province[:2]
                    for m in record["meters"] if m["interval_s"] > 0)
 
-    def in_province(self, province: str, period: str) -> list[dict]:
+    def in_province(self, province: str, period: str) -> list[dict[str, Any]]:
         """The province's coverage list of the month: each enterprise with a record located in the province in
         force during the month, as its last such record."""
         start, end = month_start_ms(period), month_start_ms(next_period(period))

@@ -15,8 +15,9 @@ from __future__ import annotations
 import pickle
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ecmon import codec
 from ecmon.rejection import Rejection
@@ -24,14 +25,14 @@ from ecmon_worker import anomaly_events, early_warning, month_close, national_fe
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
-TableGet = Callable[[str], "dict | None"]
+TableGet = Callable[[str], "dict[str, Any] | None"]
 
 
-def aggregate_batch(rows: list[dict]) -> bytes:
+def aggregate_batch(rows: list[dict[str, Any]]) -> bytes:
     return codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000), "aggregates": rows})
 
 
-def _copy(value: dict | None) -> dict | None:
+def _copy(value: dict[str, Any] | None) -> dict[str, Any] | None:
     """A deep copy of a table value (plain dicts, lists, str and int: pickle is the fastest deep copy)."""
     return None if value is None else pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
 
@@ -42,6 +43,7 @@ def beyond_long(value: object, path: str = "") -> str | None:
         return None
     if isinstance(value, int):
         return None if LONG_MIN <= value <= LONG_MAX else f"{path or 'value'} = {value}"
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, (list, tuple)):
@@ -64,17 +66,17 @@ def _out_of_range(what: str, found: str) -> Rejection:
 class Step:
     """What one message does: table values to store (key -> value), and messages to send, already encoded."""
 
-    store: dict[str, dict] = field(default_factory=dict)
+    store: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: (channel: "aggregates", "monthly_reports", "province_totals", "anomalies" or "feedback", key, value)
     out: list[tuple[str, bytes, bytes]] = field(default_factory=list)
     #: aggregate rows sent, by level (the worker's metric)
-    emitted: Counter = field(default_factory=Counter)
+    emitted: Counter[str] = field(default_factory=Counter)
     #: (province, period, completeness ratio) of the monthly reports sent
     completeness: list[tuple[str, str, float]] = field(default_factory=list)
     #: (province, level) of the newest month's early warning, when it was evaluated
     warning: tuple[str, int] | None = None
 
-    def send_aggregates(self, key: bytes, rows: list[dict]) -> Rejection | None:
+    def send_aggregates(self, key: bytes, rows: list[dict[str, Any]]) -> Rejection | None:
         if not rows:
             return None
         found = beyond_long(rows)
@@ -85,18 +87,18 @@ class Step:
         return None
 
 
-def region_step(get: TableGet, province: str, message: dict, registry: object, *, grace_ms: int,
+def region_step(get: TableGet, province: str, message: dict[str, Any], registry: object, *, grace_ms: int,
                 revision_window_ms: int, event_key: bytes) -> Step | Rejection:
     """One EnterpriseTotals message of ``province``: the province's state is one table value per month
     ("<province>|<YYYY-MM>") plus a small province-wide value ("<province>")."""
     step = Step()
     meta = _copy(get(province)) or {}
-    by_period: dict[str, list[dict]] = {}
+    by_period: dict[str, list[dict[str, Any]]] = {}
     for row in message["totals"]:
         by_period.setdefault(row["period"], []).append(row)
-    months: dict[str, dict | None] = {}
+    months: dict[str, dict[str, Any] | None] = {}
 
-    def month_of(period: str) -> dict | None:
+    def month_of(period: str) -> dict[str, Any] | None:
         # Copied: the months this message writes. Every other month (month close reads the month before and
         # a year before, the early warning the months of the year) is only read, so it is not copied: a copy
         # of a province month costs milliseconds. tests/unit/test_rollup_steps.py checks nothing read changes.
@@ -104,7 +106,7 @@ def region_step(get: TableGet, province: str, message: dict, registry: object, *
             value = get(f"{province}|{period}")
             months[period] = _copy(value) if period in by_period else value
         return months[period]
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for period, period_rows in sorted(by_period.items()):
         part = {**message, "totals": period_rows}
         month = month_of(period) or regional_rollup.new_state()
@@ -115,9 +117,9 @@ def region_step(get: TableGet, province: str, message: dict, registry: object, *
     for period in sorted(by_period):
         found = early_warning.outlooks(month_of, province, period, registry)  # type: ignore[arg-type]
         for event in early_warning.level_changes(meta, province, found):
-            problem = beyond_long(event)
-            if problem is not None:
-                return _out_of_range("an early-warning event", problem)
+            too_long = beyond_long(event)
+            if too_long is not None:
+                return _out_of_range("an early-warning event", too_long)
             step.out.append(("anomalies", province.encode(), anomaly_events.encode(event)))
         month_outlooks = [o for o in found if len(o.period) == 7]
         if month_outlooks and period >= meta.setdefault("warn_latest", ""):  # the gauge shows the newest month
@@ -126,9 +128,9 @@ def region_step(get: TableGet, province: str, message: dict, registry: object, *
     for report in month_close.close_months(meta, month_of, province, set(by_period), registry,  # type: ignore[arg-type]
                                            grace_ms, revision_window_ms=revision_window_ms,
                                            sender=(message["uscc"], message.get("watermark", 0))):
-        problem = beyond_long(report)
-        if problem is not None:
-            return _out_of_range(f"the monthly report {province} {report['period']}", problem)
+        too_long = beyond_long(report)
+        if too_long is not None:
+            return _out_of_range(f"the monthly report {province} {report['period']}", too_long)
         encoded = codec.encode("monthly_report", report)
         step.out.append(("monthly_reports", f"{province}/{report['period']}".encode(), encoded))
         step.out.append(("province_totals", national_rollup.NATIONAL_KEY.encode(), encoded))
@@ -145,7 +147,7 @@ def region_step(get: TableGet, province: str, message: dict, registry: object, *
     return step
 
 
-def nation_step(get: TableGet, key: str, kind: str, message: dict, event_key: bytes) -> Step | Rejection:
+def nation_step(get: TableGet, key: str, kind: str, message: dict[str, Any], event_key: bytes) -> Step | Rejection:
     """One message of the province totals topic: a monthly report (national feedback) or a batch of
     province aggregates (national totals). One table value per month ("CN|<YYYY-MM>")."""
     step = Step()
@@ -154,17 +156,17 @@ def nation_step(get: TableGet, key: str, kind: str, message: dict, event_key: by
         state = _copy(get(state_key)) or national_rollup.new_state()
         if national_feedback.note_report(state, message):
             for answer in national_feedback.feedback(state, message["period"]):
-                problem = beyond_long(answer)
-                if problem is not None:
-                    return _out_of_range(f"the national feedback {answer['province']} {answer['period']}", problem)
+                too_long = beyond_long(answer)
+                if too_long is not None:
+                    return _out_of_range(f"the national feedback {answer['province']} {answer['period']}", too_long)
                 step.out.append(("feedback", f"{answer['province']}/{answer['period']}".encode(),
                                  codec.encode("national_feedback", answer)))
             step.store[state_key] = state
         return step
-    by_period: dict[str, list[dict]] = {}
+    by_period: dict[str, list[dict[str, Any]]] = {}
     for row in message["aggregates"]:
         by_period.setdefault(row["period"], []).append(row)
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for period, period_rows in by_period.items():
         state = _copy(get(f"{key}|{period}")) or national_rollup.new_state()
         keys = national_rollup.apply_province_rows(state, period_rows)

@@ -6,8 +6,10 @@ to moves by exactly (new - old). Replays, duplicates and reordering therefore ch
 
 from __future__ import annotations
 
+from typing import Any
 
-def replace_if_newer(members: dict, member_key: str, row: dict) -> list[int] | None:
+
+def replace_if_newer(members: dict[str, Any], member_key: str, row: dict[str, Any]) -> list[int] | None:
     """Store ``row`` if it is newer; returns the change of [physical_milli, coal_mgce, readings], or None."""
     old = members.get(member_key)
     if old is not None and old[3] >= row["version"]:
@@ -17,13 +19,13 @@ def replace_if_newer(members: dict, member_key: str, row: dict) -> list[int] | N
     return [new[i] - (old[i] if old else 0) for i in range(3)]
 
 
-def add(totals: dict, key: str, delta: list[int]) -> None:
+def add(totals: dict[str, Any], key: str, delta: list[int]) -> None:
     total = totals.setdefault(key, [0, 0, 0])
     for i in range(3):
         total[i] += delta[i]
 
 
-def keys_to_emit(state: dict, changed: set[str], mentioned: set[str]) -> list[str]:
+def keys_to_emit(state: dict[str, Any], changed: set[str], mentioned: set[str]) -> list[str]:
     """Changed keys get the next state version; with nothing changed, re-emit what the input mentioned,
     in case an earlier emission was lost in a crash."""
     if changed:

@@ -65,18 +65,20 @@ def read_topic(connection: Connection, topic: str, on_message: Callable[[bytes |
         deadline = time.monotonic() + timeout
         while open_parts:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic}: partitions {sorted(open_parts)} not read to the end in {timeout:.0f}s")
+                raise TimeoutError(f"reading {topic}: partitions {sorted(open_parts)} not read to the end "
+                                   f"in {timeout:.0f}s")
             for msg in consumer.consume(num_messages=1000, timeout=1.0):
                 if msg.error():
                     continue
-                p = msg.partition()
-                if p not in open_parts or msg.offset() >= ends[p]:
+                p, offset = msg.partition(), msg.offset()
+                assert p is not None and offset is not None  # set on every record without error
+                if p not in open_parts or offset >= ends[p]:
                     continue
                 if not messages:
                     started = time.perf_counter()
                 on_message(msg.key(), msg.value())
                 messages += 1
-                if msg.offset() + 1 >= ends[p]:
+                if offset + 1 >= ends[p]:
                     open_parts.discard(p)
         return TopicRead(messages, time.perf_counter() - started if messages else 0.0)
     finally:

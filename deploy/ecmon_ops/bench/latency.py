@@ -72,7 +72,8 @@ def measure_latency(settings: Settings, run: FleetRun, rate: float, duration_s: 
     producer = BatchProducer(client_config(settings, "gateway"), client_id="ecmon-bench-latency")
     publish_registry(registry_producer(settings), fleet, source.start_ms, source.interval_s, settings.state_dir)
     matcher, lock = LatencyMatcher(), threading.Lock()
-    stop, query_times = threading.Event(), []
+    stop = threading.Event()
+    query_times: list[float] = []
     poller = threading.Thread(target=_poll, args=(settings, matcher, lock, [e.uscc for e in fleet], poll_s, stop,
                                                   query_times), daemon=True)
     poller.start()

@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from ecmon import PROJECT_ROOT, codec, topics
@@ -126,7 +126,7 @@ def _caught_up(probe: OffsetProbe, topic: str) -> bool:
     return all(committed.get(p, 0) >= end for p, end in ends.items())
 
 
-def _count_readings(state: dict) -> Callable[[bytes | None, bytes], None]:
+def _count_readings(state: dict) -> Callable[[bytes | None, bytes | None], None]:
     def count(_key, value) -> None:
         _, batch = codec.decode(value, expected="reading_batch")
         state["readings"] += len(batch["readings"])
@@ -256,7 +256,8 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         rows = {"rows": 0}
         read_topic(client_config(settings, "admin"), topics.AGGREGATES.name,
                    lambda _k, v: rows.__setitem__("rows", rows["rows"] + len(codec.decode(v)[1]["aggregates"])))
-        result["sink"] = {"rows": rows["rows"], "seconds": done - started, "rows_per_s": rate(rows["rows"], done - started),
+        result["sink"] = {"rows": rows["rows"], "seconds": done - started,
+                          "rows_per_s": rate(rows["rows"], done - started),
                           "readings_per_s": rate(gw.readings, done - started)}
         say(f"  {rows['rows']:,} aggregate rows in {done - started:.1f} s = {result['sink']['rows_per_s']:,.0f} rows/s")
 
@@ -265,7 +266,8 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         spy_out = cfg.out_dir / f"{datetime.now():%Y%m%dT%H%M%S}-worker-py-spy.txt"
         if cfg.profile_seconds:
             cfg.out_dir.mkdir(parents=True, exist_ok=True)
-            spy = profile.start(app_process(settings, "worker").pid(), spy_out, cfg.profile_seconds)
+            worker_pid = app_process(settings, "worker").pid()  # None only if worker-1 has died: no profile
+            spy = profile.start(worker_pid, spy_out, cfg.profile_seconds) if worker_pid is not None else None
         started = time.monotonic()
         gw2 = run_bench(settings, cfg.enterprises, cfg.months, seed=E2E_SEED, ledger=ledger)
         sent = ledger.by_province_month()
@@ -342,7 +344,7 @@ def report_table(result: dict) -> Table:
     table = Table(title=f"ecmon bench: {result['load']['readings']:,} readings, {result['machine']['nproc']} cores, "
                         f"{result['machine']['cpu_model']}")
     for col, justify in (("stage", "left"), ("figure", "right"), ("vs baseline", "right"), ("note", "left")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=cast(JustifyMethod, justify))
 
     def row(stage: str, per_s: float, how: str, unit: str = "readings/s") -> None:
         table.add_row(stage, f"{per_s:,.0f} {unit}", f"{per_s / base:.1%}", how)
@@ -357,7 +359,10 @@ def report_table(result: dict) -> Table:
     e = result["e2e"]
     row("end to end", e["readings_per_s"], f"{e['seconds']:.1f} s, 2nd fleet")
     lat = result["latency"]
-    fmt = (lambda v: "-" if v is None else f"{v:.2f} s")
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f} s"
+
     table.add_section()
     table.add_row("latency p50 / p99", f"{fmt(lat['p50_s'])} / {fmt(lat['p99_s'])}", "",
                   f"{lat['achieved_per_s']:,.0f}/s, {lat['visible']:,}/{lat['batches']:,} seen")

@@ -3,6 +3,7 @@ ClickHouse stopped for a minute. Each returns a line saying exactly what it did,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -23,10 +24,8 @@ KINDS = ("gateway", "worker", "sink", "broker", "clickhouse")
 
 def _reap(pid: int) -> None:
     """The worker and sink are our children (ManagedProcess.start): collect them, or they stay zombies."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
 
 
 def kill_app(settings: Settings, role: str) -> str:

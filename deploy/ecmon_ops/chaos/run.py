@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from ecmon import PROJECT_ROOT
@@ -110,7 +111,7 @@ def results_table(result: dict) -> Table:
     for col, justify in (("#", "right"), ("fault", "left"), ("province month", "left"), ("readings", "right"),
                          ("at", "right"), ("what happened", "left"), ("gateway ledger.json", "left"),
                          ("outcome", "left"), ("catch-up", "right"), ("trial", "right")):
-        table.add_column(col, justify=justify, overflow="fold")
+        table.add_column(col, justify=cast(JustifyMethod, justify), overflow="fold")
     for t in result["trials"]:
         spec = t["spec"]
         outcome = "[green]exact[/]" if t["exact"] else f"[bold red]{t['outcome']}[/]"

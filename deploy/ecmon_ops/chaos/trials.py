@@ -48,7 +48,8 @@ class TrialSpec:
 class SuiteShape:
     enterprises: int = 8
     send_s: float = 12.0  # the fleet's month is paced over this many seconds of wall time
-    catch_up_s: float = 300.0  # after the fleet is sent and the fault is over; a worker restart took up to 162 s under load
+    # after the fleet is sent and the fault is over; a worker restart took up to 162 s under load
+    catch_up_s: float = 300.0
     broker_down_s: tuple[float, float] = (10.0, 20.0)
     clickhouse_down_s: float = 60.0
     faults: str = "duplicate,corrupt"  # gateway faults on top: resends and garbage must stay harmless
@@ -255,7 +256,8 @@ class Suite:
             if spool.depth:
                 return f"{spool.depth} batch(es) left in the spool"
             total = -(-((run.end_ms - run.start_ms) // (run.interval_s * 1000)) // run.intervals_per_batch)
-            short = [e.gateway_id for e in run.fleet() if spool.position(e.gateway_id, run.source_key).position != total]
+            short = [e.gateway_id for e in run.fleet()
+                     if spool.position(e.gateway_id, run.source_key).position != total]
             return f"gateways not at the end of their source: {short}" if short else ""
         finally:
             spool.close()

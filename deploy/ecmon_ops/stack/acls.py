@@ -18,6 +18,7 @@ from confluent_kafka.admin import (
     ResourceType,
     ScramCredentialInfo,
     ScramMechanism,
+    UserScramCredentialAlteration,
     UserScramCredentialUpsertion,
 )
 
@@ -46,9 +47,10 @@ def apply(settings: Settings) -> dict[str, int]:
     Returns the number of ACLs created and deleted."""
     admin = AdminClient({**client_config(settings, "admin"), "log_level": 3})
     roles = principals(settings.worker_app_id, settings.sink_group)
-    upserts = []
+    upserts: list[UserScramCredentialAlteration] = []
     for role, principal in roles.items():
         creds = credentials(settings, role)
+        assert creds is not None  # authenticated Kafka (setup refuses insecure mode): every role has a user
         if creds.username != principal.username:
             raise ServiceError(f"the secrets file names user {creds.username!r} for role {role}, "
                                f"ecmon/principals.py declares {principal.username!r}")
@@ -64,7 +66,8 @@ def apply(settings: Settings) -> dict[str, int]:
     wanted = {_key(b): b for p in roles.values() for b in bindings(p)}
     ours = {p.principal for p in roles.values()}
     existing = admin.describe_acls(AclBindingFilter(
-        ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY, AclPermissionType.ANY,
+        # None matches any value (the library's documentation); its annotations say str.
+        ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY, AclPermissionType.ANY,  # type: ignore[arg-type]
     )).result(timeout=30)
     have = {_key(b) for b in existing}
     stale = [b for b in existing if b.principal in ours and _key(b) not in wanted]

@@ -47,7 +47,8 @@ def wait_until_scraped(settings: Settings, role: str, pid: int, timeout: float =
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            result = httpx.get(url, params={"query": query}, auth=web_auth(settings), timeout=5).json()["data"]["result"]
+            response = httpx.get(url, params={"query": query}, auth=web_auth(settings), timeout=5)
+            result = response.json()["data"]["result"]
         except httpx.HTTPError:
             result = []
         if result and float(result[0]["value"][1]) >= 2:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 from ecmon import topics
 from ecmon.kafka_clients import KafkaCredentialsMissing, client_config
@@ -51,7 +52,7 @@ def wait_for_brokers(settings: Settings, timeout: float = 300.0) -> None:
                        f"{settings.brokers} broker(s) within {timeout:.0f}s ({seen} seen)")
 
 
-def setup(settings: Settings) -> dict[str, object]:
+def setup(settings: Settings) -> dict[str, Any]:
     if not settings.kafka_authenticated:
         raise ServiceError("ECMON_KAFKA_SECURITY=insecure-plaintext: nothing to secure; run with scram")
     if settings.kafka_username:
@@ -65,8 +66,8 @@ def setup(settings: Settings) -> dict[str, object]:
 
 def main(argv: list[str]) -> int:
     if argv:
-        print("usage: python -m ecmon_ops.stack.kafka_setup  (settings from ECMON_* variables; see the module docstring)",
-              file=sys.stderr)
+        print("usage: python -m ecmon_ops.stack.kafka_setup  "
+              "(settings from ECMON_* variables; see the module docstring)", file=sys.stderr)
         return 2
     settings = load_settings()
     try:

@@ -225,6 +225,7 @@ class KafkaBroker(Service):
         # the controller listener uses SASL/PLAIN with the brokers' one static user, because a controller
         # must authenticate its peers before it has read the metadata that holds the SCRAM users (KAFKA-15513).
         broker = credentials(s, "broker")
+        assert broker is not None  # scram modes: the brokers' own user
         scram = f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{broker.username}" ' \
                 f'password="{broker.password}";'
         plain = f'org.apache.kafka.common.security.plain.PlainLoginModule required username="{broker.username}" ' \
@@ -269,6 +270,7 @@ class KafkaBroker(Service):
         out = []
         for role in ("broker", "admin"):
             creds = credentials(self.settings, role)
+            assert creds is not None  # authenticated Kafka (checked above): every role has a user
             out += ["--add-scram", f"{MECHANISM}=[name={creds.username},password={creds.password}]"]
         return out
 

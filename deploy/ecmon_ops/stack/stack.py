@@ -90,7 +90,8 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
     for service in services:
         on_progress(f"waiting for {service.name} on port {service.port}")
         proc = service.process
-        ok = wait_until(lambda: service.healthy() or proc.exited_early(), service.start_timeout)
+        # wait_until calls it before the loop moves on, so the loop variables are the ones meant
+        ok = wait_until(lambda: service.healthy() or proc.exited_early(), service.start_timeout)  # noqa: B023
         if proc.exited_early():
             raise ServiceError(
                 f"{service.name} exited during start-up. Log: {service.log_path}\n{proc.log_tail()}"
