@@ -19,13 +19,14 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_fuzz_input import mutated as mutations
 
 from ecmon import codec, topics
 from ecmon_sink.rows import COLUMNS, PAYLOAD_LIMIT, TOPIC_RECORDS, Rows
 from ecmon_worker import admission
 from ecmon_worker.dead_letters import REASONS
 from ecmon_worker.production_intake import RejectedProduction, check_production
+
+from .test_fuzz_input import mutated as mutations
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 USCC = "91350100M000100Y43"  # valid (ecmon.uscc), registered in Fujian
