@@ -36,7 +36,8 @@ PORTS = dict(kafka_port=24092, clickhouse_port=24000, clickhouse_http_port=24123
              alertmanager_port=24190, metrics_port_base=24200)
 USERS = {"sink": "ecmon_sink", "national": "analyst_national", "370000": "analyst_370000", "210000": "analyst_210000"}
 OPS = ["clickhouse", "alertmanager", "prometheus"]
-AGG_COLUMNS = "(level, entity, province, industry_code, energy_type, period, unit, physical_milli, coal_mgce, readings, version)"
+AGG_COLUMNS = ("(level, entity, province, industry_code, energy_type, period, unit, physical_milli, coal_mgce, "
+               "readings, version)")
 ACCESS_DENIED, READONLY, DDL_PROHIBITED = 291, 164, 392
 
 
