@@ -276,7 +276,7 @@ def test_analysts_cannot_stop_or_look_back_at_other_analysts_queries(data):
 
 
 def test_an_analyst_over_the_quota_is_refused_with_a_clear_message(data):
-    """Every analyst has the quota `analyst` (deploy/clickhouse/users.xml; tests/unit/test_deploy_consistency.py
+    """Every analyst has the quota `analyst` (deploy/clickhouse/users.xml; tests/unit/ecmon_ops/test_deploy_files.py
     checks that); here a test analyst with the analyst profile and a quota of 3 queries an hour."""
     extra = data.state_dir / "clickhouse" / "users.d" / "zz-quota-test.xml"
     password = secrets.token_urlsafe(16)
