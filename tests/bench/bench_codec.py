@@ -9,8 +9,8 @@ The batch is realistic: 4 meters of one enterprise over 6 hours of 15-minute int
 
 * ``ecmon.codec.decode``: header check, fingerprint lookup in the catalog, fastavro read, the
   check that the body ends at the end of the message;
-* ``fastavro.schemaless_reader`` ("fastavro" in the table), the baseline, on the same body (the message minus its 10-byte
-  header) with the writer schema parsed once beforehand, with logical types stripped (what the
+* ``fastavro.schemaless_reader`` ("fastavro" in the table), the baseline, on the same body (the message minus its
+  10-byte header) with the writer schema parsed once beforehand, with logical types stripped (what the
   codec reads with, so the comparison is fair) and with logical types kept (what a naive
   consumer would do: a datetime per timestamp, a UUID per batch id);
 * for information, ``decode`` plus the signature check the worker does per batch (Ed25519, with a

@@ -36,7 +36,8 @@ PORTS = dict(kafka_port=24092, clickhouse_port=24000, clickhouse_http_port=24123
              alertmanager_port=24190, metrics_port_base=24200)
 USERS = {"sink": "ecmon_sink", "national": "analyst_national", "370000": "analyst_370000", "210000": "analyst_210000"}
 OPS = ["clickhouse", "alertmanager", "prometheus"]
-AGG_COLUMNS = "(level, entity, province, industry_code, energy_type, period, unit, physical_milli, coal_mgce, readings, version)"
+AGG_COLUMNS = ("(level, entity, province, industry_code, energy_type, period, unit, physical_milli, coal_mgce, "
+               "readings, version)")
 ACCESS_DENIED, READONLY, DDL_PROHIBITED = 291, 164, 392
 
 
@@ -275,7 +276,7 @@ def test_analysts_cannot_stop_or_look_back_at_other_analysts_queries(data):
 
 
 def test_an_analyst_over_the_quota_is_refused_with_a_clear_message(data):
-    """Every analyst has the quota `analyst` (deploy/clickhouse/users.xml; tests/unit/test_deploy_consistency.py
+    """Every analyst has the quota `analyst` (deploy/clickhouse/users.xml; tests/unit/ecmon_ops/test_deploy_files.py
     checks that); here a test analyst with the analyst profile and a quota of 3 queries an hour."""
     extra = data.state_dir / "clickhouse" / "users.d" / "zz-quota-test.xml"
     password = secrets.token_urlsafe(16)

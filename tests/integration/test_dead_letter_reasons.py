@@ -7,8 +7,8 @@ each crafted message is there once, with its reason, a detail, its topic and its
 nothing else is. The good data of the same run, including the good readings that travel inside the
 crafted batches and the consumption a meter reset still counts, reconciles exactly.
 
-The pure rules behind each reason are unit-tested in tests/unit/test_stream_enterprise.py and
-tests/unit/test_production_intake.py; this file proves the worker, the dead-letter topic and the sink
+The pure rules behind each reason are unit-tested in tests/unit/ecmon_worker/test_enterprise_rollup.py and
+tests/unit/ecmon_worker/test_production_intake.py; this file proves the worker, the dead-letter topic and the sink
 carry every one of them to the table an operator reads.
 """
 
@@ -64,7 +64,7 @@ NOT_ON_THE_WIRE = {
     # gateway input can cause (every accepted message has passed the worker's validation).
     "unconvertible",
     # An unexpected exception while processing one message: a platform defect, set aside instead of stopping
-    # the agent or the sink; no known message causes it (tests/unit/test_no_poison.py fuzzes for one).
+    # the agent or the sink; no known message causes it (tests/unit/ecmon_worker/test_no_poison.py fuzzes for one).
     "internal_error",
 }
 

@@ -93,7 +93,8 @@ def test_prometheus_scrapes_the_worker_and_the_sink(pipeline):
 
 
 def test_a_restarted_worker_recovers_its_state_from_the_changelogs(pipeline):
-    """Catches the Faust recovery race that dropped part of the backlog (docs/streams.md, streams/ecmon_worker/faust_fixes.py)."""
+    """Catches the Faust recovery race that dropped part of the backlog (docs/streams.md,
+    streams/ecmon_worker/faust_fixes.py)."""
     from ecmon_ops.stack.apps import app_process
 
     worker = app_process(pipeline, "worker")

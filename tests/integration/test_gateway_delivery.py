@@ -151,7 +151,8 @@ def test_kill_9_during_sending_resumes_from_the_spool(kafka, tmp_path):
     # Slow enough that the kill lands mid-run: a month in ~20 s.
     proc = subprocess.Popen(_gateway_cmd(state, "--speed", str(31 * 86400 / 20)), env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    spool = spool_path(kafka.model_copy(update={"kafka_secrets_file": kafka.kafka_secrets_path, "state_dir": state}), "fleet")
+    spool = spool_path(kafka.model_copy(update={"kafka_secrets_file": kafka.kafka_secrets_path, "state_dir": state}),
+                       "fleet")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (spool.exists() and _last_sequences(spool) > 300):
         time.sleep(0.2)

@@ -18,7 +18,7 @@ under the broker's 1 MiB limit, each written by the role allowed to write that t
 ``dead_letters`` with its reason (a tombstone on the targets topic is the operator's withdrawal and applied).
 
 tests/integration/test_dead_letter_reasons.py proves each reason once with a crafted message; this file
-throws volume and nastiness at the same path. The pure rules are fuzzed in tests/unit/test_fuzz_input.py.
+throws volume and nastiness at the same path. The pure rules are fuzzed in tests/unit/ecmon_worker/test_fuzz_input.py.
 """
 
 from __future__ import annotations

@@ -167,7 +167,8 @@ def test_denials_are_logged_by_the_broker(secure):
 
 
 def test_full_pipeline_reconciles_exactly_under_least_privilege(secure, pipeline):
-    run = FleetRun(enterprises=6, start="2026-09", months=1, intervals_per_batch=96, seed=16, faults="corrupt,duplicate")
+    run = FleetRun(enterprises=6, start="2026-09", months=1, intervals_per_batch=96, seed=16,
+                   faults="corrupt,duplicate")
     pipeline_reconciles_without_denials(secure, run)
 
 

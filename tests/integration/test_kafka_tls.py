@@ -55,10 +55,12 @@ def test_key_material_is_private(tls):
 def test_listeners_speak_tls_with_a_certificate_from_the_local_ca(tls, port_of):
     port = tls.kafka_port + (1 if port_of == "controller" else 0)
     context = ssl.create_default_context(cafile=str(tls.kafka_ca_path))  # verifies chain and host name
-    with socket.create_connection((tls.host, port), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname=tls.host) as conn:
-            assert conn.version() in ("TLSv1.3", "TLSv1.2")
-            assert conn.getpeercert()["subject"] == ((("commonName", "localhost"),),)
+    with (
+        socket.create_connection((tls.host, port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=tls.host) as conn,
+    ):
+        assert conn.version() in ("TLSv1.3", "TLSv1.2")
+        assert conn.getpeercert()["subject"] == ((("commonName", "localhost"),),)
 
 
 def test_client_that_does_not_trust_the_ca_fails_the_handshake(tls):
@@ -89,5 +91,6 @@ def test_client_and_faust_configs_use_sasl_ssl(tls):
 
 
 def test_full_pipeline_reconciles_exactly_over_tls(tls):
-    run = FleetRun(enterprises=4, start="2026-09", months=1, intervals_per_batch=96, seed=15, faults="corrupt,duplicate")
+    run = FleetRun(enterprises=4, start="2026-09", months=1, intervals_per_batch=96, seed=15,
+                   faults="corrupt,duplicate")
     pipeline_reconciles_without_denials(tls, run)

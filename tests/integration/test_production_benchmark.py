@@ -130,5 +130,6 @@ def test_the_local_sink_writes_as_its_own_clickhouse_user(own_pipeline):
 
     pid = app_process(own_pipeline, "sink").pid()
     assert pid is not None
-    environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    with open(f"/proc/{pid}/environ", "rb") as file:
+        environ = file.read().split(b"\0")
     assert b"ECMON_CLICKHOUSE_USER=ecmon_sink" in environ

@@ -49,7 +49,8 @@ def test_amtool_check_config():
         (["alertname=SinkDown", "severity=critical"], "national-oncall"),
         # provincial alerts go to the province; critical ones also page nationally
         (["alertname=EnterpriseSilent", "province=210000", "severity=warning"], "province-210000-liaoning"),
-        (["alertname=RegionalEarlyWarning", "province=370000", "severity=critical"], "province-370000-shandong,national-oncall"),
+        (["alertname=RegionalEarlyWarning", "province=370000", "severity=critical"],
+         "province-370000-shandong,national-oncall"),
         (["alertname=ProvinceCompletenessLow", "province=440000", "severity=warning"], "provincial-operations"),
     ],
 )

@@ -61,7 +61,8 @@ def test_the_same_reading_counts_once_and_a_correction_replaces_in_aggregates_an
                 "value_milli": value, "kind": "INTERVAL", "quality": "GOOD", "replaces_value_milli": replaces}
 
     def send(gateway: str, sequence: int, readings: list[dict]) -> None:
-        producer.send(topics.READINGS.name, ent.uscc.encode(), signed_batch(ent, gateway, sequence, readings, settings.state_dir))
+        producer.send(topics.READINGS.name, ent.uscc.encode(),
+                      signed_batch(ent, gateway, sequence, readings, settings.state_dir))
         producer.flush()
         assert not producer.failures, producer.failures
 

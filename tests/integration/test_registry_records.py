@@ -1,5 +1,6 @@
 """Registry records through the real stack (issue 15, finding 5): bad records are dead letters and change
-nothing (neither in the worker nor in the sink's ``enterprises`` table), a tombstone stops nothing, and a mid-year re-registration leaves a closed month as it was.
+nothing (neither in the worker nor in the sink's ``enterprises`` table), a tombstone stops nothing, and a mid-year
+re-registration leaves a closed month as it was.
 
 A province no other test uses and enterprises of a seed of their own per run (so the test can run again
 on the same stack). G sends February and March 2026 (February closes: the province's event time passes its end plus
@@ -64,7 +65,7 @@ def test_bad_registry_records_are_dead_letters_and_history_keeps_closed_months(s
     ledger = Ledger(electricity_method=settings.electricity_method)
     run_fleet(settings, first, ledger, show_progress=False)
     sent: dict[str, int] = {}
-    for (_p, uscc, _e, _u, period), (_x, mgce, _n) in ledger.totals.items():
+    for (_p, _uscc, _e, _u, period), (_x, mgce, _n) in ledger.totals.items():
         sent[period] = sent.get(period, 0) + mgce
     assert wait_until(lambda: _report_row(client, db, g.uscc, "2026-02") is not None, 180, 1.0), \
         "February 2026 was not closed"

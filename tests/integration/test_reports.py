@@ -28,7 +28,8 @@ pytestmark = pytest.mark.integration
 PORTS = dict(kafka_port=24092, clickhouse_port=24000, clickhouse_http_port=24123, prometheus_port=24090,
              alertmanager_port=24190, metrics_port_base=24200)
 ANALYST = ("analyst_370000", None)  # the password: the stack's secrets file (ecmon/clickhouse_auth.py)
-AGG = "(level, entity, province, industry_code, energy_type, period, unit, physical_milli, coal_mgce, readings, version)"
+AGG = ("(level, entity, province, industry_code, energy_type, period, unit, physical_milli, coal_mgce, readings, "
+       "version)")
 ENT = ("(uscc, name, region_code, province, prefecture, industry_code, tier, meter_ids, meter_energy_types, "
        "meter_units, meter_interval_s, valid_from, version)")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

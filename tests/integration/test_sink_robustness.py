@@ -93,7 +93,8 @@ class Feed:
 
     def register(self) -> None:
         authority = signing.registry_authority(self.settings.state_dir)
-        public_key = {"key_id": "k1", "algorithm": "ed25519", "public_key": signing.public_key_raw(signing.generate_private_key()),
+        public_key = {"key_id": "k1", "algorithm": "ed25519",
+                      "public_key": signing.public_key_raw(signing.generate_private_key()),
                       "valid_from": 1_780_000_000_000, "valid_until": None, "revoked_at": None}
         for province in PROVINCES:
             for i in range(3):
@@ -185,7 +186,8 @@ def test_sink_survives_a_clickhouse_outage_and_a_kill_9_exactly(live):
                               f"argMax(coal_mgce, version) FROM {db}.aggregates_monthly GROUP BY level, entity)")
         assert keys[0][0] == keys[0][1]
     assert client.execute("SELECT DISTINCT province FROM ecmon_210000.aggregates_monthly") == [("210000",)]
-    assert client.execute("SELECT uniqExact(source_topic, source_partition, source_offset) FROM ecmon.dead_letters") == [(1,)]
+    assert client.execute(
+        "SELECT uniqExact(source_topic, source_partition, source_offset) FROM ecmon.dead_letters") == [(1,)]
 
     port = next(iter(p for p in range(live.metrics_port_base + 20, live.metrics_port_base + 30)
                      if _metrics(p)), None)

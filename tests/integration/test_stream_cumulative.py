@@ -43,9 +43,9 @@ def test_a_cumulative_fleet_with_counter_faults_reconciles_exactly(own_pipeline)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and national != sent:
         rows = client.execute(
-            f"SELECT toString(period), argMax(coal_mgce, version), argMax(readings, version) FROM {db}.aggregates_monthly "
-            f"WHERE level = 'NATIONAL' AND industry_code = '*' GROUP BY level, entity, industry_code, energy_type, unit, "
-            f"period")
+            f"SELECT toString(period), argMax(coal_mgce, version), argMax(readings, version) "
+            f"FROM {db}.aggregates_monthly WHERE level = 'NATIONAL' AND industry_code = '*' "
+            f"GROUP BY level, entity, industry_code, energy_type, unit, period")
         national = {}
         for period, mgce, n in rows:
             period = period[:7]

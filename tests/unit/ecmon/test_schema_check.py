@@ -165,7 +165,8 @@ def test_records_nested_in_unions_and_maps_are_checked():
     new["fields"][0]["type"]["values"][1]["fields"].append({"name": "b", "type": "string"})
     problems = schema_check.resolution_problems(new, old)
     assert problems == [
-        "Outer.m{}.b: the reader expects field 'b' that the writer does not write, and the reader's field has no default"
+        "Outer.m{}.b: the reader expects field 'b' that the writer does not write, "
+        "and the reader's field has no default"
     ]
     assert schema_check.round_trip_problems(old, new)
     assert schema_check.resolution_problems(old, new) == []

@@ -4,6 +4,9 @@ tombstones, and the expected intervals month close and the early warning take fr
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from ecmon import codec, signing
 from ecmon.months import month_start_ms
@@ -244,10 +247,6 @@ def test_history_is_bounded_by_count_and_horizon():
     h.remove(A, OCT + 600 * DAY)  # a second removal changes nothing, and the history ends in the horizon
     assert A not in h.entries
 
-
-from hypothesis import HealthCheck, given  # noqa: E402
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st  # noqa: E402
 
 _VALID = signed(record())
 

@@ -219,7 +219,8 @@ def test_compose_kafka_is_three_kraft_brokers_on_the_default_ports(compose):
 
 def test_compose_servers_publish_the_default_ports(compose):
     services = compose["services"]
-    assert _published(services["clickhouse"]) == {9000: _default("clickhouse_port"), 8123: _default("clickhouse_http_port")}
+    assert _published(services["clickhouse"]) == {9000: _default("clickhouse_port"),
+                                                  8123: _default("clickhouse_http_port")}
     assert _published(services["prometheus"]) == {9090: _default("prometheus_port")}
     assert _published(services["alertmanager"]) == {9093: _default("alertmanager_port")}
     for service in services.values():
@@ -259,7 +260,8 @@ def test_compose_prometheus_scrapes_every_role_with_the_rules(compose):
     volumes = compose["services"]["prometheus"]["volumes"]
     assert "../prometheus/rules:/etc/prometheus/rules:ro" in volumes
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
-    assert "../prometheus/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" in compose["services"]["alertmanager"]["volumes"]
+    alertmanager_volumes = compose["services"]["alertmanager"]["volumes"]
+    assert "../prometheus/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" in alertmanager_volumes
 
 
 # -- Kubernetes ----------------------------------------------------------------------------------------
@@ -315,7 +317,7 @@ def test_k8s_ecmon_settings_exist(k8s):
     known = _env_names()
     for config_map in _kind(k8s, "ConfigMap"):
         if config_map["metadata"]["name"] == "ecmon-env":
-            for key, value in config_map["data"].items():
+            for key in config_map["data"]:
                 assert key in known, f"ConfigMap ecmon-env: {key} is not a setting"
             assert config_map["data"]["ECMON_METRICS_PORT_BASE"] == str(_default("metrics_port_base"))
     for workload in _kind(k8s, "Deployment") + _kind(k8s, "Job"):
@@ -348,7 +350,8 @@ def _panels(dashboard: dict) -> list[dict]:
 
 
 def test_grafana_provisioning_matches_compose(compose):
-    datasources = yaml.safe_load((GRAFANA_DIR / "provisioning" / "datasources" / "ecmon.yml").read_text())["datasources"]
+    provisioning = GRAFANA_DIR / "provisioning"
+    datasources = yaml.safe_load((provisioning / "datasources" / "ecmon.yml").read_text())["datasources"]
     by_uid = {d["uid"]: d for d in datasources}
     assert by_uid["ecmon-prometheus"]["url"] == "http://prometheus:9090"
     clickhouse = by_uid["ecmon-clickhouse"]
@@ -379,12 +382,14 @@ def test_dashboards_use_declared_metrics_and_tables():
             if "rawSql" in target:
                 for table in re.findall(rf"\b{database}\.(\w+)", target["rawSql"]):
                     if table not in tables:
-                        problems.append(f"{name}: table {table} is created by no migration in sinks/ecmon_sink/migrations")
+                        problems.append(
+                            f"{name}: table {table} is created by no migration in sinks/ecmon_sink/migrations")
     assert not problems, "\n".join(problems)
 
 
 def test_operations_dashboard_covers_throughput_lag_dead_letters_and_alerts():
-    exprs = " ".join(t.get("expr", "") for p in _panels(_dashboards()["ecmon-operations.json"]) for t in p.get("targets", []))
+    panels = _panels(_dashboards()["ecmon-operations.json"])
+    exprs = " ".join(t.get("expr", "") for p in panels for t in p.get("targets", []))
     for needle in ("ecmon_worker_readings_total", "ecmon_sink_consumer_lag", "ecmon_dead_letters_total", "ALERTS"):
         assert needle in exprs
 
@@ -542,7 +547,8 @@ def test_compose_brokers_authenticate_and_authorise_as_the_local_stack(compose):
     for name, service in _brokers(compose).items():
         env = service["environment"]
         for prop, value in local.items():  # the same settings, except what names the listeners
-            if prop in named_per_listener or prop.endswith(".sasl.jaas.config") or prop.startswith("listener.name.sasl"):
+            if (prop in named_per_listener or prop.endswith(".sasl.jaas.config")
+                    or prop.startswith("listener.name.sasl")):
                 continue
             assert env.get(_kafka_env_key(prop)) == value, f"{name}: {prop} must be {value!r} as in the local stack"
         assert env["KAFKA_AUTHORIZER_CLASS_NAME"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"

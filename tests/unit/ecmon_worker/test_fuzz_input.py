@@ -318,13 +318,14 @@ def deliveries(draw) -> list[dict]:
     slots = [("E-01", T0 + i * MIN15) for i in (1, 2, 3)] + [("G-01", T0 + MIN15), ("E-01", T0 + MIN15 + 7)]
     values = st.sampled_from([0, 1, 1000, 1001, 123_456, er.VALUE_LIMIT // 2, er.VALUE_LIMIT])
     out = []
-    for n in range(draw(st.integers(1, 12))):
+    for _ in range(draw(st.integers(1, 12))):
         rs = []
         for _ in range(draw(st.integers(0, 4))):
             meter, ts = draw(st.sampled_from(slots))
             e, u = METERS[meter]
             rs.append({"meter_id": meter, "energy_type": e, "unit": u, "ts": ts, "value_milli": draw(values),
-                       "kind": "INTERVAL", "quality": "GOOD", "replaces_value_milli": draw(st.one_of(st.none(), values))})
+                       "kind": "INTERVAL", "quality": "GOOD",
+                       "replaces_value_milli": draw(st.one_of(st.none(), values))})
         out.append({"gateway_id": draw(st.sampled_from(["gw-1", "gw-2"])), "sequence": draw(st.integers(1, 30)),
                     "batch_id": BATCH_ID, "sent_at": T0 + 5 * 86_400_000, "readings": rs})
     return out
@@ -430,8 +431,8 @@ def encodable(rs: list[dict]) -> list[dict]:
 
 
 def verifies(raw: bytes, uscc: str = USCC) -> bool:
-    """The worker's check (streams/ecmon_worker/app.py): decodes, names a key of the enterprise's registry record, and the
-    Ed25519 signature verifies with it."""
+    """The worker's check (streams/ecmon_worker/app.py): decodes, names a key of the enterprise's registry record,
+    and the Ed25519 signature verifies with it."""
     try:
         _, batch = codec.decode(raw, expected="reading_batch")
     except codec.CodecError:

@@ -88,7 +88,7 @@ def test_k8s_pods_connect_as_their_own_user():
                                                                              "key": "password"}
     kafka = next(d for d in yaml.safe_load_all((PROJECT_ROOT / "deploy" / "k8s" / "kafka.yaml").read_text())
                  if d and d["kind"] == "Kafka")["spec"]["kafka"]
-    assert [l["authentication"]["type"] for l in kafka["listeners"]] == ["scram-sha-512"]
+    assert [listener["authentication"]["type"] for listener in kafka["listeners"]] == ["scram-sha-512"]
     assert kafka["authorization"]["type"] == "simple"
     assert kafka["config"]["allow.everyone.if.no.acl.found"] is False
 

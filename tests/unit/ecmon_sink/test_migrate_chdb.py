@@ -55,8 +55,10 @@ def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine)
          ['m1', 'm2'], ['electricity', 'coal'], ['kWh', 't'], [900, 900], '2026-01-01 00:00:00', 1)""")
     engine.query(f"""INSERT INTO {DB}.aggregates_monthly (level, entity, province, industry_code, energy_type, period,
         unit, physical_milli, coal_mgce, readings, version) VALUES
-        ('ENTERPRISE', '91370100MA0000001X', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 5000000000, 2900, 1),
-        ('ENTERPRISE', '91370100MA0000001X', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2),
+        ('ENTERPRISE', '91370100MA0000001X', '370000', '3110', 'electricity', '2026-10-01', 'kWh',
+         1000, 5000000000, 2900, 1),
+        ('ENTERPRISE', '91370100MA0000001X', '370000', '3110', 'electricity', '2026-10-01', 'kWh',
+         1000, 6000000000, 2976, 2),
         ('PROVINCE', '370000', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2),
         ('PROVINCE', '370000', '370000', '*', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2),
         ('PROVINCE', '370000', '370000', '*', 'electricity', '2025-10-01', 'kWh', 1000, 4000000000, 2976, 1)""")
@@ -70,7 +72,8 @@ def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine)
     params = analyst.parameters("2026-10")
     answers = {name: _rows(engine, _bind(analyst.sql(name, DB), params)) for name in analyst.QUERIES}
     assert answers["monthly"] == [["370000", "3110", "electricity", "kWh", "1000", "6000000000", "2976"]]
-    assert answers["trend"] == [["370000", "2025-10", "4000000000", "2976"], ["370000", "2026-10", "6000000000", "2976"]]
+    assert answers["trend"] == [["370000", "2025-10", "4000000000", "2976"],
+                                ["370000", "2026-10", "6000000000", "2976"]]
     assert answers["ranking"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "6000000000", "2976"]]
     assert answers["completeness"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "5952", "2976"]]
     assert answers["anomalies"] == []

@@ -6,7 +6,8 @@ mutations of them, and values beyond the contract's 1 MiB at:
 
 - ``ecmon.codec.decode`` (every consumer reads through it);
 - the worker's admission of reading batches, production output, enterprise totals and province totals
-  (``ecmon_worker.admission``, ``ecmon_worker.production_intake``), which the agents in streams/ecmon_worker/app.py call per event;
+  (``ecmon_worker.admission``, ``ecmon_worker.production_intake``), which the agents in
+  streams/ecmon_worker/app.py call per event;
 - the sink's conversion of every topic it reads (``ecmon_sink.rows.Rows.add_message``).
 
 The same inputs go through the real stack in tests/integration/test_hostile_input.py.
@@ -19,13 +20,14 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_fuzz_input import mutated as mutations
 
 from ecmon import codec, topics
 from ecmon_sink.rows import COLUMNS, PAYLOAD_LIMIT, TOPIC_RECORDS, Rows
 from ecmon_worker import admission
 from ecmon_worker.dead_letters import REASONS
 from ecmon_worker.production_intake import RejectedProduction, check_production
+
+from .test_fuzz_input import mutated as mutations
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 USCC = "91350100M000100Y43"  # valid (ecmon.uscc), registered in Fujian
@@ -129,7 +131,7 @@ def test_an_over_long_varint_is_undecodable():
 @given(keys, values)
 def test_reading_batch_admission_never_raises(key, value):
     outcome = admission.read_reading_batch(key, value)
-    assert isinstance(outcome, dict) or isinstance(outcome, admission.Rejection)
+    assert isinstance(outcome, dict | admission.Rejection)
     assert_rejection(outcome)
 
 
@@ -228,7 +230,8 @@ def test_the_sink_turns_anything_into_rows_or_one_dead_letter(topic, key, value)
     (topics.DEAD_LETTERS.name, b"k", None, "null_value"),
     (topics.REGISTRY.name, USCC.encode(), MESSAGES["aggregate_batch"], "unexpected_record_type"),
     (topics.AGGREGATES.name, b"k", MESSAGES["enterprise_record"], "unexpected_record_type"),
-    (topics.REGISTRY.name, b"91110000MA0000000X", MESSAGES["enterprise_record"], "invalid_registry_record"),  # as the worker
+    # as the worker
+    (topics.REGISTRY.name, b"91110000MA0000000X", MESSAGES["enterprise_record"], "invalid_registry_record"),
     (topics.NORMALISED_READINGS.name, USCC.encode(), b"\xc3\x01" + bytes(5 << 20), "message_too_large"),
 ])
 def test_the_sink_names_what_is_wrong(topic, key, value, reason):

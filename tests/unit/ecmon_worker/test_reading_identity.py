@@ -226,7 +226,7 @@ def test_state_bytes_per_meter_day_of_a_15_minute_meter():
     assert set(reasons(apply(state, batch(999, rs[:50]), identities=store))) == {"duplicate_reading"}
 
 
-def test_2000_meters_over_two_months_keep_every_table_value_under_100_kB():
+def test_2000_meters_over_two_months_keep_every_table_value_under_100_kilobytes():
     meters = {f"M-{i:04d}": ("electricity", "kWh") for i in range(2000)}
     intervals = {m: Q for m in meters}
     state = er.new_state()

@@ -202,7 +202,8 @@ def test_feedback_ranks_provinces_and_industries_and_lists_failing_enterprises()
     assert nf.note_report(state, report("210000", 1, 400, {"C31": 400}))
     answers = {a["province"]: a for a in nf.feedback(state, "2026-10")}
     sd = answers["370000"]
-    assert (sd["national_coal_mgce"], sd["share_bp"], sd["province_rank"], sd["provinces_reported"]) == (1000, 6000, 1, 2)
+    assert (sd["national_coal_mgce"], sd["share_bp"], sd["province_rank"], sd["provinces_reported"]) == (
+        1000, 6000, 1, 2)
     assert [(r["industry_code"], r["rank"], r["provinces"], r["share_bp"]) for r in sd["industry_rankings"]] == [
         ("C26", 1, 1, 10000), ("C31", 1, 2, 5556)]
     assert [f["uscc"] for f in sd["failing_enterprises"]] == ["X"]

@@ -25,7 +25,9 @@ from ecmon.energy import (
     unit_factor,
 )
 
-REQUIRED = ["electricity", "raw_coal", "washed_coal", "coke", "crude_oil", "fuel_oil", "gasoline", "kerosene", "diesel", "lpg", "refinery_gas", "natural_gas", "coke_oven_gas", "blast_furnace_gas", "converter_gas", "steam", "heat", "water", "softened_water", "compressed_air", "oxygen", "nitrogen"]
+REQUIRED = ["electricity", "raw_coal", "washed_coal", "coke", "crude_oil", "fuel_oil", "gasoline", "kerosene", "diesel",
+            "lpg", "refinery_gas", "natural_gas", "coke_oven_gas", "blast_furnace_gas", "converter_gas", "steam",
+            "heat", "water", "softened_water", "compressed_air", "oxygen", "nitrogen"]
 
 pairs = st.sampled_from([(t, u) for t in ENERGY_TYPES for u in accepted_units(t)])
 values = st.integers(-(10**15), 10**15)

@@ -15,7 +15,8 @@ from ecmon_sink.writer import ClickHouseSink, rows_at_fault
 
 def aggregate(level="PROVINCE", province="370000", entity="370000", period="2026-10", readings=5) -> dict:
     return {"level": level, "entity": entity, "province": province, "industry_code": "*", "energy_type": "electricity",
-            "period": period, "unit": "kWh", "physical_milli": 1000, "coal_mgce": 123, "readings": readings, "version": 2}
+            "period": period, "unit": "kWh", "physical_milli": 1000, "coal_mgce": 123, "readings": readings,
+            "version": 2}
 
 
 def batch(*aggregates) -> bytes:
@@ -52,7 +53,8 @@ def test_registry_records_fill_the_enterprises_of_their_province():
     assert values["meter_interval_s"] == [900]
 
 
-@pytest.mark.parametrize("value, reason", [(b"garbage", "undecodable"), (batch(aggregate(period="2026-13")), "unconvertible")])
+@pytest.mark.parametrize("value, reason", [(b"garbage", "undecodable"),
+                                           (batch(aggregate(period="2026-13")), "unconvertible")])
 def test_unreadable_messages_become_dead_letters(value, reason):
     rows = Rows("ecmon")
     rows.add_message("ecmon.aggregates.v1", 3, 9, b"91370100MA0000001X", value)
@@ -89,7 +91,8 @@ class FakeClient:
             raise ch_errors.NetworkError("Connection refused")
         table = query.split()[2]
         data = list(zip(*columns))
-        if table.endswith("aggregates_monthly") and any(r[COLUMNS["aggregates_monthly"].index("readings")] < 0 for r in data):
+        readings = COLUMNS["aggregates_monthly"].index("readings")
+        if table.endswith("aggregates_monthly") and any(r[readings] < 0 for r in data):
             raise ch_errors.TypeMismatchError("Column readings: argument out of range")
         self.inserted += [(table, r) for r in data]
 

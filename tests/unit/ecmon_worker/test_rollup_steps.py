@@ -1,6 +1,6 @@
-"""Province and national rollup steps (streams/ecmon_worker/rollup_steps.py): a message either changes the tables and sends
-its messages, or is refused and changes nothing (review defect B: a province total beyond 2^63 made the encode
-of the monthly report raise after the table values had been changed in place, so in-memory state and the
+"""Province and national rollup steps (streams/ecmon_worker/rollup_steps.py): a message either changes the tables and
+sends its messages, or is refused and changes nothing (review defect B: a province total beyond 2^63 made the
+encode of the monthly report raise after the table values had been changed in place, so in-memory state and the
 changelog disagreed)."""
 
 from __future__ import annotations
