@@ -3,7 +3,7 @@
 Next to ``ecmon.topics`` on purpose: a new topic needs a line here too, or nobody may use it once
 Kafka runs with authorisation (``ECMON_KAFKA_SECURITY=scram``). `ecmon stack up` applies exactly these
 ACLs to the local brokers (deploy/ecmon_ops/stack/principals.py) and deploy/k8s/users.yaml states them as Strimzi
-KafkaUsers; tests/unit/test_principals.py keeps both, and the sink's and worker's clients, in step.
+KafkaUsers; tests/unit/ecmon/test_principals.py keeps both, and the sink's and worker's clients, in step.
 
 Every grant is literal (no prefixes, no wildcards) and allow-only; the brokers run with
 ``allow.everyone.if.no.acl.found=false``, so whatever is not granted here is denied.

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
         default="", description="Kafka bootstrap servers (host:port,...); default: the local stack's brokers on `host`."
     )
     clickhouse_host: str = Field(default="", description="ClickHouse server host; default: `host`.")
-    metrics_host: str = Field(default="", description="Address /metrics binds to (0.0.0.0 in containers); default: `host`.")
+    metrics_host: str = Field(
+        default="", description="Address /metrics binds to (0.0.0.0 in containers); default: `host`."
+    )
 
     # Kafka authentication (docs/security.md). scram (the default): SASL/SCRAM-SHA-512 on every client
     # connection, ACLs per role (ecmon/principals.py), anonymous clients rejected. scram-tls: the same users
@@ -75,7 +77,8 @@ class Settings(BaseSettings):
         "Kubernetes secret); read when the first Kafka client is built. ECMON_KAFKA_PASSWORD wins when both are set.",
     )
     kafka_secrets_file: Path | None = Field(
-        default=None, description="JSON file of the SCRAM users per role; default: <state_dir>/secrets/kafka-users.json "
+        default=None, description="JSON file of the SCRAM users per role; default: "
+        "<state_dir>/secrets/kafka-users.json "
         "(generated with mode 0600 by `ecmon stack up` in scram mode).",
     )
     kafka_ca_file: Path | None = Field(

@@ -6,7 +6,7 @@
 #
 #   docker compose -f deploy/compose/docker-compose.yml exec kafka-1 sh /create-topics.sh
 #
-# tests/unit/test_deploy_consistency.py checks that the `create` lines below match ecmon/topics.py;
+# tests/unit/ecmon_ops/test_deploy_files.py checks that the `create` lines below match ecmon/topics.py;
 # when a topic is added there, add it here (and to deploy/k8s/topics.yaml).
 set -eu
 umask 077

@@ -16,7 +16,7 @@
 set -eu
 umask 077
 
-SECRETS=${SECRETS_DIR:-/run/secrets}   # SECRETS_DIR and TOOLS_DIR: for tests/unit/test_deploy_consistency.py
+SECRETS=${SECRETS_DIR:-/run/secrets}   # SECRETS_DIR and TOOLS_DIR: for tests/unit/ecmon_ops/test_deploy_files.py
 : "${BROKER_USER:?BROKER_USER (the brokers' SCRAM user, ecmon/principals.py BROKER_USER) is not set}"
 : "${ADMIN_USER:?ADMIN_USER (the administrator's SCRAM user, ecmon/principals.py ADMIN_USER) is not set}"
 : "${CLUSTER_ID:?CLUSTER_ID is not set}"

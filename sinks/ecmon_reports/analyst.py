@@ -3,7 +3,7 @@
 Every query reads one database: the national one, or a province's own (``--province``), which is all a
 provincial analyst may read. Each query keeps the newest version of every row (argMax ... GROUP BY key),
 so replayed rows are never counted twice, and runs unchanged on ClickHouse 18.16 and current servers
-(tests/unit/test_migrations_chdb.py runs them on a current engine).
+(tests/unit/ecmon_sink/test_migrate_chdb.py runs them on a current engine).
 Quantities stay integers (mgce, thousandths) in the SQL; tce is derived for display only.
 """
 

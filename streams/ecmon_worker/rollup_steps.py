@@ -101,7 +101,8 @@ def region_step(get: TableGet, province: str, message: dict[str, Any], registry:
     def month_of(period: str) -> dict[str, Any] | None:
         # Copied: the months this message writes. Every other month (month close reads the month before and
         # a year before, the early warning the months of the year) is only read, so it is not copied: a copy
-        # of a province month costs milliseconds. tests/unit/test_rollup_steps.py checks nothing read changes.
+        # of a province month costs milliseconds. tests/unit/ecmon_worker/test_rollup_steps.py checks nothing
+        # read changes.
         if period not in months:
             value = get(f"{province}|{period}")
             months[period] = _copy(value) if period in by_period else value
