@@ -53,11 +53,11 @@ CUSUM_K, CUSUM_H, CUSUM_CLIP = 0.5, 50.0, 5.0
 LEVEL_SHIFT_MIN = 0.15  # of the mean magnitude: smaller confirmed shifts are followed, not reported
 SHIFT_CONFIRM_H = 18.0  # a level shift is reported once the new level has held this long; one that goes back is not
 SHIFT_LEARN_DAYS = 14  # a meter's first two weeks: no weekly profile to shift against yet, shifts are followed silently
-DRIFT_RISE = 0.35  # a confirmed change still rising by this share of its size over the confirmation is a drift
+DRIFT_RISE = 0.2  # a confirmed change still rising by this share of its size over the confirmation is a drift
 RETURN_DAYS = 7  # a change going at least half way back within this long of a reported one is that episode's end
 DRIFT_HOLD_H = 48.0  # further changes in a reported drift's direction this soon after the last are the drift going on
 Z_WILD = 6.0  # a jump between consecutive readings this many scales wide is a wild reading's edge
-NOISY_JUMPS = 5  # jumps in one cluster that make it a burst of noise (a lone spike makes two)
+NOISY_JUMPS = 4  # jumps in one cluster that make it a burst of noise (a lone spike makes two)
 NOISY_GAP_H = 1.0  # a cluster of wild readings stays open this long after its last jump
 STUCK_MIN_READINGS, STUCK_MIN_MS = 4, _HOUR_MS
 IMPOSSIBLE_FACTOR, IMPOSSIBLE_AFTER = 100.0, 100
@@ -157,8 +157,9 @@ def new_state() -> dict:
         # ts of its last part
         "rl": [0, 0, 0, 0.0, 0],
         # a cluster of wild readings: first ts, last jump's ts, jumps, reported as noisy (0 | 1), and the
-        # largest reading's value, expected value, z and ts (a lone spike is reported once the cluster closed)
-        "nz": [0, 0, 0, 0, 0.0, 0.0, 0.0, 0],
+        # largest reading's value, expected value, z and ts (a lone spike is reported once the cluster closed),
+        # and how many of its readings were high
+        "nz": [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0],
         "sv": 0.0, "ss": 0, "sk": 0,  # stuck: repeated value, first ts, repeats
         "dn": 0, "ds": 0, "dw": 0,  # readings far below expected in a row, the first one's ts; deep ones in a row
         "q": 0.0, "pv": 0.0,  # resolution (smallest change seen between readings), previous value
@@ -531,16 +532,17 @@ def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: 
     if nz[0] and ts_ms - nz[1] > NOISY_GAP_H * _HOUR_MS:
         if nz[3]:
             st["ep"] = ""
-        elif abs(z) < Z_EPISODE:
+        elif abs(z) < Z_EPISODE and nz[6] >= Z_SPIKE and nz[8] <= 2:
             out.append(_finding("spike", nz[7], nz[7], nz[4], nz[5], nz[6],
                                 f"{nz[6]:.0f} scales above the expected value"))
-        nz = [0, 0, 0, 0, 0.0, 0.0, 0.0, 0]
+        nz = [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0]
     if nz[0]:
+        nz[8] += z >= Z_EPISODE  # readings high in it: more than two and it is a step, not a spike
         if jump >= Z_WILD:
             nz[1] = ts_ms
             nz[2] += 1
         if z > nz[6]:
-            nz[4:] = [_compact6(value), _compact6(expected), _compact6(z), ts_ms]
+            nz[4:8] = [_compact6(value), _compact6(expected), _compact6(z), ts_ms]
         if nz[2] >= NOISY_JUMPS and not nz[3]:
             nz[3] = 1
             st["ep"], st["es"], st["ec"] = "noisy", nz[0], nz[2]
@@ -553,8 +555,8 @@ def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: 
             hours = (ts_ms - nz[0]) / _HOUR_MS
             out.append(_finding("noisy", nz[0], ts_ms, value, expected, max(nz[6], Z_SPIKE),
                                 f"{nz[2]} jumps of more than {Z_WILD:g} scales in {hours:.1f} h"))
-    elif z >= Z_SPIKE:
-        nz = [ts_ms, ts_ms, 1, 0, _compact6(value), _compact6(expected), _compact6(z), ts_ms]
+    elif z >= Z_SPIKE or (z >= Z_WILD and jump >= Z_WILD):
+        nz = [ts_ms, ts_ms, 1, 0, _compact6(value), _compact6(expected), _compact6(z), ts_ms, 1]
     st["nz"] = nz
     return out
 
