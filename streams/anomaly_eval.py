@@ -586,3 +586,21 @@ def fleet_table(report: FleetReport):
     t.caption = (f"fault-free twin: {report.clean_findings} findings in {report.clean_meter_weeks:,.0f} meter-weeks "
                  f"= {'-' if fp is None else f'{fp:.3f}'} false findings per meter-week")
     return t
+
+
+def seeds_table(reports: list[FleetReport]):
+    """Per seed, the analyst's recall / precision per fault type: a figure that holds on one seed only is luck."""
+    from rich.table import Table
+
+    kinds = [r.kind for r in reports[0].rows if r.kind not in ABSORBED_FAULTS]
+    t = Table(title="Analyst's recall / precision per seed")
+    t.add_column("seed")
+    for k in kinds:
+        t.add_column(k, justify="right")
+    t.add_column("false / meter-week", justify="right")
+    for rep in reports:
+        rows = {r.kind: r for r in rep.rows}
+        fp = rep.false_per_meter_week
+        t.add_row(str(rep.seed), *(f"{_pct(rows[k].analyst_recall)} / {_pct(rows[k].analyst_precision)}" for k in kinds),
+                  "-" if fp is None else f"{fp:.3f}")
+    return t

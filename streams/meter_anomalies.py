@@ -153,8 +153,7 @@ def new_state() -> dict:
         # of the regression of the readings on the old baseline and time (``_trend``)
         "ps": _NO_SHIFT[:],
         # the last reported change (level shift or drift), for its end and a drift's course: reported ts,
-        # kind (1 level shift, 2 drift), direction (+1 | -1), total change (ratio, or shift when additive),
-        # ts of its last part
+        # kind (1 level shift, 2 drift), direction (+1 | -1), the level before it, ts of its last part
         "rl": [0, 0, 0, 0.0, 0],
         # a cluster of wild readings: first ts, last jump's ts, jumps, reported as noisy (0 | 1), and the
         # largest reading's value, expected value, z and ts (a lone spike is reported once the cluster closed),
@@ -555,7 +554,7 @@ def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: 
             hours = (ts_ms - nz[0]) / _HOUR_MS
             out.append(_finding("noisy", nz[0], ts_ms, value, expected, max(nz[6], Z_SPIKE),
                                 f"{nz[2]} jumps of more than {Z_WILD:g} scales in {hours:.1f} h"))
-    elif z >= Z_SPIKE or (z >= Z_WILD and jump >= Z_WILD):
+    elif z >= Z_WILD and jump >= Z_WILD:  # a wild reading's edge (a step that stays up does not reopen it)
         nz = [ts_ms, ts_ms, 1, 0, _compact6(value), _compact6(expected), _compact6(z), ts_ms, 1]
     st["nz"] = nz
     return out
@@ -675,15 +674,17 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     rl = st["rl"]
     if rl[0] and ts_ms - rl[0] > RETURN_DAYS * 24 * _HOUR_MS:
         rl = st["rl"] = [0, 0, 0, 0.0, 0]
-    if rl[0] and direction != rl[2]:
-        total = rl[3] * held if ratio > 0 and rl[3] > 0 else rl[3] + per_reading
-        back = (abs(math.log(total)) <= abs(math.log(rl[3])) / 2 if ratio > 0 and rl[3] > 0 and total > 0
-                else abs(total) <= abs(rl[3]) / 2)
+    lv = st["lv"]
+    if rl[0] and direction != rl[2]:  # back at least half way to the level before the reported change?
+        before = lv / held if ratio > 0 and held > 0 else lv - per_reading
+        if ratio > 0 and rl[3] > 0 and lv > 0 and before > 0:
+            back = abs(math.log(lv / rl[3])) <= abs(math.log(before / rl[3])) / 2
+        else:
+            back = abs(lv - rl[3]) <= abs(before - rl[3]) / 2
         if back:  # the reported episode ended
             st["rl"] = [0, 0, 0, 0.0, 0]
             return []
     if rl[0] and rl[1] == 2 and direction == rl[2] and ts_ms - rl[4] < DRIFT_HOLD_H * _HOUR_MS:
-        rl[3] = _compact6(rl[3] * held if ratio > 0 and rl[3] > 0 else rl[3] + per_reading)
         rl[4] = ts_ms
         return []  # the drift going on
     if abs(per_reading) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(held - 1.0) >= LEVEL_SHIFT_MIN):
@@ -696,7 +697,8 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     base = 1.0 if ratio > 0 else 0.0
     mid = ((y0 - slope * s1) / s0 + slope * s1 / s0 - base) if s0 > 0 else 0.0  # the change at the mean time
     drifting = slope * direction * hours >= DRIFT_RISE * abs(mid) and abs(mid) > 0
-    st["rl"] = [ts_ms, 2 if drifting else 1, direction, _compact6(held if ratio > 0 else per_reading), ts_ms]
+    pre = lv / held if ratio > 0 and held > 0 else lv - per_reading  # the level before the change
+    st["rl"] = [ts_ms, 2 if drifting else 1, direction, _compact6(pre), ts_ms]
     if drifting:
         rate = f"{slope * 24:+.1%} of the expected value per day" if ratio > 0 else f"{slope * 24:+.4g} per reading per day"
         return [_finding("drift", start, ts_ms, sv / k, old / k, z,
