@@ -115,3 +115,9 @@ def test_leave_one_corpus_out_scores_each_corpus_with_parameters_chosen_on_the_o
     assert [f.corpus for f in report.folds] == ["a", "b", "c"] and all(f.params in grid for f in report.folds)
     assert set(report.pooled) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
     assert report.strict.perfect == 3.0 and report.chosen in grid
+    from streams.nab import LabelledSeries, benchmark
+
+    fold = report.folds[0]  # the fast sweep agrees with the scorer's
+    others = [LabelledSeries(s.key, s.timestamps_ms, [round(x, 6) for x in ev.detect(s, fold.params)], s.windows)
+              for s in corpus if s.corpus != fold.corpus]
+    assert abs(benchmark(others).score - fold.train_score) < 1e-9
