@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 
 DETECTOR = "meter_anomalies"
-DETECTOR_VERSION = "4"
+DETECTOR_VERSION = "5"
 
 _HOUR_MS = 3_600_000
 _CST_MS = 8 * _HOUR_MS
@@ -53,6 +53,12 @@ CUSUM_K, CUSUM_H, CUSUM_CLIP = 0.5, 50.0, 5.0
 LEVEL_SHIFT_MIN = 0.15  # of the mean magnitude: smaller confirmed shifts are followed, not reported
 SHIFT_CONFIRM_H = 18.0  # a level shift is reported once the new level has held this long; one that goes back is not
 SHIFT_LEARN_DAYS = 14  # a meter's first two weeks: no weekly profile to shift against yet, shifts are followed silently
+DRIFT_RISE = 0.2  # a confirmed change still rising by this share of its size over the confirmation is a drift
+RETURN_DAYS = 7  # a change going at least half way back within this long of a reported one is that episode's end
+DRIFT_HOLD_H = 48.0  # further changes in a reported drift's direction this soon after the last are the drift going on
+Z_WILD = 6.0  # a jump between consecutive readings this many scales wide is a wild reading's edge
+NOISY_JUMPS = 4  # jumps in one cluster that make it a burst of noise (a lone spike makes two)
+NOISY_GAP_H = 1.0  # a cluster of wild readings stays open this long after its last jump
 STUCK_MIN_READINGS, STUCK_MIN_MS = 4, _HOUR_MS
 IMPOSSIBLE_FACTOR, IMPOSSIBLE_AFTER = 100.0, 100
 DROP_RATIO = 0.5  # a drop falls below half the expected value
@@ -84,7 +90,7 @@ CTX_SD_FLOOR = 0.05  # the novelty's long-run spread is taken as at least this: 
 
 @dataclass(frozen=True)
 class Finding:
-    type: str  # spike | drop | level_shift | stuck | counter_regression | impossible_value
+    type: str  # spike | noisy | drop | level_shift | drift | stuck | counter_regression | impossible_value
     severity: str  # INFO | WARNING | CRITICAL
     span_start_ms: int
     span_end_ms: int
@@ -103,9 +109,29 @@ class Verdict:
 _NORMAL = Verdict(0.0)
 
 
+@dataclass(frozen=True)
+class ScoreParams:
+    """The point score's few free parameters (``_surprise``); the findings do not depend on them. The
+    evaluation chooses them leave-one-corpus-out (streams/anomaly_eval.py); the defaults are its choice."""
+
+    quiet: int = QUIET_READINGS  # readings scored at half after an alarm
+    long_rate: float = LONG_RATE  # how fast the views' long-run statistics forget
+    log_weight: float = LOG_WEIGHT
+    seasonal_weight: float = SEASONAL_WEIGHT
+    context: bool = True  # the context view on or off
+    recur: bool = True  # halve daily recurrences
+
+
+DEFAULT_SCORE = ScoreParams()
+_SCORE_KEYS = ("lk", "ll", "ls", "cx", "cm", "ra")
+STATE_VERSION = 5
+
+
 def new_state() -> dict:
+    """A fresh meter. The point score's views are added by the first scored reading (``_score_state``): the
+    worker never scores, so its states carry only what the findings need."""
     return {
-        "v": 4,  # the state's layout (version 4: Saturday and Sunday cells, pending level shifts)
+        "v": STATE_VERSION,  # the state's layout (5: noise clusters, drift, change episodes; score views lazy)
         "n": 0,  # readings with a finite value
         "t": 0,  # newest timestamp
         "t0": 0,  # first timestamp (0 in a state saved before version 4: an established meter)
@@ -122,14 +148,32 @@ def new_state() -> dict:
         "cu": 0.0, "cd": 0.0, "cr": 0.0, "ce": 0.0, "cc": 0,  # CUSUM up/down; residual and expected sums, count
         "ep": "", "es": 0, "ec": 0,  # open episode: kind, start ts, readings in it
         # a level shift waiting for confirmation: start ts, ratio (0: additive), shift, readings since,
-        # the sums of the values and of the new baseline's expected values since, and when it was found
-        "ps": [0, 0.0, 0.0, 0, 0.0, 0.0, 0],
+        # the sums of the values and of the new baseline's expected values since, when it was found (the
+        # confirmation's clock: later CUSUM alarms of the same change do not restart it), and the five sums
+        # of the regression of the readings on the old baseline and time (``_trend``)
+        "ps": _NO_SHIFT[:],
+        # the last reported change (level shift or drift), for its end and a drift's course: reported ts,
+        # kind (1 level shift, 2 drift), direction (+1 | -1), the level before it, ts of its last part
+        "rl": [0, 0, 0, 0.0, 0],
+        # a cluster of wild readings: first ts, last jump's ts, jumps, reported as noisy (0 | 1), and the
+        # largest reading's value, expected value, z and ts (a lone spike is reported once the cluster closed),
+        # and how many of its readings were high
+        "nz": [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0],
         "sv": 0.0, "ss": 0, "sk": 0,  # stuck: repeated value, first ts, repeats
         "dn": 0, "ds": 0, "dw": 0,  # readings far below expected in a row, the first one's ts; deep ones in a row
         "q": 0.0, "pv": 0.0,  # resolution (smallest change seen between readings), previous value
+    }
+
+
+_NO_SHIFT = [0, 0.0, 0.0, 0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+
+def _score_state(st: dict) -> None:
+    """The point score's views, added on the first scored reading."""
+    st.update({
         # the score: fast mean, its error scale; short and long-run mean of the errors, their variance;
         # readings left in the quiet period after an alarm
-        "lk": [0.0, 0.0, 0.0, 0.0, 1.0, 0],
+        "lk": [st["pv"], 0.0, 0.0, 0.0, 1.0, 0],
         "ll": [0.0, 0.0, 0.0, 0.0, 1.0],  # the log view: as the first five of "lk", on the log of the value
         "ls": [0.0, 0.0, 1.0],  # the seasonal view: short mean of |z|, its long-run mean and variance
         # the context view: range (min, max), the last three distinct levels, readings since the counts
@@ -138,22 +182,43 @@ def new_state() -> dict:
         "cx": [0.0, 0.0, 0, 0, 0, 0, 0.0, 0.0, 1.0],
         "cm": "0" * CTX_LEVELS ** 3,
         "ra": [],  # the timestamps of the last RECUR_ALARMS alarms of the score
-    }
+    })
 
 
 def _upgrade(st: dict) -> None:
     """Complete a state saved by an earlier version (the worker checkpoints them): version 2 had no score
     views beyond the first; version 3 had one weekend cell per hour, which now serves as both the Saturday
     and the Sunday cell until they have learnt their own, and one scale per hour of the day, which each day
-    type starts from."""
+    type starts from; version 4 had a shorter pending shift, no change episodes and noise clusters, an
+    open spike episode, and score views in every state (dropped where they were never used)."""
     if len(st["wk"]) == 48:
         st["wk"] = st["wk"] + st["wk"][24:]
         st["wn"] = st["wn"] + st["wn"][24:]
     if len(st["hs"]) == 24:
         st["hs"] = st["hs"] * 3
+    ps = st.get("ps")
+    if ps is not None and len(ps) < len(_NO_SHIFT):
+        st["ps"] = _NO_SHIFT[:] if not ps[0] else ps + _NO_SHIFT[len(ps):]
+    if st.get("ep") == "spike":
+        st["ep"] = ""
+    if "cm" in st and st["cm"].strip("0") == "" and not st.get("ra"):  # the worker's: never scored
+        for key in _SCORE_KEYS:
+            st.pop(key, None)
+    elif "lk" in st or "cm" in st:
+        fresh = {}
+        _score_state_into(fresh, st.get("pv", 0.0))
+        for key, value in fresh.items():
+            st.setdefault(key, value)
     for key, fresh in new_state().items():
         st.setdefault(key, fresh)
-    st["v"] = 4
+    st["v"] = STATE_VERSION
+
+
+def _score_state_into(target: dict, pv: float) -> None:
+    tmp = {"pv": pv}
+    _score_state(tmp)
+    del tmp["pv"]
+    target.update(tmp)
 
 
 def _cells(ts_ms: int) -> tuple[int, int]:
@@ -192,14 +257,17 @@ def _finding(kind: str, start: int, end: int, observed: float, expected: float, 
     return Finding(kind, severity, start, end, observed, expected, 0.5 + 0.5 * _strength(z), detail)
 
 
-def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdict:
+def observe(state: dict, ts_ms: int, value: float, scored: bool = True,
+            params: ScoreParams = DEFAULT_SCORE) -> Verdict:
     """Judge one accepted reading (interval consumption ending at ``ts_ms``) and learn from it.
 
     ``scored=False`` skips the point score (about half the cost): the worker acts on findings only, and
     the findings do not depend on the score."""
     st = state
-    if st.get("v") != 4:
+    if st.get("v") != STATE_VERSION:
         _upgrade(st)
+    if scored and "lk" not in st:
+        _score_state(st)
     if not math.isfinite(value):
         return Verdict(1.0, (Finding("impossible_value", "CRITICAL", ts_ms, ts_ms, value, st["lv"], 1.0,
                                      "the meter sent a value that is not a number"),))
@@ -230,7 +298,8 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
         st["mg"] = abs(value)
         st["hi"] = abs(value)
         st["pv"] = value
-        st["lk"][0] = value
+        if scored:
+            st["lk"][0] = value
         return _NORMAL
 
     week, hour = _cells(ts_ms)
@@ -238,6 +307,7 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
     wn, hn = st["wn"][week], st["hn"][hour]
     offset, scale = _baseline(st, week, hour)
     expected = st["lv"] + offset
+    jump = abs(value - st["pv"]) / scale
     if value != st["pv"] and (not st["q"] or abs(value - st["pv"]) < st["q"]):
         st["q"] = _compact6(abs(value - st["pv"]))
     st["pv"] = value
@@ -248,12 +318,12 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
     findings += _stuck(st, ts_ms, value, expected, iv, st["hs"][week] if wn >= CELL_PRIOR else 0.0)
     if n >= WARMUP_READINGS:
         lv = st["lv"]
-        findings += _episodes(st, ts_ms, value, expected, z, resid)
+        findings += _episodes(st, ts_ms, value, expected, z, resid, jump)
         if st["lv"] != lv:  # the baseline moved (a level shift, a drop become the new normal): learn against it
             offset, scale = _baseline(st, week, hour)
             expected = st["lv"] + offset
             resid = value - expected
-    frozen = st["ep"] in ("drop", "stuck")
+    frozen = st["ep"] in ("drop", "stuck", "noisy")
 
     # During a drop or a stuck episode the level waits; the seasonal cells and scales still learn (clipped),
     # so a dip that recurs at the same hour every day or week becomes part of the profile.
@@ -277,7 +347,7 @@ def observe(state: dict, ts_ms: int, value: float, scored: bool = True) -> Verdi
     st["mg"] += rate * (abs(value) - st["mg"])
     if abs(value) > st["hi"] and not frozen:
         st["hi"] = abs(value)
-    score = _surprise(st, value, n, z) if scored else 0.0
+    score = _surprise(st, value, n, z, params) if scored else 0.0
     st["lv"], st["mg"], st["sc"] = _compact6(st["lv"]), _compact6(st["mg"]), _compact6(st["sc"])  # bounded JSON
     return Verdict(score, tuple(findings)) if findings or score else _NORMAL
 
@@ -316,7 +386,7 @@ def _likelihood(stats: list, x: float, short_rate: float, rate: float, of_short:
     return score
 
 
-def _error_view(stats: list, x: float, n: int, short_rate: float) -> float:
+def _error_view(stats: list, x: float, n: int, short_rate: float, long_rate: float = LONG_RATE) -> float:
     """The error of ``x`` against a fast local mean, in units of its usual size, as a likelihood.
     ``stats`` = [fast mean, error scale, short mean, long-run mean, long-run variance], updated in place."""
     fm, fd, ms, mu, va = stats
@@ -324,7 +394,7 @@ def _error_view(stats: list, x: float, n: int, short_rate: float) -> float:
     dev = abs(x - fm)
     fm += FAST_RATE * (x - fm)
     fd += max(SCALE_RATE, 1.0 / (n + 1)) * ((min(dev, 5.0 * fd) if n > 20 else dev) - fd)
-    rate = max(LONG_RATE, 1.0 / (n + 1))
+    rate = max(long_rate, 1.0 / (n + 1))
     ms += short_rate * (err - ms)
     score = _tail_score(ms, mu, va)
     diff = err - mu
@@ -367,7 +437,7 @@ def _context_view(st: dict, x: float, rate: float) -> float:
     return score
 
 
-def _surprise(st: dict, value: float, n: int, z: float) -> float:
+def _surprise(st: dict, value: float, n: int, z: float, p: ScoreParams = DEFAULT_SCORE) -> float:
     """How unlikely the recent behaviour is for this meter: the largest of four anomaly likelihoods
     (Numenta's "anomaly likelihood", Ahmad et al. 2017), each against the meter's own long-run history.
 
@@ -387,24 +457,25 @@ def _surprise(st: dict, value: float, n: int, z: float) -> float:
     such as a scheduled job, is the meter's routine, not news."""
     quiet = st["lk"][5]
     errors = st["lk"][:5]
-    score = _error_view(errors, value, n, SHORT_RATE)
+    score = _error_view(errors, value, n, SHORT_RATE, p.long_rate)
     x = math.copysign(math.log1p(abs(value) / max(LOG_EPS * st["mg"], st["q"], 1e-9)), value)
     if n == 1:
         st["ll"][0] = _compact6(x)
     if n == CTX_START:
         st["cx"][0] = st["cx"][1] = _compact6(x)
-    rate = max(LONG_RATE, 1.0 / (n + 1))
+    rate = max(p.long_rate, 1.0 / (n + 1))
     score = max(score,
-                LOG_WEIGHT * _error_view(st["ll"], x, n, SHORT_RATE),
-                SEASONAL_WEIGHT * _likelihood(st["ls"], min(abs(z), SEASONAL_CLIP), SEASONAL_SHORT, rate, False),
-                _context_view(st, x, max(LONG_RATE, 1.0 / (n - CTX_START + 1))) if n >= CTX_START else 0.0)
+                p.log_weight * _error_view(st["ll"], x, n, SHORT_RATE, p.long_rate),
+                p.seasonal_weight * _likelihood(st["ls"], min(abs(z), SEASONAL_CLIP), SEASONAL_SHORT, rate, False),
+                _context_view(st, x, max(p.long_rate, 1.0 / (n - CTX_START + 1)))
+                if n >= CTX_START and p.context else 0.0)
     if quiet > 0:
         quiet -= 1
         score *= 0.5
     elif score >= ALARM_SCORE:
-        quiet = QUIET_READINGS
+        quiet = p.quiet
         now, alarms = st["t"], st["ra"]
-        for t in alarms:
+        for t in alarms if p.recur else ():
             days = round((now - t) / (24 * _HOUR_MS))
             if 1 <= days <= RECUR_DAYS and abs(now - t - days * 24 * _HOUR_MS) <= RECUR_TOL_MS:
                 score *= 0.5
@@ -445,10 +516,59 @@ def _rebase(st: dict, shift: float, ratio: float) -> None:
         st[key] = [_compact(x * ratio) for x in st[key]]
 
 
-def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, resid: float) -> list[Finding]:
+def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: float) -> list[Finding]:
+    """Wild readings: a lone spike, or a burst of them (wiring noise, a failing transformer) as one episode.
+
+    A reading ``Z_SPIKE`` scales above the expected value opens a cluster; it stays open while jumps of
+    ``Z_WILD`` scales between consecutive readings keep coming, each within ``NOISY_GAP_H`` of the last.
+    ``NOISY_JUMPS`` of them make the cluster a ``noisy`` episode, reported at once with its span so far;
+    the baseline and the CUSUM wait until it has been calm for ``NOISY_GAP_H``. A cluster that closes
+    without becoming noisy is a spike, reported then (the readings are back where they were; one that
+    stayed up is a step, the CUSUM's): a spike is reported up to ``NOISY_GAP_H`` late, so that a burst
+    is one finding, not one per wild reading."""
+    nz = st["nz"]
+    out = []
+    if nz[0] and ts_ms - nz[1] > NOISY_GAP_H * _HOUR_MS:
+        if nz[3]:
+            st["ep"] = ""
+        elif abs(z) < Z_EPISODE and nz[6] >= Z_SPIKE and nz[8] <= 2:
+            out.append(_finding("spike", nz[7], nz[7], nz[4], nz[5], nz[6],
+                                f"{nz[6]:.0f} scales above the expected value"))
+        nz = [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0]
+    if nz[0]:
+        nz[8] += z >= Z_EPISODE  # readings high in it: more than two and it is a step, not a spike
+        if jump >= Z_WILD:
+            nz[1] = ts_ms
+            nz[2] += 1
+        if z > nz[6]:
+            nz[4:8] = [_compact6(value), _compact6(expected), _compact6(z), ts_ms]
+        if nz[2] >= NOISY_JUMPS and not nz[3]:
+            nz[3] = 1
+            st["ep"], st["es"], st["ec"] = "noisy", nz[0], nz[2]
+            st["cu"] = st["cd"] = st["cr"] = st["ce"] = 0.0
+            st["cc"] = st["dn"] = st["dw"] = 0
+            ps = st["ps"]
+            if ps[0] and ps[6] >= nz[0]:  # a "shift" the burst itself made: put the baseline back
+                _rebase(st, -ps[2], 1.0 / ps[1] if ps[1] > 0 else 0.0)
+                st["ps"] = _NO_SHIFT[:]
+            hours = (ts_ms - nz[0]) / _HOUR_MS
+            out.append(_finding("noisy", nz[0], ts_ms, value, expected, max(nz[6], Z_SPIKE),
+                                f"{nz[2]} jumps of more than {Z_WILD:g} scales in {hours:.1f} h"))
+    elif z >= Z_WILD and jump >= Z_WILD:  # a wild reading's edge (a step that stays up does not reopen it)
+        nz = [ts_ms, ts_ms, 1, 0, _compact6(value), _compact6(expected), _compact6(z), ts_ms, 1]
+    st["nz"] = nz
+    return out
+
+
+def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, resid: float,
+              jump: float = 0.0) -> list[Finding]:
     ep = st["ep"]
     if ep == "stuck":
         return []
+    findings = _noise(st, ts_ms, value, expected, z, jump)
+    nz = st["nz"]
+    if st["ep"] == "noisy" or nz[2] > 2:  # a burst (a lone spike makes two jumps): no drops, no CUSUM meanwhile
+        return findings
     deep = expected > 0 and value < DEEP_RATIO * expected and z <= -DEEP_Z  # consumption, not export
     if ep == "drop":  # open while the points stay far below; the baseline waits meanwhile
         if z <= -Z_EPISODE or deep:
@@ -458,13 +578,8 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
                 # other hours' offsets would make the stopped meter look like a drop again there
                 _rebase(st, resid, max(value / expected, 1e-3) if expected > 0 and not st["neg"] else 0.0)
                 st["ep"] = ""
-            return []
+            return findings
         st["ep"] = ""
-    elif ep == "spike":  # one event while the points stay high; the baseline keeps learning (clipped)
-        if z >= Z_EPISODE:
-            st["ec"] += 1
-        else:
-            st["ep"] = ""
     # level shifts: CUSUM of clipped z, reported once, then the level moves to the new one
     zc = max(-CUSUM_CLIP, min(CUSUM_CLIP, z))
     cu = max(0.0, st["cu"] + zc - CUSUM_K)
@@ -476,20 +591,17 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
         st["ce"] += expected
         st["cc"] += 1
     st["cu"], st["cd"] = cu, cd
-    if z >= Z_SPIKE and st["ep"] != "spike":
-        st["ep"], st["es"], st["ec"] = "spike", ts_ms, 1
-        return [_finding("spike", ts_ms, ts_ms, value, expected, z, f"{z:.0f} scales above the expected value")]
     strong = z <= -Z_DROP and value < DROP_RATIO * expected
-    if strong or deep:
+    if (strong or deep) and not nz[0]:
         if not st["dn"] and not st["dw"]:
             st["ds"] = ts_ms
         st["dn"] = st["dn"] + 1 if strong else 0
         st["dw"] += 1
         if st["dn"] >= DROP_READINGS or st["dw"] >= DEEP_READINGS:
             st["ep"], st["es"], st["ec"], st["dn"], st["dw"] = "drop", st["ds"], st["dw"], 0, 0
-            return [_finding("drop", st["ds"], ts_ms, value, expected, z,
-                             f"{value / expected:.0%} of the expected value" if expected else "")]
-        return []
+            return findings + [_finding("drop", st["ds"], ts_ms, value, expected, z,
+                                        f"{value / expected:.0%} of the expected value" if expected else "")]
+        return findings
     st["dn"] = st["dw"] = 0
     if cu > CUSUM_H or cd > CUSUM_H:
         shift = st["cr"] / max(st["cc"], 1)
@@ -499,27 +611,53 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
         st["cu"] = st["cd"] = st["cr"] = st["ce"] = 0.0
         st["cc"] = 0
         ps = st["ps"]
-        if ps[0]:  # a second shift before the first was confirmed: one change, measured from before the first
-            start, shift = ps[0], ps[2] + shift
+        if ps[0]:  # a second shift before the first was confirmed: one change, measured from before the first,
+            # on the first one's clock (a ramp fires again and again; restarting the clock never confirmed it)
             ratio = ps[1] * ratio if ps[1] > 0 and ratio > 0 else 0.0
-        st["ps"] = [start, _compact6(ratio), _compact6(shift), 0, 0.0, 0.0, ts_ms]
-        return []
-    return _confirm_shift(st, ts_ms, value, expected, z)
+            st["ps"] = [ps[0], _compact6(ratio), _compact6(ps[2] + shift)] + ps[3:]
+        else:
+            st["ps"] = [start, _compact6(ratio), _compact6(shift), 0, 0.0, 0.0, ts_ms, 0.0, 0.0, 0.0, 0.0, 0.0]
+        return findings
+    return findings + _confirm_shift(st, ts_ms, value, expected, z)
+
+
+def _trend(ps: list, expected: float, value: float, ts_ms: int) -> None:
+    """Add a reading to the pending change's regression: value = old baseline x (a + b t) for a change in
+    proportion (value - old baseline = a + b t when additive), t in hours since the change was found."""
+    ratio, shift, found = ps[1], ps[2], ps[6]
+    t = (ts_ms - found) / _HOUR_MS
+    if ratio > 0:
+        x, y = expected / ratio, value
+    else:
+        x, y = 1.0, value - (expected - shift)
+    w = x * x
+    ps[7] += w
+    ps[8] += w * t
+    ps[9] += w * t * t
+    ps[10] += x * y
+    ps[11] += x * y * t
 
 
 def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float) -> list[Finding]:
-    """Report a pending level shift once ``SHIFT_CONFIRM_H`` have passed since it was found, measured
-    then against the old baseline from the readings since; forget it if they did not stay at least half
-    way to the new level in its direction (a production shift, a batch: the baseline is put back)."""
+    """Report a pending change once ``SHIFT_CONFIRM_H`` have passed since it was found, measured then
+    against the old baseline from the readings since; forget it if they did not stay at least half way
+    to the new level in its direction (a production shift, a batch: the baseline is put back).
+
+    A change that is still rising over the confirmation by ``DRIFT_RISE`` of its size is a ``drift``,
+    reported once with its rate; later changes in its direction are its course, not news. A change back
+    at least half way to where a reported one began, within ``RETURN_DAYS``, is that episode's end (a
+    repaired leak, a line stopped again): not a new, opposite level shift."""
     ps = st["ps"]
     if not ps[0]:
         return []
-    start, ratio, shift, k, sv, se, found = ps
+    _trend(ps, expected, value, ts_ms)
+    start, ratio, shift, k, sv, se, found = ps[:7]
     k, sv, se = k + 1, sv + value, se + expected
     if ts_ms - found < SHIFT_CONFIRM_H * _HOUR_MS:
-        st["ps"] = [start, ratio, shift, k, _compact6(sv), _compact6(se), found]
+        st["ps"] = [start, ratio, shift, k, _compact6(sv), _compact6(se), found] + [_compact6(x) for x in ps[7:]]
         return []
-    st["ps"] = [0, 0.0, 0.0, 0, 0.0, 0.0, 0]
+    s0, s1, s2, y0, y1 = ps[7:]
+    st["ps"] = _NO_SHIFT[:]
     old = se / ratio if ratio > 0 else se - k * shift  # what the old baseline expected of these readings
     per_reading = (sv - old) / k  # the change as it held, per reading
     held = sv / old if ratio > 0 and old > 0 and sv > 0 else 0.0  # ... and in proportion
@@ -532,10 +670,39 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
         return []
     # The CUSUM's estimate includes readings from before the change: move the baseline to what held.
     _rebase(st, per_reading - shift, held / ratio if ratio > 0 else 0.0)
+    direction = 1 if per_reading > 0 else -1
+    rl = st["rl"]
+    if rl[0] and ts_ms - rl[0] > RETURN_DAYS * 24 * _HOUR_MS:
+        rl = st["rl"] = [0, 0, 0, 0.0, 0]
+    lv = st["lv"]
+    if rl[0] and direction != rl[2]:  # back at least half way to the level before the reported change?
+        before = lv / held if ratio > 0 and held > 0 else lv - per_reading
+        if ratio > 0 and rl[3] > 0 and lv > 0 and before > 0:
+            back = abs(math.log(lv / rl[3])) <= abs(math.log(before / rl[3])) / 2
+        else:
+            back = abs(lv - rl[3]) <= abs(before - rl[3]) / 2
+        if back:  # the reported episode ended
+            st["rl"] = [0, 0, 0, 0.0, 0]
+            return []
+    if rl[0] and rl[1] == 2 and direction == rl[2] and ts_ms - rl[4] < DRIFT_HOLD_H * _HOUR_MS:
+        rl[4] = ts_ms
+        return []  # the drift going on
     if abs(per_reading) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(held - 1.0) >= LEVEL_SHIFT_MIN):
         return []  # real but small: the baseline follows it without an alarm
-    if st["t0"] and ts_ms - st["t0"] < SHIFT_LEARN_DAYS * 24 * _HOUR_MS:
-        return []  # still learning the week: a cold start's profile moves by itself
+    if st["t0"] and found - st["t0"] < SHIFT_LEARN_DAYS * 24 * _HOUR_MS:
+        return []  # found while still learning the week: a cold start's profile moves by itself
+    hours = (ts_ms - found) / _HOUR_MS
+    det = s0 * s2 - s1 * s1
+    slope = (s0 * y1 - s1 * y0) / det if det > 0 and s0 > 0 else 0.0  # per hour
+    base = 1.0 if ratio > 0 else 0.0
+    mid = ((y0 - slope * s1) / s0 + slope * s1 / s0 - base) if s0 > 0 else 0.0  # the change at the mean time
+    drifting = slope * direction * hours >= DRIFT_RISE * abs(mid) and abs(mid) > 0
+    pre = lv / held if ratio > 0 and held > 0 else lv - per_reading  # the level before the change
+    st["rl"] = [ts_ms, 2 if drifting else 1, direction, _compact6(pre), ts_ms]
+    if drifting:
+        rate = f"{slope * 24:+.1%} of the expected value per day" if ratio > 0 else f"{slope * 24:+.4g} per reading per day"
+        return [_finding("drift", start, ts_ms, sv / k, old / k, z,
+                         f"creeping by {rate} (now {per_reading:+.4g} per reading) since the change began")]
     change = f" ({held - 1.0:+.0%})" if ratio > 0 else f" ({per_reading / (old / k):+.0%})" if old > 0 else ""
     return [_finding("level_shift", start, found, sv / k, old / k, z,
                      f"level moved by {per_reading:+.4g} per reading{change} and held {SHIFT_CONFIRM_H:g} h")]

@@ -4,8 +4,17 @@ import math
 
 import pytest
 
-from ecmon_evaluation.nab import (PROFILES, LabelledSeries, WindowMetrics, benchmark, optimise_threshold, probation_length,
-                         scaled_sigmoid, score_series, window_metrics)
+from ecmon_evaluation.nab import (
+    PROFILES,
+    LabelledSeries,
+    WindowMetrics,
+    benchmark,
+    optimise_threshold,
+    probation_length,
+    scaled_sigmoid,
+    score_series,
+    window_metrics,
+)
 
 STD = PROFILES["standard"]
 WINDOW = (40, 49)  # width 10

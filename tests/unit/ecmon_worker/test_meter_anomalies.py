@@ -52,7 +52,9 @@ def test_spike():
     _, found = run(fault=lambda i, v: v * 10 if i == FAULT_AT else v)
     assert types(found) == ["spike"]
     i, f = found[0]
-    assert i == FAULT_AT and f.observed > 5 * f.expected and 0.5 < f.score <= 1.0
+    # reported once the cluster closed (a burst of them is one noisy episode), at the spike's own time
+    assert FAULT_AT < i <= FAULT_AT + det.NOISY_GAP_H * 4 + 2 and f.span_start_ms == T0 + FAULT_AT * STEP
+    assert f.observed > 5 * f.expected and 0.5 < f.score <= 1.0
 
 
 def test_long_drop_is_one_event():
@@ -208,6 +210,8 @@ def test_a_bursty_meter_whose_base_level_doubles_alarms():
 
 def test_the_context_table_is_fixed_and_ages():
     state = det.new_state()
+    assert "cm" not in state  # the score's views come with the first scored reading: the worker's states lack them
+    det.observe(state, T0 - STEP, 10.0)
     assert len(state["cm"]) == det.CTX_LEVELS ** 3
     for i in range(det.CTX_START + 50):
         det.observe(state, T0 + i * STEP, 10.0 + (i % 4))
@@ -309,4 +313,71 @@ def test_a_state_saved_by_version_3_on_a_weekly_mill_carries_on_quietly():
     _, found = replay(weekly, 49, 12, from_day=35, state=state, first_day=35)
     found = types(found)
     assert len(found) <= 1 and "level_shift" not in found and "drop" not in found, found
-    assert state["v"] == 4 and len(state["wk"]) == len(state["hs"]) == 72
+    assert state["v"] == det.STATE_VERSION and len(state["wk"]) == len(state["hs"]) == 72
+
+
+def test_a_creeping_load_is_one_drift_with_its_rate_and_its_end_is_not_a_shift():
+    """Extra load growing by 15 % of the normal per day for five days, then repaired: one drift, with its rate;
+    neither its course nor its end (the load falling back) is reported again."""
+    def ramp(i, v):
+        days = (i - FAULT_AT) / 96
+        return v * (1.0 + 0.15 * days) if 0 <= days < 5 else v
+
+    _, found = run(days=30, fault=ramp)
+    assert types(found) == ["drift"], types(found)
+    i, f = found[0]
+    assert "per day" in f.detail and f.observed > f.expected
+    rate = float(f.detail.split("creeping by ")[1].split("%")[0])
+    assert 5 <= rate <= 30  # +15 % of the expected value per day, measured over the confirmation
+
+
+def test_a_shift_found_again_and_again_on_a_ramp_is_confirmed_on_the_first_ones_clock():
+    """A step that rises over a few hours makes the CUSUM fire more than once: the confirmation clock runs
+    from the first alarm, and the step is reported once, within a day."""
+    def step(i, v):
+        k = i - FAULT_AT
+        return v * (1.0 + 0.7 * min(max(k, 0), 16) / 16)
+
+    _, found = run(days=24, fault=step)
+    assert types(found) == ["level_shift"], types(found)
+    i, f = found[0]
+    assert i - FAULT_AT <= int(det.SHIFT_CONFIRM_H * 4) + 24
+
+
+def test_the_end_of_a_level_shift_is_not_a_new_opposite_one():
+    _, found = run(days=26, fault=lambda i, v: v * 1.6 if FAULT_AT <= i < FAULT_AT + 2 * 96 else v)
+    assert types(found) == ["level_shift"], types(found)
+
+
+def test_a_burst_of_wild_readings_is_one_noisy_episode_with_its_span():
+    burst = random.Random(5)
+
+    def noisy(i, v):
+        return v * burst.uniform(0.1, 4.0) if FAULT_AT <= i < FAULT_AT + 12 else v
+
+    _, found = run(fault=noisy)
+    assert types(found) == ["noisy"], types(found)
+    i, f = found[0]
+    assert T0 + FAULT_AT * STEP <= f.span_start_ms < f.span_end_ms <= T0 + (FAULT_AT + 12) * STEP
+    assert "jumps" in f.detail
+
+
+def test_the_workers_state_is_small_and_a_version_4_state_carries_on():
+    """The worker never scores: its state has no score views (about 2 kB of JSON, bound 3 kB). A version 4
+    state (score views included, a pending shift of seven fields) upgrades in place."""
+    state, _ = replay(lambda i, rng: normal(i, rng), 35, 7)
+    worker = det.new_state()
+    rng = random.Random(7)
+    for i in range(35 * 96):
+        det.observe(worker, T0 + i * STEP, normal(i, rng), scored=False)
+    assert "cm" not in worker and len(json.dumps(worker)) <= 3000
+    v4 = json.loads(json.dumps(worker))
+    v4["v"], v4["ps"], v4["ep"] = 4, [0, 0.0, 0.0, 0, 0.0, 0.0, 0], "spike"
+    del v4["rl"], v4["nz"]
+    v4.update({"lk": [0.0] * 5 + [0], "ll": [0.0] * 5, "ls": [0.0, 0.0, 1.0], "cx": [0.0] * 9,
+               "cm": "0" * det.CTX_LEVELS ** 3, "ra": []})
+    rng = random.Random(8)
+    for i in range(35 * 96, 36 * 96):
+        v = normal(i, rng)
+        assert det.observe(v4, T0 + i * STEP, v, scored=False) == det.observe(worker, T0 + i * STEP, v, scored=False)
+    assert v4 == worker

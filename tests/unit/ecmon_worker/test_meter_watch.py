@@ -29,7 +29,7 @@ def test_a_spike_becomes_one_meter_anomaly_event_on_the_wire():
     watch.load("U", None)
     quiet = watch.observe("U", RECORD, "370000", readings("M1", T0, steady(14 * 96)))
     assert quiet == []
-    spike = steady(10)
+    spike = steady(16)  # a spike is reported once the next hour was calm (a burst is one noisy episode)
     spike[5] = 2000.0
     events = watch.observe("U", RECORD, "370000", readings("M1", T0 + 14 * 96 * Q, spike))
     assert [(e["type"], e["level"], e["entity_code"]) for e in events] == [("spike", "METER", "U/M1")]
