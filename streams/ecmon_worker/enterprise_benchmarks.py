@@ -1,4 +1,4 @@
-"""Unit-product energy consumption of an enterprise against its product's quota standard (issue 6, part 2).
+"""Unit-product energy consumption of an enterprise against its product's quota standard.
 
 Pure functions over JSON-able state, like streams/ecmon_worker/enterprise_rollup.py. The month's output per product
 is kept in the ``production-state`` table (key USCC), one value per enterprise::

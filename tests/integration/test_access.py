@@ -160,7 +160,7 @@ def test_every_query_of_the_analyst_guide_runs_for_the_national_analyst(data):
         national.execute(query)
 
 
-# --- issue 15: no password in the repository, no admin without one, nothing reachable through the server ---
+# --- no password in the repository, no admin without one, nothing reachable through the server ---
 
 REQUIRED_PASSWORD, WRONG_PASSWORD, UNKNOWN_TABLE, QUOTA_EXCEEDED, NOT_INSIDE_USER_FILES = 194, 193, 60, 201, 291
 

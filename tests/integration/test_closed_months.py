@@ -1,5 +1,5 @@
 """Late data for a closed month through the real stack: a flagged revision within the revision window,
-a dead letter `month_closed` after it (issue 15, finding 7; docs/operations.md "Late data and closed months").
+a dead letter `month_closed` after it (docs/operations.md "Late data and closed months").
 
 One enterprise of a province no other test uses: April 2026 closes when its event time passes 4 May
 (end + 72 h grace); a late April reading inside the window makes, once the province's event time enters

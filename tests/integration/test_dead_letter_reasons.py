@@ -1,4 +1,4 @@
-"""Every dead-letter reason through the real stack (issue 5), on a stack of its own (ports 27xxx).
+"""Every dead-letter reason through the real stack, on a stack of its own (ports 27xxx).
 
 A small fleet is registered, good batches and production figures are sent, and beside them one crafted
 message per reason (a few reasons get a second variant) that the worker must reject with exactly that

@@ -1,4 +1,4 @@
-"""Hostile input through the real stack (issue 10, part 2), on a stack of its own (ports 28xxx).
+"""Hostile input through the real stack, on a stack of its own (ports 28xxx).
 
 A good fleet sends ordinary batches; beside them, in the same run, more than 20 kinds of malformed,
 absurd or forged input go to the same topics: garbage and empty values, a near-maximum-size message,
@@ -12,7 +12,7 @@ control characters and invalid UTF-8, a missing key, and more. Then:
   it is determined), and the good readings that travel inside partly bad batches counted;
 - the good fleet's aggregates reconcile exactly, at enterprise, province and national level.
 
-Beside them (issue 15, no poison), every topic the worker and the sink consume gets null values, tombstones,
+Beside them (no poison), every topic the worker and the sink consume gets null values, tombstones,
 random bytes, an over-long varint, a valid message of the wrong record type and a 5 MiB value that lz4 brings
 under the broker's 1 MiB limit, each written by the role allowed to write that topic; each must be in
 ``dead_letters`` with its reason (a tombstone on the targets topic is the operator's withdrawal and applied).

@@ -1,4 +1,4 @@
-"""A reading is counted once, and a correction replaces, in ClickHouse (issue 15, item 3), on the side stack
+"""A reading is counted once, and a correction replaces, in ClickHouse, on the side stack
 (tests/integration/conftest.py, ports 33xxx).
 
 One enterprise sends two interval readings, then the same two again in a new batch (next sequence), in a batch

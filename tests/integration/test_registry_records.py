@@ -1,4 +1,4 @@
-"""Registry records through the real stack (issue 15, finding 5): bad records are dead letters and change
+"""Registry records through the real stack: bad records are dead letters and change
 nothing (neither in the worker nor in the sink's ``enterprises`` table), a tombstone stops nothing, and a mid-year
 re-registration leaves a closed month as it was.
 

@@ -394,7 +394,7 @@ def test_operations_dashboard_covers_throughput_lag_dead_letters_and_alerts():
         assert needle in exprs
 
 
-# -- ClickHouse users, Prometheus and Alertmanager web auth: the same everywhere (issue 15) ----------------
+# -- ClickHouse users, Prometheus and Alertmanager web auth: the same everywhere ----------------------------
 
 def _users_xml():
     import xml.etree.ElementTree as ET
@@ -504,7 +504,7 @@ def test_k8s_uses_the_local_stacks_users(k8s):
                 assert ref == {"name": "ecmon-clickhouse-passwords", "key": user}
 
 
-# -- compose Kafka: the local stack's SCRAM users, roles and ACLs (issue 15) ------------------------------
+# -- compose Kafka: the local stack's SCRAM users, roles and ACLs ------------------------------------------
 
 ECMON_IMAGE = "ecmon:"
 #: Kafka roles of each ecmon service of compose: what it may connect as (migrate has no Kafka client).

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of what hostile input reaches first (issue 10, hostile input).
+"""Property-based fuzzing of what hostile input reaches first.
 
 - ``ecmon.codec.decode``: arbitrary bytes and mutated valid messages (bit flips, truncation, extension,
   fingerprint swaps, absurd length prefixes) raise only the codec's typed errors, quickly and without

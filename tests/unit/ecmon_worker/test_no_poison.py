@@ -1,4 +1,4 @@
-"""No poison (issue 15): whatever key and value reach a consumer, its handling code answers with a record or
+"""No poison: whatever key and value reach a consumer, its handling code answers with a record or
 a reason of ``REASONS``, and never raises.
 
 Hypothesis throws arbitrary keys and values, ``None`` included, valid messages of every record type and

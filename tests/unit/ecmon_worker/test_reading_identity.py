@@ -1,4 +1,4 @@
-"""A reading is counted once (issue 15, items 3 and 6): reading identity, corrections, gateway identity."""
+"""A reading is counted once: reading identity, corrections, gateway identity."""
 
 import json
 import uuid
