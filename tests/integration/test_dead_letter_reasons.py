@@ -17,8 +17,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import fastavro
 import pytest
@@ -33,7 +36,7 @@ from ecmon.months import DAY_MS, month_of_interval, month_start_ms
 from ecmon.uscc import is_valid_uscc
 from ecmon_cli.demo import wait_for_reconciliation
 from ecmon_gateway.delivery import BatchProducer
-from ecmon_simulator.fleet import Enterprise, build_fleet, plan_batches, registry_record
+from ecmon_simulator.fleet import Enterprise, PlannedBatch, build_fleet, plan_batches, registry_record
 from ecmon_simulator.ledger import Ledger
 from ecmon_simulator.production import encode_production as encode_production_in
 from ecmon_simulator.profiles import PROFILES
@@ -183,6 +186,20 @@ def signed_in(state_dir: Path, record: dict, key_id: str | None = None, short_na
     return codec.encode(short_name, {**record, "signature": signature})
 
 
+class Signers(NamedTuple):
+    """The simulated enterprises' signing, with the keys of one stack's state directory."""
+
+    signed: Callable[..., bytes]
+    encode_batch: Callable[[PlannedBatch, int], bytes]
+    encode_production: Callable[[Enterprise, dict], bytes]
+
+
+def signers(state_dir: Path) -> Signers:
+    return Signers(partial(signed_in, state_dir),
+                   lambda batch, sent_at_ms: encode_batch_in(batch, sent_at_ms, state_dir),
+                   lambda ent, record: encode_production_in(ent, record, state_dir))
+
+
 def unreleased_schema(short_name: str) -> codec.SchemaVersion:
     """A well-formed writer schema that is not released: the current one with one more field."""
     current = codec.catalog().schema(short_name)
@@ -223,16 +240,7 @@ def _cst(period_day: str, hour: int = 0) -> int:
 @pytest.fixture(scope="module")
 def run(own_pipeline) -> Run:
     settings = own_pipeline
-
-    # The simulated enterprises' keys live in this stack's state directory.
-    def signed(record: dict, key_id: str | None = None, short_name: str = "reading_batch") -> bytes:
-        return signed_in(settings.state_dir, record, key_id, short_name)
-
-    def encode_batch(batch, sent_at_ms: int) -> bytes:
-        return encode_batch_in(batch, sent_at_ms, settings.state_dir)
-
-    def encode_production(ent: Enterprise, record: dict) -> bytes:
-        return encode_production_in(ent, record, settings.state_dir)
+    signed, encode_batch, encode_production = signers(settings.state_dir)
     now = int(time.time() * 1000)
     assert now > _cst("2026-11-12"), "the crafted timeline (October and November 2026) must lie in the past"
 

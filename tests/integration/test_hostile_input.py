@@ -42,7 +42,7 @@ from test_dead_letter_reasons import (
     batch_record,
     invalid_uscc,
     reading,
-    signed_in,
+    signers,
     unreleased_schema,
 )
 
@@ -55,9 +55,7 @@ from ecmon_gateway.delivery import BatchProducer
 from ecmon_ops.stack.apps import app_process
 from ecmon_simulator.fleet import Enterprise, Meter, build_fleet, plan_batches, registry_record
 from ecmon_simulator.ledger import Ledger
-from ecmon_simulator.production import encode_production as encode_production_in
 from ecmon_simulator.profiles import PROFILES
-from ecmon_simulator.runs import encode_batch as encode_batch_in
 from ecmon_simulator.runs import publish_registry
 from ecmon_sink.clickhouse import connect
 from ecmon_worker.dead_letters import PAYLOAD_LIMIT, REASONS
@@ -216,16 +214,7 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def run(hostile_pipeline) -> Run:
     settings = hostile_pipeline
-
-    # The simulated enterprises' keys live in this stack's state directory.
-    def signed(record: dict, key_id: str | None = None, short_name: str = "reading_batch") -> bytes:
-        return signed_in(settings.state_dir, record, key_id, short_name)
-
-    def encode_batch(batch, sent_at_ms: int) -> bytes:
-        return encode_batch_in(batch, sent_at_ms, settings.state_dir)
-
-    def encode_production(ent: Enterprise, record: dict) -> bytes:
-        return encode_production_in(ent, record, settings.state_dir)
+    signed, encode_batch, encode_production = signers(settings.state_dir)
     now = int(time.time() * 1000)
     assert now > _cst("2026-11-12")
     a, b = build_fleet(2, ("370000", "210000"), seed=81)
