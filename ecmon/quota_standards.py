@@ -27,20 +27,29 @@ Sources and how sure each value is (read this before using a verdict for enforce
   (``producers/ecmon_simulator/profiles.py``). The codes for flat glass and caustic soda are this platform's
   assignment in the same catalogue style (统计用产品分类目录) and must be confirmed against the
   National Bureau of Statistics catalogue before gateways are told to use them.
-- The standards count electricity at its calorific value (当量值, 0.1229 kgce/kWh), which is the
-  platform's default method (``ECMON_ELECTRICITY_METHOD=equivalent``). The platform measures the whole
-  enterprise, while a standard's boundary is the product's own process: for an enterprise with
-  several products or large auxiliary loads the platform's figure is higher than the standard's. A
-  breach found here is a screening signal for an energy-conservation inspection, not its verdict.
+- Energy scope (what the numerator counts) is the standard's, not the enterprise's: each row names
+  the energy types that belong to the product's process (``energy_types``; None = every type the
+  enterprise meters) and the electricity method the standard prescribes. Electricity counts at its
+  calorific value (当量值, 0.1229 kgce/kWh, GB/T 2589): GB 21256-2013 made its limit values under the
+  当量值 mandatory and kept the 等价值 only for its advanced values (verified in the standard's
+  foreword); for the other rows the 当量值 is this platform's reading of their calculation clauses (not
+  verified against the texts). The benchmark converts the metered quantities itself
+  (:func:`scope_energy_mgce`), so it does not change with ``ECMON_ELECTRICITY_METHOD``, which sets the
+  method of the platform's totals.
+- The platform measures energy by type, not by process: within an energy type in scope it counts the
+  whole enterprise (a cement works' electricity includes its cement mills, a steel works' its rolling
+  mill). Its figure is therefore an upper bound of the standard's; a breach found here is a screening
+  signal for an energy-conservation inspection, not its verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
 
+from ecmon.energy import ENERGY_TYPES, Method, coal_factor
 from ecmon.industries import industry
 
 MGCE_PER_KGCE = 10**6
@@ -82,6 +91,14 @@ class QuotaStandard:
     industry_code: str  # GB/T 4754-2017
     route: str  # which of the standard's limits this is
     confidence: str  # how well the value is supported (see the module docstring)
+    #: Energy types counted in the product's comprehensive energy consumption; None counts every type.
+    energy_types: frozenset[str] | None = None
+    scope: str = "every energy type the enterprise meters"  # the boundary, in words
+    electricity_method: Method = "equivalent"  # 当量值, 0.1229 kgce/kWh
+
+    def counts(self, energy_type: str) -> bool:
+        """Whether ``energy_type`` is inside the standard's energy scope."""
+        return self.energy_types is None or energy_type in self.energy_types
 
     @property
     def number(self) -> str:
@@ -103,15 +120,25 @@ def _kgce(value: str) -> int:
 
 _ROWS = (
     QuotaStandard(
-        "GB 21256", 2013, "粗钢生产主要工序单位产品能源消耗限额", "3206010100", "粗钢", "crude steel", "t",
-        _kgce("92"), "3120", "electric-arc furnace process, ordinary steel (普钢电炉工序), existing plants",
-        "medium: recalled from the 2013 table; the converter process limit (-10 kgce/t, energy recovered "
-        "exceeds energy used) cannot serve as a ratio, so the EAF limit stands for crude steel",
+        "GB 32050", 2015, "电弧炉冶炼单位产品能源消耗限额", "3206010100", "粗钢", "crude steel", "t",
+        _kgce("86"), "3120", "electric-arc furnace smelting of ordinary steel, nominal capacity 30-50 t (the "
+        "less strict class; 50 t and above: 72 kgce/t)",
+        "low-medium: GB 21256-2013 dropped its EAF limit (verified in its foreword), which is why this row is "
+        "not GB 21256; 86 kgce/t is recalled as the NDRC 2021 baseline level for EAF smelting, set at this "
+        "standard's limit value, and was not checked against the text",
+        frozenset({"electricity", "natural_gas", "coke_oven_gas", "converter_gas", "fuel_oil", "diesel", "oxygen",
+                   "nitrogen", "compressed_air", "water"}),
+        "the EAF process: electricity, fuel gases and oils, oxygen and other working media; coke and "
+        "blast-furnace gas belong to ironmaking (GB 21256 blast-furnace process) and are not counted",
     ),
     QuotaStandard(
         "GB 16780", 2021, "水泥单位产品能源消耗限额", "3101010000", "水泥熟料", "cement clinker", "t",
         _kgce("117"), "3011", "clinker, grade 3 (3级 = limit value)",
         "high: equals the NDRC 2021 baseline level for clinker (117 kgce/t), set at this edition's grade 3",
+        frozenset({"raw_coal", "washed_coal", "other_washed_coal", "coke", "fuel_oil", "diesel", "natural_gas",
+                   "electricity"}),
+        "clinker: kiln and calciner fuel plus electricity of raw meal, coal mill and kiln system; steam, "
+        "heat and water are not counted",
     ),
     QuotaStandard(
         "GB 21340", 2019, "玻璃和铸石单位产品能源消耗限额", "3141010000", "平板玻璃", "flat glass", "weight_box",
@@ -133,6 +160,8 @@ _ROWS = (
         "1550 kgce/t)",
         "medium: equals the NDRC 2021 baseline level for natural-gas ammonia; a 2023 revision was not "
         "verified here",
+        None,
+        "feedstock and fuel gas, electricity, purchased steam and heat and working media: every type",
     ),
 )
 
@@ -159,10 +188,29 @@ def quantity_in(unit: str, quantity_milli: int, target_unit: str) -> Fraction:
     return Fraction(quantity_milli, 1000) * size / target_size
 
 
+def scope_energy_mgce(standard: QuotaStandard, physical: Iterable[tuple[str, str, int]]) -> int:
+    """The standard's comprehensive energy consumption of metered quantities, in mgce.
+
+    ``physical`` holds (energy type, unit, thousandths of the unit) rows, e.g. an enterprise's monthly
+    totals; types outside the scope are left out, and each (type, unit) total is converted once with
+    the standard's electricity method, whatever method the platform's totals used. The worker and
+    ``ecmon report benchmark`` both call this, so they agree on the same quantities exactly.
+    """
+    totals: dict[tuple[str, str], int] = {}
+    for energy_type, unit, milli in physical:
+        if standard.counts(energy_type):
+            totals[(energy_type, unit)] = totals.get((energy_type, unit), 0) + milli
+    return sum(coal_factor(energy_type, unit, method=standard.electricity_method).to_mgce(milli)
+               for (energy_type, unit), milli in sorted(totals.items()))
+
+
 def _check() -> None:
     """The table's own consistency, at import: a typo here would silently mis-benchmark a sector."""
     for s in _ROWS:
         industry(s.industry_code)  # raises for a code the platform does not monitor
+        unknown = (s.energy_types or frozenset()) - set(ENERGY_TYPES)
+        if unknown:
+            raise ValueError(f"quota row {s.number}: unknown energy types {sorted(unknown)}")
         if s.unit not in PRODUCT_UNITS or s.limit_mgce <= 0:
             raise ValueError(f"bad quota row {s.number} {s.product_en}")
     if len(STANDARDS) != len(_ROWS):

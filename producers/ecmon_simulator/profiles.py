@@ -188,8 +188,9 @@ class Product:
     code: str  # national statistical product catalogue
     name: str
     unit: str
-    # Output per unit of the main meter's consumption: ties production to energy use.
-    per_main_unit: float
+    # The process whose activity makes the product (a key of the profile's factors): output follows it,
+    # calibrated to a realistic unit consumption in ecmon_simulator.unit_consumption.
+    driver: str
 
 
 @dataclass(frozen=True)
@@ -215,36 +216,36 @@ PROFILES: dict[str, IndustryProfile] = {
                 MeterSpec("electricity", "kWh", 9000.0, "electric"),
                 MeterSpec("coke", "t", 6.0, "blast_furnace"),
                 MeterSpec("blast_furnace_gas", "m3", 30000.0, "blast_furnace"),
-            ), _steel, Product("3206010100", "crude steel", "t", 1 / 6.0 * 2.2)),
+            ), _steel, Product("3206010100", "crude steel", "t", "electric")),
         IndustryProfile(
             "3011", "cement", "kiln campaigns with 2-4 day refractory stops, winter staggered-peak stoppage "
             "(mid-December to February), mills on the night tariff", (
                 MeterSpec("electricity", "kWh", 4000.0, "electric"),
                 MeterSpec("raw_coal", "t", 12.0, "kiln"),
-            ), _cement, Product("3101010000", "cement clinker", "t", 1 / 0.16)),
+            ), _cement, Product("3101010000", "cement clinker", "t", "kiln")),
         IndustryProfile(
             "2612", "chemicals", "continuous process; a two-week turnaround once a year; steam tracing in winter", (
                 MeterSpec("electricity", "kWh", 6000.0, "electric"),
                 MeterSpec("natural_gas", "m3", 2500.0, "process"),
                 MeterSpec("steam", "t", 20.0, "steam"),
-            ), _chemicals, Product("2601010000", "synthetic ammonia", "t", 1 / 1100.0)),
+            ), _chemicals, Product("2601010000", "synthetic ammonia", "t", "process")),
         IndustryProfile(
             "1713", "textiles", "two shifts on weekdays, one on Saturday, Sunday off; three weeks off at "
             "Spring Festival; reduced in the October golden week", (
                 MeterSpec("electricity", "kWh", 800.0, "looms"),
                 MeterSpec("steam", "t", 3.0, "steam"),
-            ), _textiles, Product("1713010000", "printed and dyed cloth", "m", 1 / 0.12)),
+            ), _textiles, Product("1713010000", "printed and dyed cloth", "m", "looms")),
         IndustryProfile(
             "2221", "paper", "paper machines round the clock with an 8-hour wire and felt change every ten days; "
             "a week off at Spring Festival", (
                 MeterSpec("electricity", "kWh", 2000.0, "machine"),
                 MeterSpec("raw_coal", "t", 2.5, "boiler"),
-            ), _paper, Product("2221010000", "machine-made paper", "t", 1 / 600.0)),
+            ), _paper, Product("2221010000", "machine-made paper", "t", "machine")),
         IndustryProfile(
             "3412", "machinery", "day shift with a lunch break, weekends and holidays nearly off; space heating "
             "in winter", (
                 MeterSpec("electricity", "kWh", 500.0, "workshop"),
                 MeterSpec("natural_gas", "m3", 120.0, "heating"),
-            ), _machinery, Product("3412000000", "metal-cutting machine tools", "piece", 1 / 2500.0)),
+            ), _machinery, Product("3412000000", "metal-cutting machine tools", "piece", "workshop")),
     )
 }

@@ -136,11 +136,14 @@ QUERIES: dict[str, str] = {
         ORDER BY province, span_start_utc, anomaly_id
     """,
     # Output per enterprise and product in the month (newest figure of every period) beside the enterprise's
-    # energy of the month; the quota standards are applied in Python (ecmon/quota_standards.py).
+    # metered quantities of the month per energy type; the quota standards' scope and electricity method are
+    # applied in Python (ecmon/quota_standards.py scope_energy_mgce, the function the worker uses too).
     "benchmark": """
-        SELECT uscc, name, province, industry_code, product_code, unit, quantity_milli, coal_mgce
+        SELECT uscc, name, province, industry_code, product_code, unit, quantity_milli,
+               energy_types, energy_units, physical_milli
         FROM (
-            SELECT uscc, product_code, unit, quantity_milli, province, industry_code, coal_mgce
+            SELECT uscc, product_code, unit, quantity_milli, province, industry_code, energy_types, energy_units,
+                   physical_milli
             FROM (
                 SELECT uscc, product_code, unit, sum(q) AS quantity_milli
                 FROM (
@@ -152,7 +155,19 @@ QUERIES: dict[str, str] = {
                 )
                 GROUP BY uscc, product_code, unit
             ) AS output
-            ANY LEFT JOIN (""" + LATEST_ENTERPRISE + """) AS energy USING uscc
+            ANY LEFT JOIN (
+                SELECT entity AS uscc, any(industry_code) AS industry_code, any(province) AS province,
+                       groupArray(energy_type) AS energy_types, groupArray(unit) AS energy_units,
+                       groupArray(physical) AS physical_milli
+                FROM (
+                    SELECT entity, industry_code, province, energy_type, unit,
+                           argMax(physical_milli, version) AS physical
+                    FROM {db}.aggregates_monthly
+                    WHERE level = 'ENTERPRISE' AND period = toDate(%(month)s)
+                    GROUP BY entity, industry_code, province, energy_type, unit, period
+                )
+                GROUP BY uscc
+            ) AS energy USING uscc
         ) AS measured
         ANY LEFT JOIN (
             SELECT uscc, argMax(name, version) AS name FROM {db}.enterprises GROUP BY uscc
@@ -227,19 +242,20 @@ class Report:
 
 BENCHMARK_COLUMNS = [
     "uscc", "name", "province", "industry_code", "product_code", "product", "coal_tce", "output", "unit",
-    "kgce_per_unit", "limit_kgce_per_unit", "standard", "ratio", "verdict",
+    "kgce_per_unit", "limit_kgce_per_unit", "standard", "ratio", "verdict", "energy_counted",
 ]
 
 
 def benchmark_rows(rows: list[tuple]) -> list[list]:
-    """Query rows (per enterprise, product and reported unit) -> one row per enterprise and product that
-    has a quota standard: intensity, limit, ratio and pass/FAIL, decided exactly on integers."""
+    """Query rows (per enterprise, product and reported unit, with the enterprise's quantities per energy
+    type) -> one row per enterprise and product that has a quota standard: the energy within the
+    standard's scope, intensity, limit, ratio and pass/FAIL, decided exactly on integers."""
     from fractions import Fraction
 
-    from ecmon.quota_standards import PRODUCT_UNITS, quantity_in, standard_for
+    from ecmon.quota_standards import PRODUCT_UNITS, quantity_in, scope_energy_mgce, standard_for
 
     merged: dict[tuple[str, str], dict] = {}
-    for uscc, name, province, industry_code, product_code, unit, quantity_milli, coal_mgce in rows:
+    for uscc, name, province, industry_code, product_code, unit, quantity_milli, types, units, physical in rows:
         standard = standard_for(product_code)
         if standard is None or unit not in PRODUCT_UNITS:
             continue  # no quota to compare with (the worker rejects units a standard cannot use)
@@ -247,9 +263,11 @@ def benchmark_rows(rows: list[tuple]) -> list[list]:
             output = quantity_in(unit, quantity_milli, standard.unit)
         except ValueError:
             continue
+        metered = list(zip(types or [], units or [], (int(p) for p in physical or [])))
         row = merged.setdefault((uscc, product_code), {
             "head": [uscc, name, province, industry_code], "standard": standard, "output": Fraction(0),
-            "coal": coal_mgce or 0})
+            "coal": scope_energy_mgce(standard, metered),
+            "counted": ", ".join(sorted({t for t, _, _ in metered if standard.counts(t)}))})
         row["output"] += output
     out = []
     for (_uscc, _product), m in sorted(merged.items(), key=lambda kv: (kv[1]["head"][2], kv[0])):
@@ -265,7 +283,7 @@ def benchmark_rows(rows: list[tuple]) -> list[list]:
             per_unit, ratio, verdict = "", "", "no output"
         out.append([*m["head"], s.product_code, s.product_en, tce(coal),
                     (Decimal(output.numerator) / Decimal(output.denominator)).quantize(Decimal("0.001")), s.unit,
-                    per_unit, Decimal(s.limit_mgce) / 10**6, s.number, ratio, verdict])
+                    per_unit, Decimal(s.limit_mgce) / 10**6, s.number, ratio, verdict, m["counted"]])
     return out
 
 

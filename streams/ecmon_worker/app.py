@@ -42,6 +42,8 @@ from ecmon.metric_defs import (
     WORKER_BATCHES,
     WORKER_READINGS,
 )
+from ecmon.months import CST_OFFSET_MS, DAY_MS, month_of
+from ecmon.quota_standards import QuotaStandard
 from ecmon.regions import province_of
 from ecmon.settings import Settings
 from ecmon_worker import (
@@ -265,6 +267,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
                          f"{MAX_BATCH_READINGS:,} per batch (interface standard, section 9)", event, uscc)
             return "rejected"
         state = enterprise_state.get(uscc) or enterprise_rollup.new_state()
+        watermark_before = state.get("wm", 0)
         timestamp = event.message.timestamp  # the Kafka record time: the same on every replay
         outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc], factors, limits=limits,
                                                 received_ms=int(timestamp * 1000) if timestamp else None,
@@ -273,6 +276,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
                                                 identities=TableSlice(enterprise_state, uscc))
         if outcome.applied:
             enterprise_state[uscc] = state  # after the meter-days apply_batch wrote (TableSlice)
+            if (state["wm"] + CST_OFFSET_MS) // DAY_MS > (watermark_before + CST_OFFSET_MS) // DAY_MS:
+                await judge_production_after_readings(uscc, record, watermark_before)
         # One dead letter per reason, not per reading: each carries the whole batch, and a batch of
         # 10,000 bad readings must not become 10,000 copies of itself.
         by_reason: dict[str, list[str]] = {}
@@ -399,13 +404,34 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             return
         uscc = outcome.uscc
         state = production_state.get(uscc) or enterprise_benchmarks.new_state()
-        if enterprise_benchmarks.apply_production(state, outcome.record, outcome.month):
+        changed = enterprise_benchmarks.apply_production(state, outcome.record, outcome.month)
+        judged = await judge_production(uscc, outcome.enterprise, state, [(standard, outcome.month)])
+        if changed or judged:
             production_state[uscc] = state
-        found = enterprise_benchmarks.benchmark(uscc, outcome.month, standard, state, enterprise_state.get(uscc))
-        if found is not None and found.above_limit:
-            event_record = enterprise_benchmarks.intensity_anomaly(
-                found, province_of(outcome.enterprise["region_code"]), outcome.enterprise["industry_code"])
-            await anomalies.send(key=event.key, value=anomaly_events.encode(event_record))
+
+    async def judge_production(uscc: str, enterprise: dict, state: dict,
+                               months: list[tuple[QuotaStandard, str]]) -> bool:
+        """Judge each (standard, month) on the days with both output and readings; send what changed
+        (streams/ecmon_worker/enterprise_benchmarks.py). True when ``state`` changed."""
+        changed = False
+        province = province_of(enterprise["region_code"])
+        for standard, month in months:
+            found = enterprise_benchmarks.benchmark(uscc, month, standard, state, enterprise_state.get(uscc))
+            event_record, touched = enterprise_benchmarks.judge(state, found, province, enterprise["industry_code"])
+            changed |= touched
+            if event_record is not None:
+                await anomalies.send(key=uscc.encode(), value=anomaly_events.encode(event_record))
+        return changed
+
+    async def judge_production_after_readings(uscc: str, enterprise: dict, watermark_before: int) -> None:
+        """Readings completed a CST day: the months with production are judged again, so the last
+        judgement of a month never lacks readings that arrived after its production figures."""
+        state = production_state.get(uscc)
+        if not state or not state.get("p"):
+            return
+        months = enterprise_benchmarks.months_to_judge(state, month_of(watermark_before))
+        if months and await judge_production(uscc, enterprise, state, months):
+            production_state[uscc] = state
     # -- end of production output
 
     @app.task

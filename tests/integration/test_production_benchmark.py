@@ -1,6 +1,8 @@
 """Production output through the worker, on a stack of its own (ports 26xxx): accepted figures reach
 ClickHouse, a bad one reaches the dead letters, an enterprise above its quota standard raises an
-`intensity_above_standard` anomaly, and `ecmon report benchmark` shows pass and FAIL."""
+`intensity_above_standard` anomaly, and `ecmon report benchmark` shows pass and FAIL, judged within each
+standard's energy scope. The simulator's own daily output gives plausible unit consumption, and the
+worker's last word on every month agrees with the month-end report (issue 18)."""
 
 import json
 import os
@@ -16,13 +18,14 @@ from rich.console import Console
 from ecmon import topics
 from ecmon.kafka_clients import client_config
 from ecmon.months import month_start_ms
-from ecmon.quota_standards import standard_for
+from ecmon.quota_standards import scope_energy_mgce, standard_for
 from ecmon_cli.demo import wait_for_reconciliation
 from ecmon_gateway.delivery import BatchProducer
 from ecmon_simulator.ledger import Ledger
 from ecmon_simulator.production import encode_production
 from ecmon_simulator.profiles import PROFILES
 from ecmon_simulator.runs import FleetRun, run_fleet
+from ecmon_simulator.unit_consumption import BANDS
 from ecmon_sink.clickhouse import connect
 
 pytestmark = pytest.mark.integration
@@ -37,6 +40,22 @@ def own_pipeline(tmp_path_factory):
     state_dir = tmp_path_factory.mktemp("ecmon-production")
     with isolated_pipeline(state_dir, PORTS) as settings:
         yield settings
+
+
+@pytest.fixture(scope="module")
+def ledger(own_pipeline):
+    """What every test of the module sent, so each can reconcile ClickHouse with all of it."""
+    return Ledger(electricity_method=own_pipeline.electricity_method)
+
+
+def _metered(client, db):
+    """Enterprise -> its month's (energy type, unit, physical_milli) rows, newest version of each."""
+    out: dict[str, list] = {}
+    for entity, energy_type, unit, physical in client.execute(
+            f"SELECT entity, energy_type, unit, argMax(physical_milli, version) FROM {db}.aggregates_monthly "
+            f"WHERE level = 'ENTERPRISE' AND period = toDate('{MONTH}-01') GROUP BY entity, energy_type, unit"):
+        out.setdefault(entity, []).append((energy_type, unit, physical))
+    return out
 
 
 def _wait(query, check, client, timeout=40.0):
@@ -60,11 +79,11 @@ def _report(settings, *args, user=None):
     return {(r["uscc"], r["product_code"]): r for r in json.loads(out.stdout)["rows"]}
 
 
-def test_production_is_benchmarked_against_the_quota_standards(own_pipeline):
+def test_production_is_benchmarked_against_the_quota_standards(own_pipeline, ledger):
     settings = own_pipeline
     run = FleetRun(enterprises=6, provinces=("370000", "210000"), start=MONTH, months=1, seed=41, production=False)
     fleet = run.fleet()
-    ledger = run_fleet(settings, run, Ledger(electricity_method=settings.electricity_method), show_progress=False)
+    run_fleet(settings, run, ledger, show_progress=False)
     result = wait_for_reconciliation(settings, ledger, timeout=60, console=Console(), show_progress=False,
                                      watch_processes=False)
     assert result.exact, result.line()
@@ -74,18 +93,16 @@ def test_production_is_benchmarked_against_the_quota_standards(own_pipeline):
     assert len(judged) == 2, [e.industry_code for e in fleet]
     client = connect(settings)
     db = settings.clickhouse_database
-    energy = dict(client.execute(
-        f"SELECT entity, sum(c) FROM (SELECT entity, energy_type, unit, argMax(coal_mgce, version) AS c "
-        f"FROM {db}.aggregates_monthly WHERE level = 'ENTERPRISE' AND period = toDate('{MONTH}-01') "
-        f"GROUP BY entity, energy_type, unit) GROUP BY entity"))
+    metered = _metered(client, db)
     start, end = month_start_ms(MONTH), month_start_ms("2026-11")
     producer = BatchProducer(client_config(settings, "admin"))
     expected_verdict = {}
     for ent, factor in zip(judged, ((3, 2), (1, 2))):
         product = PROFILES[ent.industry_code].product
         standard = standard_for(product.code)
-        # intensity = energy / output = factor x limit
-        quantity_milli = energy[ent.uscc] * 1000 * factor[1] // (standard.limit_mgce * factor[0])
+        # intensity = energy within the standard's scope / output = factor x limit
+        energy = scope_energy_mgce(standard, metered[ent.uscc])
+        quantity_milli = energy * 1000 * factor[1] // (standard.limit_mgce * factor[0])
         record = {"uscc": ent.uscc, "gateway_id": ent.gateway_id, "batch_id": str(uuid.uuid4()), "sent_at": end + 1000,
                   "key_id": ent.key_id, "signature": b"", "product_code": product.code, "product_name": product.name,
                   "quantity_milli": quantity_milli, "unit": standard.unit, "period_start": start, "period_end": end}
@@ -123,6 +140,52 @@ def test_production_is_benchmarked_against_the_quota_standards(own_pipeline):
     assert mine and all(r["province"] == province for r in mine.values())
     assert set(mine) == {k for k in expected_verdict if next(e for e in judged if e.uscc == k[0]).region_code[:2]
                          == province[:2]}
+
+
+def test_the_simulators_output_is_plausible_and_the_last_warning_agrees_with_the_month_end(own_pipeline, ledger):
+    """The simulator's calibrated daily output, judged day by day by the worker while readings and
+    production arrive at once: each month's last event agrees with `ecmon report benchmark`."""
+    settings = own_pipeline
+    run = FleetRun(enterprises=12, provinces=("370000", "310000"), start=MONTH, months=1, seed=43)
+    fleet = run.fleet()
+    run_fleet(settings, run, ledger, show_progress=False)
+    result = wait_for_reconciliation(settings, ledger, timeout=90, console=Console(), show_progress=False,
+                                     watch_processes=False)
+    assert result.exact, result.line()
+    judged = {e.uscc: e for e in fleet if standard_for(e.profile.product.code)}
+    client = connect(settings)
+    db = settings.clickhouse_database
+    days = _wait(f"SELECT uscc, count() FROM (SELECT DISTINCT uscc, period_start FROM {db}.production "
+                 f"WHERE uscc IN ({', '.join(repr(u) for u in judged)})) GROUP BY uscc",
+                 lambda r: len(r) == len(judged) and all(n == 31 for _, n in r), client, timeout=60)
+    assert all(n == 31 for _, n in days), days
+    report = {k: r for k, r in _report(settings).items() if k[0] in judged}
+    assert len(report) == len(judged)
+    for (_uscc, product), row in report.items():
+        band = BANDS[product]
+        assert band.low * 9 / 10 <= float(row["kgce_per_unit"]) <= float(band.high) * 1.1, row
+
+    def last_events(rows):
+        return {r[0]: r for r in rows}
+
+    query = (f"SELECT argMax(entity_code, version), argMax(severity, version), argMax(observed, version), "
+             f"argMax(detail, version) FROM {db}.anomalies WHERE type = 'intensity_above_standard' "
+             f"AND entity_code IN ({', '.join(repr(u) for u in judged)}) GROUP BY anomaly_id")
+
+    def settled(rows):
+        events = last_events(rows)
+        return all("whole month" in e[3] for e in events.values()) and all(
+            (r["verdict"] == "FAIL") == (u in events and events[u][1] != "INFO") for (u, _), r in report.items())
+
+    events = last_events(_wait(query, settled, client, timeout=60))
+    for (uscc, _product), row in report.items():
+        event = events.get(uscc)
+        if row["verdict"] == "FAIL":  # the last word is the month-end figure, above the limit
+            assert event is not None and event[1] in ("WARNING", "CRITICAL"), (row, event)
+        elif event is not None:  # a month-to-date warning the whole month no longer supports: withdrawn
+            assert event[1] == "INFO" and "withdrawn" in event[3], (row, event)
+        if event is not None:
+            assert "the whole month" in event[3] and abs(event[2] - float(row["kgce_per_unit"])) < 0.01, (row, event)
 
 
 def test_the_local_sink_writes_as_its_own_clickhouse_user(own_pipeline):

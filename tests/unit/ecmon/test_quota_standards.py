@@ -16,12 +16,21 @@ from ecmon_simulator.profiles import PROFILES
 
 def test_the_five_products_of_the_issue_have_a_standard_with_number_year_and_integer_limit():
     by_standard = {s.standard: s for s in STANDARDS.values()}
-    assert set(by_standard) >= {"GB 21256", "GB 16780", "GB 21340", "GB 21257", "GB 21344"}
+    assert set(by_standard) >= {"GB 32050", "GB 16780", "GB 21340", "GB 21257", "GB 21344"}
     assert by_standard["GB 16780"].number == "GB 16780-2021"
     for s in STANDARDS.values():
         assert isinstance(s.limit_mgce, int) and s.limit_mgce > 0
         assert industry(s.industry_code).code == s.industry_code
-        assert s.route and s.confidence and s.title_zh
+        assert s.route and s.confidence and s.title_zh and s.scope
+        assert s.electricity_method == "equivalent"  # 当量值, 0.1229 kgce/kWh, as the standards count it
+
+
+def test_the_scope_is_the_products_process_not_the_whole_enterprise():
+    steel, clinker, ammonia = (standard_for(c) for c in ("3206010100", "3101010000", "2601010000"))
+    # crude steel is judged on the EAF process (GB 32050): the blast furnace's coke and gas are ironmaking
+    assert steel.counts("electricity") and not steel.counts("coke") and not steel.counts("blast_furnace_gas")
+    assert clinker.counts("raw_coal") and clinker.counts("electricity") and not clinker.counts("steam")
+    assert ammonia.counts("natural_gas") and ammonia.counts("steam")  # feedstock and purchased steam count
 
 
 def test_limits_are_exact_in_mgce():

@@ -4,7 +4,7 @@ from ecmon_simulator.fleet import build_fleet, plan_batches
 from ecmon_simulator.production import daily_main_consumption, encode_production, production_records
 
 
-def test_daily_output_follows_the_main_meter_and_round_trips(tmp_path):
+def test_one_daily_output_per_enterprise_and_day_with_readings_and_it_round_trips(tmp_path):
     fleet = build_fleet(3, ("210000",), seed=5)
     start = month_start_ms("2026-10")
     batches = [b for e in fleet for b in plan_batches(e, start, start + 3 * 86_400_000, 900, 24)]
@@ -19,3 +19,4 @@ def test_daily_output_follows_the_main_meter_and_round_trips(tmp_path):
     assert sum(consumed.values()) == sum(
         r["value_milli"] for b in batches for r in b.countable if r["meter_id"] == b.enterprise.meters[0].meter_id
     )
+    assert {(r["uscc"], (r["period_start"] + 8 * 3_600_000) // 86_400_000) for _, r in records} == set(consumed)

@@ -78,10 +78,13 @@ def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine)
     assert answers["completeness"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "5952", "2976"]]
     assert answers["anomalies"] == []
     assert answers["benchmark"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "3206010100", "t",
-                                     "2000000", "6000000000"]]
+                                     "2000000", "['electricity']", "['kWh']", "[1000]"]]
     row = answers["benchmark"][0]
-    verdict = analyst.benchmark_rows([(*row[:6], int(row[6]), int(row[7]))])
-    assert verdict[0][-1] == "pass"  # 6 tce / 2000 t = 3 kgce/t, under the 92 kgce/t of GB 21256-2013
+    verdict = dict(zip(analyst.BENCHMARK_COLUMNS,
+                       analyst.benchmark_rows([(*row[:6], int(row[6]), ["electricity"], ["kWh"], [1000])])[0]))
+    # 1 kWh at 0.1229 kgce (当量值) over 2000 t, under the 86 kgce/t of GB 32050-2015: the scope is converted
+    # from the metered quantity, not taken from the stored coal of the platform's method
+    assert verdict["verdict"] == "pass" and verdict["energy_counted"] == "electricity"
     latest = _rows(engine, _bind(report.LATEST.format(db=DB), {"level": "ENTERPRISE"}))
     assert [r[-3:] for r in latest] == [["1000", "6000000000", "2976"]]
 

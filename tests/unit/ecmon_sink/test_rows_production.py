@@ -24,17 +24,19 @@ def test_accepted_production_becomes_a_row_of_the_national_and_the_province_tabl
 
 
 def test_the_benchmark_report_judges_each_enterprise_and_product_exactly():
+    coal = (["washed_coal", "steam"], ["t", "t"])  # washed coal 0.9 kgce/kg; steam is outside the clinker scope
     rows = [
-        # uscc, name, province, industry, product, unit, quantity_milli, coal_mgce
-        ("A", "over", "370000", "3011", "3101010000", "t", 1_000_000, 150 * 10**9),  # 150 kgce/t > 117
-        ("B", "under", "370000", "3011", "3101010000", "t", 1_000_000, 100 * 10**9),
-        ("B", "under", "370000", "3011", "3101010000", "kg", 1_000_000_000, 0),  # another 1000 t, in kg
-        ("C", "edge", "210000", "3011", "3101010000", "t", 1_000_000, 117 * 10**9),  # exactly the limit: pass
-        ("D", "tools", "210000", "3412", "3412000000", "piece", 1000, 10**9),  # no standard: left out
+        # uscc, name, province, industry, product, unit, quantity_milli, energy types, units, physical_milli
+        ("A", "over", "370000", "3011", "3101010000", "t", 900_000, *coal, [150_000, 99_000]),  # 150 kgce/t > 117
+        ("B", "under", "370000", "3011", "3101010000", "t", 1_000_000, *coal, [100_000, 5_000]),
+        ("B", "under", "370000", "3011", "3101010000", "kg", 1_000_000_000, *coal, [100_000, 5_000]),  # +1000 t
+        ("C", "edge", "210000", "3011", "3101010000", "t", 900_000, *coal, [117_000, 0]),  # exactly the limit: pass
+        ("D", "tools", "210000", "3412", "3412000000", "piece", 1000, ["electricity"], ["kWh"], [10]),  # no standard
     ]
     out = [dict(zip(BENCHMARK_COLUMNS, r)) for r in benchmark_rows(rows)]
     assert [(r["uscc"], r["verdict"]) for r in out] == [("C", "pass"), ("A", "FAIL"), ("B", "pass")]
     a = out[1]
     assert a["kgce_per_unit"] == Decimal("150.00") and a["limit_kgce_per_unit"] == 117
     assert a["standard"] == "GB 16780-2021" and a["ratio"] == Decimal("1.282")
-    assert out[2]["output"] == Decimal("2000.000") and out[2]["kgce_per_unit"] == Decimal("50.00")
+    assert a["coal_tce"] == Decimal("135.000") and a["energy_counted"] == "washed_coal"
+    assert out[2]["output"] == Decimal("2000.000") and out[2]["kgce_per_unit"] == Decimal("45.00")
