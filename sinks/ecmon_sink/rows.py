@@ -1,4 +1,4 @@
-"""From Kafka messages to ClickHouse rows: one converter per record type, one column list per table.
+"""From Kafka messages to ClickHouse rows: one converter per record type, one row type per table.
 
 A message becomes rows of the national tables and, for rows of a province with a database, the same
 rows in that province's tables (``sinks/ecmon_sink/databases.py``). Every row remembers the message it came from,
