@@ -1,4 +1,4 @@
-"""From Kafka messages to ClickHouse rows: one converter per record type, one column list per table.
+"""From Kafka messages to ClickHouse rows: one converter per record type, one row type per table.
 
 A message becomes rows of the national tables and, for rows of a province with a database, the same
 rows in that province's tables (``sinks/ecmon_sink/databases.py``). Every row remembers the message it came from,
@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 from ecmon import codec, topics
 from ecmon.months import month_of_interval
@@ -24,52 +25,195 @@ from ecmon_sink.databases import province_codes, province_database
 
 log = logging.getLogger(__name__)
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "aggregates_monthly": (
-        "level", "entity", "province", "industry_code", "energy_type", "period", "unit",
-        "physical_milli", "coal_mgce", "readings", "version",
-    ),
-    "dead_letters": (
-        "reason", "detail", "source_topic", "source_partition", "source_offset", "uscc", "message_key", "payload",
-        "rejected_at",
-    ),
-    "enterprises": (
-        "uscc", "name", "region_code", "province", "prefecture", "industry_code", "tier", "meter_ids",
-        "meter_energy_types", "meter_units", "meter_interval_s", "valid_from", "version",
-    ),
-    "readings": (
-        "uscc", "meter_id", "interval_end", "interval_start", "period", "energy_type", "unit", "physical_milli",
-        "coal_mgce", "quality", "province", "region_code", "industry_code", "batch_id", "version",
-    ),
-    "anomalies": (
-        "anomaly_id", "type", "severity", "level", "entity_code", "province", "industry_code", "energy_type",
-        "span_start", "span_end", "observed", "expected", "unit", "score", "detector", "detector_version",
-        "detail", "detected_at", "version",
-    ),
-    "monthly_reports": (
-        "province", "period", "version", "closed_at", "total_coal_mgce", "change_mom_bp", "change_yoy_bp",
-        "received", "expected", "completeness_bp", "completeness_threshold_bp", "consistent", "revised",
-        "previous_total_coal_mgce", "revision_reason",
-    ),
-    "monthly_report_totals": (
-        "province", "period", "version", "industry_code", "energy_type", "unit", "physical_milli", "coal_mgce",
-        "enterprises", "change_mom_bp", "change_yoy_bp",
-    ),
-    "monthly_report_enterprises": (
-        "province", "period", "version", "uscc", "industry_code", "coal_mgce", "received", "expected",
-        "completeness_bp",
-    ),
-    "national_feedback": (
-        "province", "period", "version", "generated_at", "provinces_reported", "national_coal_mgce",
-        "province_coal_mgce", "share_bp", "province_rank", "completeness_threshold_bp", "province_completeness_bp",
-        "industry_codes", "industry_coal_mgce", "industry_national_coal_mgce", "industry_share_bp", "industry_rank",
-        "industry_provinces", "failing_uscc", "failing_received", "failing_expected", "failing_completeness_bp",
-    ),
-    "production": (
-        "uscc", "product_code", "period_start", "period_end", "period", "product_name", "quantity_milli", "unit",
-        "province", "gateway_id", "batch_id", "sent_at", "version",
-    ),
+class AggregateRow(NamedTuple):
+    level: str
+    entity: str
+    province: str
+    industry_code: str
+    energy_type: str
+    period: date
+    unit: str
+    physical_milli: int
+    coal_mgce: int
+    readings: int
+    version: int
+
+
+class DeadLetterRow(NamedTuple):
+    reason: str
+    detail: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    uscc: str
+    message_key: str
+    payload: str
+    rejected_at: datetime
+
+
+class EnterpriseRow(NamedTuple):
+    uscc: str
+    name: str
+    region_code: str
+    province: str
+    prefecture: str
+    industry_code: str
+    tier: str
+    meter_ids: list[str]
+    meter_energy_types: list[str]
+    meter_units: list[str]
+    meter_interval_s: list[int]
+    valid_from: datetime
+    version: int
+
+
+class ReadingRow(NamedTuple):
+    uscc: str
+    meter_id: str
+    interval_end: datetime
+    interval_start: datetime
+    period: date
+    energy_type: str
+    unit: str
+    physical_milli: int
+    coal_mgce: int
+    quality: str
+    province: str
+    region_code: str
+    industry_code: str
+    batch_id: str
+    version: int
+
+
+class AnomalyRow(NamedTuple):
+    anomaly_id: str
+    type: str
+    severity: str
+    level: str
+    entity_code: str
+    province: str
+    industry_code: str
+    energy_type: str
+    span_start: datetime
+    span_end: datetime
+    observed: float
+    expected: float
+    unit: str
+    score: float
+    detector: str
+    detector_version: str
+    detail: str
+    detected_at: datetime
+    version: int
+
+
+class MonthlyReportRow(NamedTuple):
+    province: str
+    period: date
+    version: int
+    closed_at: datetime
+    total_coal_mgce: int
+    change_mom_bp: int | None
+    change_yoy_bp: int | None
+    received: int
+    expected: int
+    completeness_bp: int
+    completeness_threshold_bp: int
+    consistent: int
+    revised: int
+    previous_total_coal_mgce: int | None
+    revision_reason: str
+
+
+class MonthlyReportTotalRow(NamedTuple):
+    province: str
+    period: date
+    version: int
+    industry_code: str
+    energy_type: str
+    unit: str
+    physical_milli: int
+    coal_mgce: int
+    enterprises: int
+    change_mom_bp: int | None
+    change_yoy_bp: int | None
+
+
+class MonthlyReportEnterpriseRow(NamedTuple):
+    province: str
+    period: date
+    version: int
+    uscc: str
+    industry_code: str
+    coal_mgce: int
+    received: int
+    expected: int
+    completeness_bp: int
+
+
+class NationalFeedbackRow(NamedTuple):
+    province: str
+    period: date
+    version: int
+    generated_at: datetime
+    provinces_reported: int
+    national_coal_mgce: int
+    province_coal_mgce: int
+    share_bp: int
+    province_rank: int
+    completeness_threshold_bp: int
+    province_completeness_bp: int
+    industry_codes: list[str]
+    industry_coal_mgce: list[int]
+    industry_national_coal_mgce: list[int]
+    industry_share_bp: list[int]
+    industry_rank: list[int]
+    industry_provinces: list[int]
+    failing_uscc: list[str]
+    failing_received: list[int]
+    failing_expected: list[int]
+    failing_completeness_bp: list[int]
+
+
+class ProductionRow(NamedTuple):
+    uscc: str
+    product_code: str
+    period_start: datetime
+    period_end: datetime
+    period: date
+    product_name: str
+    quantity_milli: int
+    unit: str
+    province: str
+    gateway_id: str
+    batch_id: str
+    sent_at: datetime
+    version: int
+
+
+Row = (AggregateRow | DeadLetterRow | EnterpriseRow | ReadingRow | AnomalyRow | MonthlyReportRow
+       | MonthlyReportTotalRow | MonthlyReportEnterpriseRow | NationalFeedbackRow | ProductionRow)
+
+TABLES: dict[str, type[Row]] = {
+    "aggregates_monthly": AggregateRow,
+    "dead_letters": DeadLetterRow,
+    "enterprises": EnterpriseRow,
+    "readings": ReadingRow,
+    "anomalies": AnomalyRow,
+    "monthly_reports": MonthlyReportRow,
+    "monthly_report_totals": MonthlyReportTotalRow,
+    "monthly_report_enterprises": MonthlyReportEnterpriseRow,
+    "national_feedback": NationalFeedbackRow,
+    "production": ProductionRow,
 }
+"""The row type of each ClickHouse table the sink writes: its fields are the columns the sink inserts (the
+table's other columns, such as ``written_at``, take their defaults)."""
+
+TABLE_OF: dict[type[Row], str] = {row_type: table for table, row_type in TABLES.items()}
+
+COLUMNS: dict[str, tuple[str, ...]] = {table: row_type._fields for table, row_type in TABLES.items()}
+"""Insert column lists, derived from the row types."""
+
 NATIONAL_ONLY = frozenset({"dead_letters"})
 """Operational tables the provincial databases do not have."""
 
@@ -90,7 +234,8 @@ COMPACTED_TOPICS = frozenset(spec.name for spec in topics.all_topics() if spec.c
 """Where a null value is a tombstone (a deletion), reported as ``tombstone`` rather than ``null_value``."""
 
 PAYLOAD_LIMIT = 512 * 1024
-"""As streams/ecmon_worker/dead_letters.py: a dead letter keeps at most the first 512 KiB of its message, and says so."""
+"""As streams/ecmon_worker/dead_letters.py: a dead letter keeps at most the first 512 KiB of its message, and says
+so."""
 
 
 def period_date(period: str) -> date:
@@ -118,21 +263,21 @@ class Origin:
         return key if len(key) == 18 else ""
 
 
-Converted = Iterator[tuple[str, str, tuple]]
-"""(table, province or '', row in COLUMNS[table] order)."""
+Converted = Iterator[tuple[str, Row]]
+"""(province or '', row): the row's type names its table."""
 
 
 def _aggregates(record: dict, origin: Origin) -> Converted:
     for a in record["aggregates"]:
         province = "" if a["level"] == "NATIONAL" else a["province"]
-        yield "aggregates_monthly", province, (
+        yield province, AggregateRow(
             a["level"], a["entity"], a["province"], a["industry_code"], a["energy_type"], period_date(a["period"]),
             a["unit"], a["physical_milli"], a["coal_mgce"], a["readings"], a["version"],
         )
 
 
 def _dead_letter(record: dict, origin: Origin) -> Converted:
-    yield "dead_letters", "", (
+    yield "", DeadLetterRow(
         record["reason"], record["detail"], record["source_topic"], record["source_partition"],
         record["source_offset"], record["uscc"], record["key"].decode(errors="replace"),
         record["payload"].decode("latin-1"), utc(record["rejected_at"]),
@@ -153,7 +298,7 @@ def _enterprise(record: dict, origin: Origin) -> Converted:
     except (NoPrefecture, UnknownRegion):
         prefecture = ""
     meters = record["meters"]
-    yield "enterprises", province, (
+    yield province, EnterpriseRow(
         record["uscc"], record["name"], code, province, prefecture, record["industry_code"], record["tier"],
         [m["meter_id"] for m in meters], [m["energy_type"] for m in meters], [m["unit"] for m in meters],
         [m["interval_s"] for m in meters], utc(record["valid_from"]), record.get("issued_at") or origin.offset,
@@ -172,7 +317,7 @@ def _readings(record: dict, origin: Origin) -> Converted:
     p = record["province"]
     for r in record["readings"]:
         revision = r.get("revision") or 0
-        yield "readings", p, (
+        yield p, ReadingRow(
             record["uscc"], r["meter_id"], utc(r["interval_end"]), utc(r["interval_start"]),
             period_date(month_of_interval(r["interval_end"])), r["energy_type"], r["unit"], r["physical_milli"],
             r["coal_mgce"], r.get("quality", "GOOD"), p, record["region_code"], record["industry_code"],
@@ -182,7 +327,7 @@ def _readings(record: dict, origin: Origin) -> Converted:
 
 def _anomaly(record: dict, origin: Origin) -> Converted:
     r = record
-    yield "anomalies", r["province"], (
+    yield r["province"], AnomalyRow(
         r["anomaly_id"], r["type"], r["severity"], r["level"], r["entity_code"], r["province"], r["industry_code"],
         r["energy_type"], utc(r["span_start"]), utc(r["span_end"]), r["observed"], r["expected"], r["unit"],
         r["score"], r["detector"], r["detector_version"], r["detail"], utc(r["detected_at"]), r["detected_at"],
@@ -192,26 +337,26 @@ def _anomaly(record: dict, origin: Origin) -> Converted:
 def _monthly_report(record: dict, origin: Origin) -> Converted:
     r, p, period, v = record, record["province"], period_date(record["period"]), record["version"]
     c = r["completeness"]
-    yield "monthly_reports", p, (
+    yield p, MonthlyReportRow(
         p, period, v, utc(r["closed_at"]), r["total_coal_mgce"], r["change_mom_bp"], r["change_yoy_bp"],
         c["received"], c["expected"], c["ratio_bp"], r["completeness_threshold_bp"], int(r["consistent"]),
         int(r.get("revised", False)), r.get("previous_total_coal_mgce"), r.get("revision_reason", ""),
     )
     for t in r["totals"]:
-        yield "monthly_report_totals", p, (
+        yield p, MonthlyReportTotalRow(
             p, period, v, t["industry_code"], t["energy_type"], t["unit"], t["physical_milli"], t["coal_mgce"],
             t["enterprises"], t["change_mom_bp"], t["change_yoy_bp"],
         )
     for e in r["enterprises"]:
         ec = e["completeness"]
-        yield "monthly_report_enterprises", p, (
+        yield p, MonthlyReportEnterpriseRow(
             p, period, v, e["uscc"], e["industry_code"], e["coal_mgce"], ec["received"], ec["expected"], ec["ratio_bp"],
         )
 
 
 def _national_feedback(record: dict, origin: Origin) -> Converted:
     r, ranks, failing = record, record["industry_rankings"], record["failing_enterprises"]
-    yield "national_feedback", r["province"], (
+    yield r["province"], NationalFeedbackRow(
         r["province"], period_date(r["period"]), r["version"], utc(r["generated_at"]), r["provinces_reported"],
         r["national_coal_mgce"], r["province_coal_mgce"], r["share_bp"], r["province_rank"],
         r["completeness_threshold_bp"], r["province_completeness_bp"],
@@ -229,7 +374,7 @@ def _production(record: dict, origin: Origin) -> Converted:
         province = province_of(region_of(r["uscc"]))  # the registration region: never changes
     except (ValueError, UnknownRegion):
         province = ""
-    yield "production", province, (
+    yield province, ProductionRow(
         r["uscc"], r["product_code"], utc(r["period_start"]), utc(r["period_end"]),
         period_date(month_of_interval(r["period_end"])), r["product_name"], r["quantity_milli"], r["unit"],
         province, r["gateway_id"], r["batch_id"], utc(r["sent_at"]), r["sent_at"],
@@ -252,15 +397,15 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def dead_letter_row(origin: Origin, reason: str, detail: str) -> tuple:
+def dead_letter_row(origin: Origin, reason: str, detail: str) -> DeadLetterRow:
     payload = origin.value
     if len(payload) > PAYLOAD_LIMIT:
         detail += (f" [payload truncated to its first {PAYLOAD_LIMIT} of {len(payload)} bytes, sha256 "
                    f"{hashlib.sha256(payload).hexdigest()}; the original is {origin.topic} partition "
                    f"{origin.partition} offset {origin.offset}]")
         payload = payload[:PAYLOAD_LIMIT]
-    return (reason, detail, origin.topic, origin.partition, origin.offset, origin.uscc,
-            origin.key[:4096].decode(errors="replace"), payload.decode("latin-1"), now_utc())
+    return DeadLetterRow(reason, detail, origin.topic, origin.partition, origin.offset, origin.uscc,
+                         origin.key[:4096].decode(errors="replace"), payload.decode("latin-1"), now_utc())
 
 
 @dataclass
@@ -270,18 +415,22 @@ class Rows:
     national: str
     #: the registry authority's raw Ed25519 public key; without it every registry record is refused
     authority_public_key: bytes = b""
-    tables: dict[tuple[str, str], list[tuple]] = field(default_factory=lambda: defaultdict(list))
+    #: (database, table) -> rows of that table's type (TABLES)
+    tables: dict[tuple[str, str], list[Row]] = field(default_factory=lambda: defaultdict(list))
     origins: dict[tuple[str, str], list[Origin]] = field(default_factory=lambda: defaultdict(list))
     #: dead letters this batch added, by reason (the sink's metric counts them once written)
-    rejected: Counter = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
 
-    def add(self, database: str, table: str, row: tuple, origin: Origin) -> None:
-        self.tables[(database, table)].append(row)
-        self.origins[(database, table)].append(origin)
+    def add(self, database: str, row: Row, origin: Origin) -> None:
+        self._append((database, TABLE_OF[type(row)]), row, origin)
+
+    def _append(self, key: tuple[str, str], row: Row, origin: Origin) -> None:
+        self.tables[key].append(row)
+        self.origins[key].append(origin)
 
     def add_dead_letter(self, origin: Origin, reason: str, detail: str) -> None:
         self.rejected[reason] += 1
-        self.add(self.national, "dead_letters", dead_letter_row(origin, reason, detail), origin)
+        self.add(self.national, dead_letter_row(origin, reason, detail), origin)
 
     def add_message(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
         """The rows of one message, or its dead letter: whatever the key and value, nothing raises."""
@@ -296,12 +445,13 @@ class Rows:
         if converted is None:
             return
         provinces = province_codes()
-        for table, province, row in converted:
-            self.add(self.national, table, row, origin)
+        for province, row in converted:
+            table = TABLE_OF[type(row)]
+            self._append((self.national, table), row, origin)
             if province in provinces and table not in NATIONAL_ONLY:
-                self.add(province_database(self.national, province), table, row, origin)
+                self._append((province_database(self.national, province), table), row, origin)
 
-    def _convert(self, origin: Origin, value: bytes | None) -> list[tuple[str, str, tuple]] | None:
+    def _convert(self, origin: Origin, value: bytes | None) -> list[tuple[str, Row]] | None:
         """The message's rows; None when it became a dead letter instead."""
         topic = origin.topic
         try:

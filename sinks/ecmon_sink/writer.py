@@ -7,8 +7,11 @@ crash replays rows rather than losing them; the tables keep the highest version 
 Two kinds of failure, handled differently:
 
 - ClickHouse is unavailable (down, restarting, overloaded, a table missing until `ecmon db migrate`, a
-  wrong password): the sink waits with exponential backoff and retries the same rows; nothing is
-  committed meanwhile, so nothing is lost. Anything not known to be the rows' fault counts as this.
+  wrong password): the sink pauses its partitions and keeps polling Kafka (so it stays in its group and
+  sees rebalances), retries the same rows with exponential backoff, and resumes the partitions once an
+  insert succeeds; nothing is committed meanwhile, so nothing is lost. If its partitions are revoked
+  while it waits, it drops the batch: the next owner reads it again from the last commit. Anything not
+  known to be the rows' fault counts as unavailability.
 - ClickHouse (or the driver, while serialising) rejects the rows themselves (a value out of range, a
   type mismatch): the batch is split in halves until the rejected rows are alone; those go to the
   dead-letter table with reason ``clickhouse_rejected`` and their original message, the rest is written.
@@ -22,10 +25,11 @@ import struct
 import threading
 import time
 from collections import defaultdict
+from typing import Any
 
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from ecmon import signing, topics
 from ecmon.kafka_clients import client_config
@@ -39,19 +43,18 @@ from ecmon.metric_defs import (
 )
 from ecmon.settings import Settings
 from ecmon_sink.clickhouse import connect
-from ecmon_sink.rows import COLUMNS, Origin, Rows, dead_letter_row
+from ecmon_sink.rows import COLUMNS, DeadLetterRow, Origin, Row, Rows, dead_letter_row, now_utc
 
 log = logging.getLogger(__name__)
 # The driver logs a traceback per failed connection attempt; during an outage our one line per retry says enough.
 logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
 
-# Kept for importers of the previous module layout.
-AGGREGATE_COLUMNS = COLUMNS["aggregates_monthly"]
-DEAD_LETTER_COLUMNS = COLUMNS["dead_letters"]
-
-SINK_TOPICS = ("AGGREGATES", "DEAD_LETTERS", "REGISTRY", "NORMALISED_READINGS", "ANOMALIES", "MONTHLY_REPORTS",
-               "NATIONAL_FEEDBACK", "PRODUCTION_ACCEPTED")
-"""Names in ecmon.topics the sink consumes when they are declared there (record types in sinks/ecmon_sink/rows.py)."""
+SINK_TOPICS: tuple[topics.TopicSpec, ...] = (
+    topics.AGGREGATES, topics.DEAD_LETTERS, topics.REGISTRY, topics.NORMALISED_READINGS, topics.ANOMALIES,
+    topics.MONTHLY_REPORTS, topics.NATIONAL_FEEDBACK, topics.PRODUCTION_ACCEPTED,
+)
+"""The topics the sink consumes: the record type of each is in rows.TOPIC_RECORDS, the sink's read ACLs are
+ecmon.principals.SINK_INPUTS (unit tests keep the three the same)."""
 
 _E = ch_errors.ErrorCodes
 ROW_ERROR_CODES = frozenset({
@@ -64,7 +67,8 @@ ROW_ERROR_CODES = frozenset({
 })
 """Server error codes that blame the inserted values, not the server."""
 
-ROW_ERROR_TYPES = (ch_errors.TypeMismatchError, ch_errors.LogicalError, struct.error, OverflowError, ValueError, TypeError, UnicodeError)
+ROW_ERROR_TYPES = (ch_errors.TypeMismatchError, ch_errors.LogicalError, struct.error, OverflowError, ValueError,
+                   TypeError, UnicodeError)
 """Errors the driver raises while serialising values the column type cannot hold."""
 
 
@@ -89,6 +93,18 @@ def _one_per_message(rejected: list[tuple[Origin, str]]) -> list[tuple[Origin, s
     return [(origin, "; ".join(whys)[:4000]) for origin, whys in by_message.values()]
 
 
+def _coordinates(msg: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a consumed message (all set when ``msg.error()`` is None)."""
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    assert topic is not None and partition is not None and offset is not None
+    return topic, partition, offset
+
+
+def _first_line(exc: BaseException, limit: int) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else repr(exc)
+
+
 class RowsRejected(Exception):
     pass
 
@@ -97,43 +113,116 @@ class SinkStopping(Exception):
     """Raised out of a wait for ClickHouse when the sink is asked to stop: nothing is committed."""
 
 
+class BatchRevoked(Exception):
+    """Raised out of a wait for ClickHouse when the batch's partitions were revoked: nothing is committed, the
+    next owner reads the batch again from the last commit."""
+
+
+def consumer_config(settings: Settings) -> dict[str, Any]:
+    return {
+        **client_config(settings, "sink"),
+        "group.id": settings.sink_group,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        # Eager rebalancing (librdkafka's default, stated because the sink relies on it): a rebalance revokes
+        # every partition, and the next assignment starts from the committed offsets, so a batch dropped on
+        # revoke is read again whoever owns its partitions next.
+        "partition.assignment.strategy": "range,roundrobin",
+        "session.timeout.ms": 10_000,
+        # The sink polls while it waits for ClickHouse (its partitions paused), so the default applies.
+        "max.poll.interval.ms": 300_000,
+        "fetch.min.bytes": 65_536,
+        "fetch.wait.max.ms": 200,
+        "log_level": 3,
+    }
+
+
 class ClickHouseSink:
     def __init__(self, settings: Settings, max_rows: int = 50_000, max_wait_s: float = 1.0,
-                 max_backoff_s: float = 10.0) -> None:
+                 max_backoff_s: float = 10.0, *, consumer: Consumer | None = None, client: Client | None = None,
+                 authority_public_key: bytes | None = None) -> None:
+        """``consumer``, ``client`` and ``authority_public_key`` replace the real ones (tests)."""
         self.settings = settings
         self.max_rows = max_rows
         self.max_wait_s = max_wait_s
         self.max_backoff_s = max_backoff_s
         self.database = settings.clickhouse_database
         # the worker's registry checks need the authority's public key: a sink without it cannot start
-        self.authority_public_key = signing.registry_authority_public_key(settings)
-        self.client: Client = connect(settings)
-        self.consumer = Consumer(
-            {
-                **client_config(settings, "sink"),
-                "group.id": settings.sink_group,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "session.timeout.ms": 10_000,
-                # While ClickHouse is down the sink waits inside one batch; stay in the group for 30 min.
-                "max.poll.interval.ms": 1_800_000,
-                "fetch.min.bytes": 65_536,
-                "fetch.wait.max.ms": 200,
-                "log_level": 3,
-            }
-        )
-        self.topics = [getattr(topics, n).name for n in SINK_TOPICS if isinstance(getattr(topics, n, None), topics.TopicSpec)]
+        self.authority_public_key = (signing.registry_authority_public_key(settings)
+                                     if authority_public_key is None else authority_public_key)
+        self.client: Client = connect(settings) if client is None else client
+        self.consumer: Consumer = Consumer(consumer_config(settings)) if consumer is None else consumer
+        self.topics = [spec.name for spec in SINK_TOPICS]
         self._running = True
         self._positions: dict[tuple[str, int], int] = {}  # next offset to read, per partition consumed
-        self.consumer.subscribe(self.topics, on_revoke=self._forget)
+        self._batch: dict[tuple[str, int], int] = {}  # offset to commit per partition of the batch in hand
+        self._batch_revoked = False
+        self._paused: list[TopicPartition] = []
+        self.consumer.subscribe(self.topics, on_revoke=self._on_revoke)
 
-    def _forget(self, _consumer, partitions) -> None:
-        """Partitions handed to another sink: their lag is that sink's to report."""
-        for p in partitions:
-            self._positions.pop((p.topic, p.partition), None)
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Partitions handed to another sink: their lag is that sink's to report, the batch in hand is
+        dropped (BatchRevoked), and none stays paused (librdkafka keeps a partition's pause across
+        assignments)."""
+        gone = {(p.topic, p.partition) for p in partitions}
+        for key in gone:
+            self._positions.pop(key, None)
+        if gone & self._batch.keys():
+            self._batch_revoked = True
+        paused_here = [p for p in self._paused if (p.topic, p.partition) in gone]
+        if paused_here:
+            self._paused = [p for p in self._paused if (p.topic, p.partition) not in gone]
+            try:
+                self.consumer.resume(paused_here)
+            except KafkaException as exc:
+                log.warning("could not resume revoked partitions: %s", exc)
+
+    # -- backpressure -------------------------------------------------------------------------------
+    def _pause(self) -> None:
+        if self._paused:
+            return
+        self._paused = list(self.consumer.assignment())
+        if self._paused:
+            self.consumer.pause(self._paused)
+            log.info("paused %d partitions until ClickHouse accepts inserts again", len(self._paused))
+
+    def _resume(self) -> None:
+        if self._paused:
+            paused, self._paused = self._paused, []
+            self.consumer.resume(paused)
+            log.info("resumed %d partitions", len(paused))
+
+    def _wait_polling(self, seconds: float) -> None:
+        """Wait ``seconds`` with the partitions paused, polling meanwhile: the consumer stays in its group
+        (max.poll.interval.ms) and runs the rebalance callbacks. Raises SinkStopping or BatchRevoked."""
+        self._pause()
+        deadline = time.monotonic() + seconds
+        while True:
+            if not self._running:
+                raise SinkStopping()
+            if self._batch_revoked:
+                raise BatchRevoked()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._rewind(self.consumer.consume(num_messages=100, timeout=min(0.2, left)))
+
+    def _rewind(self, messages: list[Message]) -> None:
+        """Messages polled while paused (fetched before the pause) are not part of the batch: seek back to
+        the first of each partition so they are read again after the resume, never skipped by a commit."""
+        first: dict[tuple[str, int], int] = {}
+        for msg in messages:
+            if msg.error():
+                log.warning("consumer: %s", msg.error())
+                continue
+            topic, partition, offset = _coordinates(msg)
+            first[(topic, partition)] = min(first.get((topic, partition), offset), offset)
+        for (topic, partition), offset in first.items():
+            log.info("rewinding %s[%d] to %d: polled while paused", topic, partition, offset)
+            self.consumer.seek(TopicPartition(topic, partition, offset))
 
     # -- inserting ----------------------------------------------------------------------------------
-    def _insert_once(self, database: str, table: str, rows: list[tuple]) -> None:
+    def _insert_once(self, database: str, table: str, rows: list[Row]) -> None:
         columns = COLUMNS[table]
         started = time.monotonic()
         try:
@@ -150,34 +239,28 @@ class ClickHouseSink:
         SINK_BATCH_ROWS.observe(len(rows))
         SINK_ROWS_WRITTEN.labels(table=table).inc(len(rows))
 
-    def _insert_waiting(self, database: str, table: str, rows: list[tuple]) -> None:
-        """Insert; while ClickHouse is unavailable wait with backoff. Raises RowsRejected for bad rows."""
+    def _insert_waiting(self, database: str, table: str, rows: list[Row]) -> None:
+        """Insert; while ClickHouse is unavailable wait with backoff, partitions paused. Raises RowsRejected
+        for bad rows, SinkStopping or BatchRevoked out of a wait."""
         delay, failing_since = 0.5, None
         while True:
             try:
                 self._insert_once(database, table, rows)
             except Exception as exc:
                 if rows_at_fault(exc):
-                    raise RowsRejected(str(exc).strip().splitlines()[0][:500] if str(exc).strip() else repr(exc)) from exc
+                    raise RowsRejected(_first_line(exc, 500)) from exc
                 failing_since = failing_since or time.monotonic()
                 log.warning("insert into %s.%s failed (%s); retrying in %.1f s (failing for %.0f s), nothing committed",
-                            database, table, str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc),
-                            delay, time.monotonic() - failing_since)
-                self._sleep(delay)
+                            database, table, _first_line(exc, 300), delay, time.monotonic() - failing_since)
+                self._wait_polling(delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
             if failing_since is not None:
                 log.info("ClickHouse accepts inserts again after %.0f s", time.monotonic() - failing_since)
+                self._resume()
             return
 
-    def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if not self._running:
-                raise SinkStopping()
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-
-    def _insert_or_split(self, database: str, table: str, rows: list[tuple],
+    def _insert_or_split(self, database: str, table: str, rows: list[Row],
                          origins: list[Origin]) -> list[tuple[Origin, str]]:
         """Write what ClickHouse accepts; return (message, reason) of each row it rejects alone."""
         try:
@@ -203,7 +286,7 @@ class ClickHouseSink:
                 rejected += self._insert_or_split(*key, rows.tables[key], rows.origins[key])
         rejected = _one_per_message(rejected)
         DEAD_LETTERS.labels(reason="clickhouse_rejected").inc(len(rejected))
-        dead_rows = list(rows.tables.get(dead_key, [])) + [
+        dead_rows: list[Row] = list(rows.tables.get(dead_key, [])) + [
             dead_letter_row(o, "clickhouse_rejected", why) for o, why in rejected]
         dead_origins = list(rows.origins.get(dead_key, [])) + [o for o, _ in rejected]
         if dead_rows:
@@ -211,17 +294,21 @@ class ClickHouseSink:
                 # A dead letter ClickHouse rejects too: keep where it came from and why, drop the rest.
                 log.error("dead letter from %s:%d@%d rejected (%s); writing it without payload",
                           origin.topic, origin.partition, origin.offset, why)
-                row = ("clickhouse_rejected", why[:1000], origin.topic, origin.partition, origin.offset, "", "", "",
-                       dead_letter_row(origin, "", "")[-1])
+                row = DeadLetterRow(reason="clickhouse_rejected", detail=why[:1000], source_topic=origin.topic,
+                                    source_partition=origin.partition, source_offset=origin.offset, uscc="",
+                                    message_key="", payload="", rejected_at=now_utc())
                 self._insert_waiting(*dead_key, [row])
         return len(rejected)
 
     # -- the loop -----------------------------------------------------------------------------------
     def run_once(self) -> int:
+        """Consume one batch, write it, commit its offsets. Returns the number of messages committed (0 when
+        the batch was dropped because its partitions were revoked)."""
         rows = Rows(self.database, self.authority_public_key)
+        self._batch, self._batch_revoked = {}, False
         deadline = time.monotonic() + self.max_wait_s
         consumed = 0
-        while len(rows) < self.max_rows and time.monotonic() < deadline and self._running:
+        while len(rows) < self.max_rows and time.monotonic() < deadline and self._running and not self._batch_revoked:
             # Small consume calls: librdkafka blocks until num_messages arrive or the timeout passes, so a
             # large num_messages would hold every batch for the whole max_wait_s.
             for msg in self.consumer.consume(num_messages=200, timeout=max(0.0, deadline - time.monotonic())):
@@ -229,14 +316,24 @@ class ClickHouseSink:
                     log.warning("consumer: %s", msg.error())
                     continue
                 consumed += 1
-                self._positions[(msg.topic(), msg.partition())] = msg.offset() + 1
-                rows.add_message(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value())
-        self.write(rows)
+                topic, partition, offset = _coordinates(msg)
+                self._positions[(topic, partition)] = self._batch[(topic, partition)] = offset + 1
+                rows.add_message(topic, partition, offset, msg.key(), msg.value())
+        try:
+            if not self._batch_revoked:
+                self.write(rows)
+        except BatchRevoked:
+            pass
+        if self._batch_revoked:
+            self._resume()
+            log.info("partitions revoked; %d messages left uncommitted for their next owner", consumed)
+            return 0
         for reason, count in rows.rejected.items():  # messages the sink itself could not use
             DEAD_LETTERS.labels(reason=reason).inc(count)
-        if consumed:
+        if self._batch:
             try:
-                self.consumer.commit(asynchronous=False)
+                self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in self._batch.items()],
+                                     asynchronous=False)
             except KafkaException as exc:  # e.g. the group rebalanced meanwhile: the rows replay, harmlessly
                 log.warning("commit failed (%s); the batch will be consumed again and change nothing", exc)
         return consumed

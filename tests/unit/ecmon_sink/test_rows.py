@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import struct
+import time
 from datetime import date
 
 import pytest
 from clickhouse_driver import errors as ch_errors
 
 from ecmon import codec, signing
+from ecmon.settings import Settings
 from ecmon_sink.rows import COLUMNS, Rows
 from ecmon_sink.writer import ClickHouseSink, rows_at_fault
 
@@ -100,10 +102,23 @@ class FakeClient:
         pass
 
 
+class IdleConsumer:
+    """A consumer with no partitions: what the sink polls while it waits for ClickHouse."""
+
+    def subscribe(self, topics, on_revoke=None):
+        pass
+
+    def assignment(self):
+        return []
+
+    def consume(self, num_messages=1, timeout=-1):
+        time.sleep(timeout)
+        return []
+
+
 def sink_with(client) -> ClickHouseSink:
-    sink = object.__new__(ClickHouseSink)
-    sink.client, sink.database, sink.max_backoff_s, sink._running = client, "ecmon", 0.01, True
-    return sink
+    return ClickHouseSink(Settings(), max_backoff_s=0.01, consumer=IdleConsumer(), client=client,
+                          authority_public_key=b"")
 
 
 def test_a_rejected_row_is_found_by_splitting_and_goes_to_the_dead_letters_once():

@@ -248,7 +248,7 @@ def test_the_sink_names_what_is_wrong(topic, key, value, reason):
 def test_every_topic_the_sink_reads_has_its_record_type():
     from ecmon_sink.writer import SINK_TOPICS as NAMES
 
-    assert {getattr(topics, n).name for n in NAMES} == set(TOPIC_RECORDS)
+    assert {spec.name for spec in NAMES} == set(TOPIC_RECORDS)
 
 
 # -- the sink refuses the registry records the worker refuses (review defect C) -------------------------------
