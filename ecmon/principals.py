@@ -25,7 +25,7 @@ SUPER_USERS = (BROKER_USER, ADMIN_USER)
 #: commits, but librdkafka still looks up the group's coordinator, which needs Describe on the group.
 REGISTRY_FOLLOWER_GROUPS = ("ecmon-registry-follower", "ecmon-registry-watermarks")
 
-#: What the sink consumes (sinks/ecmon_sink/writer.py SINK_TOPICS must name the same topics; a unit test checks it).
+#: What the sink consumes: its read ACLs, and the topics sinks/ecmon_sink/writer.py subscribes to.
 SINK_INPUTS = (topics.AGGREGATES, topics.DEAD_LETTERS, topics.REGISTRY, topics.NORMALISED_READINGS,
                topics.ANOMALIES, topics.MONTHLY_REPORTS, topics.NATIONAL_FEEDBACK, topics.PRODUCTION_ACCEPTED)
 

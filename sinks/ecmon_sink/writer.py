@@ -41,6 +41,7 @@ from ecmon.metric_defs import (
     SINK_LAG,
     SINK_ROWS_WRITTEN,
 )
+from ecmon.principals import SINK_INPUTS
 from ecmon.settings import Settings
 from ecmon_sink.clickhouse import connect
 from ecmon_sink.rows import COLUMNS, DeadLetterRow, Origin, Row, Rows, dead_letter_row, now_utc
@@ -49,12 +50,9 @@ log = logging.getLogger(__name__)
 # The driver logs a traceback per failed connection attempt; during an outage our one line per retry says enough.
 logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
 
-SINK_TOPICS: tuple[topics.TopicSpec, ...] = (
-    topics.AGGREGATES, topics.DEAD_LETTERS, topics.REGISTRY, topics.NORMALISED_READINGS, topics.ANOMALIES,
-    topics.MONTHLY_REPORTS, topics.NATIONAL_FEEDBACK, topics.PRODUCTION_ACCEPTED,
-)
-"""The topics the sink consumes: the record type of each is in rows.TOPIC_RECORDS, the sink's read ACLs are
-ecmon.principals.SINK_INPUTS (unit tests keep the three the same)."""
+SINK_TOPICS: tuple[topics.TopicSpec, ...] = SINK_INPUTS
+"""The topics the sink consumes are exactly those its Kafka user may read; the record type of each is in
+rows.TOPIC_RECORDS (a unit test keeps the two the same)."""
 
 _E = ch_errors.ErrorCodes
 ROW_ERROR_CODES = frozenset({
