@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from ecmon import codec, topics
+from ecmon.dead_letter_reasons import REASONS
 from ecmon.months import month_of_interval
 from ecmon.regions import NoPrefecture, UnknownRegion, prefecture_of, province_of
 from ecmon.registry_records import read_registry_record
@@ -471,6 +472,12 @@ class Rows:
         if converter is None or (expected is not None and name != expected):
             self.add_dead_letter(origin, "unexpected_record_type",
                                  f"the sink reads {expected or 'no such record'} on {topic}, not {name}")
+            return None
+        if name == "dead_letter" and (record["reason"] not in REASONS or not record["detail"].strip()):
+            # Only the worker writes dead letters; one without a known reason explains nothing to anyone.
+            self.add_dead_letter(origin, "invalid_internal_message",
+                                 f"a dead letter on {topic} without a known reason and a detail "
+                                 f"(reason {record['reason'][:64]!r})")
             return None
         if name == "enterprise_record":
             # The worker's own checks and signature (ecmon/registry_records.py): the enterprises table must
