@@ -27,7 +27,8 @@ REGISTRY_FOLLOWER_GROUPS = ("ecmon-registry-follower", "ecmon-registry-watermark
 
 #: What the sink consumes (sinks/ecmon_sink/writer.py SINK_TOPICS must name the same topics; a unit test checks it).
 SINK_INPUTS = (topics.AGGREGATES, topics.DEAD_LETTERS, topics.REGISTRY, topics.NORMALISED_READINGS,
-               topics.ANOMALIES, topics.MONTHLY_REPORTS, topics.NATIONAL_FEEDBACK, topics.PRODUCTION_ACCEPTED)
+               topics.ANOMALIES, topics.MONTHLY_REPORTS, topics.NATIONAL_FEEDBACK, topics.PRODUCTION_ACCEPTED,
+               topics.TARGETS)
 
 
 @dataclass(frozen=True)

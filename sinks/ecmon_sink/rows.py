@@ -65,11 +65,16 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "industry_codes", "industry_coal_mgce", "industry_national_coal_mgce", "industry_share_bp", "industry_rank",
         "industry_provinces", "failing_uscc", "failing_received", "failing_expected", "failing_completeness_bp",
     ),
+    "targets": (
+        "scope", "entity_code", "province", "year", "month", "coal_mgce", "intensity_basis", "product_code",
+        "denominator_unit", "intensity_mgce_per_unit", "reduction_bp", "document", "issued_at", "version",
+    ),
     "production": (
         "uscc", "product_code", "period_start", "period_end", "period", "product_name", "quantity_milli", "unit",
         "province", "gateway_id", "batch_id", "sent_at", "version",
     ),
 }
+COLUMNS["enterprise_records"] = COLUMNS["enterprises"]
 NATIONAL_ONLY = frozenset({"dead_letters"})
 """Operational tables the provincial databases do not have."""
 
@@ -82,6 +87,7 @@ TOPIC_RECORDS: dict[str, str] = {
     topics.MONTHLY_REPORTS.name: "monthly_report",
     topics.NATIONAL_FEEDBACK.name: "national_feedback",
     topics.PRODUCTION_ACCEPTED.name: "production_output",
+    topics.TARGETS.name: "target",
 }
 """The one record type each topic the sink reads carries: a client allowed to write one topic must not fill
 the tables of another (an AggregateBatch on the registry topic is ``unexpected_record_type``)."""
@@ -153,11 +159,13 @@ def _enterprise(record: dict, origin: Origin) -> Converted:
     except (NoPrefecture, UnknownRegion):
         prefecture = ""
     meters = record["meters"]
-    yield "enterprises", province, (
+    row = (
         record["uscc"], record["name"], code, province, prefecture, record["industry_code"], record["tier"],
         [m["meter_id"] for m in meters], [m["energy_type"] for m in meters], [m["unit"] for m in meters],
         [m["interval_s"] for m in meters], utc(record["valid_from"]), record.get("issued_at") or origin.offset,
     )
+    yield "enterprises", province, row
+    yield "enterprise_records", province, row  # every record, for the coverage list's history
 
 
 #: The readings table keeps, per (uscc, meter_id, interval_end), the row of the highest version. A first
@@ -222,6 +230,21 @@ def _national_feedback(record: dict, origin: Origin) -> Converted:
     )
 
 
+def _target(record: dict, origin: Origin) -> Converted:
+    """A province's target or an enterprise's quota; an enterprise's lands in its registration province."""
+    r, intensity = record, record.get("intensity") or {}
+    entity = r["entity_code"]
+    try:
+        province = province_of(entity if r["scope"] == "PROVINCE" else region_of(entity))
+    except (UnknownRegion, ValueError):
+        province = ""
+    yield "targets", province, (
+        r["scope"], entity, province, r["year"], r["month"], r["coal_mgce"], intensity.get("basis", ""),
+        intensity.get("product_code", ""), intensity.get("denominator_unit", ""), intensity.get("mgce_per_unit", 0),
+        intensity.get("reduction_bp"), r.get("document", ""), utc(r["issued_at"]), r["issued_at"],
+    )
+
+
 def _production(record: dict, origin: Origin) -> Converted:
     """Accepted production output (the worker validated it, signature and registry included)."""
     r = record
@@ -245,6 +268,7 @@ CONVERTERS: dict[str, Callable[[dict, Origin], Converted]] = {
     "monthly_report": _monthly_report,
     "national_feedback": _national_feedback,
     "production_output": _production,
+    "target": _target,
 }
 
 

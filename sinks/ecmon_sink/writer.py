@@ -50,7 +50,7 @@ AGGREGATE_COLUMNS = COLUMNS["aggregates_monthly"]
 DEAD_LETTER_COLUMNS = COLUMNS["dead_letters"]
 
 SINK_TOPICS = ("AGGREGATES", "DEAD_LETTERS", "REGISTRY", "NORMALISED_READINGS", "ANOMALIES", "MONTHLY_REPORTS",
-               "NATIONAL_FEEDBACK", "PRODUCTION_ACCEPTED")
+               "NATIONAL_FEEDBACK", "PRODUCTION_ACCEPTED", "TARGETS")
 """Names in ecmon.topics the sink consumes when they are declared there (record types in sinks/ecmon_sink/rows.py)."""
 
 _E = ch_errors.ErrorCodes
