@@ -7,6 +7,7 @@ Exit status: 0 done; 1 could not run (server down, wrong password, access denied
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -93,6 +94,8 @@ def explain(exc: BaseException, settings: Settings, database: str = "") -> str |
 @contextmanager
 def clickhouse_errors(settings: Settings, database: str = "") -> Iterator[None]:
     """Turn the ClickHouse errors an analyst can meet into one line with the fix (exit 1), never a traceback."""
+    # The driver logs a traceback per refused connection; the one line below says it all.
+    logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
     try:
         yield
     except Exception as exc:

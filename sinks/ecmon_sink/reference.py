@@ -90,7 +90,15 @@ DICTIONARY: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
     "national_feedback": ("国家对省级月报的反馈: 占比、排名、行业排名、完整率不达标企业", {
         "share_bp": ("占全国比重", "bp (0.01 %)"), "province_rank": ("全国排名 (能耗由高到低)", ""),
         "provinces_reported": ("已上报省份数", "个"), "national_coal_mgce": ("全国能耗总量", MGCE),
-        "province_coal_mgce": ("本省能耗总量", MGCE),
+        "province_coal_mgce": ("本省能耗总量", MGCE), "generated_at": ("反馈生成时间 (UTC)", ""),
+        "completeness_threshold_bp": ("完整率要求", "bp"), "province_completeness_bp": ("本省完整率", "bp"),
+        "industry_codes": ("行业排名: 行业代码 (与下列数组一一对应, ARRAY JOIN 展开)", ""),
+        "industry_coal_mgce": ("行业排名: 本省该行业能耗", MGCE),
+        "industry_national_coal_mgce": ("行业排名: 全国该行业能耗", MGCE),
+        "industry_share_bp": ("行业排名: 占全国该行业", "bp"), "industry_rank": ("行业排名: 名次", ""),
+        "industry_provinces": ("行业排名: 有该行业的省份数", "个"),
+        "failing_uscc": ("完整率不达标企业: 统一社会信用代码", ""), "failing_received": ("不达标企业: 已收", "条"),
+        "failing_expected": ("不达标企业: 应收", "条"), "failing_completeness_bp": ("不达标企业: 完整率", "bp"),
     }),
     "production": ("产品产量 (用于单位产品能耗)", {
         "product_code": ("产品代码", ""), "quantity_milli": ("产量", MILLI), "unit": ("产量单位", ""),
@@ -107,7 +115,11 @@ DICTIONARY: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
     "energy_types": ("能源品种与折标准煤系数 (GB/T 2589-2020)", {"kgce_per_unit": ("折标系数 (kgce 每 canonical_unit)", "")}),
     "units": ("计量单位; 报表显示单位及换算 (显示量 = physical_milli / milli_per_display)", {}),
     "quota_standards": ("单位产品能耗限额标准 (限定值)", {"limit_kgce_per_unit": ("限定值", "kgce 每 unit")}),
-    "dead_letters": ("被拒收的消息: 原因代码、说明和原始内容 (仅全国库)", {"reason": ("拒收原因代码", "")}),
+    "dead_letters": ("被拒收的消息: 原因代码、说明和原始内容 (仅全国库)", {
+        "reason": ("拒收原因代码", ""), "detail": ("拒收说明", ""), "source_topic": ("来源 Kafka 主题", ""),
+        "source_partition": ("来源分区", ""), "source_offset": ("来源偏移量", ""), "message_key": ("消息键", ""),
+        "payload": ("原始消息内容 (最多 512 KiB)", ""), "rejected_at": ("拒收时间 (UTC)", ""),
+    }),
 }
 
 
