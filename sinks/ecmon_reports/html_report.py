@@ -293,7 +293,7 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
     try:
         rows, types = client.execute(EARLY_WARNING.replace("{db}", database), params, with_column_types=True)
         warnings = [dict(zip([n for n, _ in types], r)) for r in rows]
-    except Exception:  # noqa: BLE001 - the report still stands without the warning table
+    except Exception:
         warnings = []
     month_warning = {w["entity_code"]: w for w in warnings if w["type"] == "early_warning_month"}
     year_warning = {w["entity_code"]: w for w in warnings if w["type"] == "early_warning_year"}
@@ -361,7 +361,8 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
         f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{_esc(title)}</h1>",
         f'<p class="sub">统计口径: 北京时间自然月 {month_zh(month)}; 能耗按 GB/T 2589-2020 折算为标准煤。'
-        f"数据来源: ClickHouse 数据库 <code>{_esc(database)}</code> (各汇总的最新版本)。生成时间: {_esc(generated)}。</p>",
+        f"数据来源: ClickHouse 数据库 <code>{_esc(database)}</code> (各汇总的最新版本)。"
+        f"生成时间: {_esc(generated)}。</p>",
         kpi_html,
     ]
 
@@ -388,7 +389,8 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
         ])
     parts.append(_raw_table("warning", ["地区", "本月目标 (tce)", "本月实际 (tce)", "月末预测 (tce)", "完成目标",
                                         "预警", "全年目标 (tce)", "年末预测 (tce)"], rows))
-    parts.append('<p class="note">预警灯: 绿灯 = 预测区间上限仍低于目标; 橙灯 = 目标落在预测区间内; 红灯 = 预测值达到目标。'
+    parts.append('<p class="note">预警灯: 绿灯 = 预测区间上限仍低于目标; 橙灯 = 目标落在预测区间内; '
+                 "红灯 = 预测值达到目标。"
                  "预测为月内按已收数据比例外推的月末总量 (90 % 区间), 月末即为实测值。</p>")
 
     # ---- completeness and consistency (the month's report)
@@ -463,7 +465,8 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
         _cell(" · ".join(physical_text(q, u) for (e2, u), q in sorted(energy_physical.items()) if e2 == e), True),
         _tce_cell(v), _cell(f"{grouped(Decimal(v) * 100 / total, 1)} %" if total else "—", True)]
         for e, v in sorted(by_energy.items(), key=lambda kv: -kv[1])]))
-    parts.append("<details><summary>分行业、分能源品种明细</summary>" + _monthly_table(monthly, national) + "</details>")
+    parts.append("<details><summary>分行业、分能源品种明细</summary>" + _monthly_table(monthly, national)
+                 + "</details>")
 
     # ---- trend
     parts.append("<h2>五、近13个月走势 (环比、同比)</h2>")
@@ -478,8 +481,10 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
     parts.append(img.get("ranking", ""))
     parts.append(_table("ranking", ["排名", "企业", "地区", "行业", "能耗 (tce)"], [[
         _cell(str(i + 1), True), _cell(r["name"] or r["uscc"], uscc=r["uscc"]), _cell(region_name(r["province"])),
-        _cell(industry_name(r["industry_code"])), _tce_cell(r["coal_mgce"])] for i, r in enumerate(ranking.as_dicts())]))
-    parts.append(_table("benchmark", ["企业", "产品", "产量", "单位产品能耗 (kgce)", "限定值 (kgce)", "标准", "结论"], [[
+        _cell(industry_name(r["industry_code"])), _tce_cell(r["coal_mgce"])]
+        for i, r in enumerate(ranking.as_dicts())]))
+    benchmark_head = ["企业", "产品", "产量", "单位产品能耗 (kgce)", "限定值 (kgce)", "标准", "结论"]
+    parts.append(_table("benchmark", benchmark_head, [[
         _cell(r["name"] or r["uscc"], uscc=r["uscc"]), _cell(_product_zh(r["product_code"], r["product"])),
         _cell(f"{grouped(r['output'], 0)} {r['unit']}", True),
         _cell(grouped(r["kgce_per_unit"], 2) if r["kgce_per_unit"] is not None else "—", True),
@@ -494,7 +499,8 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
     parts.append(f"<details><summary>全部异常事件明细 ({len(anomalies.rows):,} 起)</summary>"
                  + _anomaly_table(anomalies) + "</details>")
     parts += [
-        '<p class="note">说明: tce = 吨标准煤; 电力以 MWh (兆瓦时)、实物燃料以 t (吨)、气体以 万m³ 计; 时间均为北京时间。'
+        '<p class="note">说明: tce = 吨标准煤; 电力以 MWh (兆瓦时)、实物燃料以 t (吨)、气体以 万m³ 计; '
+        "时间均为北京时间。"
         "环比、同比按同口径最新汇总计算。</p>",
         # Lets a headless browser test see that every embedded chart decoded (naturalWidth > 0).
         "<script>window.addEventListener('load', function () { document.body.dataset.chartsDecoded = "
@@ -577,8 +583,11 @@ def _anomaly_summary(anomalies: analyst.Report, ranking: analyst.Report, complet
         _cell(f"{c['CRITICAL']:,}", True), _cell(f"{c['WARNING']:,}", True), _cell(f"{c['INFO']:,}", True)]
         for t, c in sorted(by_type.items(), key=lambda kv: -sum(kv[1].values()))]
     by_enterprise: Counter[str] = Counter(_enterprise_of(r["entity_code"]) for r in rows if r["level"] != "PROVINCE")
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        kinds[_enterprise_of(r["entity_code"])].add(anomaly_type_name(r["type"]))
     top = [[_cell(names.get(e, e), uscc=e), _cell(e), _cell(f"{n:,}", True, value=n),
-            _cell("、".join(sorted({anomaly_type_name(r["type"]) for r in rows if _enterprise_of(r["entity_code"]) == e})))]
+            _cell("、".join(sorted(kinds[e])))]
            for e, n in by_enterprise.most_common(10)]
     return ("<p>按类型统计:</p>" + _table("anomaly_types", ["类型", "合计", "严重", "警告", "提示"], type_rows)
             + "<p>异常最多的企业 (前10家):</p>"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+
 from clickhouse_driver import Client
 
 from ecmon.display_units import UNIT_NAMES_ZH, display_unit
@@ -56,10 +57,7 @@ DICTIONARY: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         "meter_units": ("各计量器具的单位", ""), "meter_interval_s": ("各计量器具的采集周期", "s"),
         "valid_from": ("该登记记录生效时间 (UTC)", ""),
     }),
-    "enterprise_records": ("监测名录的全部登记记录 (每条记录自 valid_from 起生效, 至同一企业下一条记录为止)", {
-        "uscc": ("统一社会信用代码 (GB 32100)", ""), "name": ("企业名称", ""),
-        "valid_from": ("该登记记录生效时间 (UTC)", ""), "industry_code": ("行业代码 (GB/T 4754-2017)", ""),
-    }),
+    "enterprise_records": ("监测名录的全部登记记录 (每条记录自 valid_from 起生效, 至同一企业下一条记录为止)", {}),
     "readings": ("计量数据: 每个计量器具每个采集周期的消费量 (已由累计值换算为区间量)", {
         "uscc": ("统一社会信用代码", ""), "meter_id": ("计量器具编号", ""),
         "interval_end": ("采集周期结束时间 (UTC)", ""), "interval_start": ("采集周期开始时间 (UTC)", ""),
@@ -77,7 +75,8 @@ DICTIONARY: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         "total_coal_mgce": ("全省能耗总量", MGCE), "change_mom_bp": ("环比变化", "bp (0.01 %)"),
         "change_yoy_bp": ("同比变化", "bp (0.01 %)"), "received": ("已收到的采集周期数", "条"),
         "expected": ("应收的采集周期数", "条"), "completeness_bp": ("数据完整率", "bp (0.01 %)"),
-        "completeness_threshold_bp": ("完整率要求 (国家规范 90 %)", "bp"), "consistent": ("各级汇总一致 1 / 不一致 0", ""),
+        "completeness_threshold_bp": ("完整率要求 (国家规范 90 %)", "bp"),
+        "consistent": ("各级汇总一致 1 / 不一致 0", ""),
         "closed_at": ("关账时间 (UTC)", ""),
     }),
     "monthly_report_totals": ("省级月报的行业 x 能源品种明细", {
@@ -112,7 +111,8 @@ DICTIONARY: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
     "data_dictionary": ("数据字典: 各表及字段的说明 (column_name 为空即表本身)", {}),
     "regions": ("行政区划代码 (GB/T 2260)", {"level": ("province / prefecture / county", "")}),
     "industries": ("监测行业代码 (GB/T 4754-2017)", {"division": ("所属大类", "")}),
-    "energy_types": ("能源品种与折标准煤系数 (GB/T 2589-2020)", {"kgce_per_unit": ("折标系数 (kgce 每 canonical_unit)", "")}),
+    "energy_types": ("能源品种与折标准煤系数 (GB/T 2589-2020)", {
+        "kgce_per_unit": ("折标系数 (kgce 每 canonical_unit)", "")}),
     "units": ("计量单位; 报表显示单位及换算 (显示量 = physical_milli / milli_per_display)", {}),
     "quota_standards": ("单位产品能耗限额标准 (限定值)", {"limit_kgce_per_unit": ("限定值", "kgce 每 unit")}),
     "dead_letters": ("被拒收的消息: 原因代码、说明和原始内容 (仅全国库)", {
@@ -121,6 +121,10 @@ DICTIONARY: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         "payload": ("原始消息内容 (最多 512 KiB)", ""), "rejected_at": ("拒收时间 (UTC)", ""),
     }),
 }
+
+
+# The history holds the same columns as the newest records.
+DICTIONARY["enterprise_records"][1].update(DICTIONARY["enterprises"][1])
 
 
 def _databases(national: str) -> list[str]:
@@ -138,8 +142,8 @@ def reference_rows() -> dict[str, list[tuple]]:
         "units": [(u.code, UNIT_NAMES_ZH.get(u.code, u.code), u.dimension, str(u.base_factor), *display_unit(u.code))
                   for u in UNITS.values()],
         "quota_standards": [
-            (s.product_code, s.product_zh, s.product_en, s.unit, str(Decimal(s.limit_mgce) / 10**6), s.limit_mgce, s.number,
-             s.title_zh, s.industry_code, s.route, s.confidence) for s in STANDARDS.values()],
+            (s.product_code, s.product_zh, s.product_en, s.unit, str(Decimal(s.limit_mgce) / 10**6), s.limit_mgce,
+             s.number, s.title_zh, s.industry_code, s.route, s.confidence) for s in STANDARDS.values()],
     }
 
 

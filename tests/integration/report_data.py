@@ -70,9 +70,9 @@ def fill(sink) -> None:
          datetime(2026, 10, 28, 4), 1),
     ]
     close_version = 2
-    reports = [(p, date(2026, 10, 1), v, datetime(2026, 11, 3, 16), sum(coal(k, 12, e) for k, x in enumerate(ENTERPRISES)
-                if x[3] == p for e, _u in ENERGY), 250, 1020, 10_000, 11_000, 9_090, 9_000, 1, int(v > 1),
-                None, "") for p in ("370000", "210000") for v in (1, close_version)]
+    reports = [(p, date(2026, 10, 1), v, datetime(2026, 11, 3, 16),
+                sum(coal(k, 12, e) for k, x in enumerate(ENTERPRISES) if x[3] == p for e, _u in ENERGY),
+                250, 1020, 10_000, 11_000, 9_090, 9_000, 1, int(v > 1), None, "") for p in ("370000", "210000") for v in (1, close_version)]
     feedback = [(p, date(2026, 10, 1), 1, datetime(2026, 11, 3, 17), 2, 99_000_000_000_000, 60_000_000_000_000,
                  6060 if p == "370000" else 3940, 1 if p == "370000" else 2, 9000, 9090, ["3120", "2511"],
                  [40_000_000_000_000, 20_000_000_000_000], [60_000_000_000_000, 20_000_000_000_000], [6667, 10000],
@@ -88,7 +88,7 @@ def fill(sink) -> None:
     for db in ("ecmon", "ecmon_370000", "ecmon_210000"):
         p = db.rsplit("_", 1)[1] if "_" in db else None
 
-        def mine(rows, col):
+        def mine(rows, col, p=p):
             return [r for r in rows if p is None or r[col] == p]
 
         sink.execute(f"INSERT INTO {db}.enterprises {ENT} VALUES", mine(enterprises, 3))
@@ -98,14 +98,17 @@ def fill(sink) -> None:
         sink.execute(f"INSERT INTO {db}.monthly_reports (province, period, version, closed_at, total_coal_mgce, "
                      "change_mom_bp, change_yoy_bp, received, expected, completeness_bp, completeness_threshold_bp, "
                      "consistent, revised, previous_total_coal_mgce, revision_reason) VALUES", mine(reports, 0))
-        sink.execute(f"INSERT INTO {db}.national_feedback (province, period, version, generated_at, provinces_reported, "
+        sink.execute(f"INSERT INTO {db}.national_feedback (province, period, version, generated_at, "
+                     "provinces_reported, "
                      "national_coal_mgce, province_coal_mgce, share_bp, province_rank, completeness_threshold_bp, "
                      "province_completeness_bp, industry_codes, industry_coal_mgce, industry_national_coal_mgce, "
                      "industry_share_bp, industry_rank, industry_provinces, failing_uscc, failing_received, "
                      "failing_expected, failing_completeness_bp) VALUES", mine(feedback, 0))
-        sink.execute(f"INSERT INTO {db}.targets (scope, entity_code, province, year, month, coal_mgce, intensity_basis, "
+        sink.execute(f"INSERT INTO {db}.targets (scope, entity_code, province, year, month, coal_mgce, "
+                     "intensity_basis, "
                      "product_code, denominator_unit, intensity_mgce_per_unit, reduction_bp, document, issued_at, "
                      "version) VALUES", mine(targets, 2))
-        sink.execute(f"INSERT INTO {db}.production (uscc, product_code, period_start, period_end, period, product_name, "
+        sink.execute(f"INSERT INTO {db}.production (uscc, product_code, period_start, period_end, period, "
+                     "product_name, "
                      "quantity_milli, unit, province, gateway_id, batch_id, sent_at, version) VALUES",
                      mine(production, 8))

@@ -29,8 +29,8 @@ def test_a_good_month_passes():
     (193, "ECMON_CLICKHOUSE_PASSWORD"), (192, "ECMON_CLICKHOUSE_USER"), (516, "password"),
     (291, "--province"), (497, "--province"), (60, "ecmon db migrate")])
 def test_server_refusals_name_the_fix_without_the_server_stack(code, words):
-    exc = errors.ServerException("DB::Exception: refused.\nStack trace:\n0. clickhouse-server(StackTrace::StackTrace()+0x16)",
-                                 code=code)
+    exc = errors.ServerException(
+        "DB::Exception: refused.\nStack trace:\n0. clickhouse-server(StackTrace::StackTrace()+0x16)", code=code)
     line = report_output.explain(exc, SETTINGS, "ecmon_210000")
     assert line is not None and words in line and "\n" not in line and "StackTrace" not in line
 
