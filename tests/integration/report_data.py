@@ -72,7 +72,8 @@ def fill(sink) -> None:
     close_version = 2
     reports = [(p, date(2026, 10, 1), v, datetime(2026, 11, 3, 16),
                 sum(coal(k, 12, e) for k, x in enumerate(ENTERPRISES) if x[3] == p for e, _u in ENERGY),
-                250, 1020, 10_000, 11_000, 9_090, 9_000, 1, int(v > 1), None, "") for p in ("370000", "210000") for v in (1, close_version)]
+                250, 1020, 10_000, 11_000, 9_090, 9_000, 1, int(v > 1), None, "")
+               for p in ("370000", "210000") for v in (1, close_version)]
     feedback = [(p, date(2026, 10, 1), 1, datetime(2026, 11, 3, 17), 2, 99_000_000_000_000, 60_000_000_000_000,
                  6060 if p == "370000" else 3940, 1 if p == "370000" else 2, 9000, 9090, ["3120", "2511"],
                  [40_000_000_000_000, 20_000_000_000_000], [60_000_000_000_000, 20_000_000_000_000], [6667, 10000],
