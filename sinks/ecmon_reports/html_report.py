@@ -378,7 +378,7 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
         y = year_warning.get(code)
         level = _level_of(w) if w else None
         rows.append([
-            _cell(region_name(code), province=code),
+            _cell(region_name(code), col="region", province=code),
             _tce_cell(t_month, "target_tce"),
             _tce_cell(actual, "actual_tce"),
             _cell(grouped(Decimal(str(w["forecast"])), 1) if w else "—", True, col="forecast_tce"),
@@ -398,7 +398,7 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
     rows = []
     for code, r in sorted(closed.items()):
         rows.append([
-            _cell(region_name(code), province=code),
+            _cell(region_name(code), col="region", province=code),
             _cell(str(r["version"]), True, col="version", value=r["version"]),
             _cell(_status(r) or ("修订" if r.get("revised") else "—"), col="status"),
             _cell(cst(r["closed_at"]), col="closed_at"),
@@ -433,7 +433,7 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
         rows = []
         for code, f in sorted(feedback.items()):
             rows.append([
-                _cell(region_name(code), province=code),
+                _cell(region_name(code), col="region", province=code),
                 _cell(str(f["version"]), True, value=f["version"]),
                 _cell(_status(f) or "—", col="status"),
                 _tce_cell(f["province_coal_mgce"], "province_tce"),
