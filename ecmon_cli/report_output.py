@@ -83,7 +83,8 @@ def explain(exc: BaseException, settings: Settings, database: str = "") -> str |
                     "analyst_national); the stack's passwords are in <state dir>/secrets/clickhouse-users.json.")
         if code in (291, 497, 164):  # DATABASE_ACCESS_DENIED, ACCESS_DENIED, READONLY
             where = f" database {database}" if database else ""
-            return (f"Access denied: user {user!r} may not read{where}. A provincial analyst reads only the province's own "
+            return (f"Access denied: user {user!r} may not read{where}. A provincial analyst reads only the "
+                    "province's own "
                     "database (--province <its code>); the national analyst reads all.")
         if code in (60, 81):  # UNKNOWN_TABLE, UNKNOWN_DATABASE
             return f"ClickHouse has no such table or database ({first}); apply the migrations with `ecmon db migrate`."
