@@ -27,7 +27,8 @@ REGISTRY_FOLLOWER_GROUPS = ("ecmon-registry-follower", "ecmon-registry-watermark
 
 #: What the sink consumes: its read ACLs, and the topics sinks/ecmon_sink/writer.py subscribes to.
 SINK_INPUTS = (topics.AGGREGATES, topics.DEAD_LETTERS, topics.REGISTRY, topics.NORMALISED_READINGS,
-               topics.ANOMALIES, topics.MONTHLY_REPORTS, topics.NATIONAL_FEEDBACK, topics.PRODUCTION_ACCEPTED)
+               topics.ANOMALIES, topics.MONTHLY_REPORTS, topics.NATIONAL_FEEDBACK, topics.PRODUCTION_ACCEPTED,
+               topics.TARGETS)
 
 
 @dataclass(frozen=True)

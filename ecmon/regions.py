@@ -125,3 +125,8 @@ def prefectures(province_code: str) -> list[Region]:
         (r for r in _table().values() if r.level == "prefecture" and r.code.startswith(prefix)),
         key=lambda r: r.code,
     )
+
+
+def all_regions() -> list[Region]:
+    """Every code of the table (provinces, prefectures, counties), by code: the analysts' name table."""
+    return sorted(_table().values(), key=lambda r: r.code)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ecmon.settings import Settings, load_settings
 
@@ -28,7 +30,7 @@ def cli_settings(**overrides: object) -> Settings:
     return load_settings(**overrides)
 
 
-def fail(message: str) -> None:
-    """One line naming the problem and its fix, exit status 1; never a traceback."""
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    raise typer.Exit(1)
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line naming the problem and its fix, exit status ``code`` (1; 2 for a bad argument); never a traceback."""
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code)

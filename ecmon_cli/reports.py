@@ -1,17 +1,37 @@
-"""`ecmon report`: analysts' reports from ClickHouse."""
+"""`ecmon report`: analysts' reports from ClickHouse.
+
+Every command takes --format (and CSV --bom/--no-bom) and fails with one line naming the fix; the shared pieces
+(options, connection, errors, output) are in ecmon_cli/report_output.py for every report command to use.
+"""
 
 from __future__ import annotations
 
-import sys
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ecmon_cli.common import cli_settings, console, fail
+from ecmon_cli.report_output import (
+    MISMATCH,
+    USAGE,
+    BomOpt,
+    FormatOpt,
+    IndustryOpt,
+    MonthOpt,
+    ProvinceOpt,
+    analyst_client,
+    check_format,
+    check_month,
+    clickhouse_errors,
+    database_or_fail,
+    emit,
+)
 
 report_app = typer.Typer(
-    help="Analyst reports from ClickHouse (default: the province x month table and the reconciliation).",
+    help="Analyst reports from ClickHouse (default: the province x month table and the reconciliation; "
+         "exit status 2 on a MISMATCH).",
     invoke_without_command=True,
 )
 
@@ -20,120 +40,137 @@ report_app = typer.Typer(
 def report(
     ctx: typer.Context,
     reconcile: Annotated[bool, typer.Option(help="Also compare with what the gateways sent.")] = True,
+    format: FormatOpt = "table",
 ) -> None:
-    """Print the province x month table from ClickHouse."""
+    """Print the province x month table from ClickHouse; exit status 2 when the reconciliation finds a MISMATCH."""
     if ctx.invoked_subcommand is not None:
         return
     from ecmon_reports import report as reports
     from ecmon_simulator.ledger import Ledger, ledger_path
-    from ecmon_sink.clickhouse import ClickHouseUnavailable, connect, ping
+    from ecmon_sink.clickhouse import connect, ping
 
+    check_format(format, ("table", "json"))
     settings = cli_settings()
-    client = connect(settings)
-    try:
+    database = settings.clickhouse_database
+    with clickhouse_errors(settings, database):
+        client = connect(settings)
         ping(client, settings)
-    except ClickHouseUnavailable as exc:
-        fail(str(exc))
-    console.print(reports.regional_table(client, settings.clickhouse_database))
-    if reconcile and ledger_path(settings).exists():
-        sent = Ledger.load(ledger_path(settings)).by_province_month()
-        result = reports.reconcile(client, settings.clickhouse_database, sent)
-        console.print(result.line(), style="bold green" if result.exact else "bold red")
+        table = reports.regional_table(client, database)
+        totals = reports.province_month_totals(client, database) if format == "json" else {}
+        result = None
+        if reconcile and ledger_path(settings).exists():
+            sent = Ledger.load(ledger_path(settings)).by_province_month()
+            result = reports.reconcile(client, database, sent)
+    if format == "json":
+        from ecmon_reports.analyst import json_value, tce
 
-
-MonthOpt = Annotated[str, typer.Option(help="Month, YYYY-MM (China Standard Time).")]
-ProvinceOpt = Annotated[str | None, typer.Option(help="Province code: read that province's database (ecmon_<code>).")]
-IndustryOpt = Annotated[str | None, typer.Option(help="GB/T 4754 industry code to keep.")]
-FormatOpt = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+        rows = [{"province": p, "name": reports._name(p), "month": m, "coal_tce": json_value(tce(mgce)),
+                 "coal_mgce": mgce, "readings": n} for (p, m), (mgce, n) in sorted(totals.items())]
+        print(json.dumps({"rows": rows, "reconciliation": None if result is None else {
+            "exact": result.exact, "line": result.line()}}, ensure_ascii=False, indent=1))
+    else:
+        console.print(table)
+        if result is not None:
+            console.print(result.line(), style="bold green" if result.exact else "bold red")
+    if result is not None and not result.exact:
+        raise typer.Exit(MISMATCH)
 
 
 def _analyst_report(name: str, month: str, province: str | None, industry: str | None, fmt: str,
-                    limit: int = 20) -> None:
+                    limit: int = 20, bom: bool = True) -> None:
     from ecmon_reports import analyst
-    from ecmon_sink.clickhouse import ClickHouseUnavailable, connect, ping
-    from ecmon_sink.databases import database_for
 
-    if fmt not in ("table", "csv", "json"):
-        raise typer.BadParameter("must be table, csv or json", param_hint="--format")
+    check_month(month)
+    check_format(fmt)
     settings = cli_settings()
-    try:
-        database = database_for(settings.clickhouse_database, province)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--province") from None
-    client = connect(settings, writer=False)  # analysts are readonly=1: no session settings
-    try:
-        ping(client, settings)
+    database = database_or_fail(settings, province)
+    client = analyst_client(settings, database)
+    with clickhouse_errors(settings, database):
         result = analyst.run(client, database, name, month, industry, limit)
-    except ClickHouseUnavailable as exc:
-        fail(str(exc))
-    if fmt == "table":
-        console.print(result.table())
-    else:
-        sys.stdout.write(result.csv() if fmt == "csv" else result.json() + "\n")
+    emit(result, fmt, bom)
 
 
 @report_app.command("monthly")
 def report_monthly(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
-                   format: FormatOpt = "table",
+                   format: Annotated[str, typer.Option(
+                       "--format", help="table, csv or json; html or pdf write the monthly report (with --out).",
+                   )] = "table",
+                   bom: BomOpt = True,
                    html: Annotated[Path | None, typer.Option(
-                       help="Write the province's monthly feedback report (self-contained HTML with charts) here.",
-                   )] = None) -> None:
-    """Consumption by industry and energy type in one month (with --html: the province's monthly report)."""
-    if html is None:
-        _analyst_report("monthly", month, province, industry, format)
+                       help="Write the monthly report (self-contained HTML with charts, Chinese) here.",
+                   )] = None,
+                   pdf: Annotated[Path | None, typer.Option(
+                       help="Write the monthly report as PDF here (printed by headless Chromium).",
+                   )] = None,
+                   out: Annotated[Path | None, typer.Option(help="The file for --format html or pdf.")] = None,
+                   ) -> None:
+    """Consumption by industry and energy type in one month; with --html/--pdf (or --format html|pdf --out FILE)
+    the monthly report of the province (--province) or of the nation (no --province), fit to hand on."""
+    if format in ("html", "pdf"):
+        if out is None:
+            fail(f"--format {format} writes a file: give --out FILE (or use --{format} FILE)", USAGE)
+        html, pdf = (out, pdf) if format == "html" else (html, out)
+    if html is None and pdf is None:
+        _analyst_report("monthly", month, province, industry, format, bom=bom)
         return
-    from ecmon_reports.html_report import render
-    from ecmon_sink.clickhouse import ClickHouseUnavailable, connect, ping
-    from ecmon_sink.databases import database_for
+    from ecmon_reports.html_report import ChromiumMissing, print_pdf, render
 
-    if not province:
-        raise typer.BadParameter("the HTML monthly report is a province's: give --province", param_hint="--html")
+    check_month(month)
     settings = cli_settings()
-    try:
-        database = database_for(settings.clickhouse_database, province)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--province") from None
-    client = connect(settings, writer=False)
-    try:
-        ping(client, settings)
-    except ClickHouseUnavailable as exc:
-        fail(str(exc))
-    text, _reports = render(client, database, province, month)
-    html.write_text(text, encoding="utf-8")
-    console.print(f"wrote {html} ({len(text.encode()):,} bytes)")
+    database = database_or_fail(settings, province)
+    client = analyst_client(settings, database)
+    with clickhouse_errors(settings, database):
+        text, _reports = render(client, database, province or "", month)
+    if html is not None:
+        html.write_text(text, encoding="utf-8")
+        console.print(f"wrote {html} ({len(text.encode()):,} bytes)")
+    if pdf is not None:
+        try:
+            pages = print_pdf(text, pdf)
+        except ChromiumMissing as exc:
+            fail(str(exc))
+        console.print(f"wrote {pdf} ({pdf.stat().st_size:,} bytes, {pages} pages)")
 
 
 @report_app.command("trend")
 def report_trend(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
-                 format: FormatOpt = "table") -> None:
+                 format: FormatOpt = "table", bom: BomOpt = True) -> None:
     """Thirteen months of standard coal per province, with the year-on-year change."""
-    _analyst_report("trend", month, province, industry, format)
+    _analyst_report("trend", month, province, industry, format, bom=bom)
 
 
 @report_app.command("ranking")
 def report_ranking(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
-                   format: FormatOpt = "table",
+                   format: FormatOpt = "table", bom: BomOpt = True,
                    limit: Annotated[int, typer.Option(help="How many enterprises.")] = 20) -> None:
     """The largest energy consumers of the month."""
-    _analyst_report("ranking", month, province, industry, format, limit)
+    _analyst_report("ranking", month, province, industry, format, limit, bom=bom)
 
 
 @report_app.command("completeness")
 def report_completeness(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
-                        format: FormatOpt = "table") -> None:
+                        format: FormatOpt = "table", bom: BomOpt = True) -> None:
     """Received against expected metering intervals of every registered enterprise (threshold 90 %)."""
-    _analyst_report("completeness", month, province, industry, format)
+    _analyst_report("completeness", month, province, industry, format, bom=bom)
 
 
 @report_app.command("anomalies")
 def report_anomalies(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
-                     format: FormatOpt = "table") -> None:
+                     format: FormatOpt = "table", bom: BomOpt = True) -> None:
     """Anomalies the detectors found in the month."""
-    _analyst_report("anomalies", month, province, industry, format)
+    _analyst_report("anomalies", month, province, industry, format, bom=bom)
 
 
 @report_app.command("benchmark")
 def report_benchmark(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
-                     format: FormatOpt = "table") -> None:
+                     format: FormatOpt = "table", bom: BomOpt = True) -> None:
     """Unit-product energy consumption per enterprise and product against its quota standard (pass/FAIL)."""
-    _analyst_report("benchmark", month, province, industry, format)
+    _analyst_report("benchmark", month, province, industry, format, bom=bom)
+
+
+@report_app.command("coverage")
+def report_coverage(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
+                    format: FormatOpt = "table", bom: BomOpt = True) -> None:
+    """The monitoring coverage list: every enterprise's registry records in force in the month or later, each
+    with the period it was in force (the history of who is monitored, where, with which meters)."""
+    _analyst_report("coverage", month, province, industry, format, bom=bom)

@@ -175,6 +175,26 @@ QUERIES: dict[str, str] = {
         WHERE %(industry)s = '' OR industry_code = %(industry)s
         ORDER BY province, uscc, product_code, unit
     """,
+    # The monitoring coverage list with its history: every registry record (who is monitored, where, in which
+    # industry, with which meters, from when), the newest issue of each (uscc, valid_from). enterprise_records
+    # keeps every record (migration 0012); enterprises keeps the newest per enterprise and covers rows the
+    # sink wrote before 0012. Records in force in the month or after its start; valid_to is derived in Python.
+    "coverage": """
+        SELECT uscc, argMax(name, version) AS name, argMax(province, version) AS province,
+               argMax(region_code, version) AS region_code, argMax(industry_code, version) AS industry_code,
+               argMax(tier, version) AS tier, length(argMax(meter_ids, version)) AS meters,
+               toString(valid_from) AS valid_from_utc, max(version) AS record_version
+        FROM (
+            SELECT uscc, name, province, region_code, industry_code, tier, meter_ids, valid_from, version
+            FROM {db}.enterprise_records
+            UNION ALL
+            SELECT uscc, name, province, region_code, industry_code, tier, meter_ids, valid_from, version
+            FROM {db}.enterprises
+        )
+        GROUP BY uscc, valid_from
+        HAVING %(industry)s = '' OR industry_code = %(industry)s
+        ORDER BY uscc, valid_from_utc
+    """,
 }
 
 TITLES = {
@@ -184,6 +204,7 @@ TITLES = {
     "completeness": "Data completeness (received / expected metering intervals)",
     "anomalies": "Anomalies",
     "benchmark": "Unit-product energy consumption against the quota standards",
+    "coverage": "Monitoring coverage list: registry records with the period each was in force",
 }
 COMPLETENESS_THRESHOLD = Decimal("0.90")
 
@@ -220,15 +241,19 @@ class Report:
     def as_dicts(self) -> list[dict]:
         return [dict(zip(self.columns, r)) for r in self.rows]
 
-    def csv(self) -> str:
+    def csv(self, bom: bool = True) -> str:
+        """RFC 4180 text; with ``bom`` it starts with U+FEFF, which Excel needs to read UTF-8 (Chinese names)
+        instead of the system code page."""
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = csv.writer(buf, lineterminator="\r\n")
         w.writerow(self.columns)
         w.writerows(self.rows)
-        return buf.getvalue()
+        return ("\ufeff" if bom else "") + buf.getvalue()
 
     def json(self) -> str:
-        return json.dumps({"title": self.title, "rows": self.as_dicts()}, ensure_ascii=False, default=str, indent=1)
+        """Figures as JSON numbers (tce as a decimal number, exact integers as integers), times as text."""
+        rows = [{k: json_value(v) for k, v in r.items()} for r in self.as_dicts()]
+        return json.dumps({"title": self.title, "rows": rows}, ensure_ascii=False, default=str, indent=1)
 
     def table(self) -> Table:
         t = Table(title=self.title)
@@ -236,8 +261,20 @@ class Report:
             t.add_column(c, justify="right" if self.rows and isinstance(self.rows[0][self.columns.index(c)],
                                                                            (int, float, Decimal)) else "left")
         for r in self.rows:
-            t.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in r))
+            t.add_row(*(f"{v:,}" if isinstance(v, int) else "" if v is None else str(v) for v in r))
         return t
+
+
+def json_value(value: object) -> object:
+    """A cell as json wants it: Decimal -> number (int when integral; a float otherwise, which keeps every
+    digit of a figure below 10^12 tce with three decimals; the exact integer, e.g. coal_mgce, is beside it),
+    date/datetime -> text."""
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    return value
 
 
 BENCHMARK_COLUMNS = [
@@ -275,16 +312,31 @@ def benchmark_rows(rows: list[tuple]) -> list[list]:
         if output > 0:
             intensity = Fraction(coal, 10**6) / output  # kgce per unit
             exact = Fraction(coal) / output / s.limit_mgce
-            ratio: Decimal | str = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.001"))
+            ratio: Decimal | None = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.001"))
             verdict = "FAIL" if coal > s.limit_mgce * output else "pass"
-            per_unit: Decimal | str = (Decimal(intensity.numerator) / Decimal(intensity.denominator)).quantize(
+            per_unit: Decimal | None = (Decimal(intensity.numerator) / Decimal(intensity.denominator)).quantize(
                 Decimal("0.01"))
         else:
-            per_unit, ratio, verdict = "", "", "no output"
+            per_unit, ratio, verdict = None, None, "no output"
         out.append([*m["head"], s.product_code, s.product_en, tce(coal),
                     (Decimal(output.numerator) / Decimal(output.denominator)).quantize(Decimal("0.001")), s.unit,
                     per_unit, Decimal(s.limit_mgce) / 10**6, s.number, ratio, verdict, m["counted"]])
     return out
+
+
+def coverage_rows(rows: list[list], columns: list[str], month: str) -> tuple[list[list], list[str]]:
+    """Each record gets the end of its validity (the next record's valid_from, '' while in force) and
+    whether it is in force at some moment of ``month``; records ending before the month are left out."""
+    start, end = _utc_text(month_start_ms(month)), _utc_text(month_start_ms(next_period(month)))
+    u, f = columns.index("uscc"), columns.index("valid_from_utc")
+    out = []
+    for i, r in enumerate(rows):
+        following = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][u] == r[u] else None
+        valid_to = following[f] if following else ""
+        if valid_to and valid_to <= start:
+            continue  # superseded before the month began
+        out.append([*r, valid_to, "yes" if r[f] < end else "from a later month"])
+    return out, [*columns, "valid_to_utc", "in_force_in_month"]
 
 
 def run(client: Client, database: str, name: str, month: str, industry: str | None = None,
@@ -306,10 +358,13 @@ def run(client: Client, database: str, name: str, month: str, industry: str | No
         for r in out:
             ratio = (Decimal(r[rcv]) / Decimal(r[e])).quantize(Decimal("0.0001")) if r[e] else Decimal(0)
             r += [ratio, "yes" if ratio < COMPLETENESS_THRESHOLD else ""]
+    if name == "coverage":
+        out, columns = coverage_rows(out, columns, month)
     if name == "trend":
         by_key = {(r[0], r[1]): r[columns.index("coal_mgce")] for r in out}
         columns.append("yoy_change_pct")
         for r in out:
             prev = by_key.get((r[0], f"{int(r[1][:4]) - 1}{r[1][4:]}"))
-            r.append(f"{(Decimal(r[columns.index('coal_mgce')]) / prev - 1) * 100:.1f}" if prev else "")
+            r.append(((Decimal(r[columns.index('coal_mgce')]) / prev - 1) * 100).quantize(Decimal("0.1"))
+                     if prev else None)
     return Report(f"{TITLES[name]}, {month} ({database})", columns, out)

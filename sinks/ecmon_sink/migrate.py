@@ -16,6 +16,7 @@ from pathlib import Path
 from clickhouse_driver import Client
 
 from ecmon.settings import Settings
+from ecmon_sink import reference
 from ecmon_sink.clickhouse import connect, ping
 from ecmon_sink.databases import province_codes, province_database
 
@@ -98,6 +99,9 @@ def migrate(settings: Settings) -> list[Migration]:
             [(m.version, m.name, m.checksum)],
         )
         newly.append(m)
+    # Names, the data dictionary and column comments follow the kernel's code lists on every run (a no-op
+    # when nothing changed), so a new code needs no migration.
+    reference.refresh(client, database)
     return newly
 
 

@@ -192,8 +192,29 @@ class ProductionRow(NamedTuple):
     version: int
 
 
+class EnterpriseRecordRow(EnterpriseRow):
+    """Every registry record, for the coverage list's history (the enterprises table keeps the newest)."""
+
+
+class TargetRow(NamedTuple):
+    scope: str
+    entity_code: str
+    province: str
+    year: int
+    month: int
+    coal_mgce: int
+    intensity_basis: str
+    product_code: str
+    denominator_unit: str
+    intensity_mgce_per_unit: int
+    reduction_bp: int | None
+    document: str
+    issued_at: datetime
+    version: int
+
+
 Row = (AggregateRow | DeadLetterRow | EnterpriseRow | ReadingRow | AnomalyRow | MonthlyReportRow
-       | MonthlyReportTotalRow | MonthlyReportEnterpriseRow | NationalFeedbackRow | ProductionRow)
+       | MonthlyReportTotalRow | MonthlyReportEnterpriseRow | NationalFeedbackRow | ProductionRow | TargetRow)
 
 TABLES: dict[str, type[Row]] = {
     "aggregates_monthly": AggregateRow,
@@ -206,6 +227,8 @@ TABLES: dict[str, type[Row]] = {
     "monthly_report_enterprises": MonthlyReportEnterpriseRow,
     "national_feedback": NationalFeedbackRow,
     "production": ProductionRow,
+    "targets": TargetRow,
+    "enterprise_records": EnterpriseRecordRow,
 }
 """The row type of each ClickHouse table the sink writes: its fields are the columns the sink inserts (the
 table's other columns, such as ``written_at``, take their defaults)."""
@@ -227,6 +250,7 @@ TOPIC_RECORDS: dict[str, str] = {
     topics.MONTHLY_REPORTS.name: "monthly_report",
     topics.NATIONAL_FEEDBACK.name: "national_feedback",
     topics.PRODUCTION_ACCEPTED.name: "production_output",
+    topics.TARGETS.name: "target",
 }
 """The one record type each topic the sink reads carries: a client allowed to write one topic must not fill
 the tables of another (an AggregateBatch on the registry topic is ``unexpected_record_type``)."""
@@ -299,11 +323,13 @@ def _enterprise(record: dict, origin: Origin) -> Converted:
     except (NoPrefecture, UnknownRegion):
         prefecture = ""
     meters = record["meters"]
-    yield province, EnterpriseRow(
+    row = EnterpriseRow(
         record["uscc"], record["name"], code, province, prefecture, record["industry_code"], record["tier"],
         [m["meter_id"] for m in meters], [m["energy_type"] for m in meters], [m["unit"] for m in meters],
         [m["interval_s"] for m in meters], utc(record["valid_from"]), record.get("issued_at") or origin.offset,
     )
+    yield province, row
+    yield province, EnterpriseRecordRow(*row)
 
 
 #: The readings table keeps, per (uscc, meter_id, interval_end), the row of the highest version. A first
@@ -368,6 +394,21 @@ def _national_feedback(record: dict, origin: Origin) -> Converted:
     )
 
 
+def _target(record: dict, origin: Origin) -> Converted:
+    """A province's target or an enterprise's quota; an enterprise's lands in its registration province."""
+    r, intensity = record, record.get("intensity") or {}
+    entity = r["entity_code"]
+    try:
+        province = province_of(entity if r["scope"] == "PROVINCE" else region_of(entity))
+    except (UnknownRegion, ValueError):
+        province = ""
+    yield province, TargetRow(
+        r["scope"], entity, province, r["year"], r["month"], r["coal_mgce"], intensity.get("basis", ""),
+        intensity.get("product_code", ""), intensity.get("denominator_unit", ""), intensity.get("mgce_per_unit", 0),
+        intensity.get("reduction_bp"), r.get("document", ""), utc(r["issued_at"]), r["issued_at"],
+    )
+
+
 def _production(record: dict, origin: Origin) -> Converted:
     """Accepted production output (the worker validated it, signature and registry included)."""
     r = record
@@ -391,6 +432,7 @@ CONVERTERS: dict[str, Callable[[dict, Origin], Converted]] = {
     "monthly_report": _monthly_report,
     "national_feedback": _national_feedback,
     "production_output": _production,
+    "target": _target,
 }
 
 

@@ -1,38 +1,40 @@
-"""`ecmon report monthly --province 370000 --month 2026-10 --html`: rendered in headless Chromium, the
-figures shown equal the ClickHouse query results.
+"""The analysts' reports on a real ClickHouse 18.16: the monthly report of a province and of the nation as HTML and
+PDF, rendered in headless Chromium (DOM compared with ClickHouse, screenshots looked at by the test), and the
+edges of every `ecmon report` command (exit status, one-line errors, CSV for Excel, JSON numbers).
 
-Own stack: ClickHouse only on port 24000 (state under tmp_path); data written as the sink user, the report
-produced as the provincial analyst.
+Own stack: ClickHouse only on port 24000 (state under tmp_path); data written as the sink user
+(tests/integration/report_data.py), the reports produced as the analysts.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-from datetime import date, datetime
-from decimal import Decimal
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
 from ecmon.settings import Settings
 from ecmon_ops.stack import stack
 from ecmon_reports import analyst
+from ecmon_reports.html_report import pdf_pages
 from ecmon_sink import migrate
 from ecmon_sink.clickhouse import connect
+
+sys.path.insert(0, str(Path(__file__).parent))
+import report_data
 
 pytestmark = pytest.mark.integration
 
 PORTS = dict(kafka_port=24092, clickhouse_port=24000, clickhouse_http_port=24123, prometheus_port=24090,
              alertmanager_port=24190, metrics_port_base=24200)
-ANALYST = ("analyst_370000", None)  # the password: the stack's secrets file (ecmon/clickhouse_auth.py)
-AGG = ("(level, entity, province, industry_code, energy_type, period, unit, physical_milli, coal_mgce, readings, "
-       "version)")
-ENT = ("(uscc, name, region_code, province, prefecture, industry_code, tier, meter_ids, meter_energy_types, "
-       "meter_units, meter_interval_s, valid_from, version)")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = Path(os.environ.get("ECMON_STATE_DIR", ".ecmon-test")).resolve() / "report-screenshots"
+"""Kept after the run (the stack's state directory), so a person can look at what the test looked at."""
 
 
 @pytest.fixture(scope="module")
@@ -41,32 +43,23 @@ def filled(tmp_path_factory):
     stack.up(settings, only=["clickhouse"])
     try:
         migrate.migrate(settings)
-        sink = connect(settings, user="ecmon_sink")
-        enterprises = [(f"9137010{i}MA0000000X", f"山东企业{i}", "370102", "370000", "370100", ind, "NATIONAL_KEY",
-                        ["m1", "m2"], ["electricity", "raw_coal"], ["kWh", "t"], [900, 900], datetime(2026, 1, 1), 1)
-                       for i, ind in enumerate(["3110", "3110", "2511", "2614"])]
-        aggs = []
-        for m in range(13):
-            period = date(2025 + (9 + m) // 12, (9 + m) % 12 + 1, 1)
-            for i, (uscc, *_rest) in enumerate(enterprises):
-                ind = enterprises[i][5]
-                for energy, unit in (("electricity", "kWh"), ("raw_coal", "t")):
-                    coal = (i + 1) * 1_234_567_891 + m * 10_000_007 + (7 if energy == "raw_coal" else 0)
-                    n = 2976 - i * 200  # the last two enterprises report less: completeness below 90 %
-                    aggs += [("ENTERPRISE", uscc, "370000", ind, energy, period, unit, coal, coal, n, 2),
-                             ("ENTERPRISE", uscc, "370000", ind, energy, period, unit, 1, 1, 1, 1)]  # stale version
-            for ind in ("*", "3110", "2511", "2614"):
-                for energy, unit in (("electricity", "kWh"), ("raw_coal", "t")):
-                    members = [k for k, e in enumerate(enterprises) if ind in ("*", e[5])]
-                    coal = sum((k + 1) * 1_234_567_891 + m * 10_000_007 + (7 if energy == "raw_coal" else 0)
-                               for k in members)
-                    aggs.append(("PROVINCE", "370000", "370000", ind, energy, period, unit, coal, coal, 100, 3))
-        for db in ("ecmon", "ecmon_370000"):
-            sink.execute(f"INSERT INTO {db}.enterprises {ENT} VALUES", enterprises)
-            sink.execute(f"INSERT INTO {db}.aggregates_monthly {AGG} VALUES", aggs)
+        report_data.fill(connect(settings, user="ecmon_sink"))
         yield settings
     finally:
         stack.down(settings, only=["clickhouse"])
+
+
+def ecmon(settings: Settings, *args: str, user: str = "analyst_370000", password: str | None = "",
+          port: int | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **{f"ECMON_{k.upper()}": str(v) for k, v in PORTS.items()},
+           "ECMON_STATE_DIR": str(settings.state_dir), "ECMON_CLICKHOUSE_USER": user}
+    env.pop("ECMON_CLICKHOUSE_PASSWORD", None)
+    if password:
+        env["ECMON_CLICKHOUSE_PASSWORD"] = password
+    if port:
+        env["ECMON_CLICKHOUSE_PORT"] = str(port)
+    return subprocess.run([sys.executable, "-m", "ecmon_cli.main", *args], env=env, capture_output=True,
+                          timeout=180)
 
 
 class Cells(HTMLParser):
@@ -78,7 +71,8 @@ class Cells(HTMLParser):
         self.summary: dict[str, dict] = {}
         self.body: dict = {}
         self.images = 0
-        self._report = self._cell = None
+        self._report = self._cell = self._summary = None
+        self._in_b = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -93,12 +87,19 @@ class Cells(HTMLParser):
             self.tables[self._report].append([])
         if tag == "td":
             self._cell = {**a, "text": ""}
+        if tag == "div" and "data-summary" in a:  # a key figure: its value is the <b> in it
+            self._summary = self.summary[a["data-summary"]] = {**a, "text": ""}
+        self._in_b = self._in_b or (tag == "b" and self._summary is not None)
 
     def handle_data(self, data):
         if self._cell is not None:
             self._cell["text"] += data
+        if self._in_b and self._summary is not None:
+            self._summary["text"] += data
 
     def handle_endtag(self, tag):
+        if tag == "b" and self._in_b:
+            self._in_b, self._summary = False, None
         if tag == "td" and self._cell is not None:
             if "data-summary" in self._cell:
                 self.summary[self._cell["data-summary"]] = self._cell
@@ -120,44 +121,177 @@ def test_chinese_names_have_a_cjk_font_to_render_with():
     assert "Noto Sans CJK SC" in found, f"fc-match found {found!r}: install fonts-noto-cjk (make system-packages)"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium is not installed (make system-packages)")
-def test_the_html_monthly_report_shows_what_clickhouse_answers(filled, tmp_path):
-    out = tmp_path / "report.html"
-    env = {**os.environ, **{f"ECMON_{k.upper()}": str(v) for k, v in PORTS.items()},
-           "ECMON_STATE_DIR": str(filled.state_dir), "ECMON_CLICKHOUSE_USER": ANALYST[0],
-           "ECMON_CLICKHOUSE_PASSWORD": ""}
-    run = subprocess.run([sys.executable, "-m", "ecmon_cli.main", "report", "monthly", "--province", "370000",
-                          "--month", "2026-10", "--html", str(out)], env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "http://" not in out.read_text() and "https://" not in out.read_text()  # self-contained
 
-    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-                          "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120)
+
+def browse(page: Path, name: str) -> tuple[Cells, Path]:
+    """The DOM after load (charts decoded, overflow measured) and a full-page screenshot, both at 1100 px wide."""
+    common = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1100,6000",
+              "--virtual-time-budget=5000", f"--user-data-dir={page.parent / 'chromium-profile'}"]
+    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
-    page = Cells()
-    page.feed(dom.stdout)
+    cells = Cells()
+    cells.feed(dom.stdout)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"{name}.png"
+    run = subprocess.run([*common, f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
+    return cells, shot
 
-    client = connect(filled, user=ANALYST[0], password=ANALYST[1], writer=False)
+
+def looks_like_a_report(shot: Path) -> None:
+    """Not blank: many colours (text, charts, warning light), ink over a good part of the page, nothing cut at
+    the right edge (the page is 1100 px wide; content ends before it)."""
+    from PIL import Image
+
+    image = Image.open(shot).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 200, f"{shot}: {len(colours or [])} colours, a blank page?"
+    ink = Image.eval(image.convert("L"), lambda v: 255 if v < 200 else 0).getbbox()
+    assert ink is not None and ink[3] - ink[1] > 3000, f"{shot}: content only {ink}"
+    assert ink[2] < image.width - 20, f"{shot}: something runs to the right edge ({ink})"
+    red = sum(n for n, (r, g, b) in colours if r > 180 and g < 80 and b < 80)
+    assert red > 50, f"{shot}: no red warning light or failing figure drawn"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium is not installed (make system-packages)")
+def test_the_province_report_shows_what_clickhouse_answers_in_chinese(filled, tmp_path):
+    html, pdf = tmp_path / "370000.html", tmp_path / "370000.pdf"
+    run = ecmon(filled, "report", "monthly", "--province", "370000", "--month", "2026-10", "--html", str(html),
+                "--pdf", str(pdf))
+    assert run.returncode == 0, run.stdout + run.stderr
+    text = html.read_text()
+    assert "http://" not in text and "https://" not in text  # self-contained
+    assert "山东省2026年10月" in text and "炼钢" in text and "电力" in text and "北京时间" in text
+    assert "UTC" not in text.split("</style>", 1)[1].split("<details>", 1)[0]  # CST before the appendix
+
+    page, shot = browse(html, "report-370000")
+    looks_like_a_report(shot)
+    assert page.body.get("data-charts-decoded") == str(page.images) == "4"
+    assert page.body.get("data-overflow") == "false"
+
+    client = connect(filled, user="analyst_370000", password=None, writer=False)
     expected = {name: analyst.run(client, "ecmon_370000", name, "2026-10") for name in analyst.QUERIES}
-    for name, report in expected.items():
-        shown = page.tables.get(name, [])
-        assert len(shown) == len(report.rows), name
-        for cells, row in zip(shown, report.as_dicts()):
-            for cell in cells:
-                col = cell["data-col"]
-                if col == "coal_tce":
-                    assert int(cell["data-mgce"]) == row["coal_mgce"]
-                    assert Decimal(cell["text"]) == analyst.tce(row["coal_mgce"]), (name, cell, row)
-                elif isinstance(row[col], int):
-                    assert int(cell["text"].replace(",", "")) == row[col], (name, col)
-                else:
-                    assert cell["text"] == str(row[col]), (name, col)
-    assert len(page.tables["trend"]) == 13 and len(page.tables["ranking"]) == 4
+    october = sum(r["coal_mgce"] for r in expected["trend"].as_dicts() if r["month"] == "2026-10")
+    assert int(page.summary["total"]["data-mgce"]) == october
+    assert page.summary["total"]["text"] == f"{analyst.tce(october):,} 吨标准煤"
+    assert page.summary["light"]["text"].strip() == "红灯"  # the newest early-warning event says red
+    assert int(page.summary["below"]["data-value"]) == 2
+    ranking = expected["ranking"].as_dicts()
+    shown = page.tables["ranking"]
+    assert [int(r[4]["data-mgce"]) for r in shown] == [r["coal_mgce"] for r in ranking]
+    assert [r[1]["text"] for r in shown] == [r["name"] for r in ranking]  # names, not codes
+    assert [r[3]["text"] for r in shown][:2] == ["有机化学原料制造", "原油加工及石油制品制造"]
+    monthly = page.tables["monthly"]
+    assert len(monthly) == len(expected["monthly"].rows)
+    for cells, row in zip(monthly, expected["monthly"].as_dicts()):
+        by = {c["data-col"]: c for c in cells}
+        assert int(by["coal_tce"]["data-mgce"]) == row["coal_mgce"]
+        assert by["industry_code"]["data-value"] == row["industry_code"]
+        assert int(by["physical_milli"]["data-value"]) == row["physical_milli"]
+    assert page.tables["monthly"][0][2]["text"].endswith(("MWh", " t"))
+    warning = {c["data-col"]: c for c in page.tables["warning"][0]}
+    assert int(warning["target_tce"]["data-mgce"]) == 6_500 * 10**9 and warning["light"]["data-light"] == "red"
+    assert len(page.tables["trend"]) == 13
+    types = {r[0]["data-anomaly-type"]: int(r[1]["data-value"]) for r in page.tables["anomaly_types"]}
+    assert types == {"spike": 10, "stuck": 10, "silent_meter": 10, "early_warning_month": 2}
+    assert len(page.tables["anomalies"]) == 32  # the details, behind <details>
+    assert page.tables["feedback"][0][6]["text"] == "1 / 2"
 
-    october = [r for r in expected["trend"].as_dicts() if r["month"] == "2026-10"][0]
-    assert int(page.summary["total"]["data-mgce"]) == october["coal_mgce"]
-    assert page.summary["total"]["text"] == f"{analyst.tce(october['coal_mgce'])} tce"
-    below = sum(1 for r in expected["completeness"].as_dicts() if r["below_90pct"])
-    assert below == 2 and int(page.summary["below"]["text"]) == below
-    assert page.images == 4 and page.body.get("data-charts-decoded") == "4"  # every chart decoded in Chromium
+    assert pdf_pages(pdf.read_bytes()) >= 3, "the PDF has its pages (appendix opened)"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium is not installed (make system-packages)")
+def test_the_national_report_covers_every_province(filled, tmp_path):
+    html, pdf = tmp_path / "national.html", tmp_path / "national.pdf"
+    run = ecmon(filled, "report", "monthly", "--month", "2026-10", "--format", "pdf", "--out", str(pdf),
+                user="analyst_national")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert pdf_pages(pdf.read_bytes()) >= 3
+    run = ecmon(filled, "report", "monthly", "--month", "2026-10", "--html", str(html), user="analyst_national")
+    assert run.returncode == 0, run.stdout + run.stderr
+    page, shot = browse(html, "report-national")
+    looks_like_a_report(shot)
+    assert page.body.get("data-charts-decoded") == str(page.images) == "5"  # with the provinces chart
+    assert page.body.get("data-overflow") == "false"
+    client = connect(filled, user="analyst_national", password=None, writer=False)
+    trend = analyst.run(client, "ecmon", "trend", "2026-10").as_dicts()
+    assert int(page.summary["total"]["data-mgce"]) == sum(r["coal_mgce"] for r in trend if r["month"] == "2026-10")
+    assert {r[0]["text"] for r in page.tables["warning"]} == {"山东省", "辽宁省"}
+    assert {r[0]["text"] for r in page.tables["feedback"]} == {"山东省", "辽宁省"}
+    assert "全国2026年10月" in html.read_text()
+
+
+def test_a_bad_month_is_one_line_and_exit_2(filled):
+    run = ecmon(filled, "report", "completeness", "--province", "370000", "--month", "2026-13")
+    out = (run.stdout + run.stderr).decode()
+    assert run.returncode == 2 and out.strip().count("\n") == 0 and "YYYY-MM" in out, out
+
+
+@pytest.mark.parametrize("case, kwargs, args, words", [
+    ("wrong password", {"password": "not-the-password"}, ["--province", "370000"], "ECMON_CLICKHOUSE_PASSWORD"),
+    ("denied", {}, ["--province", "210000"], "may not read database ecmon_210000"),
+    ("denied national", {}, [], "may not read database ecmon"),
+    ("server down", {"port": 24999}, ["--province", "370000"], "ecmon stack up"),
+])
+def test_failures_are_one_line_naming_the_fix(filled, case, kwargs, args, words):
+    run = ecmon(filled, "report", "trend", "--month", "2026-10", *args, **kwargs)
+    out = (run.stdout + run.stderr).decode()
+    assert run.returncode == 1, (case, out)
+    assert out.strip().count("\n") == 0 and words in out and "Traceback" not in out and "Stack trace" not in out, out
+
+
+def test_csv_opens_in_excel_and_json_has_numbers(filled):
+    csv_run = ecmon(filled, "report", "ranking", "--province", "370000", "--month", "2026-10", "--format", "csv")
+    assert csv_run.returncode == 0 and csv_run.stdout.startswith(b"\xef\xbb\xbfuscc,"), csv_run.stdout[:40]
+    assert "济南钢铁集团有限公司" in csv_run.stdout.decode("utf-8-sig")
+    plain = ecmon(filled, "report", "ranking", "--province", "370000", "--format", "csv", "--no-bom")
+    assert plain.stdout.startswith(b"uscc,")
+    run = ecmon(filled, "report", "ranking", "--province", "370000", "--month", "2026-10", "--format", "json")
+    rows = json.loads(run.stdout)["rows"]
+    assert isinstance(rows[0]["coal_tce"], float) and isinstance(rows[0]["coal_mgce"], int)
+    trend = json.loads(ecmon(filled, "report", "trend", "--province", "370000", "--format", "json").stdout)["rows"]
+    assert isinstance(trend[-1]["yoy_change_pct"], float) and trend[0]["yoy_change_pct"] is None
+
+
+def test_the_coverage_list_keeps_the_registry_history(filled):
+    run = ecmon(filled, "report", "coverage", "--province", "370000", "--month", "2026-10", "--format", "json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = [r for r in json.loads(run.stdout)["rows"] if r["uscc"] == report_data.ENTERPRISES[0][0]]
+    assert [(r["meters"], r["valid_to_utc"], r["in_force_in_month"]) for r in rows] == [
+        (2, "2026-10-31 16:00:00", "yes"), (3, "", "from a later month")]
+
+
+def test_analysts_can_read_names_targets_and_the_data_dictionary(filled):
+    client = connect(filled, user="analyst_370000", password=None, writer=False)
+    db = "ecmon_370000"
+    assert client.execute(f"SELECT name FROM {db}.regions WHERE code = '370000'") == [("山东省",)]
+    assert client.execute(f"SELECT name_zh FROM {db}.industries WHERE code = '3120'") == [("炼钢",)]
+    assert client.execute(f"SELECT name_zh FROM {db}.energy_types WHERE code = 'electricity'") == [("电力",)]
+    assert client.execute(f"SELECT display_unit FROM {db}.units WHERE code = 'kWh'") == [("MWh",)]
+    assert client.execute(f"SELECT standard FROM {db}.quota_standards WHERE product_code = '3206010100'") == [
+        ("GB 21256-2013",)]
+    assert client.execute(f"SELECT coal_mgce FROM {db}.targets FINAL WHERE entity_code = '370000' AND month = 10") == [
+        (6_500 * 10**9,)]
+    (about,), = client.execute(f"SELECT description FROM {db}.data_dictionary WHERE table_name = 'monthly_reports' "
+                               "AND column_name = ''")
+    assert "月报" in about
+    (comment,), = client.execute("SELECT comment FROM system.columns WHERE database = %(db)s "
+                                 "AND table = 'aggregates_monthly' AND name = 'coal_mgce'", {"db": db})
+    assert "mgce" in comment  # a column comment, where 18.16 supports it
+    again = migrate.migrate(filled)  # idempotent: nothing applied, reference data unchanged
+    assert again == []
+
+
+def test_a_reconciliation_mismatch_exits_2(filled):
+    from ecmon_simulator.ledger import Ledger, ledger_path
+
+    ledger = Ledger()
+    ledger.totals[("370000", report_data.ENTERPRISES[0][0], "electricity", "kWh", "2026-10")] = [1, 1, 1]
+    ledger.save(ledger_path(filled))
+    try:
+        run = ecmon(filled, "report", user="ecmon_admin")
+        assert run.returncode == 2 and b"MISMATCH" in run.stdout, run.stdout + run.stderr
+        run = ecmon(filled, "report", "--no-reconcile", user="ecmon_admin")
+        assert run.returncode == 0, run.stdout + run.stderr
+    finally:
+        ledger_path(filled).unlink()

@@ -53,6 +53,8 @@ def test_registry_records_fill_the_enterprises_of_their_province():
     assert values["province"] == "370000" and values["prefecture"] == "370100"
     assert values["version"] == 1_790_000_000_000
     assert values["meter_interval_s"] == [900]
+    # ... and every record, for the coverage list's history (migration 0012)
+    assert rows.tables[("ecmon_370000", "enterprise_records")] == [row]
 
 
 @pytest.mark.parametrize("value, reason", [(b"garbage", "undecodable"),
@@ -134,3 +136,24 @@ def test_a_rejected_row_is_found_by_splitting_and_goes_to_the_dead_letters_once(
     assert len(dead) == 1  # refused by ecmon and ecmon_370000: one dead letter naming both
     assert dead[0]["reason"] == "clickhouse_rejected" and dead[0]["source_offset"] == 2
     assert "ecmon.aggregates_monthly" in dead[0]["detail"] and "ecmon_370000.aggregates_monthly" in dead[0]["detail"]
+
+
+def test_targets_become_queryable_in_the_bound_province():
+    """Province targets and enterprise quotas (avro/v1/target.avsc) land in the targets table of the national and
+    the province database; an enterprise's quota in the province of its registration (USCC characters 3-8)."""
+    province = {"scope": "PROVINCE", "entity_code": "370000", "year": 2026, "month": 10, "coal_mgce": 6_500 * 10**9,
+                "intensity": None, "document": "鲁发改能源〔2026〕1号", "issued_at": 1_790_000_000_000}
+    from ecmon.uscc import make_uscc
+
+    uscc = make_uscc("210102", 1)
+    quota = {**province, "scope": "ENTERPRISE", "entity_code": uscc, "month": 0,
+             "intensity": {"basis": "PRODUCT", "product_code": "3206010100", "denominator_unit": "t",
+                           "mgce_per_unit": 560_000_000, "reduction_bp": 300}}
+    rows = Rows("ecmon")
+    rows.add_message("ecmon.targets.v1", 0, 1, b"PROVINCE/370000/2026/10", codec.encode("target", province))
+    rows.add_message("ecmon.targets.v1", 0, 2, f"ENTERPRISE/{uscc}/2026/0".encode(), codec.encode("target", quota))
+    (p,) = [dict(zip(COLUMNS["targets"], r)) for r in rows.tables[("ecmon_370000", "targets")]]
+    (q,) = [dict(zip(COLUMNS["targets"], r)) for r in rows.tables[("ecmon_210000", "targets")]]
+    assert p["coal_mgce"] == 6_500 * 10**9 and p["intensity_basis"] == "" and p["version"] == 1_790_000_000_000
+    assert q["province"] == "210000" and q["intensity_mgce_per_unit"] == 560_000_000 and q["reduction_bp"] == 300
+    assert len(rows.tables[("ecmon", "targets")]) == 2
