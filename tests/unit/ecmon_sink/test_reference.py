@@ -14,7 +14,7 @@ def test_name_tables_hold_chinese_names_for_every_code():
     units = {r[0]: r for r in rows["units"]}
     assert units["kWh"][1] == "千瓦时" and units["kWh"][4:] == ("MWh", 1_000_000)
     steel = {r[0]: r for r in rows["quota_standards"]}["3206010100"]
-    assert steel[4] == "92" and steel[6] == "GB 21256-2013"
+    assert steel[4] == "86" and steel[6] == "GB 32050-2015"
 
 
 def test_every_table_the_sink_writes_is_described():
