@@ -49,7 +49,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "monthly_reports": (
         "province", "period", "version", "closed_at", "total_coal_mgce", "change_mom_bp", "change_yoy_bp",
         "received", "expected", "completeness_bp", "completeness_threshold_bp", "consistent", "revised",
-        "previous_total_coal_mgce", "revision_reason",
+        "previous_total_coal_mgce", "revision_reason", "month_to_date", "expected_until", "submission_rule",
+    ),
+    "monthly_report_versions": (
+        "province", "period", "version", "closed_at", "submission_rule", "total_coal_mgce", "previous_total_coal_mgce",
+        "received", "expected", "completeness_bp", "consistent", "revised", "revision_reason",
     ),
     "monthly_report_totals": (
         "province", "period", "version", "industry_code", "energy_type", "unit", "physical_milli", "coal_mgce",
@@ -64,6 +68,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "province_coal_mgce", "share_bp", "province_rank", "completeness_threshold_bp", "province_completeness_bp",
         "industry_codes", "industry_coal_mgce", "industry_national_coal_mgce", "industry_share_bp", "industry_rank",
         "industry_provinces", "failing_uscc", "failing_received", "failing_expected", "failing_completeness_bp",
+        "final", "provinces_expected",
     ),
     "production": (
         "uscc", "product_code", "period_start", "period_end", "period", "product_name", "quantity_milli", "unit",
@@ -196,7 +201,14 @@ def _monthly_report(record: dict, origin: Origin) -> Converted:
         p, period, v, utc(r["closed_at"]), r["total_coal_mgce"], r["change_mom_bp"], r["change_yoy_bp"],
         c["received"], c["expected"], c["ratio_bp"], r["completeness_threshold_bp"], int(r["consistent"]),
         int(r.get("revised", False)), r.get("previous_total_coal_mgce"), r.get("revision_reason", ""),
+        int(r.get("month_to_date", False)), utc(r.get("expected_until", 0)), r.get("submission_rule", ""),
     )
+    if not r.get("month_to_date", False):
+        yield "monthly_report_versions", p, (
+            p, period, v, utc(r["closed_at"]), r.get("submission_rule", ""), r["total_coal_mgce"],
+            r.get("previous_total_coal_mgce"), c["received"], c["expected"], c["ratio_bp"], int(r["consistent"]),
+            int(r.get("revised", False)), r.get("revision_reason", ""),
+        )
     for t in r["totals"]:
         yield "monthly_report_totals", p, (
             p, period, v, t["industry_code"], t["energy_type"], t["unit"], t["physical_milli"], t["coal_mgce"],
@@ -218,7 +230,7 @@ def _national_feedback(record: dict, origin: Origin) -> Converted:
         [x["industry_code"] for x in ranks], [x["coal_mgce"] for x in ranks], [x["national_coal_mgce"] for x in ranks],
         [x["share_bp"] for x in ranks], [x["rank"] for x in ranks], [x["provinces"] for x in ranks],
         [x["uscc"] for x in failing], [x["received"] for x in failing], [x["expected"] for x in failing],
-        [x["completeness_bp"] for x in failing],
+        [x["completeness_bp"] for x in failing], int(r.get("final", False)), r.get("provinces_expected", 0),
     )
 
 

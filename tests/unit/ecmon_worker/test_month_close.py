@@ -27,7 +27,10 @@ class Registry:
     def enterprises_in(self, province, period=None):
         return [r for r in self.records if r["region_code"][:2] == province[:2]]
 
-    expected_for = staticmethod(lambda record, period: 2976 * len(record["meters"]))  # 31 days x 96
+    @staticmethod
+    def expected_for(record, period, *, until_ms=None):  # 31 days x 96, or the intervals ended by until_ms
+        intervals = 2976 if until_ms is None else (min(until_ms, NOV) - OCT) // 900_000
+        return intervals * len(record["meters"])
 
 
 def totals_message(uscc, period, mgce, readings, version, watermark, industry="C31", daily=None):
