@@ -161,3 +161,53 @@ def test_national_feedback_beyond_the_avro_long_is_refused_and_changes_nothing()
 def test_beyond_long_names_the_place():
     assert rollup_steps.beyond_long({"a": [1, {"b": 2**63}]}) == "a.1.b = 9223372036854775808"
     assert rollup_steps.beyond_long({"a": [-(2**63), 2**63 - 1, True]}) is None
+
+
+class FullTargets(Targets):
+    """Every expected reading in: the forecast is the measured total (no interval)."""
+
+    def expected_readings(self, province, period):
+        return 96
+
+
+def test_the_gauge_shows_the_level_of_the_last_event_not_the_raw_level():
+    table: dict = {}
+    registry = FullTargets("A")
+    first = region(table, "370000", totals("A", "2026-10", 1_000, 1, OCT + 20 * DAY), registry)
+    events = [anomaly_events_decode(v) for c, _, v in first.out if c == "anomalies"]
+    assert any(e["type"] == "early_warning_month" and e["severity"] == "CRITICAL" for e in events)
+    assert first.warning == ("370000", 2)
+    # 990 clears the target by 1 %: green by itself, but within the hysteresis (2 %) the level stays red, no
+    # event says otherwise, and the gauge must say red too.
+    second = region(table, "370000", totals("A", "2026-10", 990, 2, OCT + 21 * DAY), registry)
+    assert not [e for e in (anomaly_events_decode(v) for c, _, v in second.out if c == "anomalies")
+                if e["type"] == "early_warning_month"]
+    assert second.warning == ("370000", 2)
+
+
+def anomaly_events_decode(value: bytes) -> dict:
+    return codec.decode(value, "anomaly")[1]
+
+
+def test_month_to_date_figures_go_to_the_sink_once_a_day_and_never_to_the_national_level():
+    table: dict = {}
+    registry = Registry("A", "B")
+    step = region(table, "370000", totals("A", "2026-10", 100, 1, OCT + DAY), registry)
+    (mtd,) = [codec.decode(v, "monthly_report")[1] for c, _, v in step.out if c == "monthly_reports"]
+    assert (mtd["version"], mtd["month_to_date"], mtd["expected_until"]) == (0, True, OCT + DAY)
+    by_uscc = {e["uscc"]: e["completeness"] for e in mtd["enterprises"]}
+    assert by_uscc["A"] == {"received": 96, "expected": 96, "ratio_bp": 10_000}  # one day of one day: complete
+    assert by_uscc["B"] == {"received": 0, "expected": 96, "ratio_bp": 0}
+    assert [c for c, _, v in step.out if c == "province_totals" and v[:2] == b"\xc3\x01"
+            and codec.decode(v)[0] == "monthly_report"] == []
+    # the same CST day of event time: no second version 0
+    again = region(table, "370000", totals("B", "2026-10", 100, 1, OCT + DAY), registry)
+    assert [c for c, _, _ in again.out].count("monthly_reports") == 0
+
+
+def test_the_national_level_ignores_month_to_date_figures():
+    table: dict = {}
+    step = region(table, "370000", totals("A", "2026-10", 100, 1, OCT + DAY), Registry("A"))
+    (value,) = [v for c, _, v in step.out if c == "monthly_reports"]
+    answer = rollup_steps.nation_step({}.get, "CN", "monthly_report", codec.decode(value)[1], b"CN")
+    assert not isinstance(answer, Rejection) and answer.out == [] and answer.store == {}
