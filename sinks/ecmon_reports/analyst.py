@@ -1,4 +1,5 @@
-"""`ecmon report monthly | trend | ranking | completeness | submissions | feedback | anomalies | benchmark`: the analysts' questions as SQL.
+"""`ecmon report monthly | trend | ranking | completeness | submissions | feedback | anomalies | benchmark`:
+the analysts' questions as SQL.
 
 Every query reads one database: the national one, or a province's own (``--province``), which is all a
 provincial analyst may read. Each query keeps the newest version of every row (argMax ... GROUP BY key),
@@ -118,7 +119,8 @@ QUERIES: dict[str, str] = {
         SELECT province, max(version) AS feedback_version,
                if(argMax(final, version) = 1, 'final', 'provisional') AS status,
                argMax(provinces_reported, version) AS reported, argMax(provinces_expected, version) AS of_expected,
-               argMax(province_coal_mgce, version) AS coal_mgce, argMax(national_coal_mgce, version) AS nation_coal_mgce,
+               argMax(province_coal_mgce, version) AS coal_mgce,
+               argMax(national_coal_mgce, version) AS nation_coal_mgce,
                argMax(share_bp, version) AS national_share_bp, argMax(province_rank, version) AS rank,
                argMax(province_completeness_bp, version) AS month_completeness_bp,
                argMax(failing_uscc, version) AS below_90pct

@@ -257,8 +257,8 @@ def close_months(province_state: dict[str, Any], month_of: MonthStates, province
                  registry: ProvinceRegistry, grace_ms: int, *, revision_window_ms: int = 0,
                  deadline_ms: int = 0, sender: tuple[str, int] | None = None) -> list[dict[str, Any]]:
     """The monthly reports due now: version 1 of newly submitted months and revisions of submitted months
-    that changed (batched), as the module docstring says (the month to date: ``month_to_date``). ``sender`` is the (USCC, watermark) of the EnterpriseTotals message
-    being processed."""
+    that changed (batched), as the module docstring says; the month to date is ``month_to_date``.
+    ``sender`` is the (USCC, watermark) of the EnterpriseTotals message being processed."""
     reports = []
     closed = province_state.setdefault("closed", {})
     pwm = province_state.get("pwm", 0)
@@ -302,7 +302,8 @@ def close_months(province_state: dict[str, Any], month_of: MonthStates, province
             continue
         past_window = pwm > close_at + revision_window_ms
         reason = revision_reason(entry, content, entry[5], past_window)
-        closed[period] = [entry[0] + 1, digest, total, received, -1, [u for u in entry[5] if reported.get(u, 0) < close_at]]
+        still_behind = [u for u in entry[5] if reported.get(u, 0) < close_at]
+        closed[period] = [entry[0] + 1, digest, total, received, -1, still_behind]
         reports.append({**content, "version": entry[0] + 1, "closed_at": now, "revised": True,
                         "previous_total_coal_mgce": entry[2], "revision_reason": reason, "month_to_date": False,
                         "submission_rule": ""})
