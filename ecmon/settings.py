@@ -110,9 +110,10 @@ class Settings(BaseSettings):
         default=72, description="Grace after a CST month's end, in event time, before its readings are too late."
     )
     month_submission_wait_hours: int = Field(
-        default=24, ge=0, description="A province submits a month once every enterprise expected to report it has "
+        default=168, ge=0, description="A province submits a month once every enterprise expected to report it has "
         "reported past its end + grace, or at the latest when the province's event time is this much further "
-        "(the submission deadline), so that a silent enterprise cannot hold the month back.",
+        "(the submission deadline; 72 h grace + 168 h: the 11th of the next month), so that a silent enterprise "
+        "cannot hold the month back.",
     )
     revision_window_days: int = Field(
         default=30, ge=0, description="After a month's grace, late readings of it still count for this many days of "
