@@ -61,5 +61,7 @@ def test_a_month_is_submitted_once_answered_once_and_its_completeness_agrees(pip
     # the open month: month to date, only the elapsed part expected
     june = [r for r in analyst.run(client, db, "completeness", "2026-06").as_dicts() if r["province"] in PROVINCES]
     full_month = 30 * 96  # per meter
-    assert june and all(0 < r["received"] <= r["expected"] for r in june)
+    # as of the province's event time at its last CST day change: an enterprise on a slower partition may
+    # not have sent June by then (0 received), none can exceed what is expected
+    assert june and all(r["received"] <= r["expected"] for r in june) and any(r["received"] > 0 for r in june)
     assert all(r["expected"] % 96 == 0 and r["expected"] < full_month for r in june), "whole days elapsed"
