@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     month_grace_hours: int = Field(
         default=72, description="Grace after a CST month's end, in event time, before its readings are too late."
     )
+    month_submission_wait_hours: int = Field(
+        default=168, ge=0, description="A province submits a month once every enterprise expected to report it has "
+        "reported past its end + grace, or at the latest when the province's event time is this much further "
+        "(the submission deadline; 72 h grace + 168 h: the 11th of the next month), so that a silent enterprise "
+        "cannot hold the month back.",
+    )
     revision_window_days: int = Field(
         default=30, ge=0, description="After a month's grace, late readings of it still count for this many days of "
         "the enterprise's event time, reported by the province as a flagged revision; later they are dead letters "

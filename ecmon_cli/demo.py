@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ecmon import PROJECT_ROOT
 from ecmon.kafka_clients import client_config
+from ecmon.months import next_period
 from ecmon.settings import Settings
 from ecmon_ops.stack import stack
 from ecmon_ops.stack.alerts import wait_for_alert, wait_until_scraped
@@ -57,6 +58,62 @@ def _show_anomalies(settings: Settings, month: str, console: Console, timeout: f
                              r["detail"])
     console.print(warnings)
     return len(rows)
+
+
+def closed_months(run: FleetRun) -> list[str]:
+    """The months the run closes: every whole month simulated when the run goes on into the next one."""
+    if run.close_days <= 0:
+        return []
+    months, period = [], run.start
+    for _ in range(run.months):
+        months.append(period)
+        period = next_period(period)
+    return months
+
+
+def wait_for_month_close(settings: Settings, month: str, provinces: tuple[str, ...], timeout: float = 60.0
+                         ) -> tuple[analyst.Report, analyst.Report]:
+    """Poll ClickHouse until every province's report of ``month`` is submitted and its feedback is final."""
+    client = connect(settings)
+    deadline = time.monotonic() + timeout
+    while True:
+        submitted = analyst.run(client, settings.clickhouse_database, "submissions", month)
+        answered = analyst.run(client, settings.clickhouse_database, "feedback", month)
+        got = {r["province"] for r in submitted.as_dicts()}
+        final = {r["province"] for r in answered.as_dicts() if r["status"] == "final"}
+        if (got >= set(provinces) and final >= set(provinces)) or time.monotonic() > deadline:
+            return submitted, answered
+        time.sleep(1.0)
+
+
+def show_month_close(settings: Settings, month: str, provinces: tuple[str, ...], console: Console) -> None:
+    """The provinces' monthly reports to the national level and the national feedback, as tables."""
+    submitted, answered = wait_for_month_close(settings, month, provinces)
+    table = Table(title=f"{month}: monthly reports submitted to the national level "
+                        f"(`ecmon report submissions --month {month}`)")
+    for col in ("province", "version", "rule", "revision", "total (tce)", "completeness", "consistent",
+                "what changed"):
+        table.add_column(col, justify="right" if col in ("version", "total (tce)", "completeness") else "left",
+                         overflow="fold")
+    for r in submitted.as_dicts():
+        table.add_row(r["province"], str(r["report_version"]), r["rule"], "yes" if r["is_revision"] else "",
+                      f"{r['coal_tce']:,}", f"{r['month_completeness_pct']} %",
+                      "yes" if r["daily_monthly_consistent"] else "NO", r["what_changed"])
+    console.print(table)
+    table = Table(title=f"{month}: national feedback (`ecmon report feedback --month {month}`)")
+    for col in ("province", "version", "status", "total (tce)", "national (tce)", "share", "rank",
+                "completeness", "enterprises below 90 %"):
+        table.add_column(col, justify="left" if col in ("province", "status", "enterprises below 90 %") else "right",
+                         overflow="fold")
+    for r in answered.as_dicts():
+        table.add_row(r["province"], str(r["feedback_version"]), r["status"], f"{r['coal_tce']:,}",
+                      f"{r['nation_coal_tce']:,}", f"{r['national_share_pct']} %",
+                      f"{r['rank']} of {r['reported']}", f"{r['month_completeness_pct']} %",
+                      r["below_90pct"] or "none")
+    console.print(table)
+    missing = set(provinces) - {r["province"] for r in submitted.as_dicts()}
+    if missing:
+        console.print(f"{month} was not submitted by {', '.join(sorted(missing))} within 60 s", style="bold red")
 
 
 class PipelineProcessDied(RuntimeError):
@@ -126,7 +183,8 @@ def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float
         console.print("    Prometheus has not scraped the worker yet; alerts may come late", style="yellow")
     console.print(
         f"4/5 simulating {run.enterprises} enterprises in {', '.join(run.provinces)} for {run.months} month(s) "
-        f"from {run.start} (15-minute readings, time accelerated)"
+        f"from {run.start}" + (f" and {run.close_days} days into the next, so that it closes" if run.close_days else "")
+        + " (15-minute readings, time accelerated)"
     )
     published = publish_targets(client_config(settings, "registry"), load_targets(targets or DEMO_TARGETS))
     console.print(f"    published {published} provincial energy-consumption target(s) for the early warning")
@@ -137,6 +195,8 @@ def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float
     result = wait_for_reconciliation(settings, ledger, timeout, console)
     console.print(regional_table(connect(settings), settings.clickhouse_database))
     console.print(result.line(), style="bold green" if result.exact else "bold red")
+    for month in closed_months(run):
+        show_month_close(settings, month, run.provinces, console)
     _show_anomalies(settings, run.start, console)
     if run.faults:
         _show_alerts(settings, console)

@@ -35,15 +35,20 @@ def demo(
     ),
     targets: Annotated[Path | None, typer.Option(
         help="Targets file for the early warning (default: deploy/demo/targets.toml).")] = None,
+    close_days: Annotated[int, typer.Option(
+        min=0, help="Days of the next month simulated after the last month, so that it closes: the month is "
+        "submitted once every enterprise has passed its end + the grace (72 h); 0: the month stays open.")] = 5,
 ) -> None:
-    """Start everything, simulate a month of a fleet, print the regional table, the reconciliation, anomalies
-    and alerts."""
+    """Start everything, simulate a month of a fleet (and a few days of the next, so that it closes), print the
+    regional table, the reconciliation, the submitted monthly reports and the national feedback, anomalies and
+    alerts."""
     from ecmon_cli.demo import PipelineProcessDied, run_demo
     from ecmon_ops.stack.process import ServiceError
     from ecmon_registry.targets import BadTargets
 
     run = fleet_run_from_options(enterprises=enterprises, provinces=provinces, start=start, months=months,
-                       interval_s=interval_seconds(interval), speed=speed, seed=seed, faults=faults)
+                       interval_s=interval_seconds(interval), speed=speed, seed=seed, faults=faults,
+                       close_days=close_days)
     try:
         result = run_demo(cli_settings(), run, console, targets=targets)
     except (ServiceError, PipelineProcessDied, BadTargets) as exc:

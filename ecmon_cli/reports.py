@@ -150,8 +150,25 @@ def report_ranking(month: MonthOpt = "2026-10", province: ProvinceOpt = None, in
 @report_app.command("completeness")
 def report_completeness(month: MonthOpt = "2026-10", province: ProvinceOpt = None, industry: IndustryOpt = None,
                         format: FormatOpt = "table", bom: BomOpt = True) -> None:
-    """Received against expected metering intervals of every registered enterprise (threshold 90 %)."""
+    """Received against expected metering intervals of every registered enterprise (threshold 90 %): the
+    province's submitted report, or month to date while the month is open (the worker's figures)."""
     _analyst_report("completeness", month, province, industry, format, bom=bom)
+
+
+@report_app.command("submissions")
+def report_submissions(month: MonthOpt = "2026-10", province: ProvinceOpt = None, format: FormatOpt = "table",
+                       bom: BomOpt = True) -> None:
+    """The provinces' monthly reports to the national level: the submission (and by which rule) and every
+    revision, with what changed."""
+    _analyst_report("submissions", month, province, None, format, bom=bom)
+
+
+@report_app.command("feedback")
+def report_feedback(month: MonthOpt = "2026-10", province: ProvinceOpt = None, format: FormatOpt = "table",
+                    bom: BomOpt = True) -> None:
+    """The national level's newest feedback to each province: share, rank, enterprises below 90 %, and whether
+    it is provisional (provinces still to report) or final."""
+    _analyst_report("feedback", month, province, None, format, bom=bom)
 
 
 @report_app.command("anomalies")

@@ -56,6 +56,9 @@ class FleetRun:
     provinces: tuple[str, ...] = ("210000", "310000", "370000")
     start: str = "2026-10"  # first CST month simulated
     months: int = 1
+    #: days of the following month simulated after the last whole month: enough event time past its end for
+    #: the worker's grace and submission rule to close it (ecmon demo)
+    close_days: int = 0
     interval_s: int = 900
     intervals_per_batch: int = 24  # six hours of 15-minute readings per batch
     seed: int = 2026
@@ -78,12 +81,13 @@ class FleetRun:
         period = self.start
         for _ in range(self.months):
             period = next_period(period)
-        return month_start_ms(period)
+        return month_start_ms(period) + self.close_days * 86_400_000
 
     @property
     def source_key(self) -> str:
         """Identifies the simulated source run: the spool's position is only valid for the same one."""
-        return (f"sim/{self.start}/{self.months}/{self.interval_s}/{self.intervals_per_batch}/{self.seed}/"
+        return (f"sim/{self.start}/{self.months}+{self.close_days}d/{self.interval_s}/{self.intervals_per_batch}/"
+                f"{self.seed}/"
                 f"{self.meters_per_enterprise}/{self.cumulative}/{self.faults}")
 
     def fleet(self) -> list[Enterprise]:

@@ -1,4 +1,5 @@
-"""`ecmon report monthly | trend | ranking | completeness | anomalies | benchmark`: the analysts' questions as SQL.
+"""`ecmon report monthly | trend | ranking | completeness | submissions | feedback | anomalies | benchmark`:
+the analysts' questions as SQL.
 
 Every query reads one database: the national one, or a province's own (``--province``), which is all a
 provincial analyst may read. Each query keeps the newest version of every row (argMax ... GROUP BY key),
@@ -77,11 +78,11 @@ QUERIES: dict[str, str] = {
         ORDER BY coal_mgce DESC, uscc
         LIMIT %(limit)s
     """,
-    # Received against expected metering intervals of every enterprise in the month. A closed month: the
-    # figures of the province's newest monthly report, which the worker computed from the registry records
-    # in force during the month (streams/ecmon_worker/month_close.py; the same definition, so both agree). A month not
-    # closed yet: an estimate from the newest registry record, the whole month expected, received counted
-    # up to the expected intervals as in the report.
+    # Received against expected metering intervals of every enterprise in the month: the figures of the
+    # province's newest monthly report, which the worker computed from the registry records in force during the
+    # month (streams/ecmon_worker/month_close.py report_content, one definition for both): the submitted report
+    # (version >= 1), or while the month is open its month-to-date figures (version 0, intervals expected up to
+    # the province's event time).
     "completeness": """
         SELECT uscc, name, province, industry_code, expected, received
         FROM (
@@ -94,32 +95,39 @@ QUERIES: dict[str, str] = {
                                               WHERE period = toDate(%(month)s) GROUP BY province)
             )
             GROUP BY uscc
-            UNION ALL
-            SELECT uscc, province, industry_code, expected, least(ifNull(readings, 0), expected) AS received
-            FROM (
-                SELECT uscc, argMax(province, version) AS province, argMax(industry_code, version) AS industry_code,
-                       arraySum(arrayMap(s -> intDiv(%(seconds)s, s), argMax(meter_interval_s, version))) AS expected
-                FROM {db}.enterprises
-                GROUP BY uscc
-            ) AS registered
-            ANY LEFT JOIN (
-                SELECT uscc, sum(n) AS readings
-                FROM (
-                    SELECT entity AS uscc, energy_type, unit, argMax(readings, version) AS n
-                    FROM {db}.aggregates_monthly
-                    WHERE level = 'ENTERPRISE' AND period = toDate(%(month)s)
-                    GROUP BY uscc, energy_type, unit
-                )
-                GROUP BY uscc
-            ) AS received USING uscc
-            WHERE province NOT IN (SELECT province FROM {db}.monthly_report_enterprises
-                                   WHERE period = toDate(%(month)s))
         ) AS figures
         ANY LEFT JOIN (
             SELECT uscc, argMax(name, version) AS name FROM {db}.enterprises GROUP BY uscc
         ) AS names USING uscc
         WHERE %(industry)s = '' OR industry_code = %(industry)s
         ORDER BY province, uscc
+    """,
+    # Every submitted version of the provinces' monthly reports of the month: the submission and its revisions.
+    "submissions": """
+        SELECT province, version AS report_version, toString(any(closed_at)) AS closed_at_utc,
+               any(submission_rule) AS rule, any(revised) AS is_revision, any(total_coal_mgce) AS coal_mgce,
+               any(previous_total_coal_mgce) AS previous_coal_mgce, any(received) AS received_intervals,
+               any(expected) AS expected_intervals, any(completeness_bp) AS month_completeness_bp,
+               any(consistent) AS daily_monthly_consistent, any(revision_reason) AS what_changed
+        FROM {db}.monthly_report_versions
+        WHERE period = toDate(%(month)s)
+        GROUP BY province, version
+        ORDER BY province, version
+    """,
+    # The national level's newest feedback to each province for the month.
+    "feedback": """
+        SELECT province, max(version) AS feedback_version,
+               if(argMax(final, version) = 1, 'final', 'provisional') AS status,
+               argMax(provinces_reported, version) AS reported, argMax(provinces_expected, version) AS of_expected,
+               argMax(province_coal_mgce, version) AS coal_mgce,
+               argMax(national_coal_mgce, version) AS nation_coal_mgce,
+               argMax(share_bp, version) AS national_share_bp, argMax(province_rank, version) AS rank,
+               argMax(province_completeness_bp, version) AS month_completeness_bp,
+               argMax(failing_uscc, version) AS below_90pct
+        FROM {db}.national_feedback
+        WHERE period = toDate(%(month)s)
+        GROUP BY province
+        ORDER BY province
     """,
     # Anomalies whose span starts in the month (CST), newest version of each.
     "anomalies": """
@@ -202,6 +210,8 @@ TITLES = {
     "trend": "Monthly standard coal, 13 months",
     "ranking": "Largest energy consumers",
     "completeness": "Data completeness (received / expected metering intervals)",
+    "submissions": "Monthly reports submitted to the national level, with their revisions",
+    "feedback": "National feedback to the provinces (newest version)",
     "anomalies": "Anomalies",
     "benchmark": "Unit-product energy consumption against the quota standards",
     "coverage": "Monitoring coverage list: registry records with the period each was in force",
@@ -360,6 +370,23 @@ def run(client: Client, database: str, name: str, month: str, industry: str | No
             r += [ratio, "yes" if ratio < COMPLETENESS_THRESHOLD else ""]
     if name == "coverage":
         out, columns = coverage_rows(out, columns, month)
+    if name in ("submissions", "feedback"):
+        for column in ("month_completeness_bp", "national_share_bp"):
+            if column in columns:  # basis points -> percent, exact
+                i = columns.index(column)
+                columns[i] = column.replace("_bp", "_pct")
+                for r in out:
+                    r[i] = (Decimal(r[i]) / 100).quantize(Decimal("0.01"))
+        for column in ("previous_coal_mgce", "nation_coal_mgce"):
+            if column in columns:
+                i = columns.index(column)
+                columns.insert(i, column.replace("_mgce", "_tce"))
+                for r in out:
+                    r.insert(i, "" if r[i] is None else tce(r[i]))
+        if "below_90pct" in columns:
+            i = columns.index("below_90pct")
+            for r in out:
+                r[i] = " ".join(r[i])
     if name == "trend":
         by_key = {(r[0], r[1]): r[columns.index("coal_mgce")] for r in out}
         columns.append("yoy_change_pct")

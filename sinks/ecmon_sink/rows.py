@@ -124,6 +124,27 @@ class MonthlyReportRow(NamedTuple):
     revised: int
     previous_total_coal_mgce: int | None
     revision_reason: str
+    month_to_date: int
+    expected_until: datetime
+    submission_rule: str
+
+
+class MonthlyReportVersionRow(NamedTuple):
+    """Every submitted version of a province's month (monthly_reports keeps only the newest)."""
+
+    province: str
+    period: date
+    version: int
+    closed_at: datetime
+    submission_rule: str
+    total_coal_mgce: int
+    previous_total_coal_mgce: int | None
+    received: int
+    expected: int
+    completeness_bp: int
+    consistent: int
+    revised: int
+    revision_reason: str
 
 
 class MonthlyReportTotalRow(NamedTuple):
@@ -174,6 +195,8 @@ class NationalFeedbackRow(NamedTuple):
     failing_received: list[int]
     failing_expected: list[int]
     failing_completeness_bp: list[int]
+    final: int
+    provinces_expected: int
 
 
 class ProductionRow(NamedTuple):
@@ -214,7 +237,8 @@ class TargetRow(NamedTuple):
 
 
 Row = (AggregateRow | DeadLetterRow | EnterpriseRow | ReadingRow | AnomalyRow | MonthlyReportRow
-       | MonthlyReportTotalRow | MonthlyReportEnterpriseRow | NationalFeedbackRow | ProductionRow | TargetRow)
+       | MonthlyReportVersionRow | MonthlyReportTotalRow | MonthlyReportEnterpriseRow | NationalFeedbackRow
+       | ProductionRow | TargetRow)
 
 TABLES: dict[str, type[Row]] = {
     "aggregates_monthly": AggregateRow,
@@ -223,6 +247,7 @@ TABLES: dict[str, type[Row]] = {
     "readings": ReadingRow,
     "anomalies": AnomalyRow,
     "monthly_reports": MonthlyReportRow,
+    "monthly_report_versions": MonthlyReportVersionRow,
     "monthly_report_totals": MonthlyReportTotalRow,
     "monthly_report_enterprises": MonthlyReportEnterpriseRow,
     "national_feedback": NationalFeedbackRow,
@@ -368,7 +393,14 @@ def _monthly_report(record: dict, origin: Origin) -> Converted:
         p, period, v, utc(r["closed_at"]), r["total_coal_mgce"], r["change_mom_bp"], r["change_yoy_bp"],
         c["received"], c["expected"], c["ratio_bp"], r["completeness_threshold_bp"], int(r["consistent"]),
         int(r.get("revised", False)), r.get("previous_total_coal_mgce"), r.get("revision_reason", ""),
+        int(r.get("month_to_date", False)), utc(r.get("expected_until", 0)), r.get("submission_rule", ""),
     )
+    if not r.get("month_to_date", False):
+        yield p, MonthlyReportVersionRow(
+            p, period, v, utc(r["closed_at"]), r.get("submission_rule", ""), r["total_coal_mgce"],
+            r.get("previous_total_coal_mgce"), c["received"], c["expected"], c["ratio_bp"], int(r["consistent"]),
+            int(r.get("revised", False)), r.get("revision_reason", ""),
+        )
     for t in r["totals"]:
         yield p, MonthlyReportTotalRow(
             p, period, v, t["industry_code"], t["energy_type"], t["unit"], t["physical_milli"], t["coal_mgce"],
@@ -390,7 +422,7 @@ def _national_feedback(record: dict, origin: Origin) -> Converted:
         [x["industry_code"] for x in ranks], [x["coal_mgce"] for x in ranks], [x["national_coal_mgce"] for x in ranks],
         [x["share_bp"] for x in ranks], [x["rank"] for x in ranks], [x["provinces"] for x in ranks],
         [x["uscc"] for x in failing], [x["received"] for x in failing], [x["expected"] for x in failing],
-        [x["completeness_bp"] for x in failing],
+        [x["completeness_bp"] for x in failing], int(r.get("final", False)), r.get("provinces_expected", 0),
     )
 
 

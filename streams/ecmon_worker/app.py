@@ -357,6 +357,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         step = rollup_steps.region_step(province_state.get, province, message, registry,
                                         grace_ms=limits.month_grace_ms,
                                         revision_window_ms=limits.revision_window_ms,
+                                        deadline_ms=settings.month_submission_wait_hours * enterprise_rollup.HOUR_MS,
                                         event_key=cast(bytes, event.key))  # admission read the key: bytes
         await take_step(event, step, province_state)
 
@@ -372,7 +373,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             return
         key, kind, message = read
         event_key = cast(bytes, event.key)  # admission read the key: bytes
-        await take_step(event, rollup_steps.nation_step(nation_state.get, key, kind, message, event_key), nation_state)
+        await take_step(event, rollup_steps.nation_step(nation_state.get, key, kind, message, event_key,
+                                                             registry.provinces_in), nation_state)
 
     # -- production output: intake and unit-product benchmark (streams/ecmon_worker/production_intake.py,
     #    streams/ecmon_worker/enterprise_benchmarks.py). ecmon.production.v1 is keyed by USCC with the partitions of

@@ -184,3 +184,8 @@ def level_changes(state: dict[str, Any], province: str, found: list[Outlook]) ->
                     f" tce, with {f.received_share:.0%} of the month's expected readings received"),
         ))
     return events
+
+
+def current_level(state: dict[str, Any], period: str) -> int:
+    """The province's level for ``period`` as its last event set it (after the hysteresis); green before any."""
+    return int(state.get("warn", {}).get(period, [GREEN, 0])[0])

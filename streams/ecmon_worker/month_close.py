@@ -1,22 +1,31 @@
-"""Month close: a province's monthly report to the national level (avro/v3/monthly_report.avsc).
+"""Month close: a province's monthly report to the national level (avro/v4/monthly_report.avsc).
 
-A province's month closes when its event time has passed the month's end plus the grace period.
-Its event time is the furthest watermark any of its enterprises reported (each EnterpriseTotals
-carries the enterprise's watermark), so a replay closes the same months as the first run did.
+A province's event time is the furthest watermark any of its enterprises reported (each EnterpriseTotals
+carries the enterprise's watermark); every decision below is a function of the messages and the registry
+only, so a replay submits and revises as the first run did.
 
-The report is emitted once at close (version 1). A closed month changes only by an explicit
-revision: late data an enterprise was still allowed to send (its own event time had not passed the
-month's end + grace + revision window, streams/ecmon_worker/enterprise_rollup.py ``closed_before``) makes the
-next version, flagged ``revised`` with the previous total and what changed. Revisions are batched,
-deterministically (decided by the messages only, so a replay revises as the first run did): a
-closed month's pending change goes out
+**Submitted once.** A month is submitted (version 1) when the grace period has passed for every enterprise
+expected to report it, that is when each enterprise with expected intervals in the month (registry records
+in force then) has reported past the month's end + grace (``submission_rule`` 'all_reported'); or, so
+that a silent enterprise cannot hold its province back, when the province's event time passes the
+submission deadline, the month's end + grace + ``deadline_ms`` ('deadline'). Partitions are processed at
+different speeds, so the province's event time runs ahead of its slower enterprises: closing on it alone
+re-issued October 13-39 times per province in a two-month run as the others' late batches arrived.
+
+**Revisions.** Anything later is an explicit revision: late data an enterprise was still allowed to send
+(streams/ecmon_worker/enterprise_rollup.py ``closed_before``) makes the next version, flagged ``revised``
+with the previous total and what changed. Revisions are batched: a closed month's pending change goes out
 
 - when the province's event time enters a new CST day (``REVISION_TICK_MS``) after the change, or
-- when an enterprise that was behind the month's close when it sent its late data (a backfill)
-  reports past that close: it has finished the month, so its whole backlog is one revision.
+- when every enterprise that was behind the month's close when it sent late data (a backfill) has
+  reported past that close: the backlogs are complete, so they are one revision.
 
-So a month is revised at most once per day of event time plus once per backfilling enterprise,
-however its late readings trickle in; the national level answers each revision with one feedback.
+The national level answers each version with one feedback version (national_feedback.py).
+
+**Month to date.** While a month is open its completeness is published as version 0 of the report
+(``month_to_date``, never sent to the national level) once per CST day of the province's event time, with
+the intervals expected up to that event time: the same function (``report_content``) computes the
+month-to-date figures and the submitted report, and `ecmon report completeness` reads what it computed.
 
 The province's state is split by month (streams/ecmon_worker/app.py): ``"<province>|<YYYY-MM>"`` holds the
 regional rollup of that month (members, totals, versions) plus what month close needs of it::
@@ -29,7 +38,9 @@ and ``"<province>"`` holds the small province-wide part::
     "pwm":     1793462400000,                                    # the province's event time
     "periods": ["2026-09", "2026-10"],                           # months with a state
     "closed":  {"2026-09": [report version, digest of its content, its total_coal_mgce, its received,
-                            tick of the pending revision (-1: none), enterprises behind (see above)]}
+                            tick of the pending revision (-1: none), enterprises behind (see above)]},
+    "ewm":     {"<uscc>": 1793462400000},                        # each enterprise's event time
+    "mtd":     {"2026-10": 20754}                                # CST day of the last month-to-date figures
 
 so a message rewrites one month's value, not the province's whole history.
 """
@@ -56,7 +67,44 @@ MonthStates = Callable[[str], "dict[str, Any] | None"]
 class ProvinceRegistry(Protocol):
     def enterprises_in(self, province: str, period: str | None = None) -> list[dict[str, Any]]: ...
 
-    def expected_for(self, record: dict[str, Any], period: str) -> int: ...
+    def expected_for(self, record: dict[str, Any], period: str, *, until_ms: int | None = None) -> int: ...
+
+
+SUBMITTED_ALL_REPORTED = "all_reported"
+SUBMITTED_AT_DEADLINE = "deadline"
+
+
+def _expected(registry: ProvinceRegistry, record: dict[str, Any], period: str, until_ms: int | None) -> int:
+    if until_ms is None:
+        return registry.expected_for(record, period)
+    return registry.expected_for(record, period, until_ms=until_ms)
+
+
+def enterprise_completeness(received: int, expected: int) -> dict[str, int]:
+    """The completeness of one enterprise: distinct intervals received of those expected, in basis points.
+    Readings outside the enterprise's registration (before it, or of a meter outside the span it was
+    registered) count in the totals but are no expected interval, so they cannot lift it past 100 %."""
+    got = min(received, expected)
+    return {"received": got, "expected": expected, "ratio_bp": ratio_bp(got, expected)}
+
+
+def close_at_ms(period: str, grace_ms: int) -> int:
+    """Event time at which the month's grace period has passed."""
+    return month_start_ms(next_period(period)) + grace_ms
+
+
+def submission_due(province_state: dict[str, Any], province: str, period: str, registry: ProvinceRegistry,
+                   grace_ms: int, deadline_ms: int) -> str | None:
+    """Whether the month is due for submission, and by which rule (see the module docstring), or None."""
+    close_at = close_at_ms(period, grace_ms)
+    pwm = province_state.get("pwm", 0)
+    if pwm < close_at:
+        return None
+    reported = province_state.get("ewm", {})
+    expected = (r["uscc"] for r in registry.enterprises_in(province, period) if registry.expected_for(r, period) > 0)
+    if all(reported.get(uscc, 0) >= close_at for uscc in expected):
+        return SUBMITTED_ALL_REPORTED
+    return SUBMITTED_AT_DEADLINE if pwm >= close_at + deadline_ms else None
 
 
 def basis_points(part: int, whole: int) -> int:
@@ -118,7 +166,9 @@ def _province_total(month: dict[str, Any] | None, province: str, industry: str =
     return sum(values) if values else None
 
 
-def report_content(month_of: MonthStates, province: str, period: str, registry: ProvinceRegistry) -> dict[str, Any]:
+def report_content(month_of: MonthStates, province: str, period: str, registry: ProvinceRegistry,
+                   until_ms: int | None = None) -> dict[str, Any]:
+    """The report's figures; with ``until_ms`` the month to date (intervals expected up to that event time)."""
     month = month_of(period) or {"totals": {}, "members": {}}
     before, last_year = month_of(previous_period(period)), month_of(same_month_last_year(period))
     totals, members = month["totals"], month["members"]
@@ -148,15 +198,10 @@ def report_content(month_of: MonthStates, province: str, period: str, registry: 
         coal[uscc] = coal.get(uscc, 0) + mgce
     enterprises = []
     for record in sorted(registry.enterprises_in(province, period), key=lambda r: r["uscc"]):
-        expected = registry.expected_for(record, period)
-        # Completeness is the share of the expected intervals received: readings outside the enterprise's
-        # registration (before it, or of a meter outside the span it was registered) count in the totals
-        # but are no expected interval, so they cannot lift it past 100 % (interface standard, registry).
-        got = min(received.get(record["uscc"], 0), expected)
+        expected = _expected(registry, record, period, until_ms)
         enterprises.append({"uscc": record["uscc"], "industry_code": record["industry_code"],
                             "coal_mgce": coal.get(record["uscc"], 0),
-                            "completeness": {"received": got, "expected": expected,
-                                             "ratio_bp": ratio_bp(got, expected)}})
+                            "completeness": enterprise_completeness(received.get(record["uscc"], 0), expected)})
     all_received = sum(e["completeness"]["received"] for e in enterprises)
     all_expected = sum(e["completeness"]["expected"] for e in enterprises)
 
@@ -183,6 +228,7 @@ def report_content(month_of: MonthStates, province: str, period: str, registry: 
         "enterprises": enterprises,
         "consistency": consistency,
         "consistent": all(c["difference_mgce"] == 0 for c in consistency),
+        "expected_until": month_start_ms(next_period(period)) if until_ms is None else until_ms,
     }
 
 
@@ -209,39 +255,84 @@ def revision_reason(previous: list[Any], content: dict[str, Any], behind: list[s
 
 def close_months(province_state: dict[str, Any], month_of: MonthStates, province: str, periods: set[str],
                  registry: ProvinceRegistry, grace_ms: int, *, revision_window_ms: int = 0,
-                 sender: tuple[str, int] | None = None) -> list[dict[str, Any]]:
-    """The monthly reports due now: version 1 of newly closed months, and revisions of closed months that
-    changed (batched as the module docstring says). ``sender`` is the (USCC, watermark) of the
-    EnterpriseTotals message being processed."""
+                 deadline_ms: int = 0, sender: tuple[str, int] | None = None) -> list[dict[str, Any]]:
+    """The monthly reports due now: version 1 of newly submitted months and revisions of submitted months
+    that changed (batched), as the module docstring says; the month to date is ``month_to_date``.
+    ``sender`` is the (USCC, watermark) of the EnterpriseTotals message being processed."""
     reports = []
     closed = province_state.setdefault("closed", {})
-    tick = revision_tick(province_state.get("pwm", 0))
+    pwm = province_state.get("pwm", 0)
+    tick = revision_tick(pwm)
     uscc, sender_wm = sender or ("", 0)
+    reported = province_state.setdefault("ewm", {})
+    if uscc:
+        reported[uscc] = max(reported.get(uscc, 0), sender_wm)
+    now = int(time.time() * 1000)
     for period in closable(province_state, grace_ms, periods):
-        content = report_content(month_of, province, period, registry)
-        digest = hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
-        total, received = content["total_coal_mgce"], content["completeness"]["received"]
+        close_at = close_at_ms(period, grace_ms)
         held = closed.get(period)
         if held is None:
-            closed[period] = [1, digest, total, received, -1, []]
-            reports.append({**content, "version": 1, "closed_at": int(time.time() * 1000), "revised": False,
-                            "previous_total_coal_mgce": None, "revision_reason": ""})
+            rule = submission_due(province_state, province, period, registry, grace_ms, deadline_ms)
+            if rule is None:
+                continue  # an enterprise expected to report is still in the grace period: the month waits
+            content = report_content(month_of, province, period, registry)
+            digest = _digest(content)
+            behind = [] if rule == SUBMITTED_ALL_REPORTED else sorted(
+                u for u in _expected_usccs(registry, province, period) if reported.get(u, 0) < close_at)
+            closed[period] = [1, digest, content["total_coal_mgce"], content["completeness"]["received"], -1, behind]
+            province_state.get("mtd", {}).pop(period, None)
+            reports.append({**content, "version": 1, "closed_at": now, "revised": False,
+                            "previous_total_coal_mgce": None, "revision_reason": "", "month_to_date": False,
+                            "submission_rule": rule})
             continue
+        content = report_content(month_of, province, period, registry)
+        digest = _digest(content)
+        total, received = content["total_coal_mgce"], content["completeness"]["received"]
         entry = [*held[:2], None, None, -1, []] if len(held) < 6 else list(held)  # states before revisions
         if digest == entry[1]:  # unchanged, or changed back: nothing to revise
-            closed[period] = [*entry[:4], -1, []]
+            closed[period] = [*entry[:4], -1, entry[5]]
             continue
-        close_at = month_start_ms(next_period(period)) + grace_ms
         if period in periods and uscc and sender_wm < close_at and uscc not in entry[5]:
             entry[5] = sorted([*entry[5], uscc])
         if entry[4] < 0:
             entry[4] = tick
-        if tick <= entry[4] and not (uscc in entry[5] and sender_wm >= close_at):
+        caught_up = bool(entry[5]) and all(reported.get(u, 0) >= close_at for u in entry[5])
+        if tick <= entry[4] and not caught_up:
             closed[period] = entry  # pending: batched with what else arrives before it is due
             continue
-        past_window = province_state.get("pwm", 0) > close_at + revision_window_ms
+        past_window = pwm > close_at + revision_window_ms
         reason = revision_reason(entry, content, entry[5], past_window)
-        closed[period] = [entry[0] + 1, digest, total, received, -1, []]
-        reports.append({**content, "version": entry[0] + 1, "closed_at": int(time.time() * 1000), "revised": True,
-                        "previous_total_coal_mgce": entry[2], "revision_reason": reason})
+        still_behind = [u for u in entry[5] if reported.get(u, 0) < close_at]
+        closed[period] = [entry[0] + 1, digest, total, received, -1, still_behind]
+        reports.append({**content, "version": entry[0] + 1, "closed_at": now, "revised": True,
+                        "previous_total_coal_mgce": entry[2], "revision_reason": reason, "month_to_date": False,
+                        "submission_rule": ""})
     return reports
+
+
+def _digest(content: dict[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _expected_usccs(registry: ProvinceRegistry, province: str, period: str) -> set[str]:
+    return {r["uscc"] for r in registry.enterprises_in(province, period) if registry.expected_for(r, period) > 0}
+
+
+def month_to_date(province_state: dict[str, Any], month_of: MonthStates, province: str, periods: set[str],
+                  registry: ProvinceRegistry, now_ms: int) -> list[dict[str, Any]]:
+    """Version 0 of the open months this message touched, once per CST day of the province's event time:
+    completeness over the intervals expected up to that event time."""
+    pwm = province_state.get("pwm", 0)
+    tick = revision_tick(pwm)
+    closed = province_state.get("closed", {})
+    shown = province_state.setdefault("mtd", {})
+    out = []
+    for period in sorted(periods):
+        if period in closed or month_start_ms(period) >= pwm or shown.get(period, -1) >= tick:
+            continue
+        shown[period] = tick
+        until = min(pwm, month_start_ms(next_period(period)))
+        content = report_content(month_of, province, period, registry, until_ms=until)
+        out.append({**content, "version": 0, "closed_at": now_ms, "revised": False, "previous_total_coal_mgce": None,
+                    "revision_reason": "", "month_to_date": True, "submission_rule": ""})
+    return out

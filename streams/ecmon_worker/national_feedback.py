@@ -1,9 +1,11 @@
-"""The national level's answer to the provinces' monthly reports (avro/v1/national_feedback.avsc).
+"""The national level's answer to the provinces' monthly reports (avro/v4/national_feedback.avsc).
 
 The national state (the single key 'CN') keeps, per month, the latest report of every province
 that reported: its total, its totals by industry, its completeness and the enterprises below the
 threshold. Any province's new report version changes the national total and the rankings, so the
-feedback of every province of that month is re-issued with the month's next feedback version::
+feedback of every province of that month is re-issued with the month's next feedback version, marked
+provisional (``final`` false) while provinces expected to report the month (enterprises registered in it)
+have not, and final once all have::
 
     "reports":  {"2026-09": {"370000": {"version": 2, "total": ..., "industries": {...},
                                         "completeness_bp": 9712, "threshold_bp": 9000, "failing": [...]}}},
@@ -45,9 +47,13 @@ def _rank(values: dict[str, int], key: str) -> int:
     return 1 + sum(1 for v in values.values() if v > values[key])
 
 
-def feedback(state: dict[str, Any], period: str) -> list[dict[str, Any]]:
-    """Feedback for every province that reported ``period``, with the month's next version."""
+def feedback(state: dict[str, Any], period: str, provinces_expected: list[str] | None = None) -> list[dict[str, Any]]:
+    """Feedback for every province that reported ``period``, with the month's next version: one version per
+    report version received (a revision is answered by one feedback revision). Final once every province in
+    ``provinces_expected`` has reported (shares and ranks then cover the month); provisional before."""
     reports = state["reports"][period]
+    expected = sorted(set(provinces_expected or ()) | set(reports))
+    final = provinces_expected is not None and all(p in reports for p in expected)
     versions = state.setdefault("feedback", {})
     versions[period] = version = versions.get(period, 0) + 1
     totals = {p: r["total"] for p, r in reports.items()}
@@ -72,6 +78,6 @@ def feedback(state: dict[str, Any], period: str) -> list[dict[str, Any]]:
             "share_bp": basis_points(r["total"], national) if national else 0,
             "province_rank": _rank(totals, province), "industry_rankings": rankings,
             "completeness_threshold_bp": r["threshold_bp"], "province_completeness_bp": r["completeness_bp"],
-            "failing_enterprises": r["failing"],
+            "failing_enterprises": r["failing"], "final": final, "provinces_expected": len(expected),
         })
     return out

@@ -169,9 +169,15 @@ class RegistryFollower:
             return self.history.in_province(province, period)
         return [r for r in list(self.enterprises.values()) if r["region_code"][:2] == province[:2]]
 
-    def expected_for(self, record: dict[str, Any], period: str, province: str | None = None) -> int:
-        """Intervals the enterprise of ``record`` should deliver in the month, from its records in force then."""
-        return self.history.expected_for(record["uscc"], period, province)
+    def expected_for(self, record: dict[str, Any], period: str, province: str | None = None,
+                     until_ms: int | None = None) -> int:
+        """Intervals the enterprise of ``record`` should deliver in the month (up to ``until_ms`` in event time,
+        when given), from its records in force then."""
+        return self.history.expected_for(record["uscc"], period, province, until_ms)
+
+    def provinces_in(self, period: str) -> list[str]:
+        """Provinces with an enterprise registered during the month: those expected to report it."""
+        return sorted({province_of(r["region_code"]) for r in self.history.in_month(period)})
 
     def record_at(self, uscc: str, ts_ms: int) -> dict[str, Any] | None:
         """The enterprise's record in force at ``ts_ms`` (None before its registration, after its removal)."""

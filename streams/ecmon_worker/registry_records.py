@@ -126,11 +126,14 @@ class RegistryHistory:
         else:
             self.entries[uscc] = entries
 
-    def expected_for(self, uscc: str, period: str, province: str | None = None) -> int:
+    def expected_for(self, uscc: str, period: str, province: str | None = None, until_ms: int | None = None) -> int:
         """Intervals the enterprise's meters should deliver in the month ('YYYY-MM', CST): for each record in
         force during the month, its meters' intervals over the part of the month it was in force (only
-        records located in ``province``, when given)."""
+        records located in ``province``, when given). With ``until_ms`` only the intervals that end by then:
+        the month to date, in event time."""
         start, end = month_start_ms(period), month_start_ms(next_period(period))
+        if until_ms is not None:
+            end = max(start, min(end, until_ms))
         return sum((hi - lo) // (m["interval_s"] * 1000)
                    for lo, hi, record in self.spans(uscc, start, end)
                    if province is None or record["region_code"][:2] == province[:2]
@@ -145,4 +148,14 @@ class RegistryHistory:
             located = [r for _, _, r in self.spans(uscc, start, end) if r["region_code"][:2] == province[:2]]
             if located:
                 out.append(located[-1])
+        return out
+
+    def in_month(self, period: str) -> list[dict[str, Any]]:
+        """Every enterprise's last record in force during the month, wherever located."""
+        start, end = month_start_ms(period), month_start_ms(next_period(period))
+        out = []
+        for uscc in list(self.entries):
+            spans = self.spans(uscc, start, end)
+            if spans:
+                out.append(spans[-1][2])
         return out

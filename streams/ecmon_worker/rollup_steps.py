@@ -88,7 +88,7 @@ class Step:
 
 
 def region_step(get: TableGet, province: str, message: dict[str, Any], registry: object, *, grace_ms: int,
-                revision_window_ms: int, event_key: bytes) -> Step | Rejection:
+                revision_window_ms: int, event_key: bytes, deadline_ms: int = 0) -> Step | Rejection:
     """One EnterpriseTotals message of ``province``: the province's state is one table value per month
     ("<province>|<YYYY-MM>") plus a small province-wide value ("<province>")."""
     step = Step()
@@ -125,16 +125,21 @@ def region_step(get: TableGet, province: str, message: dict[str, Any], registry:
         month_outlooks = [o for o in found if len(o.period) == 7]
         if month_outlooks and period >= meta.setdefault("warn_latest", ""):  # the gauge shows the newest month
             meta["warn_latest"] = period
-            step.warning = (province, month_outlooks[0].level)
-    for report in month_close.close_months(meta, month_of, province, set(by_period), registry,  # type: ignore[arg-type]
-                                           grace_ms, revision_window_ms=revision_window_ms,
-                                           sender=(message["uscc"], message.get("watermark", 0))):
+            # the level after the hysteresis, as the last event said: not the raw level of this outlook
+            step.warning = (province, early_warning.current_level(meta, period))
+    reports = month_close.close_months(meta, month_of, province, set(by_period), registry,  # type: ignore[arg-type]
+                                       grace_ms, revision_window_ms=revision_window_ms, deadline_ms=deadline_ms,
+                                       sender=(message["uscc"], message.get("watermark", 0)))
+    reports += month_close.month_to_date(meta, month_of, province, set(by_period), registry,  # type: ignore[arg-type]
+                                         int(time.time() * 1000))
+    for report in reports:
         too_long = beyond_long(report)
         if too_long is not None:
             return _out_of_range(f"the monthly report {province} {report['period']}", too_long)
         encoded = codec.encode("monthly_report", report)
         step.out.append(("monthly_reports", f"{province}/{report['period']}".encode(), encoded))
-        step.out.append(("province_totals", national_rollup.NATIONAL_KEY.encode(), encoded))
+        if not report["month_to_date"]:  # only a submitted report (or its revision) goes to the national level
+            step.out.append(("province_totals", national_rollup.NATIONAL_KEY.encode(), encoded))
         step.completeness.append((province, report["period"], report["completeness"]["ratio_bp"] / 10_000))
     problem = step.send_aggregates(event_key, rows)
     if problem is not None:
@@ -148,15 +153,20 @@ def region_step(get: TableGet, province: str, message: dict[str, Any], registry:
     return step
 
 
-def nation_step(get: TableGet, key: str, kind: str, message: dict[str, Any], event_key: bytes) -> Step | Rejection:
+def nation_step(get: TableGet, key: str, kind: str, message: dict[str, Any], event_key: bytes,
+                provinces_expected: Callable[[str], list[str]] | None = None) -> Step | Rejection:
     """One message of the province totals topic: a monthly report (national feedback) or a batch of
-    province aggregates (national totals). One table value per month ("CN|<YYYY-MM>")."""
+    province aggregates (national totals). One table value per month ("CN|<YYYY-MM>").
+    ``provinces_expected(period)``: the provinces with enterprises registered in the month."""
     step = Step()
     if kind == "monthly_report":
+        if message.get("month_to_date"):
+            return step  # month-to-date figures are the province's own, never a submission
         state_key = f"{key}|{message['period']}"
         state = _copy(get(state_key)) or national_rollup.new_state()
         if national_feedback.note_report(state, message):
-            for answer in national_feedback.feedback(state, message["period"]):
+            expected = provinces_expected(message["period"]) if provinces_expected else []
+            for answer in national_feedback.feedback(state, message["period"], expected):
                 too_long = beyond_long(answer)
                 if too_long is not None:
                     return _out_of_range(f"the national feedback {answer['province']} {answer['period']}", too_long)

@@ -69,6 +69,10 @@ def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine)
          1000000, 't', '370000', 'gw', 'b1', '2026-11-01 00:00:00', 1),
         ('91370100MA0000001X', '3206010100', '2026-10-01 00:00:00', '2026-10-31 16:00:00', '2026-10-01', 'steel',
          2000000, 't', '370000', 'gw', 'b2', '2026-11-02 00:00:00', 2)""")
+    # The month is open: completeness is the worker's month-to-date figures (version 0 of the report).
+    engine.query(f"""INSERT INTO {DB}.monthly_report_enterprises (province, period, version, uscc, industry_code,
+        coal_mgce, received, expected, completeness_bp) VALUES
+        ('370000', '2026-10-01', 0, '91370100MA0000001X', '3110', 6000000000, 2976, 5952, 5000)""")
     params = analyst.parameters("2026-10")
     answers = {name: _rows(engine, _bind(analyst.sql(name, DB), params)) for name in analyst.QUERIES}
     assert answers["monthly"] == [["370000", "3110", "electricity", "kWh", "1000", "6000000000", "2976"]]
@@ -111,3 +115,21 @@ def test_completeness_of_a_closed_month_is_the_newest_monthly_report(engine):
         ('370000', '2026-09-01', 2, '91370100MA0000001X', '3110', 1, 2880, 4320, 6666)""")
     rows = _rows(engine, _bind(analyst.sql("completeness", DB), analyst.parameters("2026-09")))
     assert [r[-2:] for r in rows] == [["4320", "2880"]]
+
+
+def test_submissions_list_every_version_and_feedback_the_newest_with_its_status(engine):
+    engine.query(f"""INSERT INTO {DB}.monthly_report_versions (province, period, version, closed_at, submission_rule,
+        total_coal_mgce, previous_total_coal_mgce, received, expected, completeness_bp, consistent, revised,
+        revision_reason) VALUES
+        ('370000', '2026-08-01', 1, '2026-09-04 00:00:00', 'all_reported', 100, NULL, 90, 100, 9000, 1, 0, ''),
+        ('370000', '2026-08-01', 2, '2026-09-05 00:00:00', '', 120, 100, 95, 100, 9500, 1, 1, 'late data')""")
+    engine.query(f"""INSERT INTO {DB}.national_feedback (province, period, version, generated_at, provinces_reported,
+        national_coal_mgce, province_coal_mgce, share_bp, province_rank, completeness_threshold_bp,
+        province_completeness_bp, failing_uscc, final, provinces_expected) VALUES
+        ('370000', '2026-08-01', 1, '2026-09-04 00:00:00', 1, 100, 100, 10000, 1, 9000, 9000, [], 0, 2),
+        ('370000', '2026-08-01', 2, '2026-09-05 00:00:00', 2, 300, 120, 4000, 2, 9000, 9500, ['X'], 1, 2)""")
+    params = analyst.parameters("2026-08")
+    submitted = _rows(engine, _bind(analyst.sql("submissions", DB), params))
+    assert [(r[1], r[3], r[4], r[5]) for r in submitted] == [("1", "all_reported", "0", "100"), ("2", "", "1", "120")]
+    (answer,) = _rows(engine, _bind(analyst.sql("feedback", DB), params))
+    assert answer[:4] == ["370000", "2", "final", "2"] and answer[7] == "4000"

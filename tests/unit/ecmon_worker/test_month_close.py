@@ -27,7 +27,10 @@ class Registry:
     def enterprises_in(self, province, period=None):
         return [r for r in self.records if r["region_code"][:2] == province[:2]]
 
-    expected_for = staticmethod(lambda record, period: 2976 * len(record["meters"]))  # 31 days x 96
+    @staticmethod
+    def expected_for(record, period, *, until_ms=None):  # 31 days x 96, or the intervals ended by until_ms
+        intervals = 2976 if until_ms is None else (min(until_ms, NOV) - OCT) // 900_000
+        return intervals * len(record["meters"])
 
 
 def totals_message(uscc, period, mgce, readings, version, watermark, industry="C31", daily=None):
@@ -233,3 +236,94 @@ def test_the_sink_writes_the_revision_flag_the_previous_total_and_the_reason():
     written = dict(zip(COLUMNS["monthly_reports"], row))
     assert (written["version"], written["revised"], written["previous_total_coal_mgce"]) == (2, 1, 1000)
     assert "+250 mgce" in written["revision_reason"]
+
+
+def feed_until(state: Province, message, registry, deadline_ms: int):
+    for row in message["totals"]:
+        part = {**message, "totals": [row]}
+        month = state.months.setdefault(row["period"], regional_rollup.new_state())
+        regional_rollup.apply_totals(month, "370000", part)
+        mc.note_totals(state.meta, month, part)
+    return mc.close_months(state.meta, state.months.get, "370000", {r["period"] for r in message["totals"]},
+                           registry, GRACE, revision_window_ms=WINDOW, deadline_ms=deadline_ms,
+                           sender=(message["uscc"], message["watermark"]))
+
+
+def test_a_month_is_submitted_once_every_expected_enterprise_has_passed_the_grace():
+    registry = Registry(enterprise("A"), enterprise("B"), enterprise("C"))
+    state = new_state()
+    deadline = 2 * DAY
+    assert feed_until(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE + 1), registry, deadline) == []
+    # B and C are on slower partitions: their October batches arrive after A passed the close; no report yet.
+    for version in range(1, 8):
+        for uscc in ("B", "C"):
+            assert feed_until(state, totals_message(uscc, "2026-10", 100 * version, 400 * version, version,
+                                                    OCT + 4 * version * DAY), registry, deadline) == []
+    assert feed_until(state, totals_message("B", "2026-11", 1, 1, 8, NOV + GRACE), registry, deadline) == []
+    (report,) = feed_until(state, totals_message("C", "2026-11", 1, 1, 8, NOV + GRACE), registry, deadline)
+    assert (report["version"], report["submission_rule"], report["total_coal_mgce"]) == (1, "all_reported", 2400)
+    assert report["completeness"]["received"] == 2976 + 2 * 2800
+    # nothing changes afterwards: no revision
+    assert feed_until(state, totals_message("A", "2026-11", 5, 5, 2, NOV + GRACE + 3 * DAY), registry, deadline) == []
+
+
+def test_a_silent_enterprise_holds_the_month_only_until_the_submission_deadline():
+    registry = Registry(enterprise("A"), enterprise("S"))
+    state = new_state()
+    assert feed_until(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE), registry, DAY) == []
+    assert feed_until(state, totals_message("A", "2026-11", 5, 5, 2, NOV + GRACE + DAY - 1), registry, DAY) == []
+    (report,) = feed_until(state, totals_message("A", "2026-11", 6, 6, 3, NOV + GRACE + DAY), registry, DAY)
+    assert (report["version"], report["submission_rule"]) == (1, "deadline")
+    assert {e["uscc"]: e["completeness"]["ratio_bp"] for e in report["enterprises"]} == {"A": 10_000, "S": 0}
+
+
+def test_late_batches_of_several_enterprises_after_the_deadline_are_one_revision():
+    registry = Registry(enterprise("A"), enterprise("B"), enterprise("C"))
+    state = new_state()
+    (first,) = feed_until(state, totals_message("A", "2026-10", 1000, 2976, 1, NOV + GRACE), registry, 0)
+    assert first["submission_rule"] == "deadline"
+    out = []
+    for version in range(1, 13):  # B and C catch up, batch by batch, within the same CST day of event time
+        for uscc in ("B", "C"):
+            out += feed_until(state, totals_message(uscc, "2026-10", 10 * version, 200 * version, version,
+                                                    OCT + 2 * version * DAY), registry, 0)
+    assert out == []
+    assert feed_until(state, totals_message("B", "2026-11", 1, 1, 13, NOV + GRACE), registry, 0) == []
+    (revision,) = feed_until(state, totals_message("C", "2026-11", 1, 1, 13, NOV + GRACE), registry, 0)
+    assert (revision["version"], revision["revised"], revision["previous_total_coal_mgce"],
+            revision["total_coal_mgce"]) == (2, True, 1000, 1240)
+    assert "backlog of B, C" in revision["revision_reason"]
+    national: dict = {}
+    answers = []
+    for r in (first, revision):
+        assert nf.note_report(national, r)
+        answers += nf.feedback(national, "2026-10", ["370000"])
+    assert [(a["version"], a["final"]) for a in answers] == [(1, True), (2, True)]  # one feedback per version
+
+
+def test_month_to_date_completeness_expects_only_the_elapsed_part_and_never_exceeds_100_percent():
+    registry = Registry(enterprise("A"), enterprise("B"))
+    state = new_state()
+    feed(state, totals_message("A", "2026-10", 100, 960, 1, OCT + 10 * DAY), registry)
+    feed(state, totals_message("B", "2026-10", 100, 480, 1, OCT + 5 * DAY), registry)
+    (mtd,) = mc.month_to_date(state.meta, state.months.get, "370000", {"2026-10"}, registry, 0)
+    assert (mtd["version"], mtd["month_to_date"], mtd["expected_until"]) == (0, True, OCT + 10 * DAY)
+    by_uscc = {e["uscc"]: e["completeness"] for e in mtd["enterprises"]}
+    assert by_uscc == {"A": {"received": 960, "expected": 960, "ratio_bp": 10_000},
+                       "B": {"received": 480, "expected": 960, "ratio_bp": 5_000}}
+    assert mtd["completeness"] == {"received": 1440, "expected": 1920, "ratio_bp": 7_500}
+    assert mc.month_to_date(state.meta, state.months.get, "370000", {"2026-10"}, registry, 0) == []  # same day
+    assert mc.enterprise_completeness(3000, 2976) == {"received": 2976, "expected": 2976, "ratio_bp": 10_000}
+    codec.encode("monthly_report", mtd)
+
+
+def test_feedback_is_provisional_until_every_expected_province_has_reported():
+    state: dict = {}
+    assert nf.note_report(state, report("370000", 1, 600, {"C31": 600}))
+    (alone,) = nf.feedback(state, "2026-10", ["210000", "370000"])
+    assert (alone["final"], alone["provinces_reported"], alone["provinces_expected"]) == (False, 1, 2)
+    assert nf.note_report(state, report("210000", 1, 400, {"C31": 400}))
+    both = nf.feedback(state, "2026-10", ["210000", "370000"])
+    assert [(a["version"], a["final"]) for a in both] == [(2, True), (2, True)]
+    for a in both:
+        codec.encode("national_feedback", a)

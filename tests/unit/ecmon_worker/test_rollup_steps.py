@@ -30,8 +30,8 @@ class Registry:
     def enterprises_in(self, province, period=None):
         return [r for r in self.records if r["region_code"][:2] == province[:2]]
 
-    def expected_for(self, record, period, province=None):
-        return 2976
+    def expected_for(self, record, period, province=None, until_ms=None):
+        return 2976 if until_ms is None else max(0, min(until_ms, NOV) - OCT) // 900_000
 
     def expected_readings(self, province, period):
         return 2976 * len(self.records)
@@ -76,11 +76,17 @@ def test_a_monthly_report_beyond_the_avro_long_is_refused_before_anything_change
     # October closes with a total that fits; B's late figure would push the month (and its revision) over
     step = region(table, "370000", totals("A", "2026-11", 1, 2, NOV + GRACE), registry)
     assert not isinstance(step, Rejection)
-    assert [c for c, _, _ in step.out].count("monthly_reports") == 1
+    assert len(submitted(step)) == 1
     before = copy.deepcopy(table)
     refused = region(table, "370000", totals("B", "2026-10", HUGE, 1, NOV + GRACE + DAY), registry)
     assert isinstance(refused, Rejection) and refused.reason == "value_out_of_range"
     assert table == before
+
+
+def submitted(step) -> list[dict]:
+    """The monthly reports a step submits (or revises): not the month-to-date figures (version 0)."""
+    decoded = [codec.decode(v, "monthly_report")[1] for c, _, v in step.out if c == "monthly_reports"]
+    return [r for r in decoded if not r["month_to_date"]]
 
 
 class Targets(Registry):
@@ -141,8 +147,8 @@ def test_national_feedback_beyond_the_avro_long_is_refused_and_changes_nothing()
         table: dict = {}
         region(table, province, totals("A", "2026-10", HUGE, 1, OCT + DAY, region_code), registry)
         step = region(table, province, totals("A", "2026-11", 1, 2, NOV + GRACE, region_code), registry)
-        (value,) = [v for c, _, v in step.out if c == "monthly_reports"]
-        reports.append(codec.decode(value, "monthly_report")[1])
+        (report,) = submitted(step)
+        reports.append(report)
     nation_table: dict = {}
     first = rollup_steps.nation_step(nation_table.get, "CN", "monthly_report", reports[0], b"CN")
     nation_table.update(first.store)
@@ -155,3 +161,53 @@ def test_national_feedback_beyond_the_avro_long_is_refused_and_changes_nothing()
 def test_beyond_long_names_the_place():
     assert rollup_steps.beyond_long({"a": [1, {"b": 2**63}]}) == "a.1.b = 9223372036854775808"
     assert rollup_steps.beyond_long({"a": [-(2**63), 2**63 - 1, True]}) is None
+
+
+class FullTargets(Targets):
+    """Every expected reading in: the forecast is the measured total (no interval)."""
+
+    def expected_readings(self, province, period):
+        return 96
+
+
+def test_the_gauge_shows_the_level_of_the_last_event_not_the_raw_level():
+    table: dict = {}
+    registry = FullTargets("A")
+    first = region(table, "370000", totals("A", "2026-10", 1_000, 1, OCT + 20 * DAY), registry)
+    events = [anomaly_events_decode(v) for c, _, v in first.out if c == "anomalies"]
+    assert any(e["type"] == "early_warning_month" and e["severity"] == "CRITICAL" for e in events)
+    assert first.warning == ("370000", 2)
+    # 990 clears the target by 1 %: green by itself, but within the hysteresis (2 %) the level stays red, no
+    # event says otherwise, and the gauge must say red too.
+    second = region(table, "370000", totals("A", "2026-10", 990, 2, OCT + 21 * DAY), registry)
+    assert not [e for e in (anomaly_events_decode(v) for c, _, v in second.out if c == "anomalies")
+                if e["type"] == "early_warning_month"]
+    assert second.warning == ("370000", 2)
+
+
+def anomaly_events_decode(value: bytes) -> dict:
+    return codec.decode(value, "anomaly")[1]
+
+
+def test_month_to_date_figures_go_to_the_sink_once_a_day_and_never_to_the_national_level():
+    table: dict = {}
+    registry = Registry("A", "B")
+    step = region(table, "370000", totals("A", "2026-10", 100, 1, OCT + DAY), registry)
+    (mtd,) = [codec.decode(v, "monthly_report")[1] for c, _, v in step.out if c == "monthly_reports"]
+    assert (mtd["version"], mtd["month_to_date"], mtd["expected_until"]) == (0, True, OCT + DAY)
+    by_uscc = {e["uscc"]: e["completeness"] for e in mtd["enterprises"]}
+    assert by_uscc["A"] == {"received": 96, "expected": 96, "ratio_bp": 10_000}  # one day of one day: complete
+    assert by_uscc["B"] == {"received": 0, "expected": 96, "ratio_bp": 0}
+    assert [c for c, _, v in step.out if c == "province_totals" and v[:2] == b"\xc3\x01"
+            and codec.decode(v)[0] == "monthly_report"] == []
+    # the same CST day of event time: no second version 0
+    again = region(table, "370000", totals("B", "2026-10", 100, 1, OCT + DAY), registry)
+    assert [c for c, _, _ in again.out].count("monthly_reports") == 0
+
+
+def test_the_national_level_ignores_month_to_date_figures():
+    table: dict = {}
+    step = region(table, "370000", totals("A", "2026-10", 100, 1, OCT + DAY), Registry("A"))
+    (value,) = [v for c, _, v in step.out if c == "monthly_reports"]
+    answer = rollup_steps.nation_step({}.get, "CN", "monthly_report", codec.decode(value)[1], b"CN")
+    assert not isinstance(answer, Rejection) and answer.out == [] and answer.store == {}
