@@ -78,6 +78,17 @@ DICTIONARY: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         "completeness_threshold_bp": ("完整率要求 (国家规范 90 %)", "bp"),
         "consistent": ("各级汇总一致 1 / 不一致 0", ""),
         "closed_at": ("关账时间 (UTC)", ""),
+        "month_to_date": ("月内进度 1 (未上报, 截至 expected_until) / 已上报 0", ""),
+        "expected_until": ("月内进度的应收截止时间 (UTC)", ""),
+        "submission_rule": ("上报依据: all_reported 全部企业已报过宽限期 / deadline 到期上报", ""),
+    }),
+    "monthly_report_versions": ("省级月报的每个上报版本: 首次上报及每次修订 (含修订原因)", {
+        "total_coal_mgce": ("全省能耗总量", MGCE), "previous_total_coal_mgce": ("修订前的能耗总量", MGCE),
+        "received": ("已收到的采集周期数", "条"), "expected": ("应收的采集周期数", "条"),
+        "completeness_bp": ("数据完整率", "bp (0.01 %)"), "consistent": ("各级汇总一致 1 / 不一致 0", ""),
+        "revised": ("修订 1 / 首次上报 0", ""), "revision_reason": ("修订原因", ""),
+        "closed_at": ("上报时间 (UTC)", ""),
+        "submission_rule": ("上报依据: all_reported 全部企业已报过宽限期 / deadline 到期上报", ""),
     }),
     "monthly_report_totals": ("省级月报的行业 x 能源品种明细", {
         "coal_mgce": ("折标准煤量", MGCE), "physical_milli": ("实物消费量", MILLI), "enterprises": ("企业数", "家"),
@@ -98,6 +109,8 @@ DICTIONARY: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         "industry_provinces": ("行业排名: 有该行业的省份数", "个"),
         "failing_uscc": ("完整率不达标企业: 统一社会信用代码", ""), "failing_received": ("不达标企业: 已收", "条"),
         "failing_expected": ("不达标企业: 应收", "条"), "failing_completeness_bp": ("不达标企业: 完整率", "bp"),
+        "final": ("终版 1 (全部应报省份已上报) / 暂定 0", ""),
+        "provinces_expected": ("本月应上报的省份数", "个"),
     }),
     "production": ("产品产量 (用于单位产品能耗)", {
         "product_code": ("产品代码", ""), "quantity_milli": ("产量", MILLI), "unit": ("产量单位", ""),
