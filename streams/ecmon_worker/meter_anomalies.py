@@ -65,6 +65,13 @@ DROP_RATIO = 0.5  # a drop falls below half the expected value
 DEEP_RATIO, DEEP_Z, DEEP_READINGS = 0.25, 1.0, 4  # or below a quarter of it for an hour, however noisy the meter
 STUCK_SCALE = 1e-3  # a repeated value is only suspicious where the meter's readings usually vary this much
 BIDIRECTIONAL_SHARE = 0.01  # meters with more negative intervals than this export as well as import
+DROP_REJOIN_H = 3.0  # a drop this soon after the last one ended is that stop going on (a stop's readings wander)
+STOPS_KEPT = 4  # the meter's own calendar of stops: the start and depth of its last drops
+STOP_DAYS = 35  # a drop starting at the time of day of a remembered one at most this long ago ...
+STOP_TOL_MS = 20 * 60_000  # ... within this (a plant's schedule is to the quarter hour; the faults are not) ...
+STOP_MATCHES = 1  # ... of this many remembered stops ...
+STOP_DEPTH = 0.1  # ... and as deep (within this share of the expected value) is the plant's routine stop
+STOP_RETURN_DAYS = 28  # a drop that became the new normal: a return within this long is the stop's end
 # The score (``_surprise``). Rates are per reading: they are statistics over samples, not clocks.
 FAST_RATE = 0.05  # the local mean the error is measured from (about 20 readings)
 SCALE_RATE = 0.003  # the error's usual size (about 300 readings)
@@ -161,6 +168,9 @@ def new_state() -> dict:
         "nz": [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0],
         "sv": 0.0, "ss": 0, "sk": 0,  # stuck: repeated value, first ts, repeats
         "dn": 0, "ds": 0, "dw": 0,  # readings far below expected in a row, the first one's ts; deep ones in a row
+        # the last drop's end ts, then the meter's calendar of stops: [start ts, depth in % of expected] of
+        # its last STOPS_KEPT drops, reported or routine
+        "de": 0, "rs": [],
         "q": 0.0, "pv": 0.0,  # resolution (smallest change seen between readings), previous value
     }
 
@@ -576,10 +586,13 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
             if st["ec"] * (st["iv"] or 900_000) > 24 * _HOUR_MS:
                 # a day long: the new normal (a stopped line), learn it; every hour drops in proportion, or the
                 # other hours' offsets would make the stopped meter look like a drop again there
+                before = st["lv"]
                 _rebase(st, resid, max(value / expected, 1e-3) if expected > 0 and not st["neg"] else 0.0)
                 st["ep"] = ""
+                st["rl"] = [ts_ms, 3, -1, _compact6(before), ts_ms]  # its return is the stop's end, not news
             return findings
         st["ep"] = ""
+        st["de"] = ts_ms
     # level shifts: CUSUM of clipped z, reported once, then the level moves to the new one
     zc = max(-CUSUM_CLIP, min(CUSUM_CLIP, z))
     cu = max(0.0, st["cu"] + zc - CUSUM_K)
@@ -599,6 +612,8 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
         st["dw"] += 1
         if st["dn"] >= DROP_READINGS or st["dw"] >= DEEP_READINGS:
             st["ep"], st["es"], st["ec"], st["dn"], st["dw"] = "drop", st["ds"], st["dw"], 0, 0
+            if _routine_stop(st, st["ds"], value / expected if expected > 0 else 0.0):
+                return findings
             return findings + [_finding("drop", st["ds"], ts_ms, value, expected, z,
                                         f"{value / expected:.0%} of the expected value" if expected else "")]
         return findings
@@ -619,6 +634,27 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
             st["ps"] = [start, _compact6(ratio), _compact6(shift), 0, 0.0, 0.0, ts_ms, 0.0, 0.0, 0.0, 0.0, 0.0]
         return findings
     return findings + _confirm_shift(st, ts_ms, value, expected, z)
+
+
+def _routine_stop(st: dict, start: int, ratio: float) -> bool:
+    """Is a drop starting at ``start``, down to ``ratio`` of the expected value, part of the plant's own
+    routine? It is when it follows the last drop within ``DROP_REJOIN_H`` (one stop whose readings wandered
+    above the drop line for a while), or when it starts at the time of day of one of the meter's last
+    ``STOPS_KEPT`` drops, on an earlier day at most ``STOP_DAYS`` ago, and is about as deep (a felt change
+    every ten days, a monthly damping-down day: stops the hour-of-week profile cannot hold). Every drop joins
+    the calendar, so a stop is news the first time only."""
+    depth = round(100 * min(max(ratio, 0.0), 1.0))
+    stops = st["rs"]
+    rejoin = bool(st["de"]) and start - st["de"] <= DROP_REJOIN_H * _HOUR_MS
+    matches = 0
+    for t, d in stops:
+        ago = start - t
+        off = ago % (24 * _HOUR_MS)
+        if (20 * _HOUR_MS <= ago <= STOP_DAYS * 24 * _HOUR_MS and min(off, 24 * _HOUR_MS - off) <= STOP_TOL_MS
+                and abs(d - depth) <= 100 * STOP_DEPTH):
+            matches += 1
+    st["rs"] = (stops + [[start, depth]])[-STOPS_KEPT:]
+    return rejoin or matches >= STOP_MATCHES
 
 
 def _trend(ps: list, expected: float, value: float, ts_ms: int) -> None:
@@ -672,7 +708,7 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     _rebase(st, per_reading - shift, held / ratio if ratio > 0 else 0.0)
     direction = 1 if per_reading > 0 else -1
     rl = st["rl"]
-    if rl[0] and ts_ms - rl[0] > RETURN_DAYS * 24 * _HOUR_MS:
+    if rl[0] and ts_ms - rl[0] > (STOP_RETURN_DAYS if rl[1] == 3 else RETURN_DAYS) * 24 * _HOUR_MS:
         rl = st["rl"] = [0, 0, 0, 0.0, 0]
     lv = st["lv"]
     if rl[0] and direction != rl[2]:  # back at least half way to the level before the reported change?
