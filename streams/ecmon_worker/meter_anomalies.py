@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 
 DETECTOR = "meter_anomalies"
-DETECTOR_VERSION = "5"
+DETECTOR_VERSION = "6"
 
 _HOUR_MS = 3_600_000
 _CST_MS = 8 * _HOUR_MS
@@ -54,7 +54,7 @@ LEVEL_SHIFT_MIN = 0.15  # of the mean magnitude: smaller confirmed shifts are fo
 SHIFT_CONFIRM_H = 18.0  # a level shift is reported once the new level has held this long; one that goes back is not
 SHIFT_LEARN_DAYS = 14  # a meter's first two weeks: no weekly profile to shift against yet, shifts are followed silently
 DRIFT_RISE = 0.2  # a confirmed change still rising by this share of its size over the confirmation is a drift
-RETURN_DAYS = 7  # a change going at least half way back within this long of a reported one is that episode's end
+RETURN_DAYS = 7  # a change back within this long of a reported one (or a drift's last part) is its end
 DRIFT_HOLD_H = 48.0  # further changes in a reported drift's direction this soon after the last are the drift going on
 Z_WILD = 6.0  # a jump between consecutive readings this many scales wide is a wild reading's edge
 NOISY_JUMPS = 4  # jumps in one cluster that make it a burst of noise (a lone spike makes two)
@@ -131,14 +131,14 @@ class ScoreParams:
 
 DEFAULT_SCORE = ScoreParams()
 _SCORE_KEYS = ("lk", "ll", "ls", "cx", "cm", "ra")
-STATE_VERSION = 5
+STATE_VERSION = 6
 
 
 def new_state() -> dict:
     """A fresh meter. The point score's views are added by the first scored reading (``_score_state``): the
     worker never scores, so its states carry only what the findings need."""
     return {
-        "v": STATE_VERSION,  # the state's layout (5: noise clusters, drift, change episodes; score views lazy)
+        "v": STATE_VERSION,  # the state's layout (6: the calendar of stops; 5: noise clusters, drift, change episodes)
         "n": 0,  # readings with a finite value
         "t": 0,  # newest timestamp
         "t0": 0,  # first timestamp (0 in a state saved before version 4: an established meter)
@@ -681,7 +681,7 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
 
     A change that is still rising over the confirmation by ``DRIFT_RISE`` of its size is a ``drift``,
     reported once with its rate; later changes in its direction are its course, not news. A change back
-    at least half way to where a reported one began, within ``RETURN_DAYS``, is that episode's end (a
+    in the other direction within ``RETURN_DAYS`` of a reported one's last part is that episode's end (a
     repaired leak, a line stopped again): not a new, opposite level shift."""
     ps = st["ps"]
     if not ps[0]:
@@ -708,18 +708,15 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     _rebase(st, per_reading - shift, held / ratio if ratio > 0 else 0.0)
     direction = 1 if per_reading > 0 else -1
     rl = st["rl"]
-    if rl[0] and ts_ms - rl[0] > (STOP_RETURN_DAYS if rl[1] == 3 else RETURN_DAYS) * 24 * _HOUR_MS:
+    if rl[0] and ts_ms - rl[4] > (STOP_RETURN_DAYS if rl[1] == 3 else RETURN_DAYS) * 24 * _HOUR_MS:
         rl = st["rl"] = [0, 0, 0, 0.0, 0]
     lv = st["lv"]
-    if rl[0] and direction != rl[2]:  # back at least half way to the level before the reported change?
-        before = lv / held if ratio > 0 and held > 0 else lv - per_reading
-        if ratio > 0 and rl[3] > 0 and lv > 0 and before > 0:
-            back = abs(math.log(lv / rl[3])) <= abs(math.log(before / rl[3])) / 2
-        else:
-            back = abs(lv - rl[3]) <= abs(before - rl[3]) / 2
-        if back:  # the reported episode ended
-            st["rl"] = [0, 0, 0, 0.0, 0]
-            return []
+    if rl[0] and direction != rl[2]:
+        # A change back soon after a reported one is that episode's end, however far back it went: a leak
+        # repaired in steps, a drift's extra load falling away; measuring "half way back" against a profile
+        # rescaled twice since missed most of them, and each miss was a false opposite level shift.
+        st["rl"] = [0, 0, 0, 0.0, 0]
+        return []
     if rl[0] and rl[1] == 2 and direction == rl[2] and ts_ms - rl[4] < DRIFT_HOLD_H * _HOUR_MS:
         rl[4] = ts_ms
         return []  # the drift going on
