@@ -215,7 +215,7 @@ def _upgrade(st: dict) -> None:
         for key in _SCORE_KEYS:
             st.pop(key, None)
     elif "lk" in st or "cm" in st:
-        fresh = {}
+        fresh: dict = {}
         _score_state_into(fresh, st.get("pv", 0.0))
         for key, value in fresh.items():
             st.setdefault(key, value)
@@ -733,7 +733,8 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     pre = lv / held if ratio > 0 and held > 0 else lv - per_reading  # the level before the change
     st["rl"] = [ts_ms, 2 if drifting else 1, direction, _compact6(pre), ts_ms]
     if drifting:
-        rate = f"{slope * 24:+.1%} of the expected value per day" if ratio > 0 else f"{slope * 24:+.4g} per reading per day"
+        rate = (f"{slope * 24:+.1%} of the expected value per day" if ratio > 0
+                else f"{slope * 24:+.4g} per reading per day")
         return [_finding("drift", start, ts_ms, sv / k, old / k, z,
                          f"creeping by {rate} (now {per_reading:+.4g} per reading) since the change began")]
     change = f" ({held - 1.0:+.0%})" if ratio > 0 else f" ({per_reading / (old / k):+.0%})" if old > 0 else ""
