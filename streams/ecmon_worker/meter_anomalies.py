@@ -17,13 +17,18 @@ meter after the same non-zero value for an hour, a counter regression on a negat
 meter is bidirectional: many negatives), an impossible value when it is not finite or 100 times the largest
 value the meter ever showed. Silence is the worker's (timers).
 
+A drop is not reported when it is the plant's routine (``_routine_stop``): it starts at the time of day and
+depth of one of the meter's last four drops, or just after the last one ended. A change back soon after a
+reported level shift or drift is its end. Wild readings are one ``spike`` (reported once the cluster closed)
+or one ``noisy`` episode (``_noise``); a change still rising over its confirmation is a ``drift``.
+
 The score of a point (``Verdict.score``, 0..1) is separate from the findings: the largest of four anomaly
 likelihoods (``_surprise``) - the error against a fast local mean, the same on a log scale, the seasonal z
 of the baseline, and the novelty of the recent shape (``_context_view``, after CAD OSE) - with one alarm
 per event, and half a score for an alarm that recurs at the same time of day. It is what NAB scores; the
 worker acts on findings. The cells are stored with 4 significant digits and the other floats with 6, and
 the context counts are one fixed string of 512 digits, so the state stays about 2.9 kB of JSON whatever
-the stream's length.
+the stream's length (the worker's, unscored, about 2.4 kB).
 """
 
 from __future__ import annotations
