@@ -26,8 +26,10 @@ READING_FAULTS: dict[str, tuple[float, str]] = {
     "drop": (0.0005, "readings fall to 0-20 % for 1-6 hours (a tripped feeder)"),
     "stuck": (0.0005, "the same value repeats for 2-12 hours (a frozen meter; a register stops moving)"),
     "level_shift": (0.0002, "consumption jumps by 30-80 % for 1-3 days (a new line, a leak)"),
-    "drift": (0.0001, "extra load creeps up to 40-100 % over 3-6 days, then stops (a fouling heat exchanger, a leak growing)"),
-    "noisy": (0.0003, "a burst of wild readings, each 0.1-4 times its value, for 1-4 hours (loose wiring, a failing CT)"),
+    "drift": (0.0001, "extra load creeps up to 40-100 % over 3-6 days, then stops "
+                      "(a fouling heat exchanger, a leak growing)"),
+    "noisy": (0.0003, "a burst of wild readings, each 0.1-4 times its value, for 1-4 hours "
+                      "(loose wiring, a failing CT)"),
     "counter_reset": (0.0002, "a cumulative register falls back to zero (interval meters: no effect)"),
     "meter_replacement": (0.0001, "a cumulative meter is replaced: a new meter id, its register from zero"),
     "late": (0.002, "a reading is held back and delivered 1-4 batches later"),
@@ -141,7 +143,8 @@ class MeterFaults:
                     st.until_ms = ts_ms + self.rng.randint(*hours) * hour
                     st.started_ms = ts_ms
                     st.factor = factor or (self.rng.uniform(0, 0.2) if kind == "drop" else
-                                           self.rng.uniform(0.4, 1.0) if kind == "drift" else self.rng.uniform(1.3, 1.8))
+                                           self.rng.uniform(0.4, 1.0) if kind == "drift" else
+                                           self.rng.uniform(1.3, 1.8))
                     self._count(kind)
                     if self.recorder is not None:
                         self.recorder.append((kind, meter_id, ts_ms, st.until_ms))

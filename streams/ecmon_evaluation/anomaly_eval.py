@@ -120,7 +120,7 @@ def write_results(results_dir: Path, series: NabSeries, scores: list[float]) -> 
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["timestamp", "value", "anomaly_score", "label"])
-        inside = set()
+        inside: set[int] = set()
         for a, b in series.windows:
             inside.update(range(a, b + 1))
         for i, (t, v, s) in enumerate(zip(series.timestamps, series.values, scores)):
@@ -269,16 +269,18 @@ def leave_one_corpus_out(corpus: list[NabSeries], grid: list[detector.ScoreParam
     held_out: list[LabelledSeries] = []
     strict_raw = 0.0
     for name in sorted({s.corpus for s in corpus}):
-        others = [ls for ls in labelled(grid[0], lambda s: s.corpus != name)]
-        null = benchmark([LabelledSeries(s.name, s.timestamps_ms, [0.5] * len(s.scores), s.windows) for s in others])
-        best: tuple[float, detector.ScoreParams, float] | None = None
-        for p in grid:
-            train = optimum(p, lambda s: s.corpus != name)
-            score = normalised(train.raw, null.raw, null.perfect)
-            if best is None or score > best[0]:
-                best = (score, p, train.threshold)
-        score, p, threshold = best
-        part = labelled(p, lambda s: s.corpus == name)
+        def others(s: NabSeries, held: str = name) -> bool:
+            return s.corpus != held
+
+        train_null = benchmark([LabelledSeries(s.name, s.timestamps_ms, [0.5] * len(s.scores), s.windows)
+                                for s in labelled(grid[0], others)])
+        fits = [(normalised(t.raw, train_null.raw, train_null.perfect), p, t.threshold)
+                for p in grid for t in (optimum(p, others),)]
+        score, p, threshold = max(fits, key=lambda f: f[0])  # the first of equals, as the grid's order
+        def own(s: NabSeries, held: str = name) -> bool:
+            return s.corpus == held
+
+        part = labelled(p, own)
         held = subset_result(part, threshold)
         strict_raw += held.raw
         held_out += part
@@ -482,6 +484,7 @@ def simulate_fleet(enterprises: int = FLEET_ENTERPRISES, start: str = "2026-04",
     meters = readings = 0
     for ent in fleet:
         reader = MeterReader(ent, FaultPlan.parse(FLEET_FAULTS))
+        assert reader.meter_faults is not None  # the plan is never empty
         reader.meter_faults.recorder = truth
         clean = MeterReader(ent, FaultPlan())
         point = {m.spare_id: m.meter_id for m in ent.meters if m.spare_id}  # a replacement continues its point
@@ -603,8 +606,9 @@ def nab_tables(report: NabReport) -> list:
     p = Table(title="NAB profiles (each with its own optimised threshold)")
     for col in ("profile", "threshold", "raw", "null", "perfect", "score"):
         p.add_column(col, justify="left" if col == "profile" else "right")
-    for name, r in report.profiles.items():
-        p.add_row(name, f"{r.threshold:.4f}", f"{r.raw:.2f}", f"{r.null:.2f}", f"{r.perfect:.2f}", f"{r.score:.1f}")
+    for name, prof in report.profiles.items():
+        p.add_row(name, f"{prof.threshold:.4f}", f"{prof.raw:.2f}", f"{prof.null:.2f}", f"{prof.perfect:.2f}",
+                  f"{prof.score:.1f}")
     return [t, p]
 
 
@@ -655,6 +659,7 @@ def seeds_table(reports: list[FleetReport]):
     for rep in reports:
         rows = {r.kind: r for r in rep.rows}
         fp = rep.false_per_meter_week
-        t.add_row(str(rep.seed), *(f"{_pct(rows[k].analyst_recall)} / {_pct(rows[k].analyst_precision)}" for k in kinds),
+        t.add_row(str(rep.seed),
+                  *(f"{_pct(rows[k].analyst_recall)} / {_pct(rows[k].analyst_precision)}" for k in kinds),
                   "-" if fp is None else f"{fp:.3f}")
     return t

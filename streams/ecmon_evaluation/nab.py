@@ -89,10 +89,7 @@ def _sweep_rows(series: LabelledSeries, cost: CostMatrix) -> list[_Row]:
             sweep = scaled_sigmoid(-(cur[1] - i + 1) / width) * cost.tp / _MAX_TP
             window = w - 1
         else:
-            if prev is None:
-                past = 3.0
-            else:
-                past = abs(prev[1] - i) / max(prev[1] - prev[0], 1)  # NAB: / (width - 1)
+            past = 3.0 if prev is None else abs(prev[1] - i) / max(prev[1] - prev[0], 1)  # NAB: / (width - 1)
             sweep = scaled_sigmoid(past) * cost.fp
             window = -1
         if i >= probation:

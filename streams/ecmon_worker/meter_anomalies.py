@@ -17,13 +17,18 @@ meter after the same non-zero value for an hour, a counter regression on a negat
 meter is bidirectional: many negatives), an impossible value when it is not finite or 100 times the largest
 value the meter ever showed. Silence is the worker's (timers).
 
+A drop is not reported when it is the plant's routine (``_routine_stop``): it starts at the time of day and
+depth of one of the meter's last four drops, or just after the last one ended. A change back soon after a
+reported level shift or drift is its end. Wild readings are one ``spike`` (reported once the cluster closed)
+or one ``noisy`` episode (``_noise``); a change still rising over its confirmation is a ``drift``.
+
 The score of a point (``Verdict.score``, 0..1) is separate from the findings: the largest of four anomaly
 likelihoods (``_surprise``) - the error against a fast local mean, the same on a log scale, the seasonal z
 of the baseline, and the novelty of the recent shape (``_context_view``, after CAD OSE) - with one alarm
 per event, and half a score for an alarm that recurs at the same time of day. It is what NAB scores; the
 worker acts on findings. The cells are stored with 4 significant digits and the other floats with 6, and
 the context counts are one fixed string of 512 digits, so the state stays about 2.9 kB of JSON whatever
-the stream's length.
+the stream's length (the worker's, unscored, about 2.4 kB).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import math
 from dataclasses import dataclass
 
 DETECTOR = "meter_anomalies"
-DETECTOR_VERSION = "5"
+DETECTOR_VERSION = "6"
 
 _HOUR_MS = 3_600_000
 _CST_MS = 8 * _HOUR_MS
@@ -54,7 +59,7 @@ LEVEL_SHIFT_MIN = 0.15  # of the mean magnitude: smaller confirmed shifts are fo
 SHIFT_CONFIRM_H = 18.0  # a level shift is reported once the new level has held this long; one that goes back is not
 SHIFT_LEARN_DAYS = 14  # a meter's first two weeks: no weekly profile to shift against yet, shifts are followed silently
 DRIFT_RISE = 0.2  # a confirmed change still rising by this share of its size over the confirmation is a drift
-RETURN_DAYS = 7  # a change going at least half way back within this long of a reported one is that episode's end
+RETURN_DAYS = 7  # a change back within this long of a reported one (or a drift's last part) is its end
 DRIFT_HOLD_H = 48.0  # further changes in a reported drift's direction this soon after the last are the drift going on
 Z_WILD = 6.0  # a jump between consecutive readings this many scales wide is a wild reading's edge
 NOISY_JUMPS = 4  # jumps in one cluster that make it a burst of noise (a lone spike makes two)
@@ -65,6 +70,13 @@ DROP_RATIO = 0.5  # a drop falls below half the expected value
 DEEP_RATIO, DEEP_Z, DEEP_READINGS = 0.25, 1.0, 4  # or below a quarter of it for an hour, however noisy the meter
 STUCK_SCALE = 1e-3  # a repeated value is only suspicious where the meter's readings usually vary this much
 BIDIRECTIONAL_SHARE = 0.01  # meters with more negative intervals than this export as well as import
+DROP_REJOIN_H = 3.0  # a drop this soon after the last one ended is that stop going on (a stop's readings wander)
+STOPS_KEPT = 4  # the meter's own calendar of stops: the start and depth of its last drops
+STOP_DAYS = 35  # a drop starting at the time of day of a remembered one at most this long ago ...
+STOP_TOL_MS = 20 * 60_000  # ... within this (a plant's schedule is to the quarter hour; the faults are not) ...
+STOP_MATCHES = 1  # ... of this many remembered stops ...
+STOP_DEPTH = 0.1  # ... and as deep (within this share of the expected value) is the plant's routine stop
+STOP_RETURN_DAYS = 28  # a drop that became the new normal: a return within this long is the stop's end
 # The score (``_surprise``). Rates are per reading: they are statistics over samples, not clocks.
 FAST_RATE = 0.05  # the local mean the error is measured from (about 20 readings)
 SCALE_RATE = 0.003  # the error's usual size (about 300 readings)
@@ -124,14 +136,14 @@ class ScoreParams:
 
 DEFAULT_SCORE = ScoreParams()
 _SCORE_KEYS = ("lk", "ll", "ls", "cx", "cm", "ra")
-STATE_VERSION = 5
+STATE_VERSION = 6
 
 
 def new_state() -> dict:
     """A fresh meter. The point score's views are added by the first scored reading (``_score_state``): the
     worker never scores, so its states carry only what the findings need."""
     return {
-        "v": STATE_VERSION,  # the state's layout (5: noise clusters, drift, change episodes; score views lazy)
+        "v": STATE_VERSION,  # the state's layout (6: the calendar of stops; 5: noise clusters, drift, change episodes)
         "n": 0,  # readings with a finite value
         "t": 0,  # newest timestamp
         "t0": 0,  # first timestamp (0 in a state saved before version 4: an established meter)
@@ -161,6 +173,9 @@ def new_state() -> dict:
         "nz": [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0],
         "sv": 0.0, "ss": 0, "sk": 0,  # stuck: repeated value, first ts, repeats
         "dn": 0, "ds": 0, "dw": 0,  # readings far below expected in a row, the first one's ts; deep ones in a row
+        # the last drop's end ts, then the meter's calendar of stops: [start ts, depth in % of expected] of
+        # its last STOPS_KEPT drops, reported or routine
+        "de": 0, "rs": [],
         "q": 0.0, "pv": 0.0,  # resolution (smallest change seen between readings), previous value
     }
 
@@ -205,7 +220,7 @@ def _upgrade(st: dict) -> None:
         for key in _SCORE_KEYS:
             st.pop(key, None)
     elif "lk" in st or "cm" in st:
-        fresh = {}
+        fresh: dict = {}
         _score_state_into(fresh, st.get("pv", 0.0))
         for key, value in fresh.items():
             st.setdefault(key, value)
@@ -576,10 +591,13 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
             if st["ec"] * (st["iv"] or 900_000) > 24 * _HOUR_MS:
                 # a day long: the new normal (a stopped line), learn it; every hour drops in proportion, or the
                 # other hours' offsets would make the stopped meter look like a drop again there
+                before = st["lv"]
                 _rebase(st, resid, max(value / expected, 1e-3) if expected > 0 and not st["neg"] else 0.0)
                 st["ep"] = ""
+                st["rl"] = [ts_ms, 3, -1, _compact6(before), ts_ms]  # its return is the stop's end, not news
             return findings
         st["ep"] = ""
+        st["de"] = ts_ms
     # level shifts: CUSUM of clipped z, reported once, then the level moves to the new one
     zc = max(-CUSUM_CLIP, min(CUSUM_CLIP, z))
     cu = max(0.0, st["cu"] + zc - CUSUM_K)
@@ -599,6 +617,8 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
         st["dw"] += 1
         if st["dn"] >= DROP_READINGS or st["dw"] >= DEEP_READINGS:
             st["ep"], st["es"], st["ec"], st["dn"], st["dw"] = "drop", st["ds"], st["dw"], 0, 0
+            if _routine_stop(st, st["ds"], value / expected if expected > 0 else 0.0):
+                return findings
             return findings + [_finding("drop", st["ds"], ts_ms, value, expected, z,
                                         f"{value / expected:.0%} of the expected value" if expected else "")]
         return findings
@@ -619,6 +639,27 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
             st["ps"] = [start, _compact6(ratio), _compact6(shift), 0, 0.0, 0.0, ts_ms, 0.0, 0.0, 0.0, 0.0, 0.0]
         return findings
     return findings + _confirm_shift(st, ts_ms, value, expected, z)
+
+
+def _routine_stop(st: dict, start: int, ratio: float) -> bool:
+    """Is a drop starting at ``start``, down to ``ratio`` of the expected value, part of the plant's own
+    routine? It is when it follows the last drop within ``DROP_REJOIN_H`` (one stop whose readings wandered
+    above the drop line for a while), or when it starts at the time of day of one of the meter's last
+    ``STOPS_KEPT`` drops, on an earlier day at most ``STOP_DAYS`` ago, and is about as deep (a felt change
+    every ten days, a monthly damping-down day: stops the hour-of-week profile cannot hold). Every drop joins
+    the calendar, so a stop is news the first time only."""
+    depth = round(100 * min(max(ratio, 0.0), 1.0))
+    stops = st["rs"]
+    rejoin = bool(st["de"]) and start - st["de"] <= DROP_REJOIN_H * _HOUR_MS
+    matches = 0
+    for t, d in stops:
+        ago = start - t
+        off = ago % (24 * _HOUR_MS)
+        if (20 * _HOUR_MS <= ago <= STOP_DAYS * 24 * _HOUR_MS and min(off, 24 * _HOUR_MS - off) <= STOP_TOL_MS
+                and abs(d - depth) <= 100 * STOP_DEPTH):
+            matches += 1
+    st["rs"] = (stops + [[start, depth]])[-STOPS_KEPT:]
+    return rejoin or matches >= STOP_MATCHES
 
 
 def _trend(ps: list, expected: float, value: float, ts_ms: int) -> None:
@@ -645,7 +686,7 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
 
     A change that is still rising over the confirmation by ``DRIFT_RISE`` of its size is a ``drift``,
     reported once with its rate; later changes in its direction are its course, not news. A change back
-    at least half way to where a reported one began, within ``RETURN_DAYS``, is that episode's end (a
+    in the other direction within ``RETURN_DAYS`` of a reported one's last part is that episode's end (a
     repaired leak, a line stopped again): not a new, opposite level shift."""
     ps = st["ps"]
     if not ps[0]:
@@ -672,18 +713,15 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     _rebase(st, per_reading - shift, held / ratio if ratio > 0 else 0.0)
     direction = 1 if per_reading > 0 else -1
     rl = st["rl"]
-    if rl[0] and ts_ms - rl[0] > RETURN_DAYS * 24 * _HOUR_MS:
+    if rl[0] and ts_ms - rl[4] > (STOP_RETURN_DAYS if rl[1] == 3 else RETURN_DAYS) * 24 * _HOUR_MS:
         rl = st["rl"] = [0, 0, 0, 0.0, 0]
     lv = st["lv"]
-    if rl[0] and direction != rl[2]:  # back at least half way to the level before the reported change?
-        before = lv / held if ratio > 0 and held > 0 else lv - per_reading
-        if ratio > 0 and rl[3] > 0 and lv > 0 and before > 0:
-            back = abs(math.log(lv / rl[3])) <= abs(math.log(before / rl[3])) / 2
-        else:
-            back = abs(lv - rl[3]) <= abs(before - rl[3]) / 2
-        if back:  # the reported episode ended
-            st["rl"] = [0, 0, 0, 0.0, 0]
-            return []
+    if rl[0] and direction != rl[2]:
+        # A change back soon after a reported one is that episode's end, however far back it went: a leak
+        # repaired in steps, a drift's extra load falling away; measuring "half way back" against a profile
+        # rescaled twice since missed most of them, and each miss was a false opposite level shift.
+        st["rl"] = [0, 0, 0, 0.0, 0]
+        return []
     if rl[0] and rl[1] == 2 and direction == rl[2] and ts_ms - rl[4] < DRIFT_HOLD_H * _HOUR_MS:
         rl[4] = ts_ms
         return []  # the drift going on
@@ -700,7 +738,8 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     pre = lv / held if ratio > 0 and held > 0 else lv - per_reading  # the level before the change
     st["rl"] = [ts_ms, 2 if drifting else 1, direction, _compact6(pre), ts_ms]
     if drifting:
-        rate = f"{slope * 24:+.1%} of the expected value per day" if ratio > 0 else f"{slope * 24:+.4g} per reading per day"
+        rate = (f"{slope * 24:+.1%} of the expected value per day" if ratio > 0
+                else f"{slope * 24:+.4g} per reading per day")
         return [_finding("drift", start, ts_ms, sv / k, old / k, z,
                          f"creeping by {rate} (now {per_reading:+.4g} per reading) since the change began")]
     change = f" ({held - 1.0:+.0%})" if ratio > 0 else f" ({per_reading / (old / k):+.0%})" if old > 0 else ""

@@ -67,7 +67,8 @@ def write_corpus(root, corpus="realX", name="s.csv", hours=400, stamps_tz=""):
     t0 = datetime(2026, 4, 1)
     rows = ["timestamp,value"]
     for i in range(hours):
-        rows.append(f"{(t0 + timedelta(hours=i)).isoformat(sep=' ')}{stamps_tz},{10.0 + (i % 24 > 8) + (50.0 if i == 300 else 0)}")
+        value = 10.0 + (i % 24 > 8) + (50.0 if i == 300 else 0)
+        rows.append(f"{(t0 + timedelta(hours=i)).isoformat(sep=' ')}{stamps_tz},{value}")
     (folder / name).write_text("\n".join(rows) + "\n")
     labels = root / "windows.json"
     known = json.loads(labels.read_text()) if labels.exists() else {}

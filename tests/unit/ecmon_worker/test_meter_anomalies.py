@@ -373,7 +373,7 @@ def test_the_workers_state_is_small_and_a_version_4_state_carries_on():
     assert "cm" not in worker and len(json.dumps(worker)) <= 3000
     v4 = json.loads(json.dumps(worker))
     v4["v"], v4["ps"], v4["ep"] = 4, [0, 0.0, 0.0, 0, 0.0, 0.0, 0], "spike"
-    del v4["rl"], v4["nz"]
+    del v4["rl"], v4["nz"], v4["de"], v4["rs"]
     v4.update({"lk": [0.0] * 5 + [0], "ll": [0.0] * 5, "ls": [0.0, 0.0, 1.0], "cx": [0.0] * 9,
                "cm": "0" * det.CTX_LEVELS ** 3, "ra": []})
     rng = random.Random(8)
@@ -381,3 +381,61 @@ def test_the_workers_state_is_small_and_a_version_4_state_carries_on():
         v = normal(i, rng)
         assert det.observe(v4, T0 + i * STEP, v, scored=False) == det.observe(worker, T0 + i * STEP, v, scored=False)
     assert v4 == worker
+
+
+def round_the_clock(i: int, rng: random.Random) -> float:
+    """A paper machine: 100 round the clock, 4 % noise."""
+    return 100.0 * rng.gauss(1.0, 0.04)
+
+
+def felt_change(i: int, v: float) -> float:
+    """Down to 15 % from 08:00 to 16:00 every ten days (a wire and felt change): the plant's own calendar."""
+    day, slot = divmod(i, 96)
+    return v * 0.15 if day % 10 == 3 and 32 <= slot < 64 else v
+
+
+def test_a_stop_at_the_time_and_depth_of_the_meters_own_recent_stops_is_routine():
+    """The first felt change is news; the next ones start at its time of day, as deep: the meter's routine."""
+    _, found = replay(lambda i, rng: felt_change(i, round_the_clock(i, rng)), 45, 7, from_day=0)
+    drops = [(i // 96, f) for i, f in found if f.type == "drop"]
+    assert [d for d, _ in drops] == [3], types(found)
+
+
+def test_a_drop_at_another_time_or_depth_than_the_routine_stops_is_still_reported():
+    def fault(i, v):
+        v = felt_change(i, v)
+        if 34 * 96 + 72 <= i < 34 * 96 + 80:  # day 34, 18:00-20:00, to zero
+            return 0.0
+        if 43 * 96 + 32 <= i < 43 * 96 + 40:  # day 43, at the felt change's time, but to zero: not as deep
+            return 0.0
+        return v
+
+    _, found = replay(lambda i, rng: fault(i, round_the_clock(i, rng)), 45, 7, from_day=4)
+    drops = [i for i, f in found if f.type == "drop"]
+    assert [i // 96 for i in drops] == [34, 43], types(found)
+
+
+def test_a_stop_whose_readings_wander_back_for_an_hour_is_one_drop():
+    def fault(i, v):
+        if FAULT_AT <= i < FAULT_AT + 8 or FAULT_AT + 12 <= i < FAULT_AT + 20:
+            return v * 0.1
+        return v
+
+    _, found = run(fault=fault)
+    assert types(found) == ["drop"], types(found)
+
+
+def test_a_version_5_state_carries_on_with_an_empty_calendar_of_stops():
+    worker = det.new_state()
+    rng = random.Random(7)
+    for i in range(21 * 96):
+        det.observe(worker, T0 + i * STEP, normal(i, rng), scored=False)
+    v5 = json.loads(json.dumps(worker))
+    v5["v"] = 5
+    del v5["de"], v5["rs"]
+    assert worker["rs"] == [] and worker["de"] == 0
+    rng = random.Random(8)
+    for i in range(21 * 96, 22 * 96):
+        v = normal(i, rng) * (0.1 if i >= 21 * 96 + 40 else 1.0)
+        assert det.observe(v5, T0 + i * STEP, v, scored=False) == det.observe(worker, T0 + i * STEP, v, scored=False)
+    assert v5 == worker and v5["v"] == det.STATE_VERSION and len(v5["rs"]) == 1
