@@ -148,7 +148,8 @@ VECTORS: list[Vector] = [
     Vector("readings-resent", "reading_batch", "the same batch twice (same gateway and sequence): counted once",
            _twice),
     Vector("readings-same-readings-new-batch", "reading_batch",
-           "the same readings in a new batch (next sequence): a resend of the readings, counted once", _resent_readings),
+           "the same readings in a new batch (next sequence): a resend of the readings, counted once",
+           _resent_readings),
     Vector("readings-correction", "reading_batch",
            "a later batch corrects a counted interval value, naming it in replaces_value_milli", _correction),
     Vector("readings-conflict", "reading_batch", "a later batch sends another value for a counted interval, "
@@ -200,7 +201,8 @@ VECTORS: list[Vector] = [
 def _json_record(record: dict[str, Any] | None) -> dict[str, Any] | None:
     if record is None:
         return None
-    return json.loads(json.dumps(record, default=lambda b: b.hex(), ensure_ascii=False))
+    as_json: dict[str, Any] = json.loads(json.dumps(record, default=lambda b: b.hex(), ensure_ascii=False))
+    return as_json
 
 
 def vector_lines(vector: Vector) -> str:

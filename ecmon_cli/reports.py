@@ -137,3 +137,55 @@ def report_benchmark(month: MonthOpt = "2026-10", province: ProvinceOpt = None, 
                      format: FormatOpt = "table") -> None:
     """Unit-product energy consumption per enterprise and product against its quota standard (pass/FAIL)."""
     _analyst_report("benchmark", month, province, industry, format)
+
+
+@report_app.command("rejections")
+def report_rejections(
+    uscc: Annotated[str, typer.Option(
+        help="The enterprise (USCC): the report shows its rejections and nobody else's.")],
+    since: Annotated[str | None, typer.Option(help="Only rejections from this day on (YYYY-MM-DD, UTC).")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """One enterprise's rejected messages, by reason: count, first and last, the newest as an example (vendor
+    feedback, interface standard section 10; run by the platform for that enterprise)."""
+    import csv
+    import json
+    from datetime import datetime
+
+    from rich.table import Table
+
+    from ecmon.clickhouse_auth import FEEDBACK_USER
+    from ecmon_reports.rejections import BadUscc, rejections
+    from ecmon_sink.clickhouse import ClickHouseUnavailable, connect, ping
+
+    if fmt not in ("table", "csv", "json"):
+        raise typer.BadParameter("must be table, csv or json", param_hint="--format")
+    try:
+        start = datetime.strptime(since, "%Y-%m-%d") if since else None
+    except ValueError:
+        raise typer.BadParameter(f"{since!r} is not a day such as 2026-11-01", param_hint="--since") from None
+    settings = cli_settings()
+    try:
+        client = connect(settings, user=FEEDBACK_USER, writer=False)
+        ping(client, settings)
+        rows = rejections(client, settings.clickhouse_database, uscc.strip(), start)
+    except (ClickHouseUnavailable, BadUscc) as exc:
+        fail(str(exc))
+    fields = ("reason", "messages", "first", "last", "example", "example_topic", "example_offset")
+    if fmt == "json":
+        print(json.dumps([{f: getattr(r, f) if f == "messages" else str(getattr(r, f)) for f in fields} for r in rows],
+                         ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        out = csv.writer(sys.stdout)
+        out.writerow(fields)
+        out.writerows([[getattr(r, f) for f in fields] for r in rows])
+    else:
+        table = Table(title=f"Rejected messages of {uscc} (dead letters; reasons: docs/interface-standard.md §10)")
+        for col in ("reason", "messages", "first (UTC)", "last (UTC)", "example"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(r.reason, f"{r.messages:,}", str(r.first), str(r.last),
+                          f"{r.example} [{r.example_topic} {r.example_offset}]")
+        console.print(table)
+        if not rows:
+            console.print(f"no rejected message of {uscc}")

@@ -197,7 +197,8 @@ def read_registry_record(path: Path) -> dict[str, Any]:
         for key in record.get("public_keys", []):
             key["public_key"] = bytes.fromhex(key["public_key"])
         for needed in ("uscc", "meters", "public_keys"):
-            record[needed]  # noqa: B018 - a KeyError names what is missing
+            if needed not in record:
+                raise KeyError(needed)
         return dict(record)
     except (codec.CodecError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadInputFile(f"{path}: not a registry record (an encoded EnterpriseRecord, or its JSON with "
