@@ -18,7 +18,6 @@ from ecmon_gateway.sequences import sequences_path
 from ecmon_gateway.signed_messages import encode_signed
 from ecmon_simulator.ledger import Ledger
 from ecmon_simulator.runs import FleetRun, run_fleet
-from ecmon_sink.clickhouse import connect
 
 FIRST = FleetRun(enterprises=3, start="2026-06", months=1, intervals_per_batch=96, seed=31)
 
