@@ -2,6 +2,7 @@
 and an enterprise's rejection report shows its own rejections and nobody else's."""
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def _send(settings, run) -> Ledger:
 
 def _ecmon(settings, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ecmon_cli.main", *args], capture_output=True, text=True,
-                          env=settings.process_env(), timeout=600)
+                          env={**os.environ, **settings.process_env()}, timeout=600)
 
 
 def test_a_second_gateway_run_after_a_first_counts(pipeline):
