@@ -59,7 +59,7 @@ def test_a_second_run_of_the_same_fleet_sends_new_batches_and_counts_each_readin
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         again = client.execute(f"SELECT uniqExact(source_partition, source_offset) FROM {db}.dead_letters "
-                               "WHERE reason = 'duplicate_reading' AND uscc IN %(u)s", {"u": usccs})[0][0]
+                               "WHERE reason = 'duplicate_reading' AND uscc IN %(u)s", {"u": tuple(usccs)})[0][0]
         if again >= len(ledger.batch_ids) - before:
             break
         time.sleep(1)
