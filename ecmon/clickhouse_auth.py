@@ -15,6 +15,8 @@ from ecmon.settings import Settings
 ADMIN_USER = "ecmon_admin"
 #: The sink: INSERT into the ecmon databases, no DDL.
 SINK_USER = "ecmon_sink"
+#: Vendor feedback: reads one enterprise's dead letters at a time (read-only, the national database only).
+FEEDBACK_USER = "ecmon_feedback"
 
 
 def clickhouse_password(settings: Settings, user: str | None = None) -> str:

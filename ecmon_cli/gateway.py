@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -83,6 +84,9 @@ def gateway(
     metrics_port: Annotated[int | None, typer.Option(
         help="Port of /metrics (default: the next free gateway port).")] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    feedback_wait: Annotated[float, typer.Option(
+        help="Seconds to watch the platform's dead letters for this run's batches coming back as duplicate_batch "
+             "(a reused sequence); 0 skips the check.")] = 30.0,
 ) -> None:
     """Simulate a fleet of enterprise gateways (or one, with --enterprise) sending to Kafka."""
     if ctx.invoked_subcommand is not None:
@@ -107,12 +111,58 @@ def gateway(
     settings = cli_settings()
     serve_metrics(settings, "gateway", metrics_port)
     ledger = Ledger.load(ledger_path(settings), settings.electricity_method)
+    started = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(seconds=2)
     try:
         run_fleet(settings, run, ledger, show_progress=progress)
     except DeliveryFailed as exc:
         ledger.save(ledger_path(settings))
         fail(str(exc))
     _finish_ledger(settings, ledger)
+    if feedback_wait > 0:
+        _check_duplicates(settings, run, started, feedback_wait)
+
+
+def _check_duplicates(settings, run, started, wait_s: float) -> None:
+    """Kafka's acknowledgement says the broker has a batch, not that the platform counted it: watch the dead
+    letters for this run's batches answered ``duplicate_batch`` beyond the copies the fault plan sent on
+    purpose, and fail loudly (exit 3) when there are any: their readings did not count."""
+    import time
+
+    from ecmon.clickhouse_auth import FEEDBACK_USER
+    from ecmon_reports.rejections import duplicate_batches
+    from ecmon_simulator.faults import FaultPlan
+    from ecmon_sink.clickhouse import ClickHouseUnavailable, connect
+
+    fleet = run.fleet()
+    on_purpose = FaultPlan.parse(run.faults).has("duplicate")
+    deadline = time.monotonic() + wait_s
+    reused: list = []
+    try:
+        client = connect(settings, user=FEEDBACK_USER, writer=False)
+        while True:
+            found = duplicate_batches(client, settings.clickhouse_database, [e.uscc for e in fleet], started)
+            # A fault-plan duplicate is the counted batch sent twice: one duplicate_batch. A reused sequence
+            # gets duplicate_batch for every copy, and then also for batches the plan sent once.
+            reused = [d for d in found if d.rejected >= 2 or not on_purpose]
+            if reused or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+    except ClickHouseUnavailable as exc:
+        console.print(f"[yellow]warning:[/] could not read the platform's dead letters to confirm this run "
+                      f"counted ({exc})", soft_wrap=True)
+        return
+    if not reused:
+        console.print(f"no batch of this run came back as duplicate_batch within {wait_s:.0f} s")
+        return
+    first = reused[0]
+    console.print(
+        f"[bold red]DUPLICATE SEQUENCES:[/] the platform answered {len(reused):,} batch(es) of this run with "
+        f"duplicate_batch (e.g. gateway {first.gateway_id} sequence {first.sequence}): their readings were NOT "
+        "counted although Kafka acknowledged them. The gateway's sequence counter "
+        f"({settings.state_dir}/gateways/sequences.sqlite) is behind what the platform has applied: never reset "
+        "it; give a reinstalled gateway a new gateway_id (interface standard, section 9). See `ecmon report "
+        f"rejections --uscc {fleet[0].uscc}`.", soft_wrap=True)
+    raise typer.Exit(3)
 
 
 @gateway_app.command("replay")

@@ -8,7 +8,18 @@ from typing import Annotated
 
 import typer
 
-from ecmon_cli import database, evaluation, gateway, operations, processes, registry, reports, schemas, stack
+from ecmon_cli import (
+    database,
+    evaluation,
+    gateway,
+    operations,
+    processes,
+    registry,
+    reports,
+    schemas,
+    stack,
+    validate,
+)
 from ecmon_cli.common import console, set_state_dir
 
 app = typer.Typer(help="ecmon: national industrial energy-conservation monitoring platform.", no_args_is_help=True)
@@ -25,6 +36,7 @@ app.add_typer(evaluation.eval_app, name="eval")
 app.command()(operations.demo)
 app.command()(operations.bench)
 app.command()(operations.chaos)
+app.command()(validate.validate)
 
 
 @app.callback()

@@ -191,3 +191,43 @@ def report_coverage(month: MonthOpt = "2026-10", province: ProvinceOpt = None, i
     """The monitoring coverage list: every enterprise's registry records in force in the month or later, each
     with the period it was in force (the history of who is monitored, where, with which meters)."""
     _analyst_report("coverage", month, province, industry, format, bom=bom)
+
+
+@report_app.command("rejections")
+def report_rejections(
+    uscc: Annotated[str, typer.Option(
+        help="The enterprise (USCC): the report shows its rejections and nobody else's.")],
+    since: Annotated[str | None, typer.Option(help="Only rejections from this day on (YYYY-MM-DD, UTC).")] = None,
+    format: FormatOpt = "table",
+    bom: BomOpt = True,
+) -> None:
+    """One enterprise's rejected messages, by reason: count, first and last, the newest as an example (vendor
+    feedback, interface standard section 10; run by the platform for that enterprise)."""
+    from datetime import datetime
+
+    from ecmon.clickhouse_auth import FEEDBACK_USER
+    from ecmon_reports.analyst import Report
+    from ecmon_reports.rejections import BadUscc, rejections
+    from ecmon_sink.clickhouse import connect, ping
+
+    check_format(format)
+    try:
+        start = datetime.strptime(since, "%Y-%m-%d") if since else None
+    except ValueError:
+        raise typer.BadParameter(f"{since!r} is not a day such as 2026-11-01", param_hint="--since") from None
+    settings = cli_settings()
+    database = settings.clickhouse_database
+    with clickhouse_errors(settings, database):
+        client = connect(settings, user=FEEDBACK_USER, writer=False)
+        ping(client, settings)
+        try:
+            found = rejections(client, database, uscc.strip(), start)
+        except BadUscc as exc:
+            fail(str(exc), USAGE)
+    columns = ["reason", "messages", "first_utc", "last_utc", "example", "example_topic", "example_offset"]
+    report = Report(f"Rejected messages of {uscc} (dead letters; reasons: docs/interface-standard.md section 10)",
+                    columns, [[r.reason, r.messages, r.first, r.last, r.example, r.example_topic, r.example_offset]
+                              for r in found])
+    emit(report, format, bom)
+    if format == "table" and not found:
+        console.print(f"no rejected message of {uscc}")

@@ -2,12 +2,16 @@
 
 Two delivery modes share the same batches:
 
-* direct (``FleetRun.spool=False``, what ``ecmon demo`` uses): batches are numbered by their place
-  in the simulated run, so re-running the same seed resends the same batches (same ids, same
-  sequences) and the platform recognises them as resends;
+* direct (``FleetRun.spool=False``, what ``ecmon demo`` uses): batches go straight to Kafka;
 * spooled (``ecmon gateway``, on by default): every batch goes through the gateway's disk spool
-  (``ecmon_gateway.spool``); sequences continue from the spool's counter, a restarted gateway
-  resends what was not acknowledged and carries on where the spool says it stopped.
+  (``ecmon_gateway.spool``); a restarted gateway resends what was not acknowledged and carries on
+  where the spool says it stopped.
+
+In both, a gateway's sequences continue from its counter (``ecmon_gateway.sequences``, one per state
+directory, shared by both modes and every spool), and a batch's id follows from its sequence: a second run
+sends new batches, never a reused (gateway, sequence) that the platform would drop as ``duplicate_batch``.
+Readings a second run sends again are the same readings (same identity and value), which the platform
+counts once (``duplicate_reading``), and so does the ledger.
 """
 
 from __future__ import annotations
@@ -34,13 +38,15 @@ from ecmon.metric_defs import (
 from ecmon.months import CST, month_start_ms, next_period
 from ecmon.settings import Settings
 from ecmon_gateway.delivery import BatchProducer, SpooledSender
+from ecmon_gateway.sequences import SequenceCounter, sequences_path
 from ecmon_gateway.signed_messages import encode_signed
-from ecmon_gateway.spool import DEFAULT_LIMIT_BYTES, Spool, SpooledBatch
+from ecmon_gateway.spool import DEFAULT_LIMIT_BYTES, SourcePosition, Spool, SpooledBatch
 from ecmon_registry import keys as registry_keys
 from ecmon_simulator.faults import FaultPlan, corrupt
 from ecmon_simulator.fleet import (
     Enterprise,
     PlannedBatch,
+    batch_id_for,
     build_fleet,
     plan_batches,
     registry_record,
@@ -249,15 +255,19 @@ def send_batches(settings: Settings, source: BatchSource, ledger: Ledger, speed:
     publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s,
                      settings.state_dir)
     corrupter = random.Random(f"corrupt/{source.seed}")
+    counter = SequenceCounter(sequences_path(settings.state_dir))
+    bases = {e.gateway_id: counter.last(e.gateway_id) for e in source.fleet}
 
     wall_start = time.monotonic()
     with _progress(show_progress) as progress:
         task = progress.add_task("send", total=source.total, sim="", spool="")
-        for i, batch in enumerate(source.batches({})):
-            last_ts = batch.readings[-1]["ts"]
+        for i, planned in enumerate(source.batches({})):
+            last_ts = planned.readings[-1]["ts"]
             delay = _pace(speed, source.start_ms, wall_start, last_ts)
             if delay > 0:
                 time.sleep(delay)
+            batch = numbered(planned, bases[planned.enterprise.gateway_id], source.start_ms)
+            counter.advance({batch.enterprise.gateway_id: batch.sequence})  # before Kafka sees it
             province = batch.enterprise.province
             readings = batch.countable
 
@@ -275,27 +285,48 @@ def send_batches(settings: Settings, source: BatchSource, ledger: Ledger, speed:
                 progress.update(task, completed=i, sim=_sim_time(last_ts))
         producer.flush()
         progress.update(task, completed=progress.tasks[0].total)
+    counter.close()
     return ledger
 
 
-def _spooled(batch: PlannedBatch, base: int, corrupter: random.Random, state_dir: Path) -> list[SpooledBatch]:
+def numbered(batch: PlannedBatch, base: int, start_ms: int) -> PlannedBatch:
+    """The planned batch as the gateway sends it: its sequence after the ``base`` the gateway's counter stood
+    at, and a batch id of its own (a new batch gets a new id; a resend keeps both)."""
+    if base == 0:
+        return batch
+    sequence = base + batch.sequence
+    return replace(batch, sequence=sequence, batch_id=batch_id_for(batch.enterprise, start_ms, sequence))
+
+
+def _spooled(batch: PlannedBatch, base: int, start_ms: int, corrupter: random.Random,
+             state_dir: Path) -> list[SpooledBatch]:
     """The batch as the spool keeps it: its final sequence, its bytes, and what to count on ack."""
     ent = batch.enterprise
-    final = replace(batch, sequence=base + batch.sequence)
+    final = numbered(batch, base, start_ms)
     value = encode_batch(final, int(time.time() * 1000), state_dir)
     meta: dict[str, Any] = {"province": ent.province}
     if batch.counted is not None:
         meta["counted"] = batch.counted
     key, topic = ent.uscc.encode(), topics.READINGS.name
-    out = [SpooledBatch(ent.gateway_id, final.sequence, batch.batch_id, topic, key, value, json.dumps(meta))]
+    out = [SpooledBatch(ent.gateway_id, final.sequence, final.batch_id, topic, key, value, json.dumps(meta))]
     # Fault copies are spooled too, under negative sequences that never collide with a real one
     # and are never counted: a duplicate is the same bytes again, a corrupt copy flipped bytes.
     if batch.duplicate:
-        out.append(SpooledBatch(ent.gateway_id, -final.sequence, batch.batch_id, topic, key, value, '{"copy": 1}'))
+        out.append(SpooledBatch(ent.gateway_id, -final.sequence, final.batch_id, topic, key, value, '{"copy": 1}'))
     if batch.corrupt_copy:
-        out.append(SpooledBatch(ent.gateway_id, -final.sequence - 10**12, batch.batch_id, topic, key,
+        out.append(SpooledBatch(ent.gateway_id, -final.sequence - 10**12, final.batch_id, topic, key,
                                 corrupt(value, corrupter), '{"copy": 1}'))
     return out
+
+
+def _position(spool: Spool, counter: SequenceCounter, gateway_id: str, source: str) -> SourcePosition:
+    """Where the gateway stands in ``source``: the spool's position, unless the gateway has handed out
+    sequences beyond it since (directly, or through another spool); then the run starts over after them."""
+    pos = spool.position(gateway_id, source)
+    used = counter.last(gateway_id)
+    if used > pos.sequence_base + pos.position and (pos.position == 0 or used > spool.last_sequence(gateway_id)):
+        return SourcePosition(source, used, 0)
+    return pos
 
 
 def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed: float, show_progress: bool,
@@ -316,11 +347,12 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
     # still spooled (and resent: the ledger counts a batch id once) or already in the saved ledger.
     sender = SpooledSender(producer, spool, acked, ack_commit_s=1.0,
                            before_commit=lambda: ledger.save(ledger_path(settings)))
+    counter = SequenceCounter(sequences_path(settings.state_dir))
     try:
         sender.resume()
         publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s,
                          settings.state_dir)
-        positions = {e.gateway_id: spool.position(e.gateway_id, source.key) for e in source.fleet}
+        positions = {e.gateway_id: _position(spool, counter, e.gateway_id, source.key) for e in source.fleet}
         corrupter = random.Random(f"corrupt/{source.seed}")
         wall_start = time.monotonic()
         with _progress(show_progress) as progress:
@@ -331,6 +363,10 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
 
             def commit_group() -> None:
                 nonlocal group, group_started
+                highest: dict[str, int] = {}
+                for b in group:
+                    highest[b.gateway_id] = max(highest.get(b.gateway_id, 0), b.sequence)
+                counter.advance(highest)  # before the spool and Kafka see them
                 sender.submit(group, dict(positions))
                 group, group_started = [], time.monotonic()
 
@@ -344,7 +380,7 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
                     while (left := end - time.monotonic()) > 0:
                         sender.poll(min(left, 0.1))
                 pos = positions[batch.enterprise.gateway_id]
-                group.extend(_spooled(batch, pos.sequence_base, corrupter, settings.state_dir))
+                group.extend(_spooled(batch, pos.sequence_base, source.start_ms, corrupter, settings.state_dir))
                 positions[batch.enterprise.gateway_id] = replace(pos, position=batch.sequence)
                 # Group commit: one fsync per group of batches, not per batch; a group also closes
                 # on time, so a slow source does not keep batches in memory unspooled.
@@ -359,4 +395,5 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
             progress.update(task, completed=progress.tasks[0].total, spool="spool empty")
     finally:
         spool.close()
+        counter.close()
     return ledger

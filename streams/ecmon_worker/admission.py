@@ -19,6 +19,9 @@ from ecmon.rejection import Rejection as Rejection  # re-exported: what every re
 from ecmon.uscc import is_valid_uscc
 from ecmon_worker import national_rollup
 
+#: Readings per batch: the interface standard's limit; also keeps every output message under 1 MiB.
+MAX_BATCH_READINGS = 10_000
+
 #: A CST month as the platform writes it, 1970-01 to 9998-12 (the months it can name).
 _PERIOD = re.compile(r"(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])")
 

@@ -62,7 +62,7 @@ from ecmon_worker.registry import RegistryFollower
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_READINGS = 10_000  # the interface standard's limit; also keeps every output message under 1 MiB
+MAX_BATCH_READINGS = admission.MAX_BATCH_READINGS
 #: Errors of Kafka itself, not of the message being processed: they propagate (Faust restarts the agent),
 #: where any other error of one message becomes that message's dead letter.
 KAFKA_ERRORS = (KafkaError, KafkaException, faust.exceptions.ProducerSendError)

@@ -52,9 +52,10 @@ Intake = AcceptedProduction | RejectedProduction
 
 
 def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict[str, Any] | None],
-                     at_ms: int | None = None) -> Intake:
+                     at_ms: int | None = None, example_key_ok: bool = False) -> Intake:
     """Validate one production message. ``lookup`` returns the registry record of a USCC, or None;
-    ``at_ms`` is the Kafka record time the signing key must be valid at (default: the message's sent_at)."""
+    ``at_ms`` is the Kafka record time the signing key must be valid at (default: the message's sent_at);
+    ``example_key_ok`` only for offline checks of the published test vectors (ecmon_worker.offline_check)."""
     try:
         _, record = codec.decode(raw, expected="production_output")
     except codec.CodecError as exc:
@@ -69,7 +70,7 @@ def check_production(raw: bytes, key: bytes | None, lookup: Callable[[str], dict
         return RejectedProduction("unregistered_enterprise", f"{uscc} is not in the registry", uscc)
     problem = signing.signature_problem(raw, enterprise, record["key_id"],
                                         record["sent_at"] if at_ms is None else at_ms,
-                                        signing.PRODUCTION_OUTPUT_PREFIX)
+                                        signing.PRODUCTION_OUTPUT_PREFIX, example_key_ok)
     if problem is not None:
         return RejectedProduction("bad_signature", f"production output {record['batch_id']}: {problem}", uscc)
     identity = batch_identity_problem(record)  # bounded ids, as for reading batches
