@@ -72,7 +72,7 @@ def test_a_reused_sequence_is_reported_loudly_and_each_enterprise_sees_only_its_
         while True:
             out = _ecmon(pipeline, "report", "rejections", "--uscc", uscc, "--format", "json")
             assert out.returncode == 0, out.stdout + out.stderr
-            rows = {r["reason"]: r for r in json.loads(out.stdout)}
+            rows = {r["reason"]: r for r in json.loads(out.stdout)["rows"]}
             if uscc != b.uscc or "bad_signature" in rows or time.monotonic() > deadline:
                 return rows
             time.sleep(2)
@@ -85,6 +85,6 @@ def test_a_reused_sequence_is_reported_loudly_and_each_enterprise_sees_only_its_
     assert "bad_signature" in theirs and "duplicate_batch" not in theirs
     assert "0b0b0b0b" in theirs["bad_signature"]["example"]
     assert a.gateway_id not in json.dumps(theirs) and b.gateway_id not in json.dumps(mine)
-    # an invalid USCC is one line with the fix, never a query
+    # an invalid USCC is one line with the fix (a usage error, as every report's bad argument), never a query
     bad = _ecmon(pipeline, "report", "rejections", "--uscc", "x' OR 1=1 --")
-    assert bad.returncode == 1 and "not a valid USCC" in bad.stdout
+    assert bad.returncode == 2 and "not a valid USCC" in bad.stdout
