@@ -272,24 +272,6 @@ def test_a_replaced_meter_starts_from_its_own_baseline():
     assert gas(state)[0] == 1_000 + 600 and gas(state)[2] == 2
 
 
-def test_per_reading_cost_stays_a_few_microseconds():
-    import timeit
-
-    readings = [reading("e", T0 + i * Q, 1234) for i in range(1, 97)]
-    state = er.new_state()
-    seq = iter(range(1, 10**6))
-    per = min(timeit.repeat(lambda: er.apply_batch(state, batch(next(seq), readings), METERS), number=50, repeat=3))
-    per_reading = per / 50 / len(readings)
-    # registers: every batch the next 96 intervals, in time order (the common path, history trimmed)
-    batches = [batch(s, [reg(T0 + (s * 96 + i) * Q, 1000 * (s * 96 + i)) for i in range(96)]) for s in range(1, 151)]
-    state = er.new_state()
-    it = iter(batches)
-    per_c = min(timeit.repeat(lambda: er.apply_batch(state, next(it), METERS), number=50,
-                              repeat=3)) / 50 / 96
-    print(f"interval reading: {per_reading * 1e6:.2f} us, register reading: {per_c * 1e6:.2f} us")
-    assert per_reading < 50e-6 and per_c < 100e-6
-
-
 # -- day buckets and their month's daily sum ----------------------------------------------------------
 
 
