@@ -171,11 +171,3 @@ def test_mgce_to_tce_is_exact():
     big = 12_345_678_901_234_567_890_123_456_789_012  # beyond the default 28-digit context
     assert mgce_to_tce(big) == Decimal("12345678901234567890123.456789012")
     assert str(mgce_to_tce(-1_500_000_000)) == "-1.500000000"
-
-
-def test_to_mgce_is_fast():
-    import timeit
-
-    convert = coal_factor("electricity", "kWh").to_mgce
-    per_call = min(timeit.repeat(lambda: convert(123_456_789), number=20_000, repeat=5)) / 20_000
-    assert per_call < 2e-6  # target < 1 us; slack for loaded CI machines

@@ -15,8 +15,6 @@ The same inputs go through the real stack in tests/integration/test_hostile_inpu
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -108,10 +106,8 @@ def test_a_value_over_one_mib_is_refused_before_it_is_read():
     fp = codec.catalog().schema("reading_batch").fingerprint
     # 5 MB of zeros: a few kB as lz4, so the broker's 1 MiB limit let it through
     huge = codec.MAGIC + fp + bytes(5 * (1 << 20))
-    started = time.perf_counter()
-    with pytest.raises(codec.MessageTooLarge) as caught:
+    with pytest.raises(codec.MessageTooLarge) as caught:  # refused by its size: never parsed as Avro
         codec.decode(huge, "reading_batch")
-    assert time.perf_counter() - started < 0.01  # never parsed
     assert caught.value.reason == "message_too_large" and "1,048,576" in str(caught.value)
     # the limit is the contract's: a message of exactly 1 MiB is read (and here fails as Avro, not as size)
     with pytest.raises(codec.UndecodableMessage):
