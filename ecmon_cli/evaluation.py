@@ -26,7 +26,7 @@ def eval_anomalies(
     = "Asia/Shanghai",
     loco: Annotated[bool, typer.Option(
         help="Also score leave-one-corpus-out: each corpus with the score parameters chosen on the others "
-             "(8 parameter sets; about 3 min on 2 cores).")] = True,
+             "(4 parameter sets; about 4 min on 2 cores).")] = True,
     fleet: Annotated[bool, typer.Option(help="Also inject every reading fault into simulated fleets.")] = True,
     fleet_seed: Annotated[int | None, typer.Option(
         help="One fleet of this seed instead of the four documented ones.")] = None,
