@@ -36,8 +36,9 @@ def report(
         fail(str(exc))
     console.print(reports.regional_table(client, settings.clickhouse_database))
     if reconcile and ledger_path(settings).exists():
-        sent = Ledger.load(ledger_path(settings)).by_province_month()
-        result = reports.reconcile(client, settings.clickhouse_database, sent)
+        ledger = Ledger.load(ledger_path(settings))
+        result = reports.reconcile(client, settings.clickhouse_database, ledger.by_province_month(),
+                                   ledger.co2_by_province_month())
         console.print(result.line(), style="bold green" if result.exact else "bold red")
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from ecmon import codec, topics
+from ecmon.emission_factors import co2_of_month, scope
 from ecmon.months import month_of_interval
 from ecmon.regions import NoPrefecture, UnknownRegion, prefecture_of, province_of
 from ecmon.registry_records import read_registry_record
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 COLUMNS: dict[str, tuple[str, ...]] = {
     "aggregates_monthly": (
         "level", "entity", "province", "industry_code", "energy_type", "period", "unit",
-        "physical_milli", "coal_mgce", "readings", "version",
+        "physical_milli", "coal_mgce", "readings", "version", "co2_g", "co2_scope",
     ),
     "dead_letters": (
         "reason", "detail", "source_topic", "source_partition", "source_offset", "uscc", "message_key", "payload",
@@ -49,15 +50,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "monthly_reports": (
         "province", "period", "version", "closed_at", "total_coal_mgce", "change_mom_bp", "change_yoy_bp",
         "received", "expected", "completeness_bp", "completeness_threshold_bp", "consistent", "revised",
-        "previous_total_coal_mgce", "revision_reason",
+        "previous_total_coal_mgce", "revision_reason", "total_co2_g", "total_direct_co2_g", "total_indirect_co2_g",
     ),
     "monthly_report_totals": (
         "province", "period", "version", "industry_code", "energy_type", "unit", "physical_milli", "coal_mgce",
-        "enterprises", "change_mom_bp", "change_yoy_bp",
+        "enterprises", "change_mom_bp", "change_yoy_bp", "co2_g",
     ),
     "monthly_report_enterprises": (
         "province", "period", "version", "uscc", "industry_code", "coal_mgce", "received", "expected",
-        "completeness_bp",
+        "completeness_bp", "co2_g",
     ),
     "national_feedback": (
         "province", "period", "version", "generated_at", "provinces_reported", "national_coal_mgce",
@@ -127,8 +128,19 @@ def _aggregates(record: dict, origin: Origin) -> Converted:
         province = "" if a["level"] == "NATIONAL" else a["province"]
         yield "aggregates_monthly", province, (
             a["level"], a["entity"], a["province"], a["industry_code"], a["energy_type"], period_date(a["period"]),
-            a["unit"], a["physical_milli"], a["coal_mgce"], a["readings"], a["version"],
+            a["unit"], a["physical_milli"], a["coal_mgce"], a["readings"], a["version"], *_co2(a),
         )
+
+
+def _co2(a: dict) -> tuple[int, str]:
+    """(co2_g, co2_scope) of an aggregate. One written before v4 has none: an enterprise's is the same function
+    of its monthly total the worker uses; a region's cannot be rebuilt from its total, so it stays 0 until the
+    worker sends the region again (with a higher version, which every query prefers)."""
+    co2, co2_scope = a.get("co2_g"), a.get("co2_scope") or scope(a["energy_type"])
+    if co2 is None:
+        co2 = co2_of_month(a["energy_type"], a["unit"], a["period"], a["physical_milli"]) \
+            if a["level"] == "ENTERPRISE" else 0
+    return co2, co2_scope
 
 
 def _dead_letter(record: dict, origin: Origin) -> Converted:
@@ -196,16 +208,18 @@ def _monthly_report(record: dict, origin: Origin) -> Converted:
         p, period, v, utc(r["closed_at"]), r["total_coal_mgce"], r["change_mom_bp"], r["change_yoy_bp"],
         c["received"], c["expected"], c["ratio_bp"], r["completeness_threshold_bp"], int(r["consistent"]),
         int(r.get("revised", False)), r.get("previous_total_coal_mgce"), r.get("revision_reason", ""),
+        r.get("total_co2_g"), r.get("total_direct_co2_g"), r.get("total_indirect_co2_g"),
     )
     for t in r["totals"]:
         yield "monthly_report_totals", p, (
             p, period, v, t["industry_code"], t["energy_type"], t["unit"], t["physical_milli"], t["coal_mgce"],
-            t["enterprises"], t["change_mom_bp"], t["change_yoy_bp"],
+            t["enterprises"], t["change_mom_bp"], t["change_yoy_bp"], t.get("co2_g"),
         )
     for e in r["enterprises"]:
         ec = e["completeness"]
         yield "monthly_report_enterprises", p, (
             p, period, v, e["uscc"], e["industry_code"], e["coal_mgce"], ec["received"], ec["expected"], ec["ratio_bp"],
+            e.get("co2_g"),
         )
 
 

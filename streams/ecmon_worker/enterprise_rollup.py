@@ -45,6 +45,7 @@ from ecmon.energy import (
     equal_value_year,
     unit_factor,
 )
+from ecmon.emission_factors import co2_of_month
 from ecmon.months import day_of_interval, month_of_interval, month_start_ms, next_period
 from ecmon_worker import reading_identity
 
@@ -610,6 +611,9 @@ def month_totals(state: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]
                 "version": version,
                 "daily_coal_mgce": daily_mgce,
                 "days": days,
+                # From the month's exact physical total, not summed per reading: one rounding per bucket, the
+                # same whatever batches, corrections or order brought the readings (ecmon/emission_factors.py).
+                "co2_g": co2_of_month(energy_type, unit, period, physical),
             }
         )
     return rows
