@@ -40,7 +40,7 @@ from functools import cache
 from types import MappingProxyType
 from typing import Literal
 
-from ecmon.energy import ENERGY_TYPES, lookup_energy_type, unit_factor
+from ecmon.energy import lookup_energy_type, unit_factor
 
 Scope = Literal["direct", "indirect", "none"]
 

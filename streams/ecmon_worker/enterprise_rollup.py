@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from ecmon.emission_factors import co2_of_month
 from ecmon.energy import (
     CoalFactor,
     IncompatibleUnit,
@@ -45,7 +46,6 @@ from ecmon.energy import (
     equal_value_year,
     unit_factor,
 )
-from ecmon.emission_factors import co2_of_month
 from ecmon.months import day_of_interval, month_of_interval, month_start_ms, next_period
 from ecmon_worker import reading_identity
 

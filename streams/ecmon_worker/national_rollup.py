@@ -6,7 +6,8 @@ its version is higher, and the national total moves by exactly (new - old). All 
 to the single key 'CN' through ``ecmon.province-totals.v1``. State (one Faust table value)::
 
     {"v": 3,
-     "members": {"<province>|<industry>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version, co2_g]},
+     "members": {"<province>|<industry>|electricity|kWh|2026-10":
+                     [physical_milli, coal_mgce, readings, version, co2_g]},
      "totals":  {"<industry>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, co2_g]},
      "ver":     {"<same key as totals>": version of the national state that last changed it}}
 """

@@ -12,7 +12,7 @@ from ecmon.energy import ENERGY_TYPES, UnknownEnergyType
 
 
 def test_every_energy_type_has_a_scope_and_every_priced_type_is_a_platform_type():
-    assert ef.DIRECT | ef.INDIRECT <= set(ENERGY_TYPES)
+    assert set(ENERGY_TYPES) >= ef.DIRECT | ef.INDIRECT
     assert {ef.scope(t) for t in ENERGY_TYPES} == {"direct", "indirect", "none"}
     assert ef.scope("electricity") == ef.scope("heat") == ef.scope("steam") == "indirect"
     assert ef.scope("raw_coal") == ef.scope("natural_gas") == ef.scope("coke") == "direct"

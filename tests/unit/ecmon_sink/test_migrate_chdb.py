@@ -59,9 +59,12 @@ def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine)
          1000, 5000000000, 2900, 1, 500, 'indirect'),
         ('ENTERPRISE', '91370100MA0000001X', '370000', '3110', 'electricity', '2026-10-01', 'kWh',
          1000, 6000000000, 2976, 2, 600, 'indirect'),
-        ('PROVINCE', '370000', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2, 600, 'indirect'),
-        ('PROVINCE', '370000', '370000', '*', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2, 600, 'indirect'),
-        ('PROVINCE', '370000', '370000', '*', 'electricity', '2025-10-01', 'kWh', 1000, 4000000000, 2976, 1, 400, 'indirect')""")
+        ('PROVINCE', '370000', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2,
+         600, 'indirect'),
+        ('PROVINCE', '370000', '370000', '*', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2,
+         600, 'indirect'),
+        ('PROVINCE', '370000', '370000', '*', 'electricity', '2025-10-01', 'kWh', 1000, 4000000000, 2976, 1,
+         400, 'indirect')""")
     # A corrected figure (later sent_at = version) replaces the first for the same period: 2000 t, not 3000 t.
     engine.query(f"""INSERT INTO {DB}.production (uscc, product_code, period_start, period_end, period, product_name,
         quantity_milli, unit, province, gateway_id, batch_id, sent_at, version) VALUES
