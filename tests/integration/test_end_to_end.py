@@ -44,6 +44,7 @@ def test_clickhouse_holds_exactly_what_the_gateways_sent(pipeline):
     assert sum(v[1] for v in result.sent.values()) > 0
     # CO2 reconciles as exactly as coal, at every level, and there is some: the fleet burns coal and gas and buys power
     assert result.sent_co2 is not None and result.co2_exact, result.line()
+    (pipeline.state_dir / "reconciliation.txt").write_text(result.line() + "\n")  # the figure, for the record
     assert sum(result.sent_co2.values()) > 0
     assert result.co2_levels["province"] == result.sent_co2
     client = connect(pipeline)
