@@ -132,6 +132,7 @@ def wait_for_reconciliation(settings: Settings, ledger: Ledger, timeout: float, 
     """Poll ClickHouse until it holds exactly what the gateways sent (or the timeout passes)."""
     client = connect(settings)
     sent = ledger.by_province_month()
+    sent_co2 = ledger.co2_by_province_month()
     expected = sum(v[1] for v in sent.values())
     deadline = time.monotonic() + timeout
     columns = [TextColumn("[bold]ClickHouse[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("readings"),
@@ -139,7 +140,7 @@ def wait_for_reconciliation(settings: Settings, ledger: Ledger, timeout: float, 
     with Progress(*columns, console=console, disable=not show_progress) as progress:
         task = progress.add_task("sink", total=expected)
         while True:
-            result = reconcile(client, settings.clickhouse_database, sent)
+            result = reconcile(client, settings.clickhouse_database, sent, sent_co2)
             progress.update(task, completed=min(sum(v[1] for v in result.province_level.values()),
                                                  sum(v[1] for v in result.enterprise_level.values())))
             if result.exact or time.monotonic() > deadline:

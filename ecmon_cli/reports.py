@@ -59,8 +59,8 @@ def report(
         totals = reports.province_month_totals(client, database) if format == "json" else {}
         result = None
         if reconcile and ledger_path(settings).exists():
-            sent = Ledger.load(ledger_path(settings)).by_province_month()
-            result = reports.reconcile(client, database, sent)
+            ledger = Ledger.load(ledger_path(settings))
+            result = reports.reconcile(client, database, ledger.by_province_month(), ledger.co2_by_province_month())
     if format == "json":
         from ecmon_reports.analyst import json_value, tce
 

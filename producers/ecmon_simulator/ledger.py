@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecmon.emission_factors import co2_of_month
 from ecmon.energy import coal_factor, equal_value_year
 from ecmon.months import month_of_interval
 from ecmon.settings import Settings
@@ -71,6 +72,14 @@ class Ledger:
         for (province, _uscc, _energy, _unit, period), (_phys, mgce, n) in self.totals.items():
             out[(province, period)][0] += mgce
             out[(province, period)][1] += n
+        return dict(out)
+
+    def co2_by_province_month(self) -> dict[tuple[str, str], int]:
+        """(province, period) -> gCO2, as the worker computes it: each enterprise x energy type x unit x month
+        total converted once (ecmon/emission_factors.py), then summed."""
+        out: dict[tuple[str, str], int] = defaultdict(int)
+        for (province, _uscc, energy, unit, period), (phys, _mgce, _n) in self.totals.items():
+            out[(province, period)] += co2_of_month(energy, unit, period, phys)
         return dict(out)
 
     def save(self, path: Path) -> None:

@@ -5,7 +5,7 @@ Every query reads one database: the national one, or a province's own (``--provi
 provincial analyst may read. Each query keeps the newest version of every row (argMax ... GROUP BY key),
 so replayed rows are never counted twice, and runs unchanged on ClickHouse 18.16 and current servers
 (tests/unit/ecmon_sink/test_migrate_chdb.py runs them on a current engine).
-Quantities stay integers (mgce, thousandths) in the SQL; tce is derived for display only.
+Quantities stay integers (mgce, gCO2, thousandths) in the SQL; tce and tCO2 are derived for display only.
 """
 
 from __future__ import annotations
@@ -21,14 +21,18 @@ from decimal import Decimal
 from clickhouse_driver import Client
 from rich.table import Table
 
+from ecmon.emission_factors import INDIRECT, g_to_tco2, scope
 from ecmon.months import month_start_ms, next_period
+
+#: The energy types whose CO2 is indirect (scope 2), as an SQL tuple literal from the kernel's list.
+INDIRECT_SQL = "(" + ", ".join(f"'{code}'" for code in sorted(INDIRECT)) + ")"
 
 LATEST_ENTERPRISE = """
     SELECT entity AS uscc, any(industry_code) AS industry_code, any(province) AS province,
-           sum(coal) AS coal_mgce, sum(n) AS readings
+           sum(coal) AS coal_mgce, sum(co2) AS co2_g, sum(n) AS readings
     FROM (
         SELECT entity, industry_code, province, energy_type, unit,
-               argMax(coal_mgce, version) AS coal, argMax(readings, version) AS n
+               argMax(coal_mgce, version) AS coal, argMax(co2_g, version) AS co2, argMax(readings, version) AS n
         FROM {db}.aggregates_monthly
         WHERE level = 'ENTERPRISE' AND period = toDate(%(month)s)
         GROUP BY entity, industry_code, province, energy_type, unit, period
@@ -40,11 +44,11 @@ QUERIES: dict[str, str] = {
     # Consumption by industry and energy type in one month (province rows; '*' is the all-industry total).
     "monthly": """
         SELECT province, industry_code, energy_type, unit,
-               sum(physical) AS physical_milli, sum(coal) AS coal_mgce, sum(n) AS readings
+               sum(physical) AS physical_milli, sum(coal) AS coal_mgce, sum(co2) AS co2_g, sum(n) AS readings
         FROM (
             SELECT province, entity, industry_code, energy_type, unit, period,
                    argMax(physical_milli, version) AS physical, argMax(coal_mgce, version) AS coal,
-                   argMax(readings, version) AS n
+                   argMax(co2_g, version) AS co2, argMax(readings, version) AS n
             FROM {db}.aggregates_monthly
             WHERE level = 'PROVINCE' AND period = toDate(%(month)s)
               AND industry_code != '*' AND (%(industry)s = '' OR industry_code = %(industry)s)
@@ -55,10 +59,11 @@ QUERIES: dict[str, str] = {
     """,
     # Thirteen months up to --month, per province (all industries, or one), with year-on-year change.
     "trend": """
-        SELECT province, substring(toString(period), 1, 7) AS month, sum(coal) AS coal_mgce, sum(n) AS readings
+        SELECT province, substring(toString(period), 1, 7) AS month, sum(coal) AS coal_mgce, sum(co2) AS co2_g,
+               sumIf(co2, energy_type IN """ + INDIRECT_SQL + """) AS indirect_co2_g, sum(n) AS readings
         FROM (
             SELECT province, entity, industry_code, energy_type, unit, period,
-                   argMax(coal_mgce, version) AS coal, argMax(readings, version) AS n
+                   argMax(coal_mgce, version) AS coal, argMax(co2_g, version) AS co2, argMax(readings, version) AS n
             FROM {db}.aggregates_monthly
             WHERE level = 'PROVINCE' AND period > addMonths(toDate(%(month)s), -13) AND period <= toDate(%(month)s)
               AND industry_code = if(%(industry)s = '', '*', %(industry)s)
@@ -69,7 +74,7 @@ QUERIES: dict[str, str] = {
     """,
     # The largest consumers of the month, with their registry names.
     "ranking": """
-        SELECT uscc, name, province, industry_code, coal_mgce, readings
+        SELECT uscc, name, province, industry_code, coal_mgce, co2_g, readings
         FROM (""" + LATEST_ENTERPRISE + """) AS totals
         ANY LEFT JOIN (
             SELECT uscc, argMax(name, version) AS name FROM {db}.enterprises GROUP BY uscc
@@ -362,6 +367,18 @@ def run(client: Client, database: str, name: str, month: str, industry: str | No
         columns.insert(i, "coal_tce")
         for r in out:
             r.insert(i, tce(r[i]))
+    for grams in ("co2_g", "indirect_co2_g"):  # CO2 in tonnes beside the exact grams, as tce beside mgce
+        if grams in columns:
+            i = columns.index(grams)
+            columns.insert(i, grams.replace("_g", "_t"))
+            for r in out:
+                r.insert(i, g_to_tco2(r[i]))
+    if name == "monthly":  # direct (scope 1) or indirect (scope 2): follows from the energy type
+        i = columns.index("co2_t")
+        columns.insert(i, "co2_scope")
+        e = columns.index("energy_type")
+        for r in out:
+            r.insert(i, scope(r[e]))
     if name == "completeness":
         columns += ["completeness", "below_90pct"]
         e, rcv = columns.index("expected"), columns.index("received")

@@ -10,6 +10,7 @@ so editing a released file is caught instead of silently diverging between serve
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,22 @@ def applied(client: Client, database: str) -> dict[int, tuple[str, str]]:
     return {v: (n, c) for v, n, c in rows}
 
 
+_ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\.(\w+)\s+ADD\s+COLUMN\s+(\w+)\s", re.IGNORECASE)
+
+
+def _column_exists(client: Client, statement: str) -> bool:
+    """Whether ``statement`` adds a column that is already there. ClickHouse 18.16 knows no ADD COLUMN IF NOT
+    EXISTS; checking first lets a migration that stopped half-way (a column added, the record not written)
+    run again."""
+    found = _ADD_COLUMN.match(statement)
+    if found is None:
+        return False
+    database, table, column = found.groups()
+    rows = client.execute("SELECT count() FROM system.columns WHERE database = %(d)s AND table = %(t)s "
+                          "AND name = %(c)s", {"d": database, "t": table, "c": column})
+    return bool(rows[0][0])
+
+
 def migrate(settings: Settings) -> list[Migration]:
     """Apply every migration not applied yet; returns those applied now."""
     client = connect(settings)
@@ -93,7 +110,8 @@ def migrate(settings: Settings) -> list[Migration]:
                 )
             continue
         for statement in m.statements(database):
-            client.execute(statement)
+            if not _column_exists(client, statement):
+                client.execute(statement)
         client.execute(
             f"INSERT INTO {database}.schema_migrations (version, name, checksum) VALUES",
             [(m.version, m.name, m.checksum)],

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from ecmon import codec, topics
 from ecmon.dead_letter_reasons import REASONS
+from ecmon.emission_factors import co2_of_month, scope
 from ecmon.months import month_of_interval
 from ecmon.regions import NoPrefecture, UnknownRegion, prefecture_of, province_of
 from ecmon.registry_records import read_registry_record
@@ -38,6 +39,8 @@ class AggregateRow(NamedTuple):
     coal_mgce: int
     readings: int
     version: int
+    co2_g: int
+    co2_scope: str
 
 
 class DeadLetterRow(NamedTuple):
@@ -127,6 +130,9 @@ class MonthlyReportRow(NamedTuple):
     month_to_date: int
     expected_until: datetime
     submission_rule: str
+    total_co2_g: int | None
+    total_direct_co2_g: int | None
+    total_indirect_co2_g: int | None
 
 
 class MonthlyReportVersionRow(NamedTuple):
@@ -159,6 +165,7 @@ class MonthlyReportTotalRow(NamedTuple):
     enterprises: int
     change_mom_bp: int | None
     change_yoy_bp: int | None
+    co2_g: int | None
 
 
 class MonthlyReportEnterpriseRow(NamedTuple):
@@ -171,6 +178,7 @@ class MonthlyReportEnterpriseRow(NamedTuple):
     received: int
     expected: int
     completeness_bp: int
+    co2_g: int | None
 
 
 class NationalFeedbackRow(NamedTuple):
@@ -322,8 +330,19 @@ def _aggregates(record: dict, origin: Origin) -> Converted:
         province = "" if a["level"] == "NATIONAL" else a["province"]
         yield province, AggregateRow(
             a["level"], a["entity"], a["province"], a["industry_code"], a["energy_type"], period_date(a["period"]),
-            a["unit"], a["physical_milli"], a["coal_mgce"], a["readings"], a["version"],
+            a["unit"], a["physical_milli"], a["coal_mgce"], a["readings"], a["version"], *_co2(a),
         )
+
+
+def _co2(a: dict) -> tuple[int, str]:
+    """(co2_g, co2_scope) of an aggregate. One written before v4 has none: an enterprise's is the same function
+    of its monthly total the worker uses; a region's cannot be rebuilt from its total, so it stays 0 until the
+    worker sends the region again (with a higher version, which every query prefers)."""
+    co2, co2_scope = a.get("co2_g"), a.get("co2_scope") or scope(a["energy_type"])
+    if co2 is None:
+        co2 = co2_of_month(a["energy_type"], a["unit"], a["period"], a["physical_milli"]) \
+            if a["level"] == "ENTERPRISE" else 0
+    return co2, co2_scope
 
 
 def _dead_letter(record: dict, origin: Origin) -> Converted:
@@ -394,6 +413,7 @@ def _monthly_report(record: dict, origin: Origin) -> Converted:
         c["received"], c["expected"], c["ratio_bp"], r["completeness_threshold_bp"], int(r["consistent"]),
         int(r.get("revised", False)), r.get("previous_total_coal_mgce"), r.get("revision_reason", ""),
         int(r.get("month_to_date", False)), utc(r.get("expected_until", 0)), r.get("submission_rule", ""),
+        r.get("total_co2_g"), r.get("total_direct_co2_g"), r.get("total_indirect_co2_g"),
     )
     if not r.get("month_to_date", False):
         yield p, MonthlyReportVersionRow(
@@ -404,12 +424,13 @@ def _monthly_report(record: dict, origin: Origin) -> Converted:
     for t in r["totals"]:
         yield p, MonthlyReportTotalRow(
             p, period, v, t["industry_code"], t["energy_type"], t["unit"], t["physical_milli"], t["coal_mgce"],
-            t["enterprises"], t["change_mom_bp"], t["change_yoy_bp"],
+            t["enterprises"], t["change_mom_bp"], t["change_yoy_bp"], t.get("co2_g"),
         )
     for e in r["enterprises"]:
         ec = e["completeness"]
         yield p, MonthlyReportEnterpriseRow(
             p, period, v, e["uscc"], e["industry_code"], e["coal_mgce"], ec["received"], ec["expected"], ec["ratio_bp"],
+            e.get("co2_g"),
         )
 
 

@@ -29,6 +29,7 @@ from confluent_kafka import KafkaException
 from faust.types import TableT
 
 from ecmon import codec, signing, topics
+from ecmon.emission_factors import scope as co2_scope
 from ecmon.kafka_clients import client_config, faust_credentials
 from ecmon.metric_defs import (
     DEAD_LETTERS,
@@ -306,7 +307,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             totals = enterprise_rollup.month_totals(state, outcome.touched)
             rows = [
                 {"level": "ENTERPRISE", "entity": uscc, "province": province,
-                 "industry_code": record["industry_code"], **t}
+                 "industry_code": record["industry_code"], "co2_scope": co2_scope(t["energy_type"]), **t}
                 for t in totals
             ]
             await emit_aggregates(cast(bytes, event.key), rows)  # admission read the key: bytes

@@ -106,7 +106,7 @@ def _province_month(month: dict[str, Any] | None, province: str) -> tuple[int, i
     """(coal_mgce, readings) of the province in a month's state, over every energy type."""
     mgce = readings = 0
     prefix = f"PROVINCE|{province}|*|"
-    for key, (_, coal, count) in (month or {}).get("totals", {}).items():
+    for key, (_, coal, count, *_co2) in (month or {}).get("totals", {}).items():
         if key.startswith(prefix):
             mgce += coal
             readings += count

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from ecmon.emission_factors import co2_of_month
 from ecmon.energy import (
     CoalFactor,
     IncompatibleUnit,
@@ -610,6 +611,9 @@ def month_totals(state: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]
                 "version": version,
                 "daily_coal_mgce": daily_mgce,
                 "days": days,
+                # From the month's exact physical total, not summed per reading: one rounding per bucket, the
+                # same whatever batches, corrections or order brought the readings (ecmon/emission_factors.py).
+                "co2_g": co2_of_month(energy_type, unit, period, physical),
             }
         )
     return rows

@@ -54,7 +54,9 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, Protocol
 
+from ecmon.emission_factors import scope
 from ecmon.months import month_start_ms, next_period
+from ecmon_worker.versioned_totals import co2_of_total
 
 THRESHOLD_BP = 9000  # the national specification: at least 90 % of the expected intervals
 REVISION_TICK_MS = 86_400_000  # a closed month's pending revision waits for the next CST day of event time
@@ -174,8 +176,14 @@ def report_content(month_of: MonthStates, province: str, period: str, registry: 
     totals, members = month["totals"], month["members"]
     industry_of = month.get("ind", {})
     lines = []
-    for key, (physical, mgce, _) in sorted(totals.items()):
+    direct_co2 = indirect_co2 = 0
+    for key, total_row in sorted(totals.items()):
+        physical, mgce = total_row[:2]
         level, entity, industry, energy, unit, _month = key.split("|")
+        if level == "PROVINCE" and industry == "*":
+            co2_scope = scope(energy)
+            direct_co2 += co2_of_total(total_row) if co2_scope == "direct" else 0
+            indirect_co2 += co2_of_total(total_row) if co2_scope == "indirect" else 0
         if level != "PROVINCE" or industry == "*":
             continue
         tail = f"|{energy}|{unit}|{period}"
@@ -187,20 +195,22 @@ def report_content(month_of: MonthStates, province: str, period: str, registry: 
         lines.append({"industry_code": industry, "energy_type": energy, "unit": unit, "physical_milli": physical,
                       "coal_mgce": mgce, "enterprises": counted,
                       "change_mom_bp": change_bp(mgce, mom[1] if mom else None),
-                      "change_yoy_bp": change_bp(mgce, yoy[1] if yoy else None)})
+                      "change_yoy_bp": change_bp(mgce, yoy[1] if yoy else None), "co2_g": co2_of_total(total_row)})
     total = _province_total(month, province) or 0
 
     received: dict[str, int] = {}
     coal: dict[str, int] = {}
-    for key, (_, mgce, readings, _) in members.items():
+    co2: dict[str, int] = {}
+    for key, member in members.items():
         uscc = key.split("|", 1)[0]
-        received[uscc] = received.get(uscc, 0) + readings
-        coal[uscc] = coal.get(uscc, 0) + mgce
+        received[uscc] = received.get(uscc, 0) + member[2]
+        coal[uscc] = coal.get(uscc, 0) + member[1]
+        co2[uscc] = co2.get(uscc, 0) + (member[4] if len(member) > 4 else 0)
     enterprises = []
     for record in sorted(registry.enterprises_in(province, period), key=lambda r: r["uscc"]):
         expected = _expected(registry, record, period, until_ms)
         enterprises.append({"uscc": record["uscc"], "industry_code": record["industry_code"],
-                            "coal_mgce": coal.get(record["uscc"], 0),
+                            "coal_mgce": coal.get(record["uscc"], 0), "co2_g": co2.get(record["uscc"], 0),
                             "completeness": enterprise_completeness(received.get(record["uscc"], 0), expected)})
     all_received = sum(e["completeness"]["received"] for e in enterprises)
     all_expected = sum(e["completeness"]["expected"] for e in enterprises)
@@ -229,6 +239,9 @@ def report_content(month_of: MonthStates, province: str, period: str, registry: 
         "consistency": consistency,
         "consistent": all(c["difference_mgce"] == 0 for c in consistency),
         "expected_until": month_start_ms(next_period(period)) if until_ms is None else until_ms,
+        "total_co2_g": direct_co2 + indirect_co2,
+        "total_direct_co2_g": direct_co2,
+        "total_indirect_co2_g": indirect_co2,
     }
 
 
@@ -311,7 +324,15 @@ def close_months(province_state: dict[str, Any], month_of: MonthStates, province
 
 
 def _digest(content: dict[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    """What decides whether a submitted month changed. CO2 is left out: it follows from the same totals, and a
+    month submitted before CO2 was carried must not be revised only because its report now has it."""
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if "co2" not in k}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+    return hashlib.sha1(json.dumps(strip(content), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _expected_usccs(registry: ProvinceRegistry, province: str, period: str) -> set[str]:

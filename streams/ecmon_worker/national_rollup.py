@@ -6,8 +6,9 @@ its version is higher, and the national total moves by exactly (new - old). All 
 to the single key 'CN' through ``ecmon.province-totals.v1``. State (one Faust table value)::
 
     {"v": 3,
-     "members": {"<province>|<industry>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version]},
-     "totals":  {"<industry>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings]},
+     "members": {"<province>|<industry>|electricity|kWh|2026-10":
+                     [physical_milli, coal_mgce, readings, version, co2_g]},
+     "totals":  {"<industry>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, co2_g]},
      "ver":     {"<same key as totals>": version of the national state that last changed it}}
 """
 
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecmon_worker.versioned_totals import add, keys_to_emit, replace_if_newer
+from ecmon.emission_factors import scope
+from ecmon_worker.versioned_totals import add, co2_of_total, keys_to_emit, replace_if_newer
 
 NATIONAL_KEY = "CN"
 
@@ -34,7 +36,9 @@ def apply_province_rows(state: dict[str, Any], rows: list[dict[str, Any]]) -> li
             continue
         key = f"{row['industry_code']}|{row['energy_type']}|{row['unit']}|{row['period']}"
         mentioned.add(key)
-        delta = replace_if_newer(members, f"{row['entity']}|{key}", row)
+        # A province row before v4 has no CO2: counted 0 until the province sends the row again (a province's CO2
+        # is a sum of its enterprises' monthly roundings, which its physical total alone cannot give back).
+        delta = replace_if_newer(members, f"{row['entity']}|{key}", row, row.get("co2_g") or 0)
         if delta is None:
             continue
         add(totals, key, delta)
@@ -46,8 +50,10 @@ def national_aggregates(state: dict[str, Any], keys: list[str]) -> list[dict[str
     rows = []
     for key in keys:
         industry, energy_type, unit, period = key.split("|")
-        physical, mgce, readings = state["totals"][key]
+        total = state["totals"][key]
+        physical, mgce, readings = total[:3]
         rows.append({"level": "NATIONAL", "entity": NATIONAL_KEY, "province": NATIONAL_KEY, "industry_code": industry,
                      "energy_type": energy_type, "period": period, "unit": unit, "physical_milli": physical,
-                     "coal_mgce": mgce, "readings": readings, "version": state["ver"][key]})
+                     "coal_mgce": mgce, "readings": readings, "version": state["ver"][key],
+                     "co2_g": co2_of_total(total), "co2_scope": scope(energy_type)})
     return rows

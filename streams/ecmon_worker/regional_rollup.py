@@ -5,8 +5,8 @@ changes nothing: an enterprise row is replaced only by a higher version, and the
 moves by exactly (new - old). State of one province (one Faust table value)::
 
     {"v": 7,
-     "members": {"<uscc>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version]},
-     "totals":  {"<level>|<entity>|<industry>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings]},
+     "members": {"<uscc>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version, co2_g]},
+     "totals":  {"<level>|<entity>|<industry>|electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, co2_g]},
      "ver":     {"<same key as totals>": version of the province state that last changed it}}
 """
 
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ecmon.emission_factors import co2_of_month, scope
 from ecmon.regions import NoPrefecture, prefecture_of
-from ecmon_worker.versioned_totals import add, keys_to_emit, replace_if_newer
+from ecmon_worker.versioned_totals import add, co2_of_total, keys_to_emit, replace_if_newer
 
 
 def new_state() -> dict[str, Any]:
@@ -40,7 +41,10 @@ def apply_totals(state: dict[str, Any], province: str, message: dict[str, Any]) 
         tail = f"{row['energy_type']}|{row['unit']}|{row['period']}"
         keys = _region_keys(province, message["region_code"], message["industry_code"], tail)
         mentioned.update(keys)
-        delta = replace_if_newer(members, f"{message['uscc']}|{tail}", row)
+        co2 = row.get("co2_g")
+        if co2 is None:  # an EnterpriseTotals before v4: the same function of the month's total the enterprise uses
+            co2 = co2_of_month(row["energy_type"], row["unit"], row["period"], row["physical_milli"])
+        delta = replace_if_newer(members, f"{message['uscc']}|{tail}", row, co2)
         if delta is None:
             continue
         for key in keys:
@@ -53,7 +57,8 @@ def region_aggregates(state: dict[str, Any], province: str, keys: list[str]) -> 
     rows = []
     for key in keys:
         level, entity, industry, energy_type, unit, period = key.split("|")
-        physical, mgce, readings = state["totals"][key]
+        total = state["totals"][key]
+        physical, mgce, readings = total[:3]
         rows.append(
             {
                 "level": level,
@@ -67,6 +72,8 @@ def region_aggregates(state: dict[str, Any], province: str, keys: list[str]) -> 
                 "coal_mgce": mgce,
                 "readings": readings,
                 "version": state["ver"][key],
+                "co2_g": co2_of_total(total),
+                "co2_scope": scope(energy_type),
             }
         )
     return rows

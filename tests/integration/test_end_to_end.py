@@ -42,6 +42,16 @@ def test_clickhouse_holds_exactly_what_the_gateways_sent(pipeline):
     result = wait_for_reconciliation(pipeline, ledger, timeout=180, console=Console(), show_progress=False)
     assert result.exact, result.line()
     assert sum(v[1] for v in result.sent.values()) > 0
+    # CO2 reconciles as exactly as coal, at every level, and there is some: the fleet burns coal and gas and buys power
+    assert result.sent_co2 is not None and result.co2_exact, result.line()
+    (pipeline.state_dir / "reconciliation.txt").write_text(result.line() + "\n")  # the figure, for the record
+    assert sum(result.sent_co2.values()) > 0
+    assert result.co2_levels["province"] == result.sent_co2
+    client = connect(pipeline)
+    scopes = dict(client.execute(
+        f"SELECT co2_scope, sum(co2_g) FROM {pipeline.clickhouse_database}.aggregates_monthly FINAL "
+        "WHERE level = 'PROVINCE' AND industry_code = '*' GROUP BY co2_scope"))
+    assert scopes.get("direct", 0) > 0 and scopes.get("indirect", 0) > 0, scopes
 
 
 def test_a_second_run_of_the_same_fleet_sends_new_batches_and_counts_each_reading_once(pipeline):
@@ -220,6 +230,14 @@ def test_a_closed_month_is_reported_by_each_province_and_answered_by_the_nationa
                           "AND province IN ('510000', '520000')")[0][0] == 0
     assert sorted(a[2] for a in answers) == [1, 2]
     assert all(a[1] >= 2 for a in answers) and sum(a[3] for a in answers) in (9999, 10000, 10001)
+    # The report carries CO2 beside coal: exactly what the readings sent make, split into direct and indirect.
+    sent_co2 = ledger.co2_by_province_month()
+    co2 = client.execute(
+        f"SELECT province, argMax(total_co2_g, version), argMax(total_direct_co2_g, version), "
+        f"argMax(total_indirect_co2_g, version) FROM {db}.monthly_reports "
+        "WHERE period = '2026-05-01' AND province IN ('510000', '520000') GROUP BY province ORDER BY province")
+    for province, total_co2, direct, indirect in co2:
+        assert total_co2 == direct + indirect == sent_co2[(province, "2026-05")] > 0
 
 
 def test_meter_detectors_and_the_silence_timer_report_injected_faults(pipeline):

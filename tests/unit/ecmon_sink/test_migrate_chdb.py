@@ -54,14 +54,17 @@ def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine)
         ('91370100MA0000001X', 'Jinan Steel', '370100', '370000', '370100', '3110', 'NATIONAL_KEY',
          ['m1', 'm2'], ['electricity', 'coal'], ['kWh', 't'], [900, 900], '2026-01-01 00:00:00', 1)""")
     engine.query(f"""INSERT INTO {DB}.aggregates_monthly (level, entity, province, industry_code, energy_type, period,
-        unit, physical_milli, coal_mgce, readings, version) VALUES
+        unit, physical_milli, coal_mgce, readings, version, co2_g, co2_scope) VALUES
         ('ENTERPRISE', '91370100MA0000001X', '370000', '3110', 'electricity', '2026-10-01', 'kWh',
-         1000, 5000000000, 2900, 1),
+         1000, 5000000000, 2900, 1, 500, 'indirect'),
         ('ENTERPRISE', '91370100MA0000001X', '370000', '3110', 'electricity', '2026-10-01', 'kWh',
-         1000, 6000000000, 2976, 2),
-        ('PROVINCE', '370000', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2),
-        ('PROVINCE', '370000', '370000', '*', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2),
-        ('PROVINCE', '370000', '370000', '*', 'electricity', '2025-10-01', 'kWh', 1000, 4000000000, 2976, 1)""")
+         1000, 6000000000, 2976, 2, 600, 'indirect'),
+        ('PROVINCE', '370000', '370000', '3110', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2,
+         600, 'indirect'),
+        ('PROVINCE', '370000', '370000', '*', 'electricity', '2026-10-01', 'kWh', 1000, 6000000000, 2976, 2,
+         600, 'indirect'),
+        ('PROVINCE', '370000', '370000', '*', 'electricity', '2025-10-01', 'kWh', 1000, 4000000000, 2976, 1,
+         400, 'indirect')""")
     # A corrected figure (later sent_at = version) replaces the first for the same period: 2000 t, not 3000 t.
     engine.query(f"""INSERT INTO {DB}.production (uscc, product_code, period_start, period_end, period, product_name,
         quantity_milli, unit, province, gateway_id, batch_id, sent_at, version) VALUES
@@ -75,10 +78,12 @@ def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine)
         ('370000', '2026-10-01', 0, '91370100MA0000001X', '3110', 6000000000, 2976, 5952, 5000)""")
     params = analyst.parameters("2026-10")
     answers = {name: _rows(engine, _bind(analyst.sql(name, DB), params)) for name in analyst.QUERIES}
-    assert answers["monthly"] == [["370000", "3110", "electricity", "kWh", "1000", "6000000000", "2976"]]
-    assert answers["trend"] == [["370000", "2025-10", "4000000000", "2976"],
-                                ["370000", "2026-10", "6000000000", "2976"]]
-    assert answers["ranking"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "6000000000", "2976"]]
+    # CO2 (grams) beside coal, the newest version's; electricity is indirect (scope 2) CO2 in the trend
+    assert answers["monthly"] == [["370000", "3110", "electricity", "kWh", "1000", "6000000000", "600", "2976"]]
+    assert answers["trend"] == [["370000", "2025-10", "4000000000", "400", "400", "2976"],
+                                ["370000", "2026-10", "6000000000", "600", "600", "2976"]]
+    assert answers["ranking"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "6000000000", "600",
+                                   "2976"]]
     assert answers["completeness"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "5952", "2976"]]
     assert answers["anomalies"] == []
     assert answers["benchmark"] == [["91370100MA0000001X", "Jinan Steel", "370000", "3110", "3206010100", "t",
@@ -90,7 +95,7 @@ def test_the_shipped_queries_run_and_answer_the_same_on_a_current_engine(engine)
     # from the metered quantity, not taken from the stored coal of the platform's method
     assert verdict["verdict"] == "pass" and verdict["energy_counted"] == "electricity"
     latest = _rows(engine, _bind(report.LATEST.format(db=DB), {"level": "ENTERPRISE"}))
-    assert [r[-3:] for r in latest] == [["1000", "6000000000", "2976"]]
+    assert [r[-4:] for r in latest] == [["1000", "6000000000", "2976", "600"]]
 
 
 def guide_queries() -> list[str]:

@@ -157,3 +157,17 @@ def test_targets_become_queryable_in_the_bound_province():
     assert p["coal_mgce"] == 6_500 * 10**9 and p["intensity_basis"] == "" and p["version"] == 1_790_000_000_000
     assert q["province"] == "210000" and q["intensity_mgce_per_unit"] == 560_000_000 and q["reduction_bp"] == 300
     assert len(rows.tables[("ecmon", "targets")]) == 2
+
+
+def test_co2_and_its_scope_are_written_and_an_aggregate_before_v4_gets_them_where_they_can_be_rebuilt():
+    v1 = next(sv for sv in codec.catalog().by_fingerprint.values()
+              if sv.short_name == "aggregate_batch" and sv.version == 1)
+    old = codec.encode("aggregate_batch", {"emitted_at": 0, "aggregates": [
+        aggregate("ENTERPRISE", entity="91370100MA0000001X"), aggregate()]}, schema=v1)
+    rows = Rows("ecmon")
+    rows.add_message("ecmon.aggregates.v1", 0, 1, b"k", old)
+    rows.add_message("ecmon.aggregates.v1", 0, 2, b"k", batch({**aggregate(), "co2_g": 531, "co2_scope": "indirect"}))
+    got = [dict(zip(COLUMNS["aggregates_monthly"], r)) for r in rows.tables[("ecmon", "aggregates_monthly")]]
+    # 1 kWh in 2026 at the newest published grid factor (0.5306 kg/kWh): 531 g; a region's old row stays 0
+    assert [(r["level"], r["co2_g"], r["co2_scope"]) for r in got] == [
+        ("ENTERPRISE", 531, "indirect"), ("PROVINCE", 0, "indirect"), ("PROVINCE", 531, "indirect")]
