@@ -124,26 +124,27 @@ def gateway(
 
 def _check_duplicates(settings, run, started, wait_s: float) -> None:
     """Kafka's acknowledgement says the broker has a batch, not that the platform counted it: watch the dead
-    letters for this run's batches answered ``duplicate_batch`` beyond the copies the fault plan sent on
-    purpose, and fail loudly (exit 3) when there are any: their readings did not count."""
+    letters for this run's batches answered ``duplicate_batch`` that the platform never counted (not a resend
+    of a counted batch: the spool after a crash, a copy the fault plan sent on purpose), and fail loudly
+    (exit 3) when there are any: their readings did not count."""
     import time
 
     from ecmon.clickhouse_auth import FEEDBACK_USER
-    from ecmon_reports.rejections import duplicate_batches
-    from ecmon_simulator.faults import FaultPlan
+    from ecmon_reports.rejections import duplicate_batches, uncounted
     from ecmon_sink.clickhouse import ClickHouseUnavailable, connect
 
     fleet = run.fleet()
-    on_purpose = FaultPlan.parse(run.faults).has("duplicate")
+    database = settings.clickhouse_database
     deadline = time.monotonic() + wait_s
     reused: list = []
+    suspects: set = set()
     try:
         client = connect(settings, user=FEEDBACK_USER, writer=False)
         while True:
-            found = duplicate_batches(client, settings.clickhouse_database, [e.uscc for e in fleet], started)
-            # A fault-plan duplicate is the counted batch sent twice: one duplicate_batch. A reused sequence
-            # gets duplicate_batch for every copy, and then also for batches the plan sent once.
-            reused = [d for d in found if d.rejected >= 2 or not on_purpose]
+            found = uncounted(client, database, duplicate_batches(client, database, [e.uscc for e in fleet], started))
+            # uncounted twice in a row: the sink may write a batch's readings a moment after a resend's dead letter
+            reused = [d for d in found if d in suspects]
+            suspects = set(found)
             if reused or time.monotonic() > deadline:
                 break
             time.sleep(2)

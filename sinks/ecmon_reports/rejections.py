@@ -84,3 +84,16 @@ def _batch(payload: str | bytes) -> dict[str, Any] | None:
         return codec.decode(raw, "reading_batch")[1]
     except codec.CodecError:
         return None
+
+
+def uncounted(client: Client, database: str, reused: list[ReusedSequence]) -> list[ReusedSequence]:
+    """Those of ``reused`` whose batch the platform never counted. A resend (the spool after a crash, a copy on
+    purpose) is a batch already counted under its sequence: its readings are in ``readings`` under its batch id.
+    A reused sequence brings a new batch that the platform refused: no reading of it was counted."""
+    if not reused:
+        return []
+    counted = {r[0] for r in client.execute(
+        f"SELECT DISTINCT batch_id FROM {database}.readings WHERE batch_id IN %(ids)s",
+        {"ids": tuple(d.batch_id for d in reused)},
+    )}
+    return [d for d in reused if d.batch_id not in counted]

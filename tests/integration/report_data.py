@@ -74,6 +74,14 @@ def fill(sink) -> None:
                 sum(coal(k, 12, e) for k, x in enumerate(ENTERPRISES) if x[3] == p for e, _u in ENERGY),
                 250, 1020, 10_000, 11_000, 9_090, 9_000, 1, int(v > 1), None, "")
                for p in ("370000", "210000") for v in (1, close_version)]
+    # The worker's completeness of each enterprise in the submitted report: both meters' intervals received
+    # against expected (2 x 2976 in October); the third and fourth of a province are below 90 %.
+    report_enterprises = []
+    for i, (uscc, _n, _r, province, _pf, ind) in enumerate(ENTERPRISES):
+        received, expected = 2 * (2976 - (i % 4) * 200), 2 * 2976
+        report_enterprises.append((province, date(2026, 10, 1), close_version, uscc, ind,
+                                   sum(coal(i, 12, e) for e, _u in ENERGY), received, expected,
+                                   received * 10_000 // expected))
     feedback = [(p, date(2026, 10, 1), 1, datetime(2026, 11, 3, 17), 2, 99_000_000_000_000, 60_000_000_000_000,
                  6060 if p == "370000" else 3940, 1 if p == "370000" else 2, 9000, 9090, ["3120", "2511"],
                  [40_000_000_000_000, 20_000_000_000_000], [60_000_000_000_000, 20_000_000_000_000], [6667, 10000],
@@ -99,6 +107,8 @@ def fill(sink) -> None:
         sink.execute(f"INSERT INTO {db}.monthly_reports (province, period, version, closed_at, total_coal_mgce, "
                      "change_mom_bp, change_yoy_bp, received, expected, completeness_bp, completeness_threshold_bp, "
                      "consistent, revised, previous_total_coal_mgce, revision_reason) VALUES", mine(reports, 0))
+        sink.execute(f"INSERT INTO {db}.monthly_report_enterprises (province, period, version, uscc, industry_code, "
+                     "coal_mgce, received, expected, completeness_bp) VALUES", mine(report_enterprises, 0))
         sink.execute(f"INSERT INTO {db}.national_feedback (province, period, version, generated_at, "
                      "provinces_reported, "
                      "national_coal_mgce, province_coal_mgce, share_bp, province_rank, completeness_threshold_bp, "

@@ -15,7 +15,8 @@ control characters and invalid UTF-8, a missing key, and more. Then:
 Beside them (no poison), every topic the worker and the sink consume gets null values, tombstones,
 random bytes, an over-long varint, a valid message of the wrong record type and a 5 MiB value that lz4 brings
 under the broker's 1 MiB limit, each written by the role allowed to write that topic; each must be in
-``dead_letters`` with its reason (a tombstone on the targets topic is the operator's withdrawal and applied).
+``dead_letters`` with its reason (a tombstone on the targets topic is the operator's withdrawal: the worker
+applies it, the sink records it).
 
 tests/integration/test_dead_letter_reasons.py proves each reason once with a crafted message; this file
 throws volume and nastiness at the same path. The pure rules are fuzzed in tests/unit/ecmon_worker/test_fuzz_input.py.
@@ -480,7 +481,9 @@ def run(hostile_pipeline) -> Run:
     for spec, role, record_type in CONSUMED:
         for p in poison_for(spec, record_type, keys.get(spec.name, b"poison"), now):
             if spec is topics.TARGETS and p.kind == "tombstone":
-                p.reason = None  # the operator withdraws a target: applied, nothing to set aside
+                # the operator withdraws a target: the worker applies it; the sink, whose targets table keeps
+                # history, records it as a tombstone (docs/analyst-guide.md)
+                p.reason = "tombstone"
             planned.append((role, p))
     for role, p in planned:
         poison.append(p)

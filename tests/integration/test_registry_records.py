@@ -42,7 +42,7 @@ def _fleet(seed: int, **kw) -> FleetRun:
 def _report_row(client, db: str, uscc: str, period: str) -> tuple | None:
     rows = client.execute(
         f"SELECT version, received, expected, completeness_bp FROM {db}.monthly_report_enterprises "
-        f"WHERE uscc = %(u)s AND period = toDate(%(p)s) ORDER BY version DESC LIMIT 1",
+        f"WHERE uscc = %(u)s AND period = toDate(%(p)s) AND version > 0 ORDER BY version DESC LIMIT 1",
         {"u": uscc, "p": f"{period}-01"})
     return rows[0] if rows else None
 

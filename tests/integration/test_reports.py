@@ -269,7 +269,7 @@ def test_analysts_can_read_names_targets_and_the_data_dictionary(filled):
     assert client.execute(f"SELECT name_zh FROM {db}.energy_types WHERE code = 'electricity'") == [("电力",)]
     assert client.execute(f"SELECT display_unit FROM {db}.units WHERE code = 'kWh'") == [("MWh",)]
     assert client.execute(f"SELECT standard FROM {db}.quota_standards WHERE product_code = '3206010100'") == [
-        ("GB 21256-2013",)]
+        ("GB 32050-2015",)]
     assert client.execute(f"SELECT coal_mgce FROM {db}.targets FINAL WHERE entity_code = '370000' AND month = 10") == [
         (6_500 * 10**9,)]
     (about,), = client.execute(f"SELECT description FROM {db}.data_dictionary WHERE table_name = 'monthly_reports' "
