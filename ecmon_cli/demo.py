@@ -168,6 +168,30 @@ def _show_alerts(settings: Settings, console: Console) -> None:
         console.print(f"{DEMO_ALERT} did not reach Alertmanager within 90 s", style="bold red")
 
 
+def write_monthly_reports(settings: Settings, month: str, province: str, console: Console) -> list[Path]:
+    """The month's report of one province and of the nation, as HTML and PDF, fit to hand on."""
+    from ecmon_reports.html_report import ChromiumMissing, print_pdf, render
+    from ecmon_sink.databases import database_for
+
+    out_dir = settings.state_dir / "reports"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    client = connect(settings, writer=False)
+    written = []
+    for scope in (province, ""):
+        text, _reports = render(client, database_for(settings.clickhouse_database, scope or None), scope, month)
+        html = out_dir / f"{month}-{scope or 'national'}.html"
+        html.write_text(text, encoding="utf-8")
+        written.append(html)
+        try:
+            pages = print_pdf(text, html.with_suffix(".pdf"))
+            written.append(html.with_suffix(".pdf"))
+            console.print(f"    monthly report {scope or 'national'}: {html} and {html.with_suffix('.pdf').name} "
+                          f"({pages} pages)")
+        except ChromiumMissing as exc:
+            console.print(f"    monthly report {scope or 'national'}: {html} (no PDF: {exc})", style="yellow")
+    return written
+
+
 def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float = 240.0,
              targets: Path | None = None) -> Reconciliation:
     console.rule("[bold]ecmon demo")
@@ -198,6 +222,7 @@ def run_demo(settings: Settings, run: FleetRun, console: Console, timeout: float
     console.print(result.line(), style="bold green" if result.exact else "bold red")
     for month in closed_months(run):
         show_month_close(settings, month, run.provinces, console)
+        write_monthly_reports(settings, month, run.provinces[-1], console)
     _show_anomalies(settings, run.start, console)
     if run.faults:
         _show_alerts(settings, console)
