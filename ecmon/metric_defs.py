@@ -95,7 +95,8 @@ ENTERPRISE_LAST_READING = Gauge(
 PROVINCE_COMPLETENESS = Gauge(
     "ecmon_province_completeness_ratio",
     "Received / expected reading intervals of a province for one closed month (0..1, period = 'YYYY-MM', "
-    "CST). Set at month close, when the provincial monthly report is emitted; the national specification "
+    "CST). Set when the province submits the month (and at each revision), never for month-to-date figures; "
+    "the national specification "
     "asks for at least 0.90. Alert: ProvinceCompletenessLow.",
     ["province", "period"],
 )

@@ -138,9 +138,10 @@ def region_step(get: TableGet, province: str, message: dict[str, Any], registry:
             return _out_of_range(f"the monthly report {province} {report['period']}", too_long)
         encoded = codec.encode("monthly_report", report)
         step.out.append(("monthly_reports", f"{province}/{report['period']}".encode(), encoded))
-        if not report["month_to_date"]:  # only a submitted report (or its revision) goes to the national level
+        if not report["month_to_date"]:  # only a submitted report (or its revision) goes to the national level,
+            # and only its completeness is the month's (the gauge alerts on it; month to date is no verdict)
             step.out.append(("province_totals", national_rollup.NATIONAL_KEY.encode(), encoded))
-        step.completeness.append((province, report["period"], report["completeness"]["ratio_bp"] / 10_000))
+            step.completeness.append((province, report["period"], report["completeness"]["ratio_bp"] / 10_000))
     problem = step.send_aggregates(event_key, rows)
     if problem is not None:
         return problem

@@ -200,6 +200,7 @@ def test_month_to_date_figures_go_to_the_sink_once_a_day_and_never_to_the_nation
     assert by_uscc["B"] == {"received": 0, "expected": 96, "ratio_bp": 0}
     assert [c for c, _, v in step.out if c == "province_totals" and v[:2] == b"\xc3\x01"
             and codec.decode(v)[0] == "monthly_report"] == []
+    assert step.completeness == []  # the month's completeness gauge (and its alert) waits for the submission
     # the same CST day of event time: no second version 0
     again = region(table, "370000", totals("B", "2026-10", 100, 1, OCT + DAY), registry)
     assert [c for c, _, _ in again.out].count("monthly_reports") == 0
