@@ -73,6 +73,7 @@ _ROWS = (
     # Equipment manufacturing: many enterprises, moderate intensity.
     ("33", "金属制品业", "Manufacture of metal products"),
     ("34", "通用设备制造业", "Manufacture of general-purpose machinery"),
+    ("3412", "金属切削机床制造", "Manufacture of metal-cutting machine tools"),
     ("36", "汽车制造业", "Manufacture of automobiles"),
     ("39", "计算机、通信和其他电子设备制造业",
      "Manufacture of computers, communication and other electronic equipment"),
