@@ -40,7 +40,7 @@ from functools import cache
 from types import MappingProxyType
 from typing import Literal
 
-from ecmon.energy import lookup_energy_type, unit_factor
+from ecmon.energy import divide_half_even, lookup_energy_type, unit_factor
 
 Scope = Literal["direct", "indirect", "none"]
 
@@ -195,14 +195,7 @@ class Co2Factor:
 
     def to_g(self, value_milli: int) -> int:
         """gCO2 of ``value_milli`` thousandths, rounded half to even (also for negative values)."""
-        d = self.denominator
-        if d == 1:
-            return value_milli * self.numerator
-        q, r = divmod(value_milli * self.numerator, d)  # floor division, so 0 <= r < d
-        r += r
-        if r > d or (r == d and q & 1):
-            q += 1
-        return q
+        return divide_half_even(value_milli * self.numerator, self.denominator)
 
 
 @cache

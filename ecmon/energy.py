@@ -190,14 +190,7 @@ class CoalFactor:
 
     def to_mgce(self, value_milli: int) -> int:
         """Standard coal of one reading in mgce, rounded half to even (also for negative values)."""
-        d = self.denominator
-        if d == 1:
-            return value_milli * self.numerator
-        q, r = divmod(value_milli * self.numerator, d)  # floor division, so 0 <= r < d
-        r += r
-        if r > d or (r == d and q & 1):
-            q += 1
-        return q
+        return divide_half_even(value_milli * self.numerator, self.denominator)
 
 
 def lookup_energy_type(code: str) -> EnergyType:
@@ -304,3 +297,14 @@ def to_mgce(
 def mgce_to_tce(mgce: int) -> Decimal:
     """Tonnes of coal equivalent, exact (string construction avoids Decimal context rounding)."""
     return Decimal(f"{mgce}e-9")
+
+
+def divide_half_even(numerator: int, denominator: int) -> int:
+    """numerator / denominator (denominator > 0) rounded half to even, exactly, also for a negative numerator."""
+    if denominator == 1:
+        return numerator
+    q, r = divmod(numerator, denominator)  # floor division, so 0 <= r < denominator
+    r += r
+    if r > denominator or (r == denominator and q & 1):
+        q += 1
+    return q

@@ -25,6 +25,7 @@ from ecmon_evaluation.nab import (
     WindowMetrics,
     _sweep_rows,
     benchmark,
+    best_threshold,
     normalised,
     subset_result,
     window_metrics,
@@ -260,7 +261,7 @@ def leave_one_corpus_out(corpus: list[NabSeries], grid: list[detector.ScoreParam
                 if key is not None:
                     parts[key] = -cost.fn
                 rows.append((score, r.sweep, key))
-        return _best_threshold(rows, parts)
+        return best_threshold(rows, parts)
 
     null_all = benchmark([LabelledSeries(s.key, s.timestamps_ms, [0.5] * len(s.values), s.windows) for s in corpus])
     in_sample = {p: normalised(optimum(p, lambda s: True).raw, null_all.raw, null_all.perfect) for p in grid}
@@ -292,27 +293,6 @@ def leave_one_corpus_out(corpus: list[NabSeries], grid: list[detector.ScoreParam
     strict = ProfileResult("standard", float("nan"), strict_raw, null.raw, perfect)
     pooled = {name: benchmark(held_out, name) for name in PROFILES}
     return LocoReport(folds, strict, pooled, in_sample, chosen)
-
-
-def _best_threshold(rows: list, parts: dict) -> Optimum:
-    """NAB's threshold sweep (``ecmon_evaluation.nab.optimise_threshold``) over rows worked out in advance."""
-    rows.sort(key=lambda r: r[0], reverse=True)
-    total = sum(parts.values())
-    best = Optimum(1.1, total)
-    i = 0
-    while i < len(rows):
-        threshold = rows[i][0]
-        while i < len(rows) and rows[i][0] == threshold:
-            _, sweep, key = rows[i]
-            if key is None:
-                total += sweep
-            elif sweep > parts[key]:
-                total += sweep - parts[key]
-                parts[key] = sweep
-            i += 1
-        if total > best.raw:
-            best = Optimum(threshold, total)
-    return best
 
 
 def loco_table(report: LocoReport):

@@ -143,14 +143,21 @@ def optimise_threshold(corpus: Sequence[LabelledSeries], cost: CostMatrix) -> Op
             if key is not None:
                 parts[key] = -cost.fn
             all_rows.append((r.score, r.sweep, key))
-    all_rows.sort(key=lambda r: r[0], reverse=True)
+    return best_threshold(all_rows, parts)
+
+
+def best_threshold(rows: list[tuple[float, float, tuple[int, int] | None]],
+                   parts: dict[tuple[int, int], float]) -> Optimum:
+    """Sweep the thresholds down over ``rows`` (score, sweep value, window key or None for a false positive),
+    ``parts`` holding each window's miss cost: a window counts its best detection once (NAB's sweep)."""
+    rows.sort(key=lambda r: r[0], reverse=True)
     total = sum(parts.values())
     best = Optimum(1.1, total)  # NAB's starting threshold: nothing detected
     i = 0
-    while i < len(all_rows):
-        threshold = all_rows[i][0]
-        while i < len(all_rows) and all_rows[i][0] == threshold:
-            _, sweep, key = all_rows[i]
+    while i < len(rows):
+        threshold = rows[i][0]
+        while i < len(rows) and rows[i][0] == threshold:
+            _, sweep, key = rows[i]
             if key is None:
                 total += sweep
             elif sweep > parts[key]:
