@@ -88,7 +88,9 @@ class GatewayProcess:
         return [sys.executable, "-m", "ecmon_cli.main", "--state-dir", str(self.settings.state_dir), "gateway",
                 "--enterprises", str(r.enterprises), "--provinces", ",".join(r.provinces), "--start", r.start,
                 "--months", str(r.months), "--seed", str(r.seed), "--speed", f"{r.speed:.3f}", "--faults", r.faults,
-                "--spool", "--no-progress"]
+                "--spool", "--no-progress",
+                # each trial reconciles ClickHouse against the ledger, which catches any batch not counted
+                "--feedback-wait", "0"]
 
     def start(self) -> int:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
