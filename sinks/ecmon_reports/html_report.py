@@ -2,11 +2,12 @@
 embedded as PNG) and as PDF (printed by headless Chromium): what an official hands to a director.
 
 `ecmon report monthly --province 370000 --month 2026-10 --html report.html --pdf report.pdf`; without
-``--province``, the nation. Chinese names for regions, industries and energy types; tce, MWh and t with
-thousands separators; China Standard Time. Every figure comes from the queries of `ecmon report`
-(sinks/ecmon_reports/analyst.py) or from the tables of the monthly cycle (monthly_reports, national_feedback,
-targets, the early-warning events in anomalies); each cell that shows one carries the exact integer behind it
-(``data-mgce``, ``data-value``), so a test can compare what a browser shows with ClickHouse.
+``--province``, the nation. Chinese names for regions, industries and energy types; tce, tonnes of CO2
+(direct and indirect), MWh and t with thousands separators; China Standard Time. Every figure comes from the
+queries of `ecmon report` (sinks/ecmon_reports/analyst.py) or from the tables of the monthly cycle
+(monthly_reports, national_feedback, targets, the early-warning events in anomalies); each cell that shows one
+carries the exact integer behind it (``data-mgce``, ``data-g`` for grams of CO2, ``data-value``), so a test can
+compare what a browser shows with ClickHouse.
 Tables that a newer migration may widen (monthly_reports, national_feedback) are read with ``SELECT *`` and
 used by the columns present, so a report keeps working while the schema grows.
 """
@@ -29,12 +30,15 @@ from typing import Any
 
 from clickhouse_driver import Client
 
+from ecmon.emission_factors import GRID_FACTORS, grid_factor_year
 from ecmon_reports import analyst
 from ecmon_reports.presentation import (
     LEVELS_ZH,
     SEVERITY_LEVEL,
     anomaly_type_name,
     change_text,
+    co2_scope_name,
+    co2_text,
     cst,
     energy_name,
     grouped,
@@ -63,6 +67,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .kpi { display: flex; flex-wrap: wrap; gap: 0.6em; margin: 0.8em 0; }
 .kpi div { border: 1px solid #d0d7de; border-radius: 6px; padding: 0.45em 0.8em; min-width: 10em; flex: 1; }
 .kpi b { display: block; font-size: 1.25em; }
+.kpi div.wide { flex: 2; min-width: 18em; } .kpi small { display: block; color: #444; }
 .light { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 50%; vertical-align: -0.1em;
          margin-right: 0.3em; border: 1px solid #0003; }
 .light.green { background: #2da44e; } .light.orange { background: #f08c00; } .light.red { background: #d1242f; }
@@ -188,6 +193,28 @@ def _tce_cell(mgce: int | None, col: str = "coal_tce") -> Cell:
     return _cell(tce_text(mgce), True, col=col, mgce=mgce)
 
 
+def _co2_cell(g: int | None, col: str = "co2_t") -> Cell:
+    """Tonnes of CO2 shown, the exact grams in ``data-g``; None (a report written before CO2 was carried) '—'."""
+    if g is None:
+        return _cell("—", True, col=col)
+    return _cell(co2_text(g), True, col=col, g=g)
+
+
+CO2_HEAD = "二氧化碳排放 (吨二氧化碳)"
+
+
+def co2_basis(year: int) -> str:
+    """The one line saying what the CO2 figures rest on (docs/analyst-guide.md, "Carbon next to coal"), naming
+    the grid factor used for ``year``: the MEE publishes a year's factor a year or two later."""
+    used = grid_factor_year(year)
+    factor = f"{used}年 {GRID_FACTORS[used].kg_co2_per_kwh} kgCO₂/kWh"
+    if used != year:
+        factor = f"采用{factor}, {year}年" + ("尚未发布" if used < year else "无发布值")
+    return ("二氧化碳核算依据: 排放因子按能源品种和年份取值; 电力为生态环境部、国家统计局发布的全国电力平均二氧化碳"
+            f"排放因子 ({factor}), 燃料按 GB/T 32150-2015 方法、IPCC 2006 缺省值; 间接排放 = 购入电力、热力; "
+            "耗能工质不重复计算, 不含工业生产过程排放。")
+
+
 def _light(level: str | None) -> str:
     name = level if level in LEVELS_ZH else "none"
     text = LEVELS_ZH.get(level or "", "未预警")
@@ -268,12 +295,17 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
 
     by_month: dict[str, int] = defaultdict(int)
     by_province_month: dict[tuple[str, str], int] = defaultdict(int)
+    co2_by_month: dict[str, int] = defaultdict(int)  # grams: sums of the exact integers, like mgce
+    indirect_co2 = 0
     for r in trend.as_dicts():
         by_month[r["month"]] += r["coal_mgce"]
         by_province_month[(r["province"], r["month"])] += r["coal_mgce"]
+        co2_by_month[r["month"]] += r["co2_g"]
+        indirect_co2 += r["indirect_co2_g"] if r["month"] == month else 0
     prev_month = f"{year - (mon == 1)}-{(mon - 2) % 12 + 1:02d}"
     last_year = f"{year - 1}-{mon:02d}"
     total = by_month.get(month, 0)
+    total_co2 = co2_by_month.get(month, 0)
 
     # The monthly cycle: province reports, national feedback, targets, early warnings.
     period = {"period": f"{month}-01"}
@@ -307,10 +339,14 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
     # ---- charts
     by_industry: dict[str, int] = defaultdict(int)
     by_energy: dict[str, int] = defaultdict(int)
+    energy_co2: dict[str, int] = defaultdict(int)
+    energy_scope: dict[str, str] = {}
     energy_physical: dict[tuple[str, str], int] = defaultdict(int)
     for r in monthly.as_dicts():
         by_industry[r["industry_code"]] += r["coal_mgce"]
         by_energy[r["energy_type"]] += r["coal_mgce"]
+        energy_co2[r["energy_type"]] += r["co2_g"]
+        energy_scope[r["energy_type"]] = r["co2_scope"]
         energy_physical[(r["energy_type"], r["unit"])] += r["physical_milli"]
     charts: dict[str, str] = {}
     if by_industry:
@@ -339,20 +375,25 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
 
     # ---- key figures
     light = month_warning.get(province) if not national else None
+    # (label, value as HTML, attributes, a line under the value as HTML)
     kpis = [
-        ("本月能耗", f"{tce_text(total)} 吨标准煤", f'data-summary="total" data-mgce="{total}"'),
-        ("环比", change_text(total, by_month.get(prev_month)), 'data-summary="mom"'),
-        ("同比", change_text(total, by_month.get(last_year)), 'data-summary="yoy"'),
-        ("数据完整率", f"{percent_bp(ratio_bp, 1)}",
-         f'data-summary="completeness" data-received="{received}" data-expected="{expected}"'),
-        ("完整率低于90%的企业", f"{len(below)} 家", f'data-summary="below" data-value="{len(below)}"'),
-        ("异常事件", f"{len(anomalies.rows):,} 起", f'data-summary="anomalies" data-value="{len(anomalies.rows)}"'),
+        ("本月能耗", _esc(f"{tce_text(total)} 吨标准煤"), f'class="wide" data-summary="total" data-mgce="{total}"',
+         ""),
+        ("本月二氧化碳排放", _esc(f"{co2_text(total_co2)} 吨二氧化碳"),
+         f'class="wide" data-summary="co2" data-g="{total_co2}" data-indirect-g="{indirect_co2}"',
+         f'<small data-part="indirect">其中间接排放 (电力、热力): {_esc(co2_text(indirect_co2))} 吨</small>'),
+        ("环比", _esc(change_text(total, by_month.get(prev_month))), 'data-summary="mom"', ""),
+        ("同比", _esc(change_text(total, by_month.get(last_year))), 'data-summary="yoy"', ""),
+        ("数据完整率", _esc(percent_bp(ratio_bp, 1)),
+         f'data-summary="completeness" data-received="{received}" data-expected="{expected}"', ""),
+        ("完整率低于90%的企业", f"{len(below)} 家", f'data-summary="below" data-value="{len(below)}"', ""),
+        ("异常事件", f"{len(anomalies.rows):,} 起", f'data-summary="anomalies" data-value="{len(anomalies.rows)}"', ""),
     ]
     if not national:
-        kpis.insert(3, ("月度预警", _light(_level_of(light)) if light else _light(None), 'data-summary="light"'))
+        kpis.insert(4, ("月度预警", _light(_level_of(light)) if light else _light(None), 'data-summary="light"', ""))
     kpi_html = '<div class="kpi">' + "".join(
-        f"<div {attrs}><span>{_esc(label)}</span><b>{value if label == '月度预警' else _esc(value)}</b></div>"
-        for label, value, attrs in kpis) + "</div>"
+        f"<div {attrs}><span>{_esc(label)}</span><b>{value}</b>{under}</div>"
+        for label, value, attrs, under in kpis) + "</div>"
 
     generated = cst(datetime.now(UTC))
     parts = [
@@ -360,10 +401,12 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
         '<html lang="zh-CN"><head><meta charset="utf-8">',
         f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{_esc(title)}</h1>",
-        f'<p class="sub">统计口径: 北京时间自然月 {month_zh(month)}; 能耗按 GB/T 2589-2020 折算为标准煤。'
+        f'<p class="sub">统计口径: 北京时间自然月 {month_zh(month)}; 能耗按 GB/T 2589-2020 折算为标准煤, '
+        "二氧化碳排放按 GB/T 32150-2015 分直接排放与间接排放核算。"
         f"数据来源: ClickHouse 数据库 <code>{_esc(database)}</code> (各汇总的最新版本)。"
         f"生成时间: {_esc(generated)}。</p>",
         kpi_html,
+        f'<p class="note" data-note="co2-basis">{_esc(co2_basis(year))}</p>',
     ]
 
     # ---- target vs actual and forecast, with the warning light
@@ -403,6 +446,7 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
             _cell(_status(r) or ("修订" if r.get("revised") else "—"), col="status"),
             _cell(cst(r["closed_at"]), col="closed_at"),
             _tce_cell(r["total_coal_mgce"], "total_tce"),
+            _co2_cell(r.get("total_co2_g"), "total_co2_t"),
             _cell(percent_bp(r["completeness_bp"], 2), True, cls="" if r["completeness_bp"] >= r[
                 "completeness_threshold_bp"] else "low", col="completeness", bp=r["completeness_bp"]),
             _cell("一致" if r["consistent"] else "不一致", cls="ok" if r["consistent"] else "fail", col="consistent"),
@@ -410,8 +454,8 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
             _cell(percent_bp(r.get("change_yoy_bp")), True, col="yoy"),
         ])
     if rows:
-        parts.append(_raw_table("month_close", ["地区", "月报版本", "状态", "关账时间", "能耗总量 (tce)", "完整率",
-                                                "各级汇总", "环比", "同比"], rows))
+        parts.append(_raw_table("month_close", ["地区", "月报版本", "状态", "关账时间", "能耗总量 (tce)", CO2_HEAD,
+                                                "完整率", "各级汇总", "环比", "同比"], rows))
     else:
         parts.append('<p class="none" data-report="month_close" data-rows="0">本月尚未关账: 以下完整率为截至目前的估算'
                      " (按登记名录全月应收的采集周期计)。</p>")
@@ -460,10 +504,11 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
     if national and "provinces" in img:
         parts.append(img["provinces"])
     parts += [img.get("industry", ""), img.get("energy", "")]
-    parts.append(_table("energy", ["能源品种", "实物量", "折标准煤 (tce)", "占比"], [[
+    parts.append(_table("energy", ["能源品种", "实物量", "折标准煤 (tce)", "占比", CO2_HEAD, "排放类型"], [[
         _cell(energy_name(e), energy_type=e),
         _cell(" · ".join(physical_text(q, u) for (e2, u), q in sorted(energy_physical.items()) if e2 == e), True),
-        _tce_cell(v), _cell(f"{grouped(Decimal(v) * 100 / total, 1)} %" if total else "—", True)]
+        _tce_cell(v), _cell(f"{grouped(Decimal(v) * 100 / total, 1)} %" if total else "—", True),
+        _co2_cell(energy_co2[e]), _cell(co2_scope_name(energy_scope[e]), col="co2_scope", value=energy_scope[e])]
         for e, v in sorted(by_energy.items(), key=lambda kv: -kv[1])]))
     parts.append("<details><summary>分行业、分能源品种明细</summary>" + _monthly_table(monthly, national)
                  + "</details>")
@@ -471,17 +516,18 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
     # ---- trend
     parts.append("<h2>五、近13个月走势 (环比、同比)</h2>")
     parts.append(img.get("trend", ""))
-    parts.append(_table("trend", ["月份", "能耗 (tce)", "环比", "同比"], [[
+    parts.append(_table("trend", ["月份", "能耗 (tce)", "环比", "同比", CO2_HEAD], [[
         _cell(month_zh(m), month=m), _tce_cell(by_month[m]),
         _cell(change_text(by_month[m], by_month.get(_previous(m))), True),
-        _cell(change_text(by_month[m], by_month.get(f"{int(m[:4]) - 1}{m[4:]}")), True)] for m in months]))
+        _cell(change_text(by_month[m], by_month.get(f"{int(m[:4]) - 1}{m[4:]}")), True),
+        _co2_cell(co2_by_month[m])] for m in months]))
 
     # ---- largest consumers and benchmarks
     parts.append("<h2>六、重点企业与单位产品能耗</h2>")
     parts.append(img.get("ranking", ""))
-    parts.append(_table("ranking", ["排名", "企业", "地区", "行业", "能耗 (tce)"], [[
+    parts.append(_table("ranking", ["排名", "企业", "地区", "行业", "能耗 (tce)", CO2_HEAD], [[
         _cell(str(i + 1), True), _cell(r["name"] or r["uscc"], uscc=r["uscc"]), _cell(region_name(r["province"])),
-        _cell(industry_name(r["industry_code"])), _tce_cell(r["coal_mgce"])]
+        _cell(industry_name(r["industry_code"])), _tce_cell(r["coal_mgce"]), _co2_cell(r["co2_g"])]
         for i, r in enumerate(ranking.as_dicts())]))
     benchmark_head = ["企业", "产品", "产量", "单位产品能耗 (kgce)", "限定值 (kgce)", "标准", "结论"]
     parts.append(_table("benchmark", benchmark_head, [[
@@ -499,7 +545,8 @@ def render(client: Client, database: str, province: str, month: str) -> tuple[st
     parts.append(f"<details><summary>全部异常事件明细 ({len(anomalies.rows):,} 起)</summary>"
                  + _anomaly_table(anomalies) + "</details>")
     parts += [
-        '<p class="note">说明: tce = 吨标准煤; 电力以 MWh (兆瓦时)、实物燃料以 t (吨)、气体以 万m³ 计; '
+        '<p class="note">说明: tce = 吨标准煤; 二氧化碳排放为直接排放与间接排放之和; '
+        "电力以 MWh (兆瓦时)、实物燃料以 t (吨)、气体以 万m³ 计; "
         "时间均为北京时间。"
         "环比、同比按同口径最新汇总计算。</p>",
         # Lets a headless browser test see that every embedded chart decoded (naturalWidth > 0).
@@ -542,7 +589,7 @@ def _raw_table(report: str, head: Sequence[str], rows: Sequence[Sequence[tuple[s
 
 
 def _monthly_table(monthly: analyst.Report, national: bool) -> str:
-    head = (["省份"] if national else []) + ["行业", "能源品种", "实物量", "折标准煤 (tce)", "数据条数"]
+    head = (["省份"] if national else []) + ["行业", "能源品种", "实物量", "折标准煤 (tce)", CO2_HEAD, "数据条数"]
     rows = []
     for r in monthly.as_dicts():
         rows.append(([_cell(region_name(r["province"]))] if national else []) + [
@@ -551,6 +598,7 @@ def _monthly_table(monthly: analyst.Report, national: bool) -> str:
             _cell(physical_text(r["physical_milli"], r["unit"]), True, col="physical_milli", value=r["physical_milli"],
                   unit=r["unit"]),
             _tce_cell(r["coal_mgce"]),
+            _co2_cell(r["co2_g"]),
             _cell(f"{r['readings']:,}", True, col="readings", value=r["readings"])])
     return _table("monthly", head, rows)
 

@@ -1,6 +1,6 @@
 """How figures and codes read for people: Chinese names for codes, units with thousands separators, China
 Standard Time. The HTML report and every `ecmon report` format that a person reads use these; the exact
-integers (mgce, thousandths) stay beside them for machines.
+integers (mgce, gCO2, thousandths) stay beside them for machines.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from ecmon.display_units import UNIT_NAMES_ZH, display_unit
+from ecmon.emission_factors import G_PER_TCO2
 from ecmon.energy import ENERGY_TYPES
 from ecmon.industries import INDUSTRIES
 from ecmon.months import CST
@@ -16,6 +17,9 @@ from ecmon.regions import UnknownRegion, region
 
 MGCE_PER_TCE = 10**9
 
+#: How GB/T 32150-2015 names the two kinds of emission it reports apart; working media (GB/T 2589 Appendix B)
+#: are not counted, their emissions being those of the electricity and fuel that made them.
+SCOPES_ZH = {"direct": "直接排放", "indirect": "间接排放", "none": "不计入"}
 LEVELS_ZH = {"green": "绿灯", "orange": "橙灯", "red": "红灯"}
 SEVERITY_LEVEL = {"INFO": "green", "WARNING": "orange", "CRITICAL": "red"}
 ANOMALY_TYPES_ZH = {
@@ -66,6 +70,16 @@ def grouped(value: Decimal | int, places: int) -> str:
 def tce_text(mgce: int, places: int = 3) -> str:
     """Standard coal in tonnes with separators: 1_234_567_891_234 mgce -> '1,234.568'."""
     return grouped(Decimal(mgce) / MGCE_PER_TCE, places)
+
+
+def co2_text(g: int, places: int = 3) -> str:
+    """CO2 in tonnes with separators, from the exact grams: 1_234_567_891_500 g -> '1,234,567.892'."""
+    return grouped(Decimal(g) / G_PER_TCO2, places)
+
+
+def co2_scope_name(code: str) -> str:
+    """'indirect' -> '间接排放'; an unknown scope stays as it is."""
+    return SCOPES_ZH.get(code, code)
 
 
 def physical(quantity_milli: int, unit: str) -> tuple[Decimal, str]:

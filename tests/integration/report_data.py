@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from ecmon.emission_factors import scope
+
 AGG = ("(level, entity, province, industry_code, energy_type, period, unit, physical_milli, coal_mgce, readings, "
-       "version)")
+       "version, co2_g, co2_scope)")
 ENT = ("(uscc, name, region_code, province, prefecture, industry_code, tier, meter_ids, meter_energy_types, "
        "meter_units, meter_interval_s, valid_from, version)")
 MONTH = "2026-10"
@@ -29,6 +31,13 @@ def coal(i: int, m: int, energy: str) -> int:
     return (i + 1) * 1_234_567_891_234 + m * 10_000_007_000 + (7 if energy == "raw_coal" else 0)
 
 
+def co2(i: int, m: int, energy: str) -> int:
+    """Grams of CO2 of enterprise ``i`` in month ``m``: about 2.66 tCO2 per tce of raw coal and 4.3 per tce of
+    electricity, so the report shows figures of a plausible size (the rows' physical quantities are not
+    consistent with their coal either); odd grams, so a sum that rounds grams away would show."""
+    return coal(i, m, energy) * (2_660 if energy == "raw_coal" else 4_318) // 1_000_000 + i * 7 + m
+
+
 def fill(sink) -> None:
     """Write everything with ``sink`` (a clickhouse_driver Client of the sink user)."""
     enterprises = [(u, n, r, p, pf, ind, "NATIONAL_KEY", ["m1", "m2"], [e for e, _ in ENERGY], [u2 for _, u2 in ENERGY],
@@ -41,16 +50,19 @@ def fill(sink) -> None:
         period = date(2025 + (9 + m) // 12, (9 + m) % 12 + 1, 1)
         for i, (uscc, _n, _r, province, _pf, ind) in enumerate(ENTERPRISES):
             for energy, unit in ENERGY:
-                c = coal(i, m, energy)
+                c, g = coal(i, m, energy), co2(i, m, energy)
                 n = 2976 - (i % 4) * 200  # the third and fourth of a province report less: below 90 %
-                aggs += [("ENTERPRISE", uscc, province, ind, energy, period, unit, c * 8, c, n, 2),
-                         ("ENTERPRISE", uscc, province, ind, energy, period, unit, 1, 1, 1, 1)]  # stale version
+                aggs += [("ENTERPRISE", uscc, province, ind, energy, period, unit, c * 8, c, n, 2, g, scope(energy)),
+                         ("ENTERPRISE", uscc, province, ind, energy, period, unit, 1, 1, 1, 1, 1,
+                          scope(energy))]  # stale version
         for province in ("370000", "210000"):
             members = [(k, e) for k, e in enumerate(ENTERPRISES) if e[3] == province]
             for ind in ["*", *sorted({e[5] for _k, e in members})]:
                 for energy, unit in ENERGY:
                     c = sum(coal(k, m, energy) for k, e in members if ind in ("*", e[5]))
-                    aggs.append(("PROVINCE", province, province, ind, energy, period, unit, c * 8, c, 100, 3))
+                    g = sum(co2(k, m, energy) for k, e in members if ind in ("*", e[5]))
+                    aggs.append(("PROVINCE", province, province, ind, energy, period, unit, c * 8, c, 100, 3, g,
+                                 scope(energy)))
     anomalies = []
     for k in range(30):
         uscc = ENTERPRISES[k % 3][0]
@@ -70,9 +82,15 @@ def fill(sink) -> None:
          datetime(2026, 10, 28, 4), 1),
     ]
     close_version = 2
+
+    def province_co2(p: str, kind: str) -> int:
+        return sum(co2(k, 12, e) for k, x in enumerate(ENTERPRISES) if x[3] == p for e, _u in ENERGY
+                   if kind in ("", scope(e)))
+
     reports = [(p, date(2026, 10, 1), v, datetime(2026, 11, 3, 16),
                 sum(coal(k, 12, e) for k, x in enumerate(ENTERPRISES) if x[3] == p for e, _u in ENERGY),
-                250, 1020, 10_000, 11_000, 9_090, 9_000, 1, int(v > 1), None, "")
+                250, 1020, 10_000, 11_000, 9_090, 9_000, 1, int(v > 1), None, "",
+                province_co2(p, ""), province_co2(p, "direct"), province_co2(p, "indirect"))
                for p in ("370000", "210000") for v in (1, close_version)]
     # The worker's completeness of each enterprise in the submitted report: both meters' intervals received
     # against expected (2 x 2976 in October); the third and fourth of a province are below 90 %.
@@ -106,7 +124,8 @@ def fill(sink) -> None:
         sink.execute(f"INSERT INTO {db}.anomalies VALUES", [(*a, datetime(2026, 11, 1)) for a in mine(anomalies, 5)])
         sink.execute(f"INSERT INTO {db}.monthly_reports (province, period, version, closed_at, total_coal_mgce, "
                      "change_mom_bp, change_yoy_bp, received, expected, completeness_bp, completeness_threshold_bp, "
-                     "consistent, revised, previous_total_coal_mgce, revision_reason) VALUES", mine(reports, 0))
+                     "consistent, revised, previous_total_coal_mgce, revision_reason, total_co2_g, "
+                     "total_direct_co2_g, total_indirect_co2_g) VALUES", mine(reports, 0))
         sink.execute(f"INSERT INTO {db}.monthly_report_enterprises (province, period, version, uscc, industry_code, "
                      "coal_mgce, received, expected, completeness_bp) VALUES", mine(report_enterprises, 0))
         sink.execute(f"INSERT INTO {db}.national_feedback (province, period, version, generated_at, "

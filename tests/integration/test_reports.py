@@ -13,11 +13,13 @@ import os
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from ecmon.emission_factors import g_to_tco2, scope
 from ecmon.settings import Settings
 from ecmon_ops.stack import stack
 from ecmon_reports import analyst
@@ -138,6 +140,11 @@ def browse(page: Path, name: str) -> tuple[Cells, Path]:
     return cells, shot
 
 
+def tonnes(g: int) -> str:
+    """Grams of CO2 as the report shows them: tonnes, three decimals (half to even), thousands separators."""
+    return f"{g_to_tco2(g).quantize(Decimal('0.001')):,}"
+
+
 def looks_like_a_report(shot: Path) -> None:
     """Not blank: many colours (text, charts, warning light), ink over a good part of the page, nothing cut at
     the right edge (the page is 1100 px wide; content ends before it)."""
@@ -175,6 +182,27 @@ def test_the_province_report_shows_what_clickhouse_answers_in_chinese(filled, tm
     assert int(page.summary["total"]["data-mgce"]) == october
     assert page.summary["total"]["text"] == f"{analyst.tce(october):,} 吨标准煤"
     assert page.summary["light"]["text"].strip() == "红灯"  # the newest early-warning event says red
+
+    # CO2 beside coal: the exact grams of ClickHouse summed, and the same as the grams the data was written with.
+    october_rows = [r for r in expected["trend"].as_dicts() if r["month"] == "2026-10"]
+    co2, indirect = sum(r["co2_g"] for r in october_rows), sum(r["indirect_co2_g"] for r in october_rows)
+    mine = [(i, e) for i, x in enumerate(report_data.ENTERPRISES) if x[3] == "370000" for e, _u in report_data.ENERGY]
+    assert co2 == sum(report_data.co2(i, 12, e) for i, e in mine) and co2 > 0
+    assert indirect == sum(report_data.co2(i, 12, e) for i, e in mine if scope(e) == "indirect") and 0 < indirect < co2
+    assert int(page.summary["co2"]["data-g"]) == co2 and int(page.summary["co2"]["data-indirect-g"]) == indirect
+    assert page.summary["co2"]["text"] == f"{tonnes(co2)} 吨二氧化碳"
+    assert f"其中间接排放 (电力、热力): {tonnes(indirect)} 吨" in text
+    assert "生态环境部、国家统计局" in text and "GB/T 32150" in text and "不含工业生产过程排放" in text
+    energy = {r[0]["data-energy-type"]: {c.get("data-col"): c for c in r} for r in page.tables["energy"]}
+    for kind in ("electricity", "raw_coal"):
+        grams = sum(r["co2_g"] for r in expected["monthly"].as_dicts() if r["energy_type"] == kind)
+        assert int(energy[kind]["co2_t"]["data-g"]) == grams and energy[kind]["co2_t"]["text"] == tonnes(grams)
+    assert energy["electricity"]["co2_scope"]["text"] == "间接排放"
+    assert energy["raw_coal"]["co2_scope"]["text"] == "直接排放"
+    assert [int(r[5]["data-g"]) for r in page.tables["ranking"]] == [r["co2_g"] for r in expected["ranking"].as_dicts()]
+    closed = {c.get("data-col"): c for c in page.tables["month_close"][0]}
+    assert closed["total_co2_t"]["text"] == tonnes(co2)  # the month's report carries the same grams
+    assert [int(r[4]["data-g"]) for r in page.tables["trend"]] == [r["co2_g"] for r in expected["trend"].as_dicts()]
     assert int(page.summary["below"]["data-value"]) == 2
     ranking = expected["ranking"].as_dicts()
     shown = page.tables["ranking"]
@@ -188,6 +216,7 @@ def test_the_province_report_shows_what_clickhouse_answers_in_chinese(filled, tm
         assert int(by["coal_tce"]["data-mgce"]) == row["coal_mgce"]
         assert by["industry_code"]["data-value"] == row["industry_code"]
         assert int(by["physical_milli"]["data-value"]) == row["physical_milli"]
+        assert int(by["co2_t"]["data-g"]) == row["co2_g"]
     assert page.tables["monthly"][0][2]["text"].endswith(("MWh", " t"))
     warning = {c["data-col"]: c for c in page.tables["warning"][0]}
     assert int(warning["target_tce"]["data-mgce"]) == 6_500 * 10**9 and warning["light"]["data-light"] == "red"
@@ -216,6 +245,10 @@ def test_the_national_report_covers_every_province(filled, tmp_path):
     client = connect(filled, user="analyst_national", password=None, writer=False)
     trend = analyst.run(client, "ecmon", "trend", "2026-10").as_dicts()
     assert int(page.summary["total"]["data-mgce"]) == sum(r["coal_mgce"] for r in trend if r["month"] == "2026-10")
+    co2 = sum(r["co2_g"] for r in trend if r["month"] == "2026-10")
+    assert co2 == sum(report_data.co2(i, 12, e) for i in range(len(report_data.ENTERPRISES))
+                      for e, _u in report_data.ENERGY)
+    assert int(page.summary["co2"]["data-g"]) == co2 and page.summary["co2"]["text"] == f"{tonnes(co2)} 吨二氧化碳"
     assert {r[0]["text"] for r in page.tables["warning"]} == {"山东省", "辽宁省"}
     assert {r[0]["text"] for r in page.tables["feedback"]} == {"山东省", "辽宁省"}
     assert "全国2026年10月" in html.read_text()

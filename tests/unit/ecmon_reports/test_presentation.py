@@ -25,6 +25,13 @@ def test_figures_have_units_and_thousands_separators():
     assert p.physical_text(30_000_000, "m3") == "3.000 万m³"
     assert p.percent_bp(9_090) == "90.90 %" and p.percent_bp(None) == "—"
     assert p.grouped(Decimal("1234.5"), 0) == "1,234"  # half to even
+    assert p.co2_text(1_234_567_891_500) == "1,234,567.892" and p.co2_text(2_500) == "0.002"  # kg, half to even
+    assert p.co2_text(0) == "0.000"
+
+
+def test_scopes_read_as_gb_t_32150_names_them():
+    assert p.co2_scope_name("direct") == "直接排放" and p.co2_scope_name("indirect") == "间接排放"
+    assert p.co2_scope_name("none") == "不计入" and p.co2_scope_name("other") == "other"
 
 
 def test_changes_month_on_month_and_year_on_year():
