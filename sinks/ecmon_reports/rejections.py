@@ -56,12 +56,16 @@ class ReusedSequence:
     sequence: int
     batch_id: str
     rejected: int  # how many copies the platform answered duplicate_batch
+    #: the batch's last reading (meter, interval end in ms): what a resend shares with the counted batch (the
+    #: last, not the first: a cumulative meter's very first register reading only sets its baseline, no row)
+    last_reading: tuple[str, int] = ("", 0)
 
 
 def duplicate_batches(client: Client, database: str, usccs: list[str], since: datetime) -> list[ReusedSequence]:
     """The (gateway, sequence) of every ``duplicate_batch`` of these enterprises since ``since``, from the
     rejected messages themselves (their original bytes)."""
     found: dict[tuple[str, int, str], int] = {}
+    last: dict[tuple[str, int, str], tuple[str, int]] = {}
     for uscc in usccs:
         if not is_valid_uscc(uscc):
             raise BadUscc(f"{uscc!r} is not a valid USCC")
@@ -75,7 +79,10 @@ def duplicate_batches(client: Client, database: str, usccs: list[str], since: da
             if batch is not None:
                 key = (batch["gateway_id"], batch["sequence"], batch["batch_id"])
                 found[key] = found.get(key, 0) + 1
-    return [ReusedSequence(gw, seq, bid, n) for (gw, seq, bid), n in sorted(found.items())]
+                if batch["readings"]:
+                    last[key] = (batch["readings"][-1]["meter_id"], batch["readings"][-1]["ts"])
+    return [ReusedSequence(gw, seq, bid, n, last.get((gw, seq, bid), ("", 0)))
+            for (gw, seq, bid), n in sorted(found.items())]
 
 
 def _batch(payload: str | bytes) -> dict[str, Any] | None:
@@ -87,13 +94,16 @@ def _batch(payload: str | bytes) -> dict[str, Any] | None:
 
 
 def uncounted(client: Client, database: str, reused: list[ReusedSequence]) -> list[ReusedSequence]:
-    """Those of ``reused`` whose batch the platform never counted. A resend (the spool after a crash, a copy on
-    purpose) is a batch already counted under its sequence: its readings are in ``readings`` under its batch id.
-    A reused sequence brings a new batch that the platform refused: no reading of it was counted."""
-    if not reused:
+    """Those of ``reused`` whose readings the platform never counted. A resend (the spool after a crash, a copy
+    on purpose) is the counted batch again: its last reading is in ``readings`` under its batch id. A reused
+    sequence brings other readings (its batch id may even be the same, made from the sequence): refused, none
+    of them counted. A batch without readings counts nothing either way and is left out."""
+    suspects = [d for d in reused if d.last_reading[0]]
+    if not suspects:
         return []
-    counted = {r[0] for r in client.execute(
-        f"SELECT DISTINCT batch_id FROM {database}.readings WHERE batch_id IN %(ids)s",
-        {"ids": tuple(d.batch_id for d in reused)},
+    counted = {(r[0], r[1], r[2]) for r in client.execute(
+        f"SELECT batch_id, meter_id, toUInt64(toUnixTimestamp(interval_end)) FROM {database}.readings "
+        f"WHERE batch_id IN %(ids)s",
+        {"ids": tuple(d.batch_id for d in suspects)},
     )}
-    return [d for d in reused if d.batch_id not in counted]
+    return [d for d in suspects if (d.batch_id, d.last_reading[0], d.last_reading[1] // 1000) not in counted]
