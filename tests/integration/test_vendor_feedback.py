@@ -51,10 +51,12 @@ def test_a_second_gateway_run_after_a_first_counts(pipeline):
 def test_a_reused_sequence_is_reported_loudly_and_each_enterprise_sees_only_its_rejections(pipeline):
     a, b = FIRST.fleet()[0], FIRST.fleet()[1]
     _send(pipeline, FIRST)
-    # Forced reuse: enterprise A's gateway loses its counter (as a reinstall without its state would).
+    # Forced reuse: enterprise A's gateway loses its counter (as a reinstall without its state would) and sends
+    # new readings (August) under sequences the platform already applied: refused, and none of them counted.
+    # (The same readings again under the same sequences would be a resend, counted once, and not flagged.)
     with sqlite3.connect(sequences_path(pipeline.state_dir)) as db:
         db.execute("DELETE FROM sequences WHERE gateway_id = ?", (a.gateway_id,))
-    done = _ecmon(pipeline, "gateway", "--enterprises", "3", "--enterprise", "1", "--start", "2026-06", "--seed", "31",
+    done = _ecmon(pipeline, "gateway", "--enterprises", "3", "--enterprise", "1", "--start", "2026-08", "--seed", "31",
                   "--batch-intervals", "96", "--no-spool", "--no-progress", "--feedback-wait", "90")
     assert done.returncode == 3, done.stdout + done.stderr
     assert "DUPLICATE SEQUENCES" in done.stdout and a.gateway_id in done.stdout
