@@ -20,7 +20,14 @@ value the meter ever showed. Silence is the worker's (timers).
 A drop is not reported when it is the plant's routine (``_routine_stop``): it starts at the time of day and
 depth of one of the meter's last four drops, or just after the last one ended. A change back soon after a
 reported level shift or drift is its end. Wild readings are one ``spike`` (reported once the cluster closed)
-or one ``noisy`` episode (``_noise``); a change still rising over its confirmation is a ``drift``.
+or one ``noisy`` episode (``_noise``). A confirmed change is a ``drift`` when a ramp from its onset fits it
+better than a step does (``_confirm_shift``).
+
+A fall in consumption (a drop, a level shift or drift down) opens a stop regime that remembers the level it
+fell from (version 7): further falls while the level is still down are its stages (``_in_stop``: a
+turnaround goes to half load, then nearly off), a return up to that level within four weeks is its end, and
+a reading about what the meter used before the stop puts the baseline back at once (``_restart``). So a
+multi-day stop no weekly calendar explains is one finding at its start, not one per stage and restart.
 
 The score of a point (``Verdict.score``, 0..1) is separate from the findings: the largest of four anomaly
 likelihoods (``_surprise``) - the error against a fast local mean, the same on a log scale, the seasonal z
@@ -39,7 +46,7 @@ from dataclasses import dataclass
 from ecmon_worker import meter_score
 
 DETECTOR = "meter_anomalies"
-DETECTOR_VERSION = "6"
+DETECTOR_VERSION = "7"
 
 _HOUR_MS = 3_600_000
 _CST_MS = 8 * _HOUR_MS
@@ -60,7 +67,6 @@ CUSUM_K, CUSUM_H, CUSUM_CLIP = 0.5, 50.0, 5.0
 LEVEL_SHIFT_MIN = 0.15  # of the mean magnitude: smaller confirmed shifts are followed, not reported
 SHIFT_CONFIRM_H = 18.0  # a level shift is reported once the new level has held this long; one that goes back is not
 SHIFT_LEARN_DAYS = 14  # a meter's first two weeks: no weekly profile to shift against yet, shifts are followed silently
-DRIFT_RISE = 0.2  # a confirmed change still rising by this share of its size over the confirmation is a drift
 RETURN_DAYS = 7  # a change back within this long of a reported one (or a drift's last part) is its end
 DRIFT_HOLD_H = 48.0  # further changes in a reported drift's direction this soon after the last are the drift going on
 Z_WILD = 6.0  # a jump between consecutive readings this many scales wide is a wild reading's edge
@@ -78,7 +84,9 @@ STOP_DAYS = 35  # a drop starting at the time of day of a remembered one at most
 STOP_TOL_MS = 20 * 60_000  # ... within this (a plant's schedule is to the quarter hour; the faults are not) ...
 STOP_MATCHES = 1  # ... of this many remembered stops ...
 STOP_DEPTH = 0.1  # ... and as deep (within this share of the expected value) is the plant's routine stop
-STOP_RETURN_DAYS = 28  # a drop that became the new normal: a return within this long is the stop's end
+STOP_RETURN_DAYS = 28  # a fall in consumption (a stop): a return within this long of its last part is its end
+STOP_COURSE_DAYS = 7  # further falls this soon after a stop's last part are that stop going on
+RESTART_TOL = 0.25  # in a stop, a reading within this share of what the meter used before it is the restart
 # The score (``_surprise``). Rates are per reading: they are statistics over samples, not clocks.
 FAST_RATE = 0.05  # the local mean the error is measured from (about 20 readings)
 SCALE_RATE = 0.003  # the error's usual size (about 300 readings)
@@ -347,6 +355,9 @@ def _observe(state: dict, ts_ms: int, value: float, scored: bool, params: ScoreP
     iv = st["iv"] or 900_000
     wn, hn = st["wn"][week], st["hn"][hour]
     offset, scale = _baseline(st, week, hour)
+    if st["rl"][2] < 0 and n >= WARMUP_READINGS:
+        _restart(st, ts_ms, value, offset)
+        offset, scale = _baseline(st, week, hour)
     expected = st["lv"] + offset
     jump = abs(value - st["pv"]) / scale
     if value != st["pv"] and (not st["q"] or abs(value - st["pv"]) < st["q"]):
@@ -364,7 +375,9 @@ def _observe(state: dict, ts_ms: int, value: float, scored: bool, params: ScoreP
             offset, scale = _baseline(st, week, hour)
             expected = st["lv"] + offset
             resid = value - expected
-    frozen = st["ep"] in ("drop", "stuck", "noisy")
+    # While a change waits for confirmation the level waits too: it is measured against the old baseline,
+    # and a level that follows a ramp half way flattens it into a step.
+    frozen = st["ep"] in ("drop", "stuck", "noisy") or bool(st["ps"][0])
 
     # During a drop or a stuck episode the level waits; the seasonal cells and scales still learn (clipped),
     # so a dip that recurs at the same hour every day or week becomes part of the profile.
@@ -614,13 +627,16 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
     if ep == "drop":  # open while the points stay far below; the baseline waits meanwhile
         if z <= -Z_EPISODE or deep:
             st["ec"] += 1
+            if st["rl"][0] and st["rl"][2] < 0:
+                st["rl"][4] = ts_ms  # the stop's last part is now
             if st["ec"] * (st["iv"] or 900_000) > 24 * _HOUR_MS:
                 # a day long: the new normal (a stopped line), learn it; every hour drops in proportion, or the
                 # other hours' offsets would make the stopped meter look like a drop again there
-                before = st["lv"]
+                if not (st["rl"][0] and st["rl"][2] < 0):  # a drop opened by version 6 kept no regime
+                    st["rl"] = [ts_ms, 3, -1, _compact6(st["lv"]), ts_ms]
                 _rebase(st, resid, max(value / expected, 1e-3) if expected > 0 and not st["neg"] else 0.0)
                 st["ep"] = ""
-                st["rl"] = [ts_ms, 3, -1, _compact6(before), ts_ms]  # its return is the stop's end, not news
+                st["rl"][1], st["rl"][4] = 3, ts_ms  # its return is the stop's end, not news
             return findings
         st["ep"] = ""
         st["de"] = ts_ms
@@ -643,6 +659,12 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
         st["dw"] += 1
         if st["dn"] >= DROP_READINGS or st["dw"] >= DEEP_READINGS:
             st["ep"], st["es"], st["ec"], st["dn"], st["dw"] = "drop", st["ds"], st["dw"], 0, 0
+            # A drop inside a stop regime is still reported (a fault on a plant at half load is one; measured:
+            # taking them for the stop's stages cost 6 points of drop recall), but keeps the regime's level.
+            if _in_stop(st, ts_ms, st["lv"]):
+                st["rl"][4] = ts_ms
+            else:  # a stop regime begins: the level it fell from is what its end returns to
+                st["rl"] = [ts_ms, 3, -1, _compact6(st["lv"]), ts_ms]
             if _routine_stop(st, st["ds"], value / expected if expected > 0 else 0.0):
                 return findings
             return findings + [_finding("drop", st["ds"], ts_ms, value, expected, z,
@@ -688,6 +710,44 @@ def _routine_stop(st: dict, start: int, ratio: float) -> bool:
     return rejoin or matches >= STOP_MATCHES
 
 
+def _stop_open(rl: list, ts_ms: int) -> bool:
+    """A stop regime that began at most ``STOP_RETURN_DAYS`` ago: the level it fell from is still the one
+    its end returns to (a regime whose drops kept it open for months had long forgotten that level)."""
+    return bool(rl[0]) and rl[2] < 0 and ts_ms - rl[0] <= STOP_RETURN_DAYS * 24 * _HOUR_MS
+
+
+def _in_stop(st: dict, ts_ms: int, level: float, since_h: float = 0.0) -> bool:
+    """Is the meter in a stop regime: its last part (a drop, a fall of its level) at most ``STOP_COURSE_DAYS``
+    ago and the level (``level``) still down from where the stop began, or that last part less than
+    ``since_h`` hours ago? A plant shuts down in stages (a turnaround: half load for two days, then nearly
+    off for two weeks): each stage is the same stop, not news. A meter back at its level is not in a stop,
+    however recent: a drop there is news again."""
+    rl = st["rl"]
+    if not _stop_open(rl, ts_ms) or ts_ms - rl[4] > STOP_COURSE_DAYS * 24 * _HOUR_MS:
+        return False
+    return level < rl[3] - LEVEL_SHIFT_MIN * abs(rl[3]) or ts_ms - rl[4] < since_h * _HOUR_MS
+
+
+def _restart(st: dict, ts_ms: int, value: float, offset: float) -> None:
+    """A stopped meter reading about what it used before the stop has restarted: its baseline goes back to
+    the level before the stop at once. Learning the restart as a change (the CUSUM takes hours) meant wild
+    readings against a stopped plant's tiny scale (a burst of "noise") and a level shift for every restart.
+    The regime stays open, so a reading that only looked like a restart (a spike) and the stop going on
+    after it are the stop's course."""
+    rl, lv = st["rl"], st["lv"]
+    pre = rl[3]
+    if (not _stop_open(rl, ts_ms) or st["neg"] or st["ep"] == "drop" or pre <= 0.0 or lv <= 0.0
+            or lv >= (1.0 - LEVEL_SHIFT_MIN) * pre or lv + offset <= 0.0):
+        return
+    before = (lv + offset) * pre / lv  # what the meter expected here before the stop
+    if abs(value - before) <= RESTART_TOL * before:
+        _rebase(st, 0.0, pre / lv)
+        st["ps"] = _NO_SHIFT[:]
+        st["cu"] = st["cd"] = st["cr"] = st["ce"] = 0.0
+        st["cc"] = 0
+        rl[4] = ts_ms
+
+
 def _trend(ps: list, expected: float, value: float, ts_ms: int) -> None:
     """Add a reading to the pending change's regression: value = old baseline x (a + b t) for a change in
     proportion (value - old baseline = a + b t when additive), t in hours since the change was found."""
@@ -710,10 +770,13 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     against the old baseline from the readings since; forget it if they did not stay at least half way
     to the new level in its direction (a production shift, a batch: the baseline is put back).
 
-    A change that is still rising over the confirmation by ``DRIFT_RISE`` of its size is a ``drift``,
-    reported once with its rate; later changes in its direction are its course, not news. A change back
-    in the other direction within ``RETURN_DAYS`` of a reported one's last part is that episode's end (a
-    repaired leak, a line stopped again): not a new, opposite level shift."""
+    A change that a ramp from its onset fits better than a step is a ``drift``, reported once with its
+    rate; later changes in its direction are its course, not news. A change back in the other direction
+    within ``RETURN_DAYS`` of a reported one's last part is that episode's end (a repaired leak, a line
+    stopped again): not a new, opposite level shift; after a fall (a stop) the window is
+    ``STOP_RETURN_DAYS`` and the return must not go past the level before the stop, and further falls
+    within ``STOP_COURSE_DAYS`` while the level is down are the stop going on. A change the baseline
+    follows silently (small, or in the learning weeks) is remembered alike, so its return is not news."""
     ps = st["ps"]
     if not ps[0]:
         return []
@@ -739,29 +802,56 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     _rebase(st, per_reading - shift, held / ratio if ratio > 0 else 0.0)
     direction = 1 if per_reading > 0 else -1
     rl = st["rl"]
-    if rl[0] and ts_ms - rl[4] > (STOP_RETURN_DAYS if rl[1] == 3 else RETURN_DAYS) * 24 * _HOUR_MS:
+    stop = _stop_open(rl, ts_ms)
+    if rl[0] and (rl[2] < 0 and not stop or rl[2] > 0 and ts_ms - rl[4] > RETURN_DAYS * 24 * _HOUR_MS):
         rl = st["rl"] = [0, 0, 0, 0.0, 0]
     lv = st["lv"]
+    pre = lv / held if ratio > 0 and held > 0 else lv - per_reading  # the level before the change
     if rl[0] and direction != rl[2]:
         # A change back soon after a reported one is that episode's end, however far back it went: a leak
         # repaired in steps, a drift's extra load falling away; measuring "half way back" against a profile
         # rescaled twice since missed most of them, and each miss was a false opposite level shift.
-        st["rl"] = [0, 0, 0, 0.0, 0]
-        return []
+        # A stop ends when consumption returns to where it was before it; a rise past that is news.
+        if not stop:
+            st["rl"] = [0, 0, 0, 0.0, 0]
+            return []
+        if lv <= rl[3] + LEVEL_SHIFT_MIN * abs(rl[3]):
+            if lv < rl[3] - LEVEL_SHIFT_MIN * abs(rl[3]):
+                rl[4] = ts_ms  # part of the way back (a start-up in stages): the stop is still on
+            else:
+                st["rl"] = [0, 0, 0, 0.0, 0]
+            return []
+        rl = st["rl"] = [0, 0, 0, 0.0, 0]
+    elif direction < 0 and _in_stop(st, found, pre, 24.0):
+        rl[4] = ts_ms
+        return []  # the stop going on, in stages (the first may be a drop that closed a day ago)
     if rl[0] and rl[1] == 2 and direction == rl[2] and ts_ms - rl[4] < DRIFT_HOLD_H * _HOUR_MS:
         rl[4] = ts_ms
         return []  # the drift going on
+    # A rise followed silently (small, or while learning) still has an end: remember it like a reported
+    # one, or its return would be the first change the meter reports. (Not a fall: that would open a stop
+    # regime on a level the learning weeks had not settled.)
+    silent = [ts_ms, 1, direction, _compact6(pre), ts_ms] if direction > 0 else st["rl"]
     if abs(per_reading) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(held - 1.0) >= LEVEL_SHIFT_MIN):
+        st["rl"] = silent
         return []  # real but small: the baseline follows it without an alarm
     if st["t0"] and found - st["t0"] < SHIFT_LEARN_DAYS * 24 * _HOUR_MS:
+        st["rl"] = silent
         return []  # found while still learning the week: a cold start's profile moves by itself
-    hours = (ts_ms - found) / _HOUR_MS
-    det = s0 * s2 - s1 * s1
-    slope = (s0 * y1 - s1 * y0) / det if det > 0 and s0 > 0 else 0.0  # per hour
+    # Step or ramp, fitted over the whole episode from its onset (``start``, where the CUSUM's run began):
+    # a level shift is a constant change from the onset on, a drift grows from nothing at the onset. Both
+    # are one-parameter fits of the change against the old baseline; the one that explains more of it wins.
+    # (A slope over the confirmation alone called a step a drift whenever the profile was a little off
+    # for those 18 h, and a ramp found late a step.)
     base = 1.0 if ratio > 0 else 0.0
-    mid = ((y0 - slope * s1) / s0 + slope * s1 / s0 - base) if s0 > 0 else 0.0  # the change at the mean time
-    drifting = slope * direction * hours >= DRIFT_RISE * abs(mid) and abs(mid) > 0
-    pre = lv / held if ratio > 0 and held > 0 else lv - per_reading  # the level before the change
+    lag = max(0.0, (found - start) / _HOUR_MS)  # hours from the onset to the first alarm
+    c0, c1 = y0 - base * s0, y1 - base * s1  # sums of w * change and w * change * t
+    ct = c1 + lag * c0  # ... and of w * change * (hours since the onset)
+    tt = s2 + 2.0 * lag * s1 + lag * lag * s0
+    step_fit = c0 * c0 / s0 if s0 > 0 else 0.0
+    ramp_fit = ct * ct / tt if tt > 0 else 0.0
+    slope = ct / tt if tt > 0 else 0.0  # the ramp's rate, per hour
+    drifting = ramp_fit > step_fit and slope * direction > 0
     st["rl"] = [ts_ms, 2 if drifting else 1, direction, _compact6(pre), ts_ms]
     if drifting:
         rate = (f"{slope * 24:+.1%} of the expected value per day" if ratio > 0

@@ -445,3 +445,39 @@ def test_a_version_5_state_carries_on_with_an_empty_calendar_of_stops():
         v = normal(i, rng) * (0.1 if i >= 21 * 96 + 40 else 1.0)
         assert det.observe(v5, T0 + i * STEP, v, scored=False) == det.observe(worker, T0 + i * STEP, v, scored=False)
     assert v5 == worker and v5["v"] == det.STATE_VERSION and len(v5["rs"]) == 1
+
+
+def test_a_turnaround_in_stages_is_news_only_where_it_goes_down():
+    """A chemical plant's turnaround: half load for two days, nearly off for two weeks, half load for three
+    days, then full load again. Its start and its fall to nearly off are drops (a drop on a plant at half
+    load is news: a fault is one too); neither the half load settling as a level nor the start-up in two
+    steps is (version 6 reported a level shift at each stage, and each step of the restart as a shift up)."""
+    start = FAULT_AT
+
+    def turnaround(i, v):
+        day = (i - start) / 96
+        return v * (0.5 if 0 <= day < 2 or 16 <= day < 19 else 0.08 if 2 <= day < 16 else 1.0)
+
+    _, found = run(days=45, fault=turnaround)
+    assert types(found) in (["drop"], ["drop", "drop"]), types(found)
+    assert all(start * STEP - 3_600_000 <= f.span_start_ms - T0 <= (start + 2 * 96 + 8) * STEP for _, f in found)
+
+
+def test_a_kiln_stopped_for_days_restarts_without_noise_or_shifts():
+    """A kiln stops for three days (5 % of its load) and restarts: one drop, then nothing. Against the stopped
+    kiln's tiny scale the restart looked like a burst of noise and then a level shift up."""
+    _, found = run(days=30, fault=lambda i, v: v * 0.05 if FAULT_AT <= i < FAULT_AT + 3 * 96 else v)
+    assert types(found) == ["drop"], types(found)
+
+
+def test_a_drop_after_the_plant_is_back_from_a_stop_is_news_again():
+    def faults(i, v):
+        if FAULT_AT <= i < FAULT_AT + 3 * 96:
+            return v * 0.05  # a stop of three days
+        if FAULT_AT + 5 * 96 + 10 <= i < FAULT_AT + 5 * 96 + 22:
+            return v * 0.1  # two days after the restart, a three-hour trip
+        return v
+
+    _, found = run(days=30, fault=faults)
+    assert types(found) == ["drop", "drop"], types(found)
+
