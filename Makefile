@@ -72,7 +72,7 @@ demo: install
 	$(ECMON) demo
 
 unit: venv
-	$(VENV)/bin/pytest -q tests/unit
+	$(VENV)/bin/pytest -q -n 2 tests/unit
 
 # Style, types and the import layers (README, "How the code is laid out"); configuration in pyproject.toml.
 lint: venv
@@ -88,15 +88,18 @@ check-alerts: system-packages
 	amtool check-config deploy/prometheus/alertmanager.yml
 
 # The test stack is disposable: every run starts from empty Kafka and ClickHouse, as CI does.
+# Unit tests share nothing and run on both cores (pytest-xdist); the integration tests share servers and run
+# one at a time, listing their slowest (the suite must stay under 20 minutes on 2 cores).
 test: install
 	$(MAKE) lint
 	$(ECMON) schemas check
 	$(MAKE) check-alerts
+	$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 -m "not known_issue" tests/unit
 	$(TEST_ENV) $(ECMON) stack down >/dev/null
 	rm -rf .ecmon-test
 	$(TEST_ENV) $(ECMON) stack up
-	set +e; $(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider -m "not known_issue" tests; rc=$$?; \
-	$(TEST_ENV) $(ECMON) stack down; exit $$rc
+	set +e; $(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider --durations=15 -m "not known_issue" tests/integration; \
+	rc=$$?; $(TEST_ENV) $(ECMON) stack down; exit $$rc
 
 # Not a test: times the whole pipeline (docs/performance.md). BENCH_ARGS, e.g. --readings 50000, passes options.
 bench: install

@@ -31,13 +31,15 @@ def pipeline(live_settings):
         proc.stop(timeout=30)
 
 
-SIDE_PORTS = {"kafka_port": 33092, "clickhouse_port": 33000, "clickhouse_http_port": 33123, "prometheus_port": 33090,
-              "alertmanager_port": 33190, "metrics_port_base": 33200}
+# Below Linux's ephemeral range (32768-60999), like every fixed test port: a client's outgoing connection
+# may hold any port in that range, and a server bound there fails to start now and then.
+SIDE_PORTS = {"kafka_port": 29092, "clickhouse_port": 29000, "clickhouse_http_port": 29123, "prometheus_port": 29090,
+              "alertmanager_port": 29190, "metrics_port_base": 29200}
 
 
 @pytest.fixture(scope="session")
 def side_pipeline(tmp_path_factory):
-    """A second Kafka + ClickHouse with its own worker and sink (ports 33xxx), shared by the tests that send
+    """A second Kafka + ClickHouse with its own worker and sink (ports 29xxx), shared by the tests that send
     crafted data they do not put in the main stack's ledger (keys, registry, reading identity, closed months):
     the main stack's reconciliation compares all of ClickHouse with what its gateways sent."""
     import os

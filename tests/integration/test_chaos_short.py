@@ -4,6 +4,9 @@ One trial of each fault, for real: the gateway, the worker and the sink are kill
 random moment while a fleet flows, one broker is stopped and brought back, ClickHouse is stopped (20 s here,
 60 s in the full suite). After each, ClickHouse must hold exactly what the fleet sent, at enterprise,
 prefecture, province and national level. Four to six minutes, depending on the load of the machine.
+
+Its three-broker stack also serves `ecmon stack up --brokers 3`'s own checks (every partition on three
+brokers, `stack down` stops every process), so `make test` starts a cluster once.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import os
 import pytest
 from rich.console import Console
 
+from ecmon import topics
+from ecmon.kafka_clients import client_config
 from ecmon.settings import Settings
 from ecmon_ops.chaos.run import SHORT, ChaosConfig, results_table, run_suite
 from ecmon_ops.chaos.trials import SuiteShape
+from ecmon_ops.stack import stack
 
 pytestmark = pytest.mark.integration
 
@@ -35,10 +41,15 @@ def test_every_fault_once_and_clickhouse_stays_exact(tmp_path):
             # shorter outages than the full suite's: the 60 s ClickHouse outage is also
             # tests/integration/test_sink_robustness.py's, and make test must stay short
             shape=SuiteShape(enterprises=6, send_s=8.0, clickhouse_down_s=20.0, broker_down_s=(5.0, 8.0)),
-            out_dir=None), console)
+            out_dir=None, keep_stack=True), console)
+        replicas = _replicas_of_every_readings_partition(settings)
     finally:
+        stopped = stack.down(settings)
         os.environ.clear()
         os.environ.update(saved)
+    assert replicas == [3] * topics.READINGS.partitions, replicas
+    assert {"kafka-1", "kafka-2", "kafka-3", "clickhouse"} <= set(stopped), stopped
+    assert not any(s.pid for s in stack.status(settings))
     console.print(results_table(result))
     assert [t["spec"]["kind"] for t in result["trials"]].count("gateway") == 1
     assert sorted(t["spec"]["kind"] for t in result["trials"]) == sorted(SHORT)
@@ -51,3 +62,11 @@ def test_every_fault_once_and_clickhouse_stays_exact(tmp_path):
     assert faults["gateway"].startswith("kill -9 gateway"), faults["gateway"]
     assert faults["broker"].startswith("stopped kafka-")
     assert faults["clickhouse"].startswith("stopped clickhouse for 20s")
+
+
+def _replicas_of_every_readings_partition(settings: Settings) -> list[int]:
+    from confluent_kafka.admin import AdminClient
+
+    meta = AdminClient(client_config(settings, "admin")).list_topics(timeout=10)
+    assert len(meta.brokers) == 3
+    return [len(p.replicas) for p in meta.topics[topics.READINGS.name].partitions.values()]

@@ -6,7 +6,7 @@ import pytest
 
 from ecmon.kafka_clients import client_config
 from ecmon_ops.stack import stack
-from ecmon_ops.stack.process import ServiceError, wait_until
+from ecmon_ops.stack.process import ServiceError
 
 
 def _free_port() -> int:
@@ -65,34 +65,6 @@ def test_service_that_cannot_start_names_itself_and_its_log(lone_clickhouse, liv
     message = str(exc.value)
     assert "clickhouse" in message
     assert str(taken.log_dir) in message
-
-
-def test_three_broker_cluster_replicates_and_stops_completely(tmp_path, live_settings):
-    """`stack up --brokers 3` on its own ports and state directory, beside the test stack."""
-    from confluent_kafka.admin import AdminClient
-
-    from ecmon import topics
-
-    base = 21_092  # below the ephemeral range, like every fixed test port
-    settings = live_settings.model_copy(
-        update={"state_dir": tmp_path / "cluster", "brokers": 3, "kafka_port": base,
-                "clickhouse_port": _free_port(), "clickhouse_http_port": _free_port(),
-                "prometheus_port": _free_port(), "alertmanager_port": _free_port()}
-    )
-    kafka = ["kafka-1", "kafka-2", "kafka-3"]
-    try:
-        stack.up(settings, only=kafka)
-        assert [s.name for s in stack.status(settings) if s.healthy] == kafka
-        admin = AdminClient(client_config(settings, "admin"))
-        assert wait_until(lambda: topics.READINGS.name in admin.list_topics(timeout=5).topics, timeout=30)
-        meta = admin.list_topics(timeout=10)
-        assert len(meta.brokers) == 3
-        for partition in meta.topics[topics.READINGS.name].partitions.values():
-            assert len(partition.replicas) == 3
-    finally:
-        stopped = stack.down(settings)
-    assert sorted(stopped) == kafka
-    assert not any(s.pid for s in stack.status(settings))
 
 
 def test_the_broker_stamps_the_record_time_of_the_gateways_topics(live_settings):

@@ -326,7 +326,7 @@ def test_a_sequence_beyond_the_window_or_below_one_is_refused():
     ("gateway_id", "g" * 400_000, "invalid_gateway_id"), ("gateway_id", "", "invalid_gateway_id"),
     ("gateway_id", "gw 1", "invalid_gateway_id"), ("gateway_id", "g" * 65, "invalid_gateway_id"),
     ("batch_id", "b" * 400_000, "invalid_batch_id"), ("batch_id", "b1", "invalid_batch_id"),
-    ("batch_id", str(uuid.uuid4()) + "\n", "invalid_batch_id"),
+    ("batch_id", "8dec48e9-9edc-44c8-9f00-c15528050b3f\n", "invalid_batch_id"),
 ])
 def test_invalid_ids_are_refused_before_anything_counts(field, value, reason):
     state = er.new_state()
