@@ -156,10 +156,15 @@ class DayIdentities:
         return (f"{self.step}:{self.tag}:{b64encode(_q(self.values)).decode()}:{b64encode(self.fresh).decode()}:"
                 f"{b64encode(_q(self.fixed)).decode()}")
 
-    def put(self, index: int, value: int, version: int) -> None:
-        """Record ``value`` as counted in slot ``index`` by the batch of enterprise-state ``version``."""
-        if self.tag != version:  # the undo record describes the last writing batch only
+    def put(self, index: int, value: int, version: int, saved: int | None = None) -> None:
+        """Record ``value`` as counted in slot ``index`` by the batch of enterprise-state ``version``.
+
+        The undo record reaches back to the enterprise state as last written to the changelog (version
+        ``saved``; by default the state before this batch): with deferred writes (streams/ecmon_worker/emission.py)
+        several batches change a meter-day between two writes of the state, and a crash must undo them all."""
+        if self.tag <= (version - 1 if saved is None else saved):
             self.tag, self.fresh, self.fixed = version, bytearray(), array("q")
+        self.tag = version
         old = self.values[index]
         byte = index >> 3
         seen = byte < len(self.fresh) and self.fresh[byte] >> (index & 7) & 1
@@ -179,7 +184,8 @@ class ReadingIdentities:
     ``store`` holds ``"<meter>|<day>[#part]" -> value`` (the worker's view of its table, or ``state["id"]``);
     ``state["ix"]`` indexes it per meter as [first day, last day, parts per day] (CST day numbers)."""
 
-    def __init__(self, state: dict[str, Any], store: MutableMapping[str, str] | None, version: int) -> None:
+    def __init__(self, state: dict[str, Any], store: MutableMapping[str, str] | None, version: int,
+                 saved: int | None = None) -> None:
         if store is None:
             self.store: MutableMapping[str, str] = state.setdefault("id", {})
         else:
@@ -188,6 +194,8 @@ class ReadingIdentities:
         self.index: dict[str, list[int]] = state.setdefault("ix", {})
         self.committed = state["v"]
         self.version = version
+        #: the enterprise-state version the changelog holds (the undo records reach back to it)
+        self.saved = self.committed if saved is None else saved
         self.open: dict[str, DayIdentities] = {}
 
     def day(self, meter: str, ts: int, step: int) -> tuple[DayIdentities, int] | str:
