@@ -124,7 +124,7 @@ class Settings(BaseSettings):
         default=48, description="Register readings kept per cumulative meter to place late readings exactly."
     )
     emit_interval_ms: int = Field(
-        default=500, ge=10, le=60_000, description="The worker sends each changed enterprise's totals, and writes its "
+        default=1000, ge=10, le=60_000, description="The worker sends each changed enterprise's totals, and writes its "
         "state to the changelog, at most this often (and before every offset commit), not once per input batch.",
     )
     worker_micro_batch: int = Field(

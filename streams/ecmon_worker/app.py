@@ -58,6 +58,7 @@ from ecmon_worker import (
     enterprise_rollup,
     faust_fixes,
     production_intake,
+    reading_identity,
     rollup_steps,
 )
 from ecmon_worker.admission import Rejection
@@ -86,22 +87,25 @@ def too_large(exc: BaseException | None) -> bool:
 aggregate_batch = rollup_steps.aggregate_batch
 
 
-class TableSlice(MutableMapping[str, str]):
+class TableSlice(MutableMapping[str, Any]):
     """The keys ``"<owner>|..."`` of a table, seen without their prefix: one enterprise's reading identities
     (streams/ecmon_worker/reading_identity.py) inside the enterprise-state table. They share its changelog
     partition with the enterprise's state and are written before it (streams/ecmon_worker/emission.py), so a
-    crash never keeps a state whose identities were lost."""
+    crash never keeps a state whose identities were lost. Values stay decoded in memory (``DayIdentities``)
+    and are encoded when the changelog is written."""
+
+    keeps_decoded = True
 
     def __init__(self, table: emission.DeferredChangelog, owner: str, partition: int) -> None:
         self.table, self.owner, self.partition, self.prefix = table, owner, partition, owner + "|"
 
-    def __getitem__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> Any:
         value = self.table.get(self.prefix + key)
         if value is None:
             raise KeyError(key)
-        return cast(str, value)
+        return value
 
-    def __setitem__(self, key: str, value: str) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         self.table.put_part(self.owner, self.partition, self.prefix + key, value)
 
     def __delitem__(self, key: str) -> None:
@@ -177,7 +181,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
 
     # -- emission on a cadence (streams/ecmon_worker/emission.py): the readings agent changes these tables
     #    in memory; their changelog records and the enterprises' totals go out per key on flush().
-    enterprise_log = emission.DeferredChangelog(enterprise_state)
+    enterprise_log = emission.DeferredChangelog(enterprise_state, encode=reading_identity.encoded)
     detectors_log = emission.DeferredChangelog(meter_detectors)
     production_log = emission.DeferredChangelog(production_state)
     deferred_logs = (enterprise_log, detectors_log, production_log)

@@ -17,6 +17,7 @@ Exactness rests on three rules:
   (``Saved``), so reading them against the recovered state rolls them back (reading_identity.py).
 * Months are forgotten only as the *written* state closes them, so events processed again after a
   crash find every identity they could reach.
+* Reading identities stay decoded in memory between flushes and are encoded once per flush.
 * After table recovery the worker re-emits the totals of every enterprise it holds (``reemit_all``): a
   send lost with a crashed worker goes out again even if its input's offset was committed.
 """
@@ -43,8 +44,10 @@ class DeferredChangelog:
     that changed them, the owner's own value last. Faust's ``table[key] = value`` would write the
     changelog at once, to the partition of the *current* event, which in a micro-batch is not the key's."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, encode: Callable[[Any], Any] | None = None) -> None:
         self.table = table
+        #: what the changelog holds of a value kept in memory in another form (None: the value itself)
+        self.encode = encode
         self.pending: dict[str, _Pending] = {}
         #: partitions this worker may write; a mark of any other is dropped (its events are processed
         #: again by the partition's new owner, from the changelog this worker flushed when it lost it)
@@ -107,7 +110,7 @@ class DeferredChangelog:
         if value is None:  # a tombstone: no value at all, not JSON null
             self.table.send_changelog(partition, key, None, value_serializer="raw")
         else:
-            self.table.send_changelog(partition, key, value)
+            self.table.send_changelog(partition, key, value if self.encode is None else self.encode(value))
 
 
 @dataclass(frozen=True)

@@ -178,19 +178,28 @@ class DayIdentities:
         self.changed = True
 
 
+def encoded(value: Any) -> Any:
+    """What the changelog holds of a table value: a DayIdentities as its text, anything else as it is."""
+    return value.encoded() if isinstance(value, DayIdentities) else value
+
+
 class ReadingIdentities:
     """The identity records of one enterprise for one batch: read lazily, written back by ``save()``.
 
     ``store`` holds ``"<meter>|<day>[#part]" -> value`` (the worker's view of its table, or ``state["id"]``);
     ``state["ix"]`` indexes it per meter as [first day, last day, parts per day] (CST day numbers)."""
 
-    def __init__(self, state: dict[str, Any], store: MutableMapping[str, str] | None, version: int,
+    def __init__(self, state: dict[str, Any], store: MutableMapping[str, Any] | None, version: int,
                  saved: int | None = None) -> None:
         if store is None:
-            self.store: MutableMapping[str, str] = state.setdefault("id", {})
+            self.store: MutableMapping[str, Any] = state.setdefault("id", {})
         else:
             state.pop("id", None)
             self.store = store
+        #: a store that ``keeps_decoded`` holds DayIdentities between batches and encodes them only when it
+        #: writes them (the worker's, once per flush): decoding and encoding every meter-day a batch touches
+        #: cost more than the rest of the batch's rollup
+        self.keeps_decoded = bool(getattr(store, "keeps_decoded", False))
         self.index: dict[str, list[int]] = state.setdefault("ix", {})
         self.committed = state["v"]
         self.version = version
@@ -210,7 +219,12 @@ class ReadingIdentities:
         found = self.open.get(key)
         if found is None:
             raw = self.store.get(key)
-            found = DayIdentities.new(step, part) if raw is None else DayIdentities.decode(raw, self.committed)
+            if raw is None:
+                found = DayIdentities.new(step, part)
+            elif isinstance(raw, DayIdentities):  # kept decoded in memory: never ahead of the state in memory
+                found = raw
+            else:
+                found = DayIdentities.decode(raw, self.committed)
             self.open[key] = found
             entry = self.index.get(meter)
             if entry is None:
@@ -230,7 +244,8 @@ class ReadingIdentities:
     def save(self) -> None:
         for key, day in self.open.items():
             if day.changed:
-                self.store[key] = day.encoded()
+                day.changed = False
+                self.store[key] = day if self.keeps_decoded else day.encoded()
 
     def forget_closed(self, closed_before: int) -> None:
         """Remove the values of months that ended before ``closed_before`` (closed: no reading reaches them)."""

@@ -380,3 +380,25 @@ def test_batches_coalesced_between_two_state_writes_are_undone_together():
         apply(state, b, identities=store2)
     out = apply(json.loads(json.dumps(written)), later[0], identities=store2)
     assert "duplicate_reading" in reasons(out) or "conflicting_reading" in reasons(out)
+
+
+class DecodedStore(dict):
+    """A store like the worker's (app.TableSlice): identities stay decoded between batches."""
+
+    keeps_decoded = True
+
+
+def test_identities_kept_decoded_count_as_the_encoded_ones_and_encode_the_same():
+    plain, decoded = er.new_state(), er.new_state()
+    text: dict[str, str] = {}
+    kept = DecodedStore()
+    batches = [batch(1, [reading("e", T0 + Q, 1234), reading("e", T0 + 2 * Q, 10)]),
+               batch(2, [reading("e", T0 + 3 * Q, 5), reading("e", T0 + Q, 2000, replaces=1234)]),
+               batch(3, [reading("e", T0 + Q, 2000), reading("e", T0 + 4 * Q, 1, replaces=9)])]
+    for b in batches:
+        a = apply(plain, b, identities=text, saved=(1, 0))
+        k = apply(decoded, b, identities=kept, saved=(1, 0))
+        assert reasons(a) == reasons(k) and a.readings_accepted == k.readings_accepted
+    assert plain["m"] == decoded["m"]
+    assert all(isinstance(v, ri.DayIdentities) for v in kept.values())
+    assert {key: ri.encoded(v) for key, v in kept.items()} == text
