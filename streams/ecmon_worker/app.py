@@ -74,6 +74,10 @@ MAX_BATCH_READINGS = admission.MAX_BATCH_READINGS
 KAFKA_ERRORS = (KafkaError, KafkaException, faust.exceptions.ProducerSendError)
 
 
+class HandingOver(Exception):
+    """Raised before a reading batch changes any state while the worker's partitions are being handed over."""
+
+
 def too_large(exc: BaseException | None) -> bool:
     """Whether a send failed because the message exceeds the producer's (or broker's) size limit; Faust wraps
     aiokafka's error in ProducerSendError."""
@@ -188,6 +192,10 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     pending_totals = emission.PendingTotals()
     #: (version, watermark) of each enterprise's state as the changelog holds it
     saved: dict[str, emission.Saved] = {}
+    #: from revocation to the end of table recovery no reading batch is applied: recovery re-reads the
+    #: changelog over the tables in memory, so a batch applied in between (and not yet written) would be
+    #: half undone; it is processed after the seek to the committed offsets instead
+    handing_over = [False]
 
     def send_totals(uscc: str, keys: list[str]) -> None:
         state, record = enterprise_log.get(uscc), registry.enterprises.get(uscc)
@@ -228,6 +236,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         partitions = getattr(enterprise_state.data, "_key_partition", {})
         n = pending_totals.reemit_all(list(enterprise_state.data.items()), partitions.get)
         log.info("recovered: the totals of %d enterprises will be sent again", n)
+        if not app.rebalancing:  # else recovery stopped early for the next rebalance, which recovers again
+            handing_over[0] = False
 
     commit_order.after_recovery(app, reemit_held)
 
@@ -272,7 +282,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         ``internal_error`` (the traceback goes to the log) and the agent goes on with the next event."""
         try:
             return await handle(event) or "done"
-        except KAFKA_ERRORS:
+        except (*KAFKA_ERRORS, HandingOver):
             raise
         except Exception as exc:
             msg = event.message
@@ -291,12 +301,25 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     async def validate_and_roll_up(stream):
         async for events in stream.take_events(settings.worker_micro_batch, within=0.05):
             for i, event in enumerate(events):
+                # take_events acknowledges the whole micro-batch on the way out: an event not processed keeps a
+                # reference, so its offset is never committed; it is delivered again after the seek to the
+                # committed offsets that ends every rebalance, or processed by the partition's new owner.
+                if handing_over[0]:
+                    for rest in events[i:]:
+                        rest.message.incref()
+                    break
+                owned = enterprise_log.owned
+                if owned is not None and event.message.partition not in owned:
+                    event.message.incref()
+                    continue
                 started = time.perf_counter()
                 try:
                     outcome = await survive(event, _process_batch, "the reading batch")
+                except HandingOver:
+                    for rest in events[i:]:
+                        rest.message.incref()
+                    break
                 except KAFKA_ERRORS:
-                    # take_events acknowledges the whole micro-batch on the way out: the events not processed
-                    # keep a reference, so their offsets are never committed and a restart processes them.
                     for rest in events[i:]:
                         rest.message.incref()
                     raise
@@ -349,6 +372,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         watermark_before = state.get("wm", 0)
         timestamp = event.message.timestamp  # the Kafka record time: the same on every replay
         written = saved[uscc]
+        if handing_over[0]:  # checked with no await before the state changes: see handing_over
+            raise HandingOver
         outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc], factors, limits=limits,
                                                 received_ms=int(timestamp * 1000) if timestamp else None,
                                                 intervals={m["meter_id"]: m["interval_s"] * 1000
@@ -532,7 +557,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode calls it as (app, revoked, signal=...)
     async def hand_over_partitions(app: faust.App, revoked: set, **_: object) -> None:
         # What this worker deferred belongs on the changelog before a new owner recovers from it; then it
-        # writes nothing until its next assignment (events still in flight are processed again there).
+        # applies nothing until recovery is complete and writes nothing for a partition it does not own.
+        handing_over[0] = True
         cadence.flush()
         await app.producer.flush()
         for deferred in deferred_logs:
