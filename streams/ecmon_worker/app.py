@@ -236,10 +236,14 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         partitions = getattr(enterprise_state.data, "_key_partition", {})
         n = pending_totals.reemit_all(list(enterprise_state.data.items()), partitions.get)
         log.info("recovered: the totals of %d enterprises will be sent again", n)
-        if not app.rebalancing:  # else recovery stopped early for the next rebalance, which recovers again
-            handing_over[0] = False
+
+    def tables_read() -> None:
+        # Before the seek and the flow: an event held back while handing over is delivered again by the seek;
+        # one held back after it would never be (its offset could then never be committed).
+        handing_over[0] = False
 
     commit_order.after_recovery(app, reemit_held)
+    commit_order.tables_read(app, tables_read)
 
     def _normalised_batch(batch: dict, record: dict, province: str, readings: list[dict]) -> bytes:
         steps = {m["meter_id"]: m["interval_s"] * 1000 for m in record["meters"]}

@@ -33,6 +33,7 @@ from faust.transport.consumer import Consumer
 _MARK = "__ecmon_commit_order__"
 _BEFORE = "_ecmon_before_commit"
 _AFTER = "_ecmon_after_recovery"
+_READ = "_ecmon_tables_read"
 
 
 def before_commit(app: faust.App, hook: Callable[[], None]) -> None:
@@ -43,6 +44,13 @@ def before_commit(app: faust.App, hook: Callable[[], None]) -> None:
 def after_recovery(app: faust.App, hook: Callable[[], None]) -> None:
     """Run ``hook`` (synchronous) each time ``app``'s tables have been recovered."""
     _hooks(app, _AFTER).append(hook)
+
+
+def tables_read(app: faust.App, hook: Callable[[], None]) -> None:
+    """Run ``hook`` (synchronous) once the changelogs are read, before Faust seeks the stream partitions to
+    their committed offsets and turns the flow back on: the first event delivered after it sees the hook's
+    effect, and anything delivered before it is delivered again by that seek."""
+    _hooks(app, _READ).append(hook)
 
 
 def _hooks(app: faust.App, name: str) -> list[Callable[[], None]]:
@@ -72,6 +80,7 @@ def _hand_over_first(handle_attached: Any) -> Any:
 def _reemit_after(on_recovery_completed: Any) -> Any:
     @functools.wraps(on_recovery_completed)
     async def wrapper(self: Recovery, *args: Any, **kwargs: Any) -> None:
+        _run(self.app, _READ)
         await on_recovery_completed(self, *args, **kwargs)
         _run(self.app, _AFTER)
 
