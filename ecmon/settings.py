@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     register_history_hours: int = Field(
         default=48, description="Register readings kept per cumulative meter to place late readings exactly."
     )
+    emit_interval_ms: int = Field(
+        default=1000, ge=10, le=60_000, description="The worker sends each changed enterprise's totals, and writes its "
+        "state to the changelog, at most this often (and before every offset commit), not once per input batch.",
+    )
+    worker_micro_batch: int = Field(
+        default=500, ge=1, le=100_000, description="Reading batches the worker's readings agent takes from Kafka "
+        "at once (fewer if none arrive within 50 ms).",
+    )
     worker_app_id: str = "ecmon-worker"
     sink_group: str = "ecmon-sink"
 

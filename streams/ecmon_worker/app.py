@@ -10,7 +10,9 @@ Topology (topics from ecmon.topics)::
                                                                    |
                                         [roll_up_nation, table nation-state] --> ecmon.aggregates.v1
 
-Every batch yields at most one message per output topic: batches stay batches.
+Batches stay batches: a reading batch yields at most one normalised-readings message. Totals and the
+enterprise-state changelog go out per changed enterprise at most every ``ECMON_EMIT_INTERVAL_MS``, and
+before every offset commit (streams/ecmon_worker/emission.py, commit_order.py).
 """
 
 from __future__ import annotations
@@ -50,10 +52,13 @@ from ecmon.settings import Settings
 from ecmon_worker import (
     admission,
     anomaly_events,
+    commit_order,
+    emission,
     enterprise_benchmarks,
     enterprise_rollup,
     faust_fixes,
     production_intake,
+    reading_identity,
     rollup_steps,
 )
 from ecmon_worker.admission import Rejection
@@ -69,6 +74,10 @@ MAX_BATCH_READINGS = admission.MAX_BATCH_READINGS
 KAFKA_ERRORS = (KafkaError, KafkaException, faust.exceptions.ProducerSendError)
 
 
+class HandingOver(Exception):
+    """Raised before a reading batch changes any state while the worker's partitions are being handed over."""
+
+
 def too_large(exc: BaseException | None) -> bool:
     """Whether a send failed because the message exceeds the producer's (or broker's) size limit; Faust wraps
     aiokafka's error in ProducerSendError."""
@@ -82,29 +91,35 @@ def too_large(exc: BaseException | None) -> bool:
 aggregate_batch = rollup_steps.aggregate_batch
 
 
-class TableSlice(MutableMapping[str, str]):
-    """The keys ``"<prefix>|..."`` of a Faust table, seen without their prefix: one enterprise's reading
-    identities (streams/ecmon_worker/reading_identity.py) inside the enterprise-state table. They share its changelog
-    partition with the enterprise's state, which is written after them, so a crash never keeps a state
-    whose identities were lost (see the module docstring there)."""
+class TableSlice(MutableMapping[str, Any]):
+    """The keys ``"<owner>|..."`` of a table, seen without their prefix: one enterprise's reading identities
+    (streams/ecmon_worker/reading_identity.py) inside the enterprise-state table. They share its changelog
+    partition with the enterprise's state and are written before it (streams/ecmon_worker/emission.py), so a
+    crash never keeps a state whose identities were lost. Values stay decoded in memory (``DayIdentities``)
+    and are encoded when the changelog is written."""
 
-    def __init__(self, table: MutableMapping, prefix: str) -> None:
-        self.table, self.prefix = table, prefix + "|"
+    keeps_decoded = True
 
-    def __getitem__(self, key: str) -> str:
-        return self.table[self.prefix + key]
+    def __init__(self, table: emission.DeferredChangelog, owner: str, partition: int) -> None:
+        self.table, self.owner, self.partition, self.prefix = table, owner, partition, owner + "|"
 
-    def __setitem__(self, key: str, value: str) -> None:
-        self.table[self.prefix + key] = value
+    def __getitem__(self, key: str) -> Any:
+        value = self.table.get(self.prefix + key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table.put_part(self.owner, self.partition, self.prefix + key, value)
 
     def __delitem__(self, key: str) -> None:
-        del self.table[self.prefix + key]  # a tombstone in the changelog
+        self.table.delete_part(self.owner, self.partition, self.prefix + key)  # a tombstone in the changelog
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.prefix + key in self.table
+        return isinstance(key, str) and self.prefix + key in self.table.data
 
     def __iter__(self) -> Iterator[str]:  # not on the hot path: scans the whole table
-        return (k[len(self.prefix):] for k in list(self.table) if isinstance(k, str) and k.startswith(self.prefix))
+        return (k[len(self.prefix):] for k in list(self.table.data) if isinstance(k, str) and k.startswith(self.prefix))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -165,7 +180,70 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     province_state = app.Table("province-state", partitions=topics.PARTITIONS, schema=state_schema)
     nation_state = app.Table("nation-state", partitions=topics.PARTITIONS, schema=state_schema)
     meter_detectors = app.Table("meter-detectors", partitions=topics.PARTITIONS, schema=state_schema)
+    production_state = app.Table("production-state", partitions=topics.PARTITIONS, schema=state_schema)
     watch = MeterWatch(silence_intervals=settings.silence_intervals)
+
+    # -- emission on a cadence (streams/ecmon_worker/emission.py): the readings agent changes these tables
+    #    in memory; their changelog records and the enterprises' totals go out per key on flush().
+    enterprise_log = emission.DeferredChangelog(enterprise_state, encode=reading_identity.encoded)
+    detectors_log = emission.DeferredChangelog(meter_detectors)
+    production_log = emission.DeferredChangelog(production_state)
+    deferred_logs = (enterprise_log, detectors_log, production_log)
+    pending_totals = emission.PendingTotals()
+    #: (version, watermark) of each enterprise's state as the changelog holds it
+    saved: dict[str, emission.Saved] = {}
+    #: from revocation to the end of table recovery no reading batch is applied: recovery re-reads the
+    #: changelog over the tables in memory, so a batch applied in between (and not yet written) would be
+    #: half undone; it is processed after the seek to the committed offsets instead
+    handing_over = [False]
+
+    def send_totals(uscc: str, keys: list[str]) -> None:
+        state, record = enterprise_log.get(uscc), registry.enterprises.get(uscc)
+        if not state or record is None:  # nothing counted, or no longer registered: nothing to send
+            return
+        province = province_of(record["region_code"])
+        totals = enterprise_rollup.month_totals(state, keys)
+        if not totals:
+            return
+        rows = [{"level": "ENTERPRISE", "entity": uscc, "province": province, "industry_code": record["industry_code"],
+                 "co2_scope": co2_scope(t["energy_type"]), **t} for t in totals]
+        WORKER_AGGREGATES_EMITTED.labels(level="ENTERPRISE").inc(len(rows))
+        aggregates.send_soon(key=uscc.encode(), value=aggregate_batch(rows))
+        enterprise_totals.send_soon(
+            key=province.encode(),
+            value=codec.encode("enterprise_totals", {"uscc": uscc, "region_code": record["region_code"],
+                                                     "industry_code": record["industry_code"], "totals": totals,
+                                                     "watermark": state["wm"]}))
+
+    def note_saved(uscc: str, state: Any) -> None:
+        if isinstance(state, dict):
+            saved[uscc] = emission.Saved(state["v"], state.get("wm", 0))
+
+    def flush() -> None:
+        """Everything deferred to the producer: totals, then each table's records (owners last). Synchronous,
+        so no event is applied half-way through; called by the cadence, before every commit and on revoke."""
+        for uscc, (_, keys) in pending_totals.take(enterprise_log.owned).items():
+            send_totals(uscc, sorted(keys))
+        enterprise_log.flush(note_saved)
+        detectors_log.flush()
+        production_log.flush()
+
+    cadence = emission.Cadence(flush, settings.emit_interval_ms / 1000, time.monotonic)
+    commit_order.before_commit(app, cadence.flush)
+
+    def reemit_held() -> None:
+        # Recovered: totals sent by a worker that crashed may not have reached the broker; send them all again.
+        partitions = getattr(enterprise_state.data, "_key_partition", {})
+        n = pending_totals.reemit_all(list(enterprise_state.data.items()), partitions.get)
+        log.info("recovered: the totals of %d enterprises will be sent again", n)
+
+    def tables_read() -> None:
+        # Before the seek and the flow: an event held back while handing over is delivered again by the seek;
+        # one held back after it would never be (its offset could then never be committed).
+        handing_over[0] = False
+
+    commit_order.after_recovery(app, reemit_held)
+    commit_order.tables_read(app, tables_read)
 
     def _normalised_batch(batch: dict, record: dict, province: str, readings: list[dict]) -> bytes:
         steps = {m["meter_id"]: m["interval_s"] * 1000 for m in record["meters"]}
@@ -208,7 +286,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         ``internal_error`` (the traceback goes to the log) and the agent goes on with the next event."""
         try:
             return await handle(event) or "done"
-        except KAFKA_ERRORS:
+        except (*KAFKA_ERRORS, HandingOver):
             raise
         except Exception as exc:
             msg = event.message
@@ -218,13 +296,6 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             await reject(rejection.reason, rejection.detail, event)
             return "failed"
 
-    async def emit_aggregates(key: bytes, rows: list[dict]) -> None:
-        if not rows:
-            return
-        for row in rows:
-            WORKER_AGGREGATES_EMITTED.labels(level=row["level"]).inc()
-        await aggregates.send(key=key, value=aggregate_batch(rows))
-
     async def registered(uscc: str) -> dict | None:
         if uscc not in registry.enterprises:
             await asyncio.to_thread(registry.caught_up, 10.0)
@@ -232,11 +303,39 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
 
     @app.agent(readings)
     async def validate_and_roll_up(stream):
-        async for event in stream.events():
-            started = time.perf_counter()
-            outcome = await survive(event, _process_batch, "the reading batch")
-            WORKER_BATCHES.labels(outcome=outcome).inc()
-            WORKER_BATCH_SECONDS.observe(time.perf_counter() - started)
+        async for events in stream.take_events(settings.worker_micro_batch, within=0.05):
+            for i, event in enumerate(events):
+                # take_events acknowledges the whole micro-batch on the way out: an event not processed keeps a
+                # reference, so its offset is never committed; it is delivered again after the seek to the
+                # committed offsets that ends every rebalance, or processed by the partition's new owner.
+                if handing_over[0]:
+                    for rest in events[i:]:
+                        rest.message.incref()
+                    break
+                owned = enterprise_log.owned
+                if owned is not None and event.message.partition not in owned:
+                    event.message.incref()
+                    continue
+                started = time.perf_counter()
+                try:
+                    outcome = await survive(event, _process_batch, "the reading batch")
+                except HandingOver:
+                    for rest in events[i:]:
+                        rest.message.incref()
+                    break
+                except KAFKA_ERRORS:
+                    for rest in events[i:]:
+                        rest.message.incref()
+                    raise
+                WORKER_BATCHES.labels(outcome=outcome).inc()
+                WORKER_BATCH_SECONDS.observe(time.perf_counter() - started)
+            if cadence.due():
+                cadence.flush()
+
+    @app.timer(interval=max(settings.emit_interval_ms / 1000, 0.05))
+    async def emit_on_cadence() -> None:
+        if cadence.due():
+            cadence.flush()
 
     async def _process_batch(event: faust.EventT) -> str:
         raw: bytes = event.value
@@ -267,18 +366,28 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             await reject("batch_too_large", f"{len(batch['readings']):,} readings; the contract allows "
                          f"{MAX_BATCH_READINGS:,} per batch (interface standard, section 9)", event, uscc)
             return "rejected"
-        state = enterprise_state.get(uscc) or enterprise_rollup.new_state()
+        partition = event.message.partition
+        state = enterprise_log.get(uscc)
+        if state is None:
+            state = enterprise_rollup.new_state()
+            saved.setdefault(uscc, emission.Saved(0, 0))
+        elif uscc not in saved:  # as recovered from the changelog
+            note_saved(uscc, state)
         watermark_before = state.get("wm", 0)
         timestamp = event.message.timestamp  # the Kafka record time: the same on every replay
+        written = saved[uscc]
+        if handing_over[0]:  # checked with no await before the state changes: see handing_over
+            raise HandingOver
         outcome = enterprise_rollup.apply_batch(state, batch, registry.meters[uscc], factors, limits=limits,
                                                 received_ms=int(timestamp * 1000) if timestamp else None,
                                                 intervals={m["meter_id"]: m["interval_s"] * 1000
                                                            for m in record["meters"]},
-                                                identities=TableSlice(enterprise_state, uscc))
+                                                identities=TableSlice(enterprise_log, uscc, partition),
+                                                saved=(written.version, written.watermark))
         if outcome.applied:
-            enterprise_state[uscc] = state  # after the meter-days apply_batch wrote (TableSlice)
+            enterprise_log.put(uscc, partition, state)  # written after the meter-days apply_batch changed
             if (state["wm"] + CST_OFFSET_MS) // DAY_MS > (watermark_before + CST_OFFSET_MS) // DAY_MS:
-                await judge_production_after_readings(uscc, record, watermark_before)
+                await judge_production_after_readings(uscc, record, watermark_before, partition)
         # One dead letter per reason, not per reading: each carries the whole batch, and a batch of
         # 10,000 bad readings must not become 10,000 copies of itself.
         by_reason: dict[str, list[str]] = {}
@@ -299,24 +408,12 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             for finding in findings + watch.silent_meters(uscc, record, province, state["wm"]):
                 await anomalies.send(key=event.key, value=anomaly_events.encode(finding))
             if watch.checkpoint_due(uscc):
-                meter_detectors[uscc] = watch.states[uscc]
+                detectors_log.put(uscc, partition, watch.states[uscc])
         if outcome.applied:
             registry.reported.add(uscc)
             ENTERPRISE_LAST_READING.labels(province=province, uscc=uscc).set(time.time())
-        if outcome.touched:
-            totals = enterprise_rollup.month_totals(state, outcome.touched)
-            rows = [
-                {"level": "ENTERPRISE", "entity": uscc, "province": province,
-                 "industry_code": record["industry_code"], "co2_scope": co2_scope(t["energy_type"]), **t}
-                for t in totals
-            ]
-            await emit_aggregates(cast(bytes, event.key), rows)  # admission read the key: bytes
-            await enterprise_totals.send(
-                key=province.encode(),
-                value=codec.encode("enterprise_totals", {"uscc": uscc, "region_code": record["region_code"],
-                                                         "industry_code": record["industry_code"], "totals": totals,
-                                                         "watermark": state["wm"]}),
-            )
+        if outcome.touched:  # a duplicate's too: its first emission may have been lost in a crash
+            pending_totals.mark(uscc, partition, outcome.touched)
         if outcome.duplicate:
             await reject("duplicate_batch", f"batch {batch['batch_id']} (gateway {batch['gateway_id']} sequence "
                          f"{batch['sequence']}) was already counted", event, uscc)
@@ -382,7 +479,6 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     #    ecmon.readings.v1, so Faust assigns both together and enterprise-state is local here.
     production = raw_topic(topics.PRODUCTION)
     production_accepted = raw_topic(topics.PRODUCTION_ACCEPTED)
-    production_state = app.Table("production-state", partitions=topics.PARTITIONS, schema=state_schema)
 
     @app.agent(production)
     async def take_production(stream):
@@ -426,7 +522,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
                 await anomalies.send(key=uscc.encode(), value=anomaly_events.encode(event_record))
         return changed
 
-    async def judge_production_after_readings(uscc: str, enterprise: dict, watermark_before: int) -> None:
+    async def judge_production_after_readings(uscc: str, enterprise: dict, watermark_before: int,
+                                              partition: int) -> None:
         """Readings completed a CST day: the months with production are judged again, so the last
         judgement of a month never lacks readings that arrived after its production figures."""
         state = production_state.get(uscc)
@@ -434,7 +531,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             return
         months = enterprise_benchmarks.months_to_judge(state, month_of(watermark_before))
         if months and await judge_production(uscc, enterprise, state, months):
-            production_state[uscc] = state
+            production_log.put(uscc, partition, state)
     # -- end of production output
 
     @app.task
@@ -462,8 +559,22 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
             await anomalies.send(key=silence["entity_code"].encode(), value=anomaly_events.encode(silence))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode calls it as (app, revoked, signal=...)
-    async def forget_detector_states(app: faust.App, revoked: set, **_: object) -> None:
+    async def hand_over_partitions(app: faust.App, revoked: set, **_: object) -> None:
+        # What this worker deferred belongs on the changelog before a new owner recovers from it; then it
+        # applies nothing until recovery is complete and writes nothing for a partition it does not own.
+        handing_over[0] = True
+        cadence.flush()
+        await app.producer.flush()
+        for deferred in deferred_logs:
+            deferred.owned = set()
+        saved.clear()
         watch.forget()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode calls it as (app, assigned, signal=...)
+    async def take_partitions(app: faust.App, assigned: set, **_: object) -> None:
+        owned = {tp.partition for tp in assigned if tp.topic == topics.READINGS.name}
+        for deferred in deferred_logs:
+            deferred.owned = owned
 
     @app.timer(interval=15.0)
     async def watch_brokers() -> None:

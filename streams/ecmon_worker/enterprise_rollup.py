@@ -253,6 +253,7 @@ def apply_batch(
     received_ms: int | None = None,
     intervals: dict[str, int] | None = None,
     identities: MutableMapping[str, str] | None = None,
+    saved: tuple[int, int] | None = None,
 ) -> BatchOutcome:
     """Add the batch's readings to ``state`` unless the batch was applied before.
 
@@ -263,6 +264,8 @@ def apply_batch(
     id -> registered interval in ms (the grid of its reading identities; 15 minutes when absent).
     ``identities`` holds the exact values counted per meter-day (streams/ecmon_worker/reading_identity.py); the worker
     passes its table, and writes the state only after this returned; None keeps them in ``state["id"]``.
+    ``saved`` is (version, watermark) of the state as the changelog holds it, when the worker writes it
+    later than per batch (streams/ecmon_worker/emission.py); None: the state as passed.
     """
     _upgrade(state)
     outcome = BatchOutcome()
@@ -287,7 +290,7 @@ def apply_batch(
 
     version = state["v"] + 1
     totals, days = state["m"], state["d"]
-    ids = reading_identity.ReadingIdentities(state, identities, version)
+    ids = reading_identity.ReadingIdentities(state, identities, version, None if saved is None else saved[0])
     steps = intervals or {}
     touched: set[str] = set()
     coal_of_month: dict[str, int] = {}  # the enterprise's coal over all its buckets, per month touched
@@ -412,7 +415,7 @@ def apply_batch(
 
     _check_encodable(state, touched, coal_of_month)
     # Months closed as the saved state stands: processed again after a crash, this batch cannot reach them.
-    ids.forget_closed(closed_for_readings)
+    ids.forget_closed(closed_for_readings if saved is None else closed_before(saved[1], limits))
     ids.save()
     state["v"] = version
     state["wm"] = watermark
@@ -449,7 +452,7 @@ def _count_interval(ids: reading_identity.ReadingIdentities, step: int, r: dict[
         if problem is not None:
             return problem
         add(energy_unit, ts, value, mgce, 1)
-        day.put(index, value, version)
+        day.put(index, value, version, ids.saved)
         return None
     if counted == value:
         return Rejection("duplicate_reading", f"meter {meter!r}: the reading ending at ts {ts} was already counted "
@@ -465,7 +468,7 @@ def _count_interval(ids: reading_identity.ReadingIdentities, step: int, r: dict[
     if problem is not None:
         return problem
     add(energy_unit, ts, value - counted, mgce - old_mgce, 0)
-    day.put(index, value, version)
+    day.put(index, value, version, ids.saved)
     normalised["revision"] = version
     normalised["replaced_physical_milli"] = counted
     notices.append(Rejection("reading_corrected", f"meter {meter!r}: the reading ending at ts {ts} corrected from "

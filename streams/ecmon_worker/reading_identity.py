@@ -156,10 +156,15 @@ class DayIdentities:
         return (f"{self.step}:{self.tag}:{b64encode(_q(self.values)).decode()}:{b64encode(self.fresh).decode()}:"
                 f"{b64encode(_q(self.fixed)).decode()}")
 
-    def put(self, index: int, value: int, version: int) -> None:
-        """Record ``value`` as counted in slot ``index`` by the batch of enterprise-state ``version``."""
-        if self.tag != version:  # the undo record describes the last writing batch only
+    def put(self, index: int, value: int, version: int, saved: int | None = None) -> None:
+        """Record ``value`` as counted in slot ``index`` by the batch of enterprise-state ``version``.
+
+        The undo record reaches back to the enterprise state as last written to the changelog (version
+        ``saved``; by default the state before this batch): with deferred writes (streams/ecmon_worker/emission.py)
+        several batches change a meter-day between two writes of the state, and a crash must undo them all."""
+        if self.tag <= (version - 1 if saved is None else saved):
             self.tag, self.fresh, self.fixed = version, bytearray(), array("q")
+        self.tag = version
         old = self.values[index]
         byte = index >> 3
         seen = byte < len(self.fresh) and self.fresh[byte] >> (index & 7) & 1
@@ -173,21 +178,33 @@ class DayIdentities:
         self.changed = True
 
 
+def encoded(value: Any) -> Any:
+    """What the changelog holds of a table value: a DayIdentities as its text, anything else as it is."""
+    return value.encoded() if isinstance(value, DayIdentities) else value
+
+
 class ReadingIdentities:
     """The identity records of one enterprise for one batch: read lazily, written back by ``save()``.
 
     ``store`` holds ``"<meter>|<day>[#part]" -> value`` (the worker's view of its table, or ``state["id"]``);
     ``state["ix"]`` indexes it per meter as [first day, last day, parts per day] (CST day numbers)."""
 
-    def __init__(self, state: dict[str, Any], store: MutableMapping[str, str] | None, version: int) -> None:
+    def __init__(self, state: dict[str, Any], store: MutableMapping[str, Any] | None, version: int,
+                 saved: int | None = None) -> None:
         if store is None:
-            self.store: MutableMapping[str, str] = state.setdefault("id", {})
+            self.store: MutableMapping[str, Any] = state.setdefault("id", {})
         else:
             state.pop("id", None)
             self.store = store
+        #: a store that ``keeps_decoded`` holds DayIdentities between batches and encodes them only when it
+        #: writes them (the worker's, once per flush): decoding and encoding every meter-day a batch touches
+        #: cost more than the rest of the batch's rollup
+        self.keeps_decoded = bool(getattr(store, "keeps_decoded", False))
         self.index: dict[str, list[int]] = state.setdefault("ix", {})
         self.committed = state["v"]
         self.version = version
+        #: the enterprise-state version the changelog holds (the undo records reach back to it)
+        self.saved = self.committed if saved is None else saved
         self.open: dict[str, DayIdentities] = {}
 
     def day(self, meter: str, ts: int, step: int) -> tuple[DayIdentities, int] | str:
@@ -202,7 +219,12 @@ class ReadingIdentities:
         found = self.open.get(key)
         if found is None:
             raw = self.store.get(key)
-            found = DayIdentities.new(step, part) if raw is None else DayIdentities.decode(raw, self.committed)
+            if raw is None:
+                found = DayIdentities.new(step, part)
+            elif isinstance(raw, DayIdentities):  # kept decoded in memory: never ahead of the state in memory
+                found = raw
+            else:
+                found = DayIdentities.decode(raw, self.committed)
             self.open[key] = found
             entry = self.index.get(meter)
             if entry is None:
@@ -222,7 +244,8 @@ class ReadingIdentities:
     def save(self) -> None:
         for key, day in self.open.items():
             if day.changed:
-                self.store[key] = day.encoded()
+                day.changed = False
+                self.store[key] = day if self.keeps_decoded else day.encoded()
 
     def forget_closed(self, closed_before: int) -> None:
         """Remove the values of months that ended before ``closed_before`` (closed: no reading reaches them)."""

@@ -349,3 +349,56 @@ def test_long_ids_keep_the_state_small_and_gateways_are_bounded():
     size = len(json.dumps({k: v for k, v in state.items() if k != "id"}))  # the meter-days are kept beside it
     assert len(state["seq"]) == 16 and size < 2_000, size
     assert apply(state, batch(2, [reading("e", T0 + 30 * Q, 1)], gateway="gw-0")).applied  # known ones go on
+
+
+def test_batches_coalesced_between_two_state_writes_are_undone_together():
+    """With emission on a cadence (streams/ecmon_worker/emission.py) the state is written once for several
+    batches. A crash may keep the meter-days they changed and lose that state write: processed again from the
+    state last written, the batches must count exactly as the first time, corrections included."""
+    state = er.new_state()
+    store: dict[str, str] = {}
+    apply(state, batch(1, [reading("e", T0 + Q, 1234), reading("e", T0 + 2 * Q, 10)]), identities=store)
+    written = json.loads(json.dumps(state))  # on the changelog: version 1
+    later = [batch(2, [reading("e", T0 + 3 * Q, 5), reading("e", T0 + Q, 2000, replaces=1234)]),
+             batch(3, [reading("e", T0 + 4 * Q, 6), reading("e", T0 + Q, 2100, replaces=2000),
+                       reading("e", T0 + 2 * Q, 11, replaces=10)]),
+             batch(4, [reading("e", T0 + 3 * Q, 50, replaces=5)])]
+    for b in later:
+        out = apply(state, b, identities=store, saved=(written["v"], written["wm"]))
+        assert not out.rejections
+    expected = json.loads(json.dumps(state["m"]))
+    recovered = json.loads(json.dumps(written))  # the meter-days of 2-4 reached the changelog, the state did not
+    for b in later:
+        out = apply(recovered, b, identities=store, saved=(written["v"], written["wm"]))
+        assert not out.rejections and out.readings_accepted == len(b["readings"])
+    assert recovered["m"][ELEC][:3] == expected[ELEC][:3]
+    # without the written version the undo record would reach back one batch only: batch 2 would look resent
+    state = json.loads(json.dumps(written))
+    store2: dict[str, str] = {}
+    apply(er.new_state(), batch(1, [reading("e", T0 + Q, 1234), reading("e", T0 + 2 * Q, 10)]), identities=store2)
+    for b in later:
+        apply(state, b, identities=store2)
+    out = apply(json.loads(json.dumps(written)), later[0], identities=store2)
+    assert "duplicate_reading" in reasons(out) or "conflicting_reading" in reasons(out)
+
+
+class DecodedStore(dict):
+    """A store like the worker's (app.TableSlice): identities stay decoded between batches."""
+
+    keeps_decoded = True
+
+
+def test_identities_kept_decoded_count_as_the_encoded_ones_and_encode_the_same():
+    plain, decoded = er.new_state(), er.new_state()
+    text: dict[str, str] = {}
+    kept = DecodedStore()
+    batches = [batch(1, [reading("e", T0 + Q, 1234), reading("e", T0 + 2 * Q, 10)]),
+               batch(2, [reading("e", T0 + 3 * Q, 5), reading("e", T0 + Q, 2000, replaces=1234)]),
+               batch(3, [reading("e", T0 + Q, 2000), reading("e", T0 + 4 * Q, 1, replaces=9)])]
+    for b in batches:
+        a = apply(plain, b, identities=text, saved=(1, 0))
+        k = apply(decoded, b, identities=kept, saved=(1, 0))
+        assert reasons(a) == reasons(k) and a.readings_accepted == k.readings_accepted
+    assert plain["m"] == decoded["m"]
+    assert all(isinstance(v, ri.DayIdentities) for v in kept.values())
+    assert {key: ri.encoded(v) for key, v in kept.items()} == text
