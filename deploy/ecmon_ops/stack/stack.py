@@ -142,15 +142,15 @@ def _create(admin: AdminClient, wanted: list[NewTopic]) -> None:
                 raise
 
 
-def create_topics(settings: Settings) -> list[str]:
-    """Create every declared topic that does not exist yet; returns the names created."""
+def create_topics(settings: Settings, specs: list[topics.TopicSpec] | None = None) -> list[str]:
+    """Create every declared topic (or those of ``specs``) that does not exist yet; returns the names created."""
     admin = AdminClient(client_config(settings, "admin"))
     existing = set(admin.list_topics(timeout=10).topics)
     rf = settings.replication_factor
     min_isr = 2 if rf >= 3 else 1
     wanted = [
         NewTopic(t.name, num_partitions=t.partitions, replication_factor=rf, config=t.kafka_config(min_isr))
-        for t in topics.all_topics(settings.worker_app_id)
+        for t in (topics.all_topics(settings.worker_app_id) if specs is None else specs)
         if t.name not in existing
     ]
     if not wanted:
