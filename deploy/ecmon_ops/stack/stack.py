@@ -168,7 +168,8 @@ def create_topics(settings: Settings, specs: list[topics.TopicSpec] | None = Non
     def everywhere() -> bool:
         return all(names <= set(b.list_topics(timeout=5).topics) for b in per_broker)
 
-    if not wait_until(everywhere, timeout=30):
+    # 433 partitions (24 per topic) take a loaded broker longer to set up than 30 s
+    if not wait_until(everywhere, timeout=90):
         raise ServiceError(f"topics {sorted(names)} were created but did not appear in the cluster metadata")
     return sorted(names)
 
