@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PARTITIONS = 4
-"""Source topics and changelogs must have equal partition counts: Faust co-partitions tables with streams."""
+PARTITIONS = 24
+"""Source topics and changelogs must have equal partition counts: Faust co-partitions tables with streams.
+
+Sized for the national scale (20,000+ enterprises), not for throughput: at most 24 workers share the
+work, 24 divides evenly among 1, 2, 3, 4, 6, 8 and 12 workers, and a rebalance replays a 24th of the state
+per partition moved. Changing it moves every key and table; docs/performance.md, "Partitions for the
+national scale", says why 24 and how to re-partition a running platform."""
+
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 

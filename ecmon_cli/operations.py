@@ -70,28 +70,44 @@ def bench(
     profile: Annotated[int, typer.Option(
         help="Seconds of py-spy sampling of the worker during the end-to-end phase (0: off).")] = 0,
     out: Annotated[Path, typer.Option(help="Folder for the JSON results.")] = Path("bench-results"),
+    state_meters: Annotated[int, typer.Option(
+        help="Meters the state phase loads into the worker (20,000 enterprises x 50 meters); 0 skips it.")] = 1_000_000,
+    state_meters_per_enterprise: Annotated[int, typer.Option(help="Meters per enterprise of the state phase.")] = 50,
+    state_readings: Annotated[int, typer.Option(help="15-minute readings per meter in the state phase.")] = 4,
+    state_rss_limit_gib: Annotated[float, typer.Option(
+        help="The state phase kills the worker(s) and stops when their RSS passes this.")] = 4.0,
+    state_timeout: Annotated[float, typer.Option(help="Seconds the state phase may take.")] = 900.0,
 ) -> None:
     """Benchmark the whole pipeline on a stack of its own (25xxx ports, .ecmon-bench/); see docs/performance.md."""
     from ecmon_ops.bench.run import (
         BenchConfig,
         BenchError,
+        StateLoad,
         enterprises_for_readings,
         own_stack_overrides,
-        report_table,
         run_benchmark,
+        stages_table,
+        targets_table,
         write_json,
     )
     from ecmon_ops.stack.process import ServiceError
 
     if readings is not None:
         enterprises = enterprises_for_readings(readings, months)
+    state = None
+    if state_meters > 0:
+        state = StateLoad(enterprises=-(-state_meters // state_meters_per_enterprise),
+                          meters_per_enterprise=state_meters_per_enterprise, readings=state_readings,
+                          rss_limit_bytes=int(state_rss_limit_gib * 2**30), timeout_s=state_timeout)
     cfg = BenchConfig(enterprises=enterprises, months=months, workers=workers, brokers=brokers,
-                      latency_rate=latency_rate, latency_seconds=latency_seconds, profile_seconds=profile, out_dir=out)
+                      latency_rate=latency_rate, latency_seconds=latency_seconds, profile_seconds=profile, out_dir=out,
+                      state_load=state)
     try:
         result = run_benchmark(cli_settings(**own_stack_overrides()), cfg, console)
     except (BenchError, ServiceError) as exc:
         fail(str(exc))
-    console.print(report_table(result))
+    console.print(stages_table(result))
+    console.print(targets_table(result))
     console.print(f"results: {write_json(result, out)}")
 
 

@@ -53,12 +53,17 @@ def enterprises_for(readings: int, meters_per_enterprise: Iterable[int], interva
     raise ValueError(f"{count} enterprises give only {total:,} readings, fewer than {readings:,}")
 
 
-def peak_rss_bytes(proc_status: str) -> int:
-    """VmHWM (peak resident set) from the text of /proc/<pid>/status, in bytes (0 when absent)."""
+def status_bytes(proc_status: str, field: str) -> int:
+    """A memory field (VmHWM, VmRSS, ...) of the text of /proc/<pid>/status, in bytes (0 when absent)."""
     for line in proc_status.splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def peak_rss_bytes(proc_status: str) -> int:
+    """VmHWM (peak resident set) from the text of /proc/<pid>/status, in bytes (0 when absent)."""
+    return status_bytes(proc_status, "VmHWM")
 
 
 class LatencyMatcher:

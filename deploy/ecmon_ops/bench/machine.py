@@ -6,7 +6,7 @@ import os
 import platform
 from pathlib import Path
 
-from ecmon_ops.bench.figures import peak_rss_bytes
+from ecmon_ops.bench.figures import peak_rss_bytes, status_bytes
 
 
 def describe() -> dict:
@@ -24,3 +24,12 @@ def peak_rss(pid: int) -> int:
         return peak_rss_bytes(Path(f"/proc/{pid}/status").read_text())
     except (FileNotFoundError, ProcessLookupError):
         return 0
+
+
+def rss_bytes(pid: int) -> dict[str, int]:
+    """VmRSS (now) and VmHWM (peak) of a process in bytes (0 when it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return {"vm_rss": 0, "vm_hwm": 0}
+    return {"vm_rss": status_bytes(status, "VmRSS"), "vm_hwm": status_bytes(status, "VmHWM")}

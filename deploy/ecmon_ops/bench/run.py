@@ -7,10 +7,15 @@ Phases (one run, one stack, see docs/performance.md):
 3. worker    the worker starts after the data is in Kafka; timed until its group has committed the end
              offsets of ecmon.readings.v1 (and then of its internal topics, before the sink starts).
 4. sink      the sink starts on the finished aggregates; timed until ClickHouse reconciles exactly.
-5. e2e       a second fleet of the same size (seed E2E_SEED) with worker and sink running: from the start
-             of the gateway run until ClickHouse reconciles exactly (both fleets).
-6. latency   a third fleet paced at a fixed offered load (see ecmon_ops.bench.latency).
-7. memory    peak RSS (VmHWM) of worker(s) and sink, and the worker's state size per meter.
+5. bare      the bare-job Faust app (ecmon_ops.bench.bare_faust) on the same topic, its own group, alone.
+6. drain     worker and sink stopped, a fleet (DRAIN_SEED) pre-loaded, both started: until ClickHouse
+             reconciles exactly, timed from the worker's first commit (and from the restart).
+7. e2e       a fleet of the same size (seed E2E_SEED) with worker and sink running: from the start
+             of the gateway run until ClickHouse reconciles exactly (all fleets).
+8. latency   a fleet paced at a fixed offered load (see ecmon_ops.bench.latency).
+9. memory    peak RSS (VmHWM) of worker(s) and sink, and the worker's state size per meter.
+10. state    many meters loaded into the running worker, its RSS measured (ecmon_ops.bench.state_phase);
+             last, because past its memory limit it kills the worker.
 """
 
 from __future__ import annotations
@@ -19,25 +24,29 @@ import json
 import os
 import resource
 import shutil
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
 
-from rich.console import Console, JustifyMethod
-from rich.table import Table
+from rich.console import Console
 
 from ecmon import PROJECT_ROOT, codec, topics
 from ecmon.kafka_clients import client_config
 from ecmon.settings import Settings
-from ecmon_ops.bench import machine, profile, signature_cost
-from ecmon_ops.bench.figures import deep_sizeof, enterprises_for, rate
-from ecmon_ops.bench.kafka_probe import OffsetProbe, read_topic, topic_disk_bytes
+from ecmon_ops.bench import bare_faust, machine, profile, signature_cost
+from ecmon_ops.bench.figures import enterprises_for, rate
+from ecmon_ops.bench.kafka_probe import OffsetProbe, read_topic
 from ecmon_ops.bench.latency import measure_latency
+from ecmon_ops.bench.report import stages_table, targets, targets_table
+from ecmon_ops.bench.spread import worker_shares
+from ecmon_ops.bench.state_phase import StateLoad, measure_state
+from ecmon_ops.bench.state_size import state_size
 from ecmon_ops.stack import stack
 from ecmon_ops.stack.apps import app_process, ensure_running
+from ecmon_ops.stack.process import ManagedProcess
 from ecmon_reports.report import reconcile
 from ecmon_simulator.bench import run_bench
 from ecmon_simulator.fleet import build_fleet
@@ -46,7 +55,9 @@ from ecmon_simulator.runs import FleetRun
 from ecmon_sink import migrate
 from ecmon_sink.clickhouse import connect
 
-LOAD_SEED, E2E_SEED, LATENCY_SEED = 201, 202, 203  # distinct fleets: USCCs and batch ids differ by seed
+__all__ = ["BenchConfig", "BenchError", "StateLoad", "run_benchmark", "stages_table", "targets_table", "write_json"]
+
+LOAD_SEED, E2E_SEED, LATENCY_SEED, DRAIN_SEED = 201, 202, 203, 204  # distinct fleets: USCCs and batch ids differ
 # Its own state directory and ports (25xxx), so it never touches a demo or test stack.
 DEFAULTS = {"ECMON_STATE_DIR": str(PROJECT_ROOT / ".ecmon-bench"), "ECMON_KAFKA_PORT": "25092",
             "ECMON_CLICKHOUSE_PORT": "25000", "ECMON_CLICKHOUSE_HTTP_PORT": "25123",
@@ -68,6 +79,7 @@ class BenchConfig:
     latency_seconds: float = 30.0
     poll_s: float = 0.1
     profile_seconds: int = 0  # > 0: py-spy the worker during the e2e phase
+    state_load: StateLoad | None = field(default_factory=StateLoad)  # None: no state phase
     out_dir: Path = field(default=PROJECT_ROOT / "bench-results")
 
     def fleet_run(self, seed: int) -> FleetRun:
@@ -133,55 +145,60 @@ def _count_readings(state: dict) -> Callable[[bytes | None, bytes | None], None]
     return count
 
 
-STATE_TABLES = ("enterprise-state", "meter-detectors")  # the worker's per-enterprise tables, both in memory
+def _timed_consumer(probe: OffsetProbe, batches: int, readings: int, started: float, settings: Settings,
+                    apps: list[str], what: str, topic: str = topics.READINGS.name) -> dict:
+    """Wait until ``probe``'s group has committed ``topic`` to its end; the rate with and without start-up.
+
+    ``batches`` and ``readings`` are what the group has to work through (what it had committed before the
+    phase is subtracted), so "steady" counts the readings between its first commit seen and the end."""
+    before = sum(probe.committed(topic).values())
+    first: list[tuple[float, int]] = []  # (when, batches committed in this phase) at the first commit seen
+
+    def done() -> bool:
+        committed = sum(probe.committed(topic).values()) - before
+        if committed > 0 and not first:
+            first.append((time.monotonic(), committed))
+        return _caught_up(probe, topic)
+
+    end = _wait(done, max(600.0, readings / 500), what, settings, apps)
+    first_at, first_batches = first[0] if first else (started, 0)
+    after_first = readings * (1 - first_batches / max(1, batches))
+    return {"seconds": end - started, "readings_per_s": rate(readings, end - started),
+            "startup_to_first_commit_s": first_at - started, "done_at": end,
+            # when the first commit seen already covers everything (a tiny load), the whole span is all there is
+            "steady_readings_per_s": rate(after_first, end - first_at) if after_first > 0
+            else rate(readings, end - started)}
 
 
-def _latest_values(connection: Mapping[str, Any], topic: str) -> dict[bytes, bytes]:
-    """The newest value of each key of a compacted topic (a tombstone removes its key)."""
-    latest: dict[bytes, bytes] = {}
-
-    def keep(key, value) -> None:
-        if value is None:
-            latest.pop(key, None)
-        else:
-            latest[key] = value
-
-    read_topic(connection, topic, keep)
-    return latest
+def _bare_process(settings: Settings) -> ManagedProcess:
+    return ManagedProcess(name="bench-bare-faust", command=[sys.executable, "-m", "ecmon_ops.bench.bare_faust",
+                                                            str(settings.state_dir)],
+                          run_dir=settings.run_dir, log_path=settings.log_dir / "bench-bare-faust.log",
+                          marker=str(settings.state_dir), env=settings.process_env())
 
 
-def _state_size(settings: Settings, cfg: BenchConfig) -> dict:
-    """The newest value of each enterprise in each of the worker's per-enterprise tables, per meter."""
-    meters_of = {e.uscc: len(e.meters) for seed in (LOAD_SEED, E2E_SEED, LATENCY_SEED)
-                 for e in cfg.fleet_run(seed).fleet()}
-    tables = {}
-    for table in STATE_TABLES:
-        topic = f"{settings.worker_app_id}-{table}-changelog"
-        latest = _latest_values(client_config(settings, "admin"), topic)
-        # enterprise-state also holds the reading identities, one value per "<uscc>|<meter>|<day>"
-        # (streams/ecmon_worker/reading_identity.py): shown as their own line, "meters" counted once, by the state
-        parts = {table: {k: v for k, v in latest.items() if "|" not in json.loads(k)},
-                 "reading-identities": {k: v for k, v in latest.items() if "|" in json.loads(k)}}
-        for name, values in parts.items():
-            if name == "reading-identities" and table != "enterprise-state":
-                continue
-            tables[name] = {"enterprises": len({json.loads(k).split("|")[0] for k in values}),
-                            "values": len(values), "json_bytes": sum(len(v) for v in values.values()),
-                            "python_bytes": sum(deep_sizeof(json.loads(v)) for v in values.values()),
-                            "changelog_disk_bytes": topic_disk_bytes(settings.state_dir, topic)
-                            if name == table else 0,
-                            "meters": sum(meters_of.get(k, 0)
-                                          for k in {json.loads(k).split("|")[0] for k in values})}
-    # Per meter of the enterprises each table holds: the detectors are checkpointed at most every 10 s, so
-    # in a short run some enterprises have no detector value in the changelog yet.
-    per_meter = {k: sum(_per_meter(t, k) for t in tables.values())
-                 for k in ("json_bytes", "python_bytes", "changelog_disk_bytes")}
-    return {"enterprises": tables["enterprise-state"]["enterprises"], "meters": tables["enterprise-state"]["meters"],
-            "tables": tables, **{f"{k}_per_meter": v for k, v in per_meter.items()}}
+def _bare_faust(settings: Settings, batches: int, readings: int, apps: list[str]) -> dict:
+    """The bare job (ecmon_ops.bench.bare_faust) on the same topic, its own group, alone."""
+    stack.create_topics(settings, bare_faust.bare_topics())
+    probe = OffsetProbe(client_config(settings, "admin"), bare_faust.APP_ID)
+    proc = _bare_process(settings)
+    started = time.monotonic()
+    proc.start()
+    try:
+        timed = _timed_consumer(probe, batches, readings, started, settings, apps, "bare-job Faust")
+    except BenchError as exc:
+        raise BenchError(f"{exc}. Log: {proc.log_path}\n{proc.log_tail(25)}") from exc
+    finally:
+        proc.stop()
+        probe.close()
+    timed.pop("done_at")
+    return timed
 
 
-def _per_meter(table: dict, key: str) -> float:
-    return table[key] / table["meters"] if table["meters"] else 0.0
+def _restart(settings: Settings, roles: list[tuple[str, int]], start: bool) -> None:
+    for role, index in roles:
+        proc = app_process(settings, role, index)
+        proc.start() if start else proc.stop()
 
 
 def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dict:
@@ -192,6 +209,7 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
     result: dict = {"started": datetime.now().isoformat(timespec="seconds"), "machine": machine.describe(),
                     "config": {k: str(v) if isinstance(v, Path) else v for k, v in cfg.__dict__.items()}}
     workers = [f"worker-{i + 1}" for i in range(cfg.workers)]
+    phases = 10 if cfg.state_load is not None else 9
     try:
         say(f"starting {', '.join(only)} in {settings.state_dir}")
         stack.up(settings, only=only, on_progress=lambda m: say(f"  {m}"))
@@ -199,13 +217,13 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         ledger = Ledger(settings.electricity_method)
         probe = OffsetProbe(client_config(settings, "admin"), settings.worker_app_id)
 
-        say(f"1/7 gateway: {cfg.enterprises} enterprises x {cfg.months} month(s), nothing consuming")
+        say(f"1/{phases} gateway: {cfg.enterprises} enterprises x {cfg.months} month(s), nothing consuming")
         gw = run_bench(settings, cfg.enterprises, cfg.months, seed=LOAD_SEED, ledger=ledger)
         say(f"  {gw.line()}")
         result["load"] = {"readings": gw.readings, "batches": gw.batches}
         result["gateway"] = {"readings": gw.readings, "seconds": gw.seconds, "readings_per_s": gw.readings_per_s}
 
-        say("2/7 baseline: confluent-kafka consumer + fastavro decode of the same batches")
+        say(f"2/{phases} baseline: confluent-kafka consumer + fastavro decode of the same batches")
         counted = {"readings": 0}
         base = read_topic(client_config(settings, "admin"), topics.READINGS.name, _count_readings(counted))
         if counted["readings"] != gw.readings:
@@ -215,38 +233,24 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
                               "readings_per_s": baseline}
         say(f"  {baseline:,.0f} readings/s ({base.seconds:.2f} s)")
 
-        say(f"3/7 worker: {cfg.workers} worker(s) start on the full topic")
+        say(f"3/{phases} worker: {cfg.workers} worker(s) start on the full topic")
         started = time.monotonic()
         for i in range(cfg.workers):
             ensure_running(settings, "worker", i + 1)
-        first: list[tuple[float, int]] = []  # (when, batches committed) at the first commit seen
-
-        def worker_done() -> bool:
-            committed = sum(probe.committed(topics.READINGS.name).values())
-            if committed and not first:
-                first.append((time.monotonic(), committed))
-            return _caught_up(probe, topics.READINGS.name)
-
-        done = _wait(worker_done, max(600.0, gw.readings / 500), "worker", settings, workers)
+        timed = _timed_consumer(probe, base.messages, gw.readings, started, settings, workers, "worker")
+        done = timed.pop("done_at")
         # The regional rollups finish before the sink starts, so the sink phase times only the sink.
         rollups_done = _wait(lambda: _caught_up(probe, topics.ENTERPRISE_TOTALS.name)
                              and _caught_up(probe, topics.PROVINCE_TOTALS.name), 600, "regional rollups",
                              settings, workers)
-        # Readings between the first commit and the end over that time: the rate without start-up.
-        first_at, first_batches = first[0] if first else (started, 0)
-        after_first = gw.readings * (1 - first_batches / max(1, base.messages))
-        result["worker"] = {
-            "workers": cfg.workers, "seconds": done - started, "readings_per_s": rate(gw.readings, done - started),
-            "startup_to_first_commit_s": first_at - started,
-            # when the first commit seen already covers everything (a tiny load), the whole span is all there is
-            "steady_readings_per_s": rate(after_first, done - first_at) if after_first > 0
-            else rate(gw.readings, done - started),
-            "regional_rollups_done_s": rollups_done - started,
-        }
+        result["worker"] = {"workers": cfg.workers, **timed, "regional_rollups_done_s": rollups_done - started,
+                            "batches_per_partition": _partitions_committed(probe),
+                            "shares": worker_shares(settings, [app_process(settings, "worker", i + 1).pid() or 0
+                                                               for i in range(cfg.workers)])}
         say(f"  {result['worker']['readings_per_s']:,.0f} readings/s incl. start-up ({done - started:.1f} s); "
             f"{result['worker']['steady_readings_per_s']:,.0f}/s after the first commit")
 
-        say("4/7 sink: starts on the finished aggregates")
+        say(f"4/{phases} sink: starts on the finished aggregates")
         client = connect(settings)
         sent = ledger.by_province_month()
         started = time.monotonic()
@@ -261,7 +265,36 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
                           "readings_per_s": rate(gw.readings, done - started)}
         say(f"  {rows['rows']:,} aggregate rows in {done - started:.1f} s = {result['sink']['rows_per_s']:,.0f} rows/s")
 
-        say("5/7 end to end: a second fleet of the same size with worker and sink running")
+        say(f"5/{phases} bare-job Faust: decode, exact sums per enterprise x energy x month, emit every second")
+        result["bare_faust"] = _bare_faust(settings, base.messages, gw.readings, [*workers, "sink-1"])
+        say(f"  {result['bare_faust']['steady_readings_per_s']:,.0f} readings/s after its first commit")
+
+        say(f"6/{phases} drain: worker and sink stopped, a fleet pre-loaded, both started, until ClickHouse is exact")
+        roles = [("worker", i + 1) for i in range(cfg.workers)] + [("sink", 1)]
+        _restart(settings, roles, start=False)
+        gw_drain = run_bench(settings, cfg.enterprises, cfg.months, seed=DRAIN_SEED, ledger=ledger)
+        sent = ledger.by_province_month()
+        committed_before = sum(probe.committed(topics.READINGS.name).values())
+        first_commit: list[float] = []
+        started = time.monotonic()
+        _restart(settings, roles, start=True)
+
+        def drained() -> bool:
+            if not first_commit and sum(probe.committed(topics.READINGS.name).values()) > committed_before:
+                first_commit.append(time.monotonic())
+            return reconcile(client, settings.clickhouse_database, sent).exact
+
+        done = _wait(drained, max(900.0, gw_drain.readings / 300), "drain", settings, [*workers, "sink-1"])
+        first_at = first_commit[0] if first_commit else started
+        result["drain"] = {"readings": gw_drain.readings, "seconds": done - started,
+                           "readings_per_s": rate(gw_drain.readings, done - started),
+                           "restart_to_first_commit_s": first_at - started,
+                           # the worker running (its tables recovered) and the sink: the target's "drain"
+                           "steady_readings_per_s": rate(gw_drain.readings, done - first_at), "exact": True}
+        say(f"  {result['drain']['steady_readings_per_s']:,.0f} readings/s from the worker's first commit "
+            f"({done - first_at:.1f} s; restart and recovery {first_at - started:.1f} s); reconciliation exact")
+
+        say(f"7/{phases} end to end: a second fleet of the same size with worker and sink running")
         spy = None
         spy_out = cfg.out_dir / f"{datetime.now():%Y%m%dT%H%M%S}-worker-py-spy.txt"
         if cfg.profile_seconds:
@@ -286,102 +319,52 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
                     "top_project_inclusive": [{"function": f, "self": s, "inclusive": i} for f, s, i in
                                               profile.top_functions(collapsed, only=("streams/", "ecmon/"))]}
 
-        say(f"6/7 latency: {cfg.latency_rate:,.0f} readings/s offered for {cfg.latency_seconds:.0f} s")
+        say(f"8/{phases} latency: {cfg.latency_rate:,.0f} readings/s offered for {cfg.latency_seconds:.0f} s")
         lat = measure_latency(settings, cfg.fleet_run(LATENCY_SEED), cfg.latency_rate, cfg.latency_seconds, cfg.poll_s)
         result["latency"] = lat.as_dict()
         say(f"  p50 {lat.p50_s or float('nan'):.2f} s, p99 {lat.p99_s or float('nan'):.2f} s "
             f"({lat.visible:,}/{lat.batches:,} batches seen)")
 
-        say("7/7 memory and state")
+        say(f"9/{phases} memory and state")
         result["memory"] = {
             "worker_peak_rss_bytes": [machine.peak_rss(app_process(settings, "worker", i + 1).pid() or 0)
                                       for i in range(cfg.workers)],
             "sink_peak_rss_bytes": machine.peak_rss(app_process(settings, "sink").pid() or 0),
             "bench_gateway_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         }
-        result["state"] = _state_size(settings, cfg)
+        meters_of = {e.uscc: len(e.meters) for seed in (LOAD_SEED, DRAIN_SEED, E2E_SEED, LATENCY_SEED)
+                     for e in cfg.fleet_run(seed).fleet()}
+        result["state"] = state_size(settings, meters_of)
         result["signature"] = signature_cost.measure()  # the worker's Ed25519 check, per batch, in-process
+
+        if cfg.state_load is not None:
+            load = cfg.state_load
+            say(f"10/{phases} state: {load.enterprises:,} enterprises x {load.meters_per_enterprise} meters x "
+                f"{load.readings} readings into the running worker(s); stops past "
+                f"{load.rss_limit_bytes / 2**30:.1f} GiB RSS")
+            pids = [pid for i in range(cfg.workers) if (pid := app_process(settings, "worker", i + 1).pid())]
+            result["state_phase"] = measure_state(settings, load, pids, probe, lambda m: say(m))
         probe.close()
     finally:
         say("stopping what the benchmark started")
+        _bare_process(settings).stop()
         stack.down(settings)
     result["ratios_to_baseline"] = {
         "e2e": result["e2e"]["readings_per_s"] / baseline,
         "worker": result["worker"]["readings_per_s"] / baseline,
         "worker_steady": result["worker"]["steady_readings_per_s"] / baseline,
+        "bare_faust_steady": result["bare_faust"]["steady_readings_per_s"] / baseline,
         "sink": result["sink"]["readings_per_s"] / baseline,
+        "drain": result["drain"]["steady_readings_per_s"] / baseline,
         "gateway": result["gateway"]["readings_per_s"] / baseline,
     }
     result["targets"] = targets(result)
     return result
 
 
-def targets(result: dict) -> list[dict]:
-    """The issue's targets against this run's figures."""
-    worker_rss = max(result["memory"]["worker_peak_rss_bytes"] or [0])
-    state = result["state"]
-    rss_1m = worker_rss + state["python_bytes_per_meter"] * (1_000_000 - state["meters"])
-    p99 = result["latency"]["p99_s"]
-    return [
-        {"target": "end-to-end >= 50 % of baseline", "figure": f"{result['ratios_to_baseline']['e2e']:.1%}",
-         "met": result["ratios_to_baseline"]["e2e"] >= 0.5},
-        {"target": "one worker >= 100,000 readings/s", "figure": f"{result['worker']['steady_readings_per_s']:,.0f}/s",
-         "met": result["worker"]["steady_readings_per_s"] >= 100_000},
-        {"target": f"p99 latency <= 2 s at {result['latency']['offered_per_s']:,.0f}/s offered",
-         "figure": "no batch seen" if p99 is None else f"{p99:.2f} s",
-         "met": p99 is not None and p99 <= 2.0 and result["latency"]["visible"] == result["latency"]["batches"]},
-        {"target": "worker RSS <= 1 GiB at 1,000,000 meters (estimate)", "figure": f"{rss_1m / 2**30:.2f} GiB",
-         "met": rss_1m <= 2**30},
-    ]
-
-
-def _mib(n: float) -> str:
-    return f"{n / 2**20:,.0f} MiB"
-
-
-def report_table(result: dict) -> Table:
-    base = result["baseline"]["readings_per_s"]
-    table = Table(title=f"ecmon bench: {result['load']['readings']:,} readings, {result['machine']['nproc']} cores, "
-                        f"{result['machine']['cpu_model']}")
-    for col, justify in (("stage", "left"), ("figure", "right"), ("vs baseline", "right"), ("note", "left")):
-        table.add_column(col, justify=cast(JustifyMethod, justify))
-
-    def row(stage: str, per_s: float, how: str, unit: str = "readings/s") -> None:
-        table.add_row(stage, f"{per_s:,.0f} {unit}", f"{per_s / base:.1%}", how)
-
-    row("baseline consumer", base, "plain consumer + fastavro decode")
-    row("gateway", result["gateway"]["readings_per_s"], "until Kafka acked all")
-    w = result["worker"]
-    row("worker", w["readings_per_s"], f"{w['seconds']:.1f} s incl. start-up")
-    row("worker (steady)", w["steady_readings_per_s"], "after its first commit")
-    s = result["sink"]
-    row("sink", s["readings_per_s"], f"{s['rows_per_s']:,.0f} rows/s")
-    e = result["e2e"]
-    row("end to end", e["readings_per_s"], f"{e['seconds']:.1f} s, 2nd fleet")
-    lat = result["latency"]
-
-    def fmt(v: float | None) -> str:
-        return "-" if v is None else f"{v:.2f} s"
-
-    table.add_section()
-    table.add_row("latency p50 / p99", f"{fmt(lat['p50_s'])} / {fmt(lat['p99_s'])}", "",
-                  f"{lat['achieved_per_s']:,.0f}/s, {lat['visible']:,}/{lat['batches']:,} seen")
-    sig = result.get("signature")
-    if sig:
-        table.add_row("signature check / batch", f"{sig['check_us_per_batch']:,.0f} µs", "",
-                      f"Ed25519 verify {sig['verify_us_per_batch']:,.0f} µs of it; {sig['readings']}-reading batch")
-    mem, st = result["memory"], result["state"]
-    table.add_row("peak RSS worker / sink", f"{' + '.join(_mib(b) for b in mem['worker_peak_rss_bytes'])} / "
-                  f"{_mib(mem['sink_peak_rss_bytes'])}", "", "VmHWM")
-    table.add_row("worker state / meter", f"{st['json_bytes_per_meter']:,.0f} B JSON", "",
-                  f"{st['python_bytes_per_meter']:,.0f} B in Python; JSON: enterprise "
-                  f"{_per_meter(st['tables']['enterprise-state'], 'json_bytes'):,.0f} + identities "
-                  f"{_per_meter(st['tables'].get('reading-identities', {'meters': 0}), 'json_bytes'):,.0f} + detectors "
-                  f"{_per_meter(st['tables']['meter-detectors'], 'json_bytes'):,.0f}")
-    table.add_section()
-    for t in result["targets"]:
-        table.add_row(t["target"], t["figure"], "[green]met[/]" if t["met"] else "[red]not met[/]", "")
-    return table
+def _partitions_committed(probe: OffsetProbe) -> dict[int, int]:
+    """Batches each readings partition holds (all committed by now): how the load spread over partitions."""
+    return probe.committed(topics.READINGS.name)
 
 
 def write_json(result: dict, out_dir: Path, prefix: str = "") -> Path:

@@ -86,7 +86,7 @@ def apply(settings: Settings) -> dict[str, int]:
     return {"created": len(missing), "deleted": len(stale)}
 
 
-def _wait_until_every_broker_knows(settings: Settings, roles: dict[str, Principal], timeout: float = 30) -> None:
+def _wait_until_every_broker_knows(settings: Settings, roles: dict[str, Principal], timeout: float = 90) -> None:
     """Each broker applies new users and ACLs from the metadata log on its own time; a client started right
     after `stack up` may ask any of them, so wait until every broker lets every role see its first topic."""
     probes = [
@@ -104,5 +104,7 @@ def _wait_until_every_broker_knows(settings: Settings, roles: dict[str, Principa
         pending[:] = [probe for probe in pending if not known(*probe)]
         return not pending
 
+    # 90 s, not 30: right after the topics are created the controller is still writing the records of every
+    # partition (24 per topic since issue 19), and on a loaded 2-core machine the users and ACLs queue behind them.
     if not wait_until(all_known, timeout):
         raise ServiceError(f"Kafka users or ACLs did not reach every broker within {timeout:.0f}s: {pending[:3]}")

@@ -142,15 +142,15 @@ def _create(admin: AdminClient, wanted: list[NewTopic]) -> None:
                 raise
 
 
-def create_topics(settings: Settings) -> list[str]:
-    """Create every declared topic that does not exist yet; returns the names created."""
+def create_topics(settings: Settings, specs: list[topics.TopicSpec] | None = None) -> list[str]:
+    """Create every declared topic (or those of ``specs``) that does not exist yet; returns the names created."""
     admin = AdminClient(client_config(settings, "admin"))
     existing = set(admin.list_topics(timeout=10).topics)
     rf = settings.replication_factor
     min_isr = 2 if rf >= 3 else 1
     wanted = [
         NewTopic(t.name, num_partitions=t.partitions, replication_factor=rf, config=t.kafka_config(min_isr))
-        for t in topics.all_topics(settings.worker_app_id)
+        for t in (topics.all_topics(settings.worker_app_id) if specs is None else specs)
         if t.name not in existing
     ]
     if not wanted:
@@ -168,7 +168,8 @@ def create_topics(settings: Settings) -> list[str]:
     def everywhere() -> bool:
         return all(names <= set(b.list_topics(timeout=5).topics) for b in per_broker)
 
-    if not wait_until(everywhere, timeout=30):
+    # 433 partitions (24 per topic) take a loaded broker longer to set up than 30 s
+    if not wait_until(everywhere, timeout=90):
         raise ServiceError(f"topics {sorted(names)} were created but did not appear in the cluster metadata")
     return sorted(names)
 
