@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PARTITIONS = 24
+PARTITIONS = 4
 """Source topics and changelogs must have equal partition counts: Faust co-partitions tables with streams.
 
-Sized for the national scale (20,000+ enterprises), not for throughput: at most 24 workers share the
-work, 24 divides evenly among 1, 2, 3, 4, 6, 8 and 12 workers, and a rebalance replays a 24th of the state
-per partition moved. Changing it moves every key and table; docs/performance.md, "Partitions for the
-national scale", says why 24 and how to re-partition a running platform."""
-
+Four caps the platform at four workers. The national platform is to run 24 (docs/performance.md, "Partitions
+for the national scale": why 24, how to re-partition a running platform); the switch waits for the chaos suite
+to be measured with 24 partitions on a quiet machine (it timed out once on a loaded one)."""
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 

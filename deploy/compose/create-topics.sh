@@ -43,24 +43,24 @@ create() {
       --partitions "$partitions" --replication-factor "$REPLICATION" $configs
 }
 
-create ecmon.readings.v1 24 delete 2419200000 message.timestamp.type=LogAppendTime
-create ecmon.registry.v1 24 compact - min.compaction.lag.ms=34560000000 delete.retention.ms=34560000000
-create ecmon.targets.v1 24 compact -
-create ecmon.enterprise-totals.v1 24 delete 2419200000
-create ecmon.province-totals.v1 24 delete 2419200000
-create ecmon.production.v1 24 delete 2419200000 message.timestamp.type=LogAppendTime
-create ecmon.aggregates.v1 24 delete 2419200000
-create ecmon.deadletters.v1 24 delete 7862400000
-create ecmon.normalised-readings.v1 24 delete 2419200000
-create ecmon.production-accepted.v1 24 delete 2419200000
-create ecmon.anomalies.v1 24 delete 2419200000
-create ecmon.monthly-reports.v1 24 delete 7862400000
-create ecmon.national-feedback.v1 24 delete 7862400000
-create ecmon-worker-enterprise-state-changelog 24 compact -
-create ecmon-worker-province-state-changelog 24 compact -
-create ecmon-worker-nation-state-changelog 24 compact -
-create ecmon-worker-production-state-changelog 24 compact -
-create ecmon-worker-meter-detectors-changelog 24 compact -
+create ecmon.readings.v1 4 delete 2419200000 message.timestamp.type=LogAppendTime
+create ecmon.registry.v1 4 compact - min.compaction.lag.ms=34560000000 delete.retention.ms=34560000000
+create ecmon.targets.v1 4 compact -
+create ecmon.enterprise-totals.v1 4 delete 2419200000
+create ecmon.province-totals.v1 4 delete 2419200000
+create ecmon.production.v1 4 delete 2419200000 message.timestamp.type=LogAppendTime
+create ecmon.aggregates.v1 4 delete 2419200000
+create ecmon.deadletters.v1 4 delete 7862400000
+create ecmon.normalised-readings.v1 4 delete 2419200000
+create ecmon.production-accepted.v1 4 delete 2419200000
+create ecmon.anomalies.v1 4 delete 2419200000
+create ecmon.monthly-reports.v1 4 delete 7862400000
+create ecmon.national-feedback.v1 4 delete 7862400000
+create ecmon-worker-enterprise-state-changelog 4 compact -
+create ecmon-worker-province-state-changelog 4 compact -
+create ecmon-worker-nation-state-changelog 4 compact -
+create ecmon-worker-production-state-changelog 4 compact -
+create ecmon-worker-meter-detectors-changelog 4 compact -
 create ecmon-worker-__assignor-__leader 1 compact -
 
 echo "topics ready"
