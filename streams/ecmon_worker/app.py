@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import time
 from collections.abc import Iterator, MutableMapping
@@ -594,14 +593,4 @@ def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
     for reason in REASONS:
         DEAD_LETTERS.labels(reason=reason)
     registry.start()
-    worker = faust.Worker(app, loglevel=loglevel)
-    code = 1
-    try:
-        worker.execute_from_commandline()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        # After a crash Faust leaves client threads behind that keep the interpreter alive; a
-        # worker that cannot process must exit so the supervisor (and the operator) see it.
-        logging.shutdown()
-        os._exit(code)
+    faust_fixes.execute_until_exit(faust.Worker(app, loglevel=loglevel))

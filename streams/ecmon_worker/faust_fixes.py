@@ -23,8 +23,11 @@ returns early because another rebalance started, that rebalance's recovery turns
 from __future__ import annotations
 
 import functools
-from typing import Any
+import logging
+import os
+from typing import Any, NoReturn
 
+import faust
 from faust.tables.recovery import Recovery
 
 _MARK = "__ecmon_stops_flow_before_seek__"
@@ -45,3 +48,18 @@ def apply() -> None:
     if not getattr(Recovery.on_recovery_completed, _MARK, False):
         Recovery.on_recovery_completed = (  # type: ignore[method-assign]  # the patch is the point
             _stop_flow_until_repositioned(Recovery.on_recovery_completed))
+
+
+def execute_until_exit(worker: faust.Worker) -> NoReturn:
+    """Run a Faust worker and end the process with its exit code.
+
+    After a crash Faust leaves client threads behind that keep the interpreter alive; a worker that cannot
+    process must exit so the supervisor (and the operator) see it."""
+    code = 1
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        logging.shutdown()
+        os._exit(code)

@@ -12,8 +12,6 @@ what the platform's own work costs. Run by the benchmark as a process of its own
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
 from collections import defaultdict
 
@@ -23,6 +21,7 @@ from ecmon import codec, topics
 from ecmon.kafka_clients import faust_credentials
 from ecmon.months import month_of_interval
 from ecmon.settings import Settings
+from ecmon_worker.faust_fixes import execute_until_exit
 
 APP_ID = "ecmon-bench-bare"
 SUMS = topics.TopicSpec(f"{APP_ID}.sums", "the bare job's changed sums, every second")
@@ -85,15 +84,7 @@ def create_app(settings: Settings) -> faust.App:
 def main() -> None:
     sys.argv = [sys.argv[0]]  # Faust's worker reads sys.argv
     app = create_app(Settings())
-    worker = faust.Worker(app, loglevel="WARNING")
-    code = 1
-    try:
-        worker.execute_from_commandline()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        logging.shutdown()
-        os._exit(code)  # Faust may leave client threads behind that keep the interpreter alive
+    execute_until_exit(faust.Worker(app, loglevel="WARNING"))
 
 
 if __name__ == "__main__":
