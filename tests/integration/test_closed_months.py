@@ -97,10 +97,13 @@ def test_late_data_is_a_flagged_revision_within_the_window_and_month_closed_afte
 
     # A late April reading, the enterprise 1 day past the close: inside the window, it counts ...
     send((_cst("2026-04-20", 1), 7_000))
+    expected = mgce(40_000) + mgce(41_000) + mgce(7_000)
+    # (the province has it: the worker sends totals on its cadence, and a change that reached the province
+    # together with the next day's reading would wait for the day after, as the batching rule says)
+    assert _poll(april_total, lambda t: t == expected) == expected
     # ... and goes out as one revision once the province's event time enters the next CST day.
     send((april_close + 2 * DAY_MS, 51_000))
     revised = _poll(report, lambda r: r is not None and r[0] >= 2)
-    expected = mgce(40_000) + mgce(41_000) + mgce(7_000)
     assert revised is not None and revised[:4] == (2, 1, expected, first[2]), revised
     assert f"({mgce(7_000):+d} mgce)" in revised[4], revised[4]
     assert _poll(april_total, lambda t: t == expected) == expected
