@@ -304,37 +304,36 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     async def validate_and_roll_up(stream):
         async for events in stream.take_events(settings.worker_micro_batch, within=0.05):
             for i, event in enumerate(events):
-                # take_events acknowledges the whole micro-batch on the way out: an event not processed keeps a
-                # reference, so its offset is never committed; it is delivered again after the seek to the
-                # committed offsets that ends every rebalance, or processed by the partition's new owner.
                 if handing_over[0]:
-                    for rest in events[i:]:
-                        rest.message.incref()
+                    hold_back(events[i:])
                     break
                 owned = enterprise_log.owned
                 if owned is not None and event.message.partition not in owned:
-                    event.message.incref()
+                    hold_back([event])
                     continue
                 started = time.perf_counter()
                 try:
                     outcome = await survive(event, _process_batch, "the reading batch")
                 except HandingOver:
-                    for rest in events[i:]:
-                        rest.message.incref()
+                    hold_back(events[i:])
                     break
                 except KAFKA_ERRORS:
-                    for rest in events[i:]:
-                        rest.message.incref()
+                    hold_back(events[i:])
                     raise
                 WORKER_BATCHES.labels(outcome=outcome).inc()
                 WORKER_BATCH_SECONDS.observe(time.perf_counter() - started)
-            if cadence.due():
-                cadence.flush()
+            cadence.flush_if_due()
+
+    def hold_back(events: list[faust.EventT]) -> None:
+        # take_events acknowledges the whole micro-batch on the way out: an event not processed keeps a
+        # reference, so its offset is never committed; it is delivered again after the seek to the
+        # committed offsets that ends every rebalance, or processed by the partition's new owner.
+        for event in events:
+            event.message.incref()
 
     @app.timer(interval=max(settings.emit_interval_ms / 1000, 0.05))
     async def emit_on_cadence() -> None:
-        if cadence.due():
-            cadence.flush()
+        cadence.flush_if_due()
 
     async def _process_batch(event: faust.EventT) -> str:
         raw: bytes = event.value

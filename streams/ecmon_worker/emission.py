@@ -166,3 +166,7 @@ class Cadence:
     def flush(self) -> None:
         self.last = self.clock()
         self._flush()
+
+    def flush_if_due(self) -> None:
+        if self.due():
+            self.flush()
