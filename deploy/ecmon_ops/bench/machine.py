@@ -6,7 +6,7 @@ import os
 import platform
 from pathlib import Path
 
-from ecmon_ops.bench.figures import peak_rss_bytes, status_bytes
+from ecmon_ops.bench.figures import status_bytes
 
 
 def describe() -> dict:
@@ -19,11 +19,8 @@ def describe() -> dict:
 
 
 def peak_rss(pid: int) -> int:
-    """VmHWM of a running process in bytes (0 when it is gone)."""
-    try:
-        return peak_rss_bytes(Path(f"/proc/{pid}/status").read_text())
-    except (FileNotFoundError, ProcessLookupError):
-        return 0
+    """VmHWM of a process in bytes (0 when it is gone)."""
+    return rss_bytes(pid)["vm_hwm"]
 
 
 def rss_bytes(pid: int) -> dict[str, int]:
