@@ -106,8 +106,10 @@ def bench(
         result = run_benchmark(cli_settings(**own_stack_overrides()), cfg, console)
     except (BenchError, ServiceError) as exc:
         fail(str(exc))
-    console.print(stages_table(result))
-    console.print(targets_table(result))
+    # Wide enough for both tables even when the output goes to a file (rich assumes 80 columns there).
+    wide = Console(width=max(console.width, 170))
+    wide.print(stages_table(result))
+    wide.print(targets_table(result))
     console.print(f"results: {write_json(result, out)}")
 
 
