@@ -23,6 +23,7 @@ import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
 from ecmon import PROJECT_ROOT
+from ecmon.dead_letter_reasons import Reason
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = 10
@@ -35,30 +36,30 @@ AVRO_DIR = PROJECT_ROOT / "avro"
 class CodecError(ValueError):
     """A message the platform cannot read. ``reason`` is the dead-letter reason code."""
 
-    reason = "undecodable"
+    reason = Reason.UNDECODABLE
 
 
 class UndecodableMessage(CodecError):
-    reason = "undecodable"
+    reason = Reason.UNDECODABLE
 
 
 class UnknownSchemaFingerprint(CodecError):
-    reason = "unknown_fingerprint"
+    reason = Reason.UNKNOWN_FINGERPRINT
 
 
 class UnexpectedRecordType(CodecError):
-    reason = "unexpected_record_type"
+    reason = Reason.UNEXPECTED_RECORD_TYPE
 
 
 class NullValue(CodecError):
     """The Kafka record has no value. On a compacted topic that is a tombstone (a deletion); consumers that
     know which topics are compacted report it as ``tombstone``."""
 
-    reason = "null_value"
+    reason = Reason.NULL_VALUE
 
 
 class MessageTooLarge(CodecError):
-    reason = "message_too_large"
+    reason = Reason.MESSAGE_TOO_LARGE
 
 
 def _crc64_table() -> list[int]:

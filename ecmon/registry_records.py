@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ecmon import codec, signing
+from ecmon.dead_letter_reasons import Reason
 from ecmon.energy import UnknownEnergyType, accepted_units
 from ecmon.industries import UnknownIndustry, industry
 from ecmon.regions import UnknownRegion, province_of, region
@@ -31,8 +32,8 @@ MAX_INTERVAL_S = 86_400
 MAX_PUBLIC_KEYS = 32
 MAX_NAME = 256
 
-INVALID = "invalid_registry_record"
-UNSIGNED = "unsigned_registry_record"
+INVALID = Reason.INVALID_REGISTRY_RECORD
+UNSIGNED = Reason.UNSIGNED_REGISTRY_RECORD
 
 
 def record_problem(key: bytes | None, record: dict[str, Any]) -> str | None:
@@ -131,7 +132,7 @@ def read_registry_record(key: bytes | None, value: bytes, authority_public_key: 
     except codec.CodecError as exc:
         return Rejection(exc.reason, str(exc))
     except Exception as exc:
-        return Rejection("undecodable", f"{type(exc).__name__}: {exc}"[:300])
+        return Rejection(Reason.UNDECODABLE, f"{type(exc).__name__}: {exc}"[:300])
     given = record.get("uscc")
     uscc = given if isinstance(given, str) else ""
     try:

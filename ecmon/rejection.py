@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ecmon.dead_letter_reasons import Reason
+
 
 @dataclass(frozen=True)
 class Rejection:
-    reason: str  # a code of REASONS
+    reason: Reason
     detail: str
     uscc: str = ""
+    #: refused for want of a registry record or key that a registry read further may bring
+    registry_may_lag: bool = False

@@ -12,7 +12,7 @@ from ecmon_cli.common import cli_settings
 
 def worker(loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
     """Run one Faust stream worker (start more to share the partitions)."""
-    from ecmon_worker.app import run_worker
+    from ecmon_worker.topology import run_worker
 
     sys.argv = [sys.argv[0]]  # Faust's worker reads sys.argv; it must not see ours
     run_worker(cli_settings(), loglevel=loglevel)

@@ -32,6 +32,7 @@ from clickhouse_driver import errors as ch_errors
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from ecmon import signing, topics
+from ecmon.dead_letter_reasons import Reason
 from ecmon.kafka_clients import client_config
 from ecmon.metric_defs import (
     DEAD_LETTERS,
@@ -283,16 +284,16 @@ class ClickHouseSink:
             if key != dead_key:
                 rejected += self._insert_or_split(*key, rows.tables[key], rows.origins[key])
         rejected = _one_per_message(rejected)
-        DEAD_LETTERS.labels(reason="clickhouse_rejected").inc(len(rejected))
+        DEAD_LETTERS.labels(reason=Reason.CLICKHOUSE_REJECTED).inc(len(rejected))
         dead_rows: list[Row] = list(rows.tables.get(dead_key, [])) + [
-            dead_letter_row(o, "clickhouse_rejected", why) for o, why in rejected]
+            dead_letter_row(o, Reason.CLICKHOUSE_REJECTED, why) for o, why in rejected]
         dead_origins = list(rows.origins.get(dead_key, [])) + [o for o, _ in rejected]
         if dead_rows:
             for origin, why in self._insert_or_split(*dead_key, dead_rows, dead_origins):
                 # A dead letter ClickHouse rejects too: keep where it came from and why, drop the rest.
                 log.error("dead letter from %s:%d@%d rejected (%s); writing it without payload",
                           origin.topic, origin.partition, origin.offset, why)
-                row = DeadLetterRow(reason="clickhouse_rejected", detail=why[:1000], source_topic=origin.topic,
+                row = DeadLetterRow(reason=Reason.CLICKHOUSE_REJECTED, detail=why[:1000], source_topic=origin.topic,
                                     source_partition=origin.partition, source_offset=origin.offset, uscc="",
                                     message_key="", payload="", rejected_at=now_utc())
                 self._insert_waiting(*dead_key, [row])

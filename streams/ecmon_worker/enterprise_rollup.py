@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from ecmon.dead_letter_reasons import Reason
 from ecmon.emission_factors import co2_of_month
 from ecmon.energy import (
     CoalFactor,
@@ -47,6 +48,7 @@ from ecmon.energy import (
     unit_factor,
 )
 from ecmon.months import day_of_interval, month_of_interval, month_start_ms, next_period
+from ecmon.rejection import Rejection
 from ecmon_worker import reading_identity
 
 FactorLookup = Callable[[str, str, int], CoalFactor]
@@ -101,12 +103,6 @@ DEFAULT_LIMITS = Limits()
 
 
 @dataclass
-class Rejection:
-    reason: str
-    detail: str
-
-
-@dataclass
 class BatchOutcome:
     applied: bool = False
     duplicate: bool = False
@@ -157,22 +153,22 @@ def sequence_problem(state: dict[str, Any], gateway: str, sequence: int, limits:
     by refusing, never by forgetting: a flood of batches far ahead cannot close a real gap."""
     entry = state["seq"].get(gateway)
     if entry is None and len(state["seq"]) >= limits.max_gateways:
-        return Rejection("too_many_gateways", f"gateway {gateway!r} would be the enterprise's "
+        return Rejection(Reason.TOO_MANY_GATEWAYS, f"gateway {gateway!r} would be the enterprise's "
                          f"{limits.max_gateways + 1}th; reuse a gateway_id or ask the platform operator")
     highest, gaps = entry or (0, [])
     if sequence < 1:
-        return Rejection("sequence_out_of_window", f"sequence {sequence} of gateway {gateway!r}: sequences start "
+        return Rejection(Reason.SEQUENCE_OUT_OF_WINDOW, f"sequence {sequence} of gateway {gateway!r}: sequences start "
                          "at 1 and grow by 1 per new batch")
     if sequence > highest + limits.sequence_window:
-        return Rejection("sequence_out_of_window", f"sequence {sequence} of gateway {gateway!r} is more than "
+        return Rejection(Reason.SEQUENCE_OUT_OF_WINDOW, f"sequence {sequence} of gateway {gateway!r} is more than "
                          f"{limits.sequence_window:,} ahead of its highest applied ({highest}); fix the gateway's "
                          "sequence counter, or give a reinstalled gateway a new gateway_id")
     if sequence > highest + 1:
         if empty:
-            return Rejection("sequence_out_of_window", f"empty batch, sequence {sequence} of gateway {gateway!r}: "
+            return Rejection(Reason.SEQUENCE_OUT_OF_WINDOW, f"empty batch, sequence {sequence} of gateway {gateway!r}: "
                              f"an empty batch may only follow the highest applied ({highest}), not skip ahead")
         if len(gaps) >= limits.max_sequence_gaps:
-            return Rejection("too_many_sequence_gaps", f"sequence {sequence} of gateway {gateway!r} would open a "
+            return Rejection(Reason.TOO_MANY_SEQUENCE_GAPS, f"sequence {sequence} of gateway {gateway!r} would open a "
                              f"{limits.max_sequence_gaps + 1}th unapplied range below {highest + 1}; send the "
                              f"missing sequences first: {', '.join(f'{lo}-{hi}' for lo, hi in gaps[:5])}")
     return None
@@ -201,9 +197,9 @@ def _energy_unit_problem(energy_type: str, unit: str) -> Rejection | None:
     try:
         unit_factor(energy_type, unit)
     except UnknownEnergyType as exc:
-        return Rejection("unknown_energy_type", str(exc))
+        return Rejection(Reason.UNKNOWN_ENERGY_TYPE, str(exc))
     except (UnknownUnit, IncompatibleUnit) as exc:
-        return Rejection("unknown_unit", str(exc))
+        return Rejection(Reason.UNKNOWN_UNIT, str(exc))
     return None
 
 
@@ -337,12 +333,12 @@ def apply_batch(
             continue
         registered = meters.get(r["meter_id"])
         if registered is None:
-            rejections.append(Rejection("unknown_meter", f"meter {r['meter_id']!r} is not registered"))
+            rejections.append(Rejection(Reason.UNKNOWN_METER, f"meter {r['meter_id']!r} is not registered"))
             continue
         if registered != (r["energy_type"], r["unit"]):
             rejections.append(
                 Rejection(
-                    "meter_mismatch",
+                    Reason.METER_MISMATCH,
                     f"meter {r['meter_id']!r} is registered as {registered[0]} in {registered[1]}, "
                     f"reading says {r['energy_type']} in {r['unit']}",
                 )
@@ -350,17 +346,17 @@ def apply_batch(
             continue
         ts = r["ts"]
         if ts > latest_ok:
-            rejections.append(Rejection("future_timestamp", f"meter {r['meter_id']!r}: ts {ts} is more than "
+            rejections.append(Rejection(Reason.FUTURE_TIMESTAMP, f"meter {r['meter_id']!r}: ts {ts} is more than "
                                         f"{limits.future_ms // 1000} s after the batch was sent "
                                         f"({min(refs) if refs else 'unknown'}) or after {TS_MAX}"))
             continue
         if ts < earliest_ok:
-            rejections.append(Rejection("beyond_horizon", f"meter {r['meter_id']!r}: ts {ts} is more than "
+            rejections.append(Rejection(Reason.BEYOND_HORIZON, f"meter {r['meter_id']!r}: ts {ts} is more than "
                                         f"{limits.horizon_ms // DAY_MS} days before the batch was sent"))
             continue
         period = month_of_interval(ts)
         if month_end_ms(period) < closed_for_readings:
-            rejections.append(Rejection("month_closed", f"meter {r['meter_id']!r}: month {period} is closed: its "
+            rejections.append(Rejection(Reason.MONTH_CLOSED, f"meter {r['meter_id']!r}: month {period} is closed: its "
                                         f"grace ({limits.month_grace_ms // HOUR_MS} h) and revision window "
                                         f"({limits.revision_window_ms // DAY_MS} days) had passed; the enterprise "
                                         f"already reported up to ts {state['wm']}"))
@@ -368,7 +364,7 @@ def apply_batch(
         value = r["value_milli"]
         if r["kind"] == "CUMULATIVE":
             if value < 0:
-                rejections.append(Rejection("negative_register_value", f"meter {r['meter_id']!r}: {value / 1000}"))
+                rejections.append(Rejection(Reason.NEGATIVE_REGISTER_VALUE, f"meter {r['meter_id']!r}: {value / 1000}"))
                 continue
             # a register's consumption never exceeds an accepted register value, so bounding the value
             # (and its own month's total) keeps every total encodable
@@ -380,10 +376,10 @@ def apply_batch(
             cumulative.append(r)
             continue
         if r["kind"] != "INTERVAL":
-            rejections.append(Rejection("unsupported_value_kind", f"{r['kind']} readings are not accepted"))
+            rejections.append(Rejection(Reason.UNSUPPORTED_VALUE_KIND, f"{r['kind']} readings are not accepted"))
             continue
         if value < 0:
-            rejections.append(Rejection("negative_interval_value", f"meter {r['meter_id']!r}: {value / 1000}"))
+            rejections.append(Rejection(Reason.NEGATIVE_INTERVAL_VALUE, f"meter {r['meter_id']!r}: {value / 1000}"))
             continue
         if value > VALUE_LIMIT:
             problem = _out_of_range(r, value, value, totals, enterprise_coal)
@@ -443,7 +439,7 @@ def _count_interval(ids: reading_identity.ReadingIdentities, step: int, r: dict[
     ts, meter = r["ts"], r["meter_id"]
     found = ids.day(meter, ts, step)
     if isinstance(found, str):
-        return Rejection("off_grid_reading", f"meter {meter!r}: {found}")
+        return Rejection(Reason.OFF_GRID_READING, f"meter {meter!r}: {found}")
     day, index = found
     counted = day.values[index]
     energy_unit = f"{r['energy_type']}|{r['unit']}"
@@ -455,12 +451,12 @@ def _count_interval(ids: reading_identity.ReadingIdentities, step: int, r: dict[
         day.put(index, value, version, ids.saved)
         return None
     if counted == value:
-        return Rejection("duplicate_reading", f"meter {meter!r}: the reading ending at ts {ts} was already counted "
-                         f"with this value ({value / 1000} {r['unit']})")
+        return Rejection(Reason.DUPLICATE_READING, f"meter {meter!r}: the reading ending at ts {ts} was already "
+                         f"counted with this value ({value / 1000} {r['unit']})")
     replaces = r.get("replaces_value_milli")
     if replaces != counted:
         said = "no replaces_value_milli" if replaces is None else f"replaces_value_milli {replaces}"
-        return Rejection("conflicting_reading", f"meter {meter!r}: the reading ending at ts {ts} was counted with "
+        return Rejection(Reason.CONFLICTING_READING, f"meter {meter!r}: the reading ending at ts {ts} was counted with "
                          f"another value than {value} thousandths of {r['unit']}, and {said} is not it; send a "
                          "correction with replaces_value_milli = exactly the value counted")
     old_mgce = factors(r["energy_type"], r["unit"], ts).to_mgce(counted)
@@ -471,7 +467,7 @@ def _count_interval(ids: reading_identity.ReadingIdentities, step: int, r: dict[
     day.put(index, value, version, ids.saved)
     normalised["revision"] = version
     normalised["replaced_physical_milli"] = counted
-    notices.append(Rejection("reading_corrected", f"meter {meter!r}: the reading ending at ts {ts} corrected from "
+    notices.append(Rejection(Reason.READING_CORRECTED, f"meter {meter!r}: the reading ending at ts {ts} corrected from "
                              f"{counted} to {value} thousandths of {r['unit']} ({old_mgce} to {mgce} mgce)"))
     return None
 
@@ -486,7 +482,7 @@ def _out_of_range(r: dict[str, Any], value: int, mgce: int, totals: dict[str, An
     if value <= VALUE_LIMIT and mgce <= VALUE_LIMIT and 0 <= row[0] + value <= VALUE_LIMIT \
             and 0 <= row[1] + mgce <= VALUE_LIMIT and enterprise_coal(key) + mgce <= VALUE_LIMIT:
         return None
-    return Rejection("value_out_of_range", f"meter {r['meter_id']!r}: {value} thousandths ({mgce} mgce) would "
+    return Rejection(Reason.VALUE_OUT_OF_RANGE, f"meter {r['meter_id']!r}: {value} thousandths ({mgce} mgce) would "
                      f"bring its monthly total ({row[0]} thousandths, {row[1]} mgce) or the enterprise's monthly "
                      f"coal over all its energies ({enterprise_coal(key)} mgce) outside 0..{VALUE_LIMIT}")
 
@@ -525,8 +521,9 @@ def _apply_register(state: dict[str, Any], r: dict[str, Any], factors: FactorLoo
                            "interval_end": entry[0], "physical_milli": consumption, "coal_mgce": mgce,
                            "quality": "GOOD" if as_reading else "ESTIMATED"})
         if reset:
-            notices.append(Rejection("meter_reset", f"meter {r['meter_id']!r}: register fell from {previous / 1000} "
-                                     f"to {entry[1] / 1000} at ts {entry[0]}, not a rollover; counted from zero"))
+            notices.append(Rejection(Reason.METER_RESET, f"meter {r['meter_id']!r}: register fell from "
+                                     f"{previous / 1000} to {entry[1] / 1000} at ts {entry[0]}, not a rollover; "
+                                     "counted from zero"))
 
     if not history:
         history.append([ts, value, 0, 0])  # the first reading only sets the baseline
@@ -555,13 +552,13 @@ def _apply_register(state: dict[str, Any], r: dict[str, Any], factors: FactorLoo
             hi = mid
     if history[lo][0] == ts:
         same = "the same value" if history[lo][1] == value else f"{history[lo][1] / 1000}, now {value / 1000}"
-        return Rejection("duplicate_reading", f"meter {r['meter_id']!r}: a register reading at ts {ts} was "
+        return Rejection(Reason.DUPLICATE_READING, f"meter {r['meter_id']!r}: a register reading at ts {ts} was "
                          f"already counted ({same})")
     following = history[lo]
     if lo == 0:
         if meter["t"]:
-            return Rejection("register_out_of_window", f"meter {r['meter_id']!r}: ts {ts} is older than the register "
-                             f"history kept ({limits.register_history_ms // HOUR_MS} h); its consumption is "
+            return Rejection(Reason.REGISTER_OUT_OF_WINDOW, f"meter {r['meter_id']!r}: ts {ts} is older than the "
+                             f"register history kept ({limits.register_history_ms // HOUR_MS} h); its consumption is "
                              "already counted in the next reading")
         history.insert(0, [ts, value, 0, 0])  # an earlier baseline: the old first reading now counts
         consumption, as_reading, reset = register_consumption(value, following[1])

@@ -27,7 +27,7 @@ The national level answers each version with one feedback version (national_feed
 the intervals expected up to that event time: the same function (``report_content``) computes the
 month-to-date figures and the submitted report, and `ecmon report completeness` reads what it computed.
 
-The province's state is split by month (streams/ecmon_worker/app.py): ``"<province>|<YYYY-MM>"`` holds the
+The province's state is split by month (streams/ecmon_worker/rollup_steps.py): ``"<province>|<YYYY-MM>"`` holds the
 regional rollup of that month (members, totals, versions) plus what month close needs of it::
 
     "ind":    {"<uscc>": "<industry>"},                           # for the enterprise counts

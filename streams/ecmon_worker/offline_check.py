@@ -1,8 +1,8 @@
 """The worker's admission of gateway messages, offline: what `ecmon validate` and the test vectors run.
 
 A vendor checks a message (or a file of them) without a platform: the same functions as the worker's
-agents decide (``admission.read_reading_batch``, ``ecmon.signing.signature_problem``,
-``enterprise_rollup.apply_batch``, ``production_intake.check_production``), against the enterprise's
+agents decide (``admission.admit``, ``enterprise_rollup.apply_batch``,
+``production_intake.check_production``), against the enterprise's
 registry record from a file (or only its public key), so every finding carries the reason code of
 ``dead_letters.REASONS`` that the platform would give. Messages of one file are checked in order against
 one enterprise state, as the platform would see them the first time: a repeated sequence is
@@ -21,18 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecmon import codec, signing
+from ecmon import codec
+from ecmon.dead_letter_reasons import REASONS, Reason
+from ecmon.rejection import Rejection
 from ecmon_worker import admission, enterprise_rollup
-from ecmon_worker.dead_letters import REASONS
-from ecmon_worker.production_intake import RejectedProduction, check_production
+from ecmon_worker.production_intake import check_production
 
 #: Findings that count the reading anyway (the platform sends them to the dead letters for information).
-NOTICES = frozenset({"meter_reset", "reading_corrected", "duplicate_reading"})
+NOTICES = frozenset({Reason.METER_RESET, Reason.READING_CORRECTED, Reason.DUPLICATE_READING})
 
 
 @dataclass(frozen=True)
 class Finding:
-    reason: str
+    reason: Reason
     detail: str
 
     def line(self) -> str:
@@ -88,30 +89,21 @@ def _meters(enterprise: Enterprise, batch: dict[str, Any]) -> tuple[dict[str, tu
 
 def check_reading_batch(value: bytes, key: bytes | None, enterprise: Enterprise, at_ms: int | None = None,
                         example_key_ok: bool = True) -> Verdict:
-    batch = admission.read_reading_batch(key, value)
-    if isinstance(batch, admission.Rejection):
-        return Verdict("reading_batch", "the message", [Finding(batch.reason, batch.detail)])
+    record = enterprise.record
+    admitted = admission.admit("reading_batch", key, value, lambda uscc: record if uscc == record["uscc"] else None,
+                               at_ms, example_key_ok)
+    if isinstance(admitted, Rejection):
+        return Verdict("reading_batch", "the message", [Finding(admitted.reason, admitted.detail)])
+    batch = admitted.message
     label = f"batch {batch['batch_id'][:36]} (gateway {batch['gateway_id'][:64]} sequence {batch['sequence']})"
     verdict = Verdict("reading_batch", label)
-    if batch["uscc"] != enterprise.record["uscc"]:
-        verdict.findings.append(Finding("unregistered_enterprise", f"{batch['uscc']} is not the enterprise of the "
-                                        f"registry record given ({enterprise.record['uscc']})"))
-        return verdict
-    at = batch["sent_at"] if at_ms is None else at_ms
-    problem = signing.signature_problem(value, enterprise.record, batch["key_id"], at, None, example_key_ok)
-    if problem is not None:
-        verdict.findings.append(Finding("bad_signature", f"{label}: {problem}"))
-        return verdict
-    if len(batch["readings"]) > admission.MAX_BATCH_READINGS:
-        verdict.findings.append(Finding("batch_too_large", f"{len(batch['readings']):,} readings; the contract "
-                                        f"allows {admission.MAX_BATCH_READINGS:,} per batch"))
-        return verdict
     meters, intervals = _meters(enterprise, batch)
     if not enterprise.meters_known:
         verdict.notes.append("no registry record: meters taken as the readings declare them, on a 15-minute grid")
+    at = batch["sent_at"] if at_ms is None else at_ms
     outcome = enterprise_rollup.apply_batch(enterprise.state, batch, meters, received_ms=at, intervals=intervals)
     if outcome.duplicate:
-        verdict.findings.append(Finding("duplicate_batch", f"{label} was already counted"))
+        verdict.findings.append(Finding(Reason.DUPLICATE_BATCH, f"{label} was already counted"))
     for rejection in outcome.rejections + outcome.notices:
         verdict.findings.append(Finding(rejection.reason, rejection.detail))
     verdict.counted = outcome.readings_accepted
@@ -123,7 +115,7 @@ def check_production_output(value: bytes, key: bytes | None, enterprise: Enterpr
     record = enterprise.record
     intake = check_production(value, key, lambda uscc: record if uscc == record["uscc"] else None, at_ms,
                               example_key_ok)
-    if isinstance(intake, RejectedProduction):
+    if isinstance(intake, Rejection):
         return Verdict("production_output", "the production output", [Finding(intake.reason, intake.detail)])
     r = intake.record
     return Verdict("production_output", f"production output {r['batch_id']} ({r['product_code']}, "
@@ -144,8 +136,8 @@ def check_message(value: bytes, key: bytes | None, enterprise: Enterprise, at_ms
         return check_reading_batch(value, key, enterprise, at_ms, example_key_ok)
     if kind == "production_output":
         return check_production_output(value, key, enterprise, at_ms, example_key_ok)
-    return Verdict(kind, f"a {kind} message", [Finding("unexpected_record_type", f"a {kind} message; gateways send "
-                                                       "reading_batch (ecmon.readings.v1) or production_output "
+    return Verdict(kind, f"a {kind} message", [Finding(Reason.UNEXPECTED_RECORD_TYPE, f"a {kind} message; gateways "
+                                                       "send reading_batch (ecmon.readings.v1) or production_output "
                                                        "(ecmon.production.v1)")])
 
 

@@ -46,6 +46,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
+from ecmon.dead_letter_reasons import Reason
 from ecmon.months import month_of_interval, month_start_ms
 
 CST_OFFSET_MS = 8 * 3_600_000
@@ -67,14 +68,14 @@ def _shown(text: object) -> str:
     return s if len(s) <= 80 else f"{s[:60]}... ({len(str(text))} characters)"
 
 
-def batch_identity_problem(batch: dict[str, Any]) -> tuple[str, str] | None:
+def batch_identity_problem(batch: dict[str, Any]) -> tuple[Reason, str] | None:
     """(reason, detail) when the batch's gateway_id or batch_id has not the contract's form."""
     gateway, batch_id = batch.get("gateway_id"), batch.get("batch_id")
     if not isinstance(gateway, str) or not GATEWAY_ID.fullmatch(gateway):
-        return ("invalid_gateway_id", f"gateway_id {_shown(gateway)} is not 1-64 characters of A-Z a-z 0-9 . _ : -; "
-                "give the gateway such an id (interface standard, section 5.1)")
+        return (Reason.INVALID_GATEWAY_ID, f"gateway_id {_shown(gateway)} is not 1-64 characters of A-Z a-z 0-9 . _ : "
+                "-; give the gateway such an id (interface standard, section 5.1)")
     if not isinstance(batch_id, str) or not BATCH_ID.fullmatch(batch_id):
-        return ("invalid_batch_id", f"batch_id {_shown(batch_id)} is not a UUID (36 characters, "
+        return (Reason.INVALID_BATCH_ID, f"batch_id {_shown(batch_id)} is not a UUID (36 characters, "
                 "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx); generate one per batch")
     return None
 

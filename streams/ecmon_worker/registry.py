@@ -32,6 +32,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from ecmon import codec, topics
+from ecmon.dead_letter_reasons import Reason
 from ecmon.metric_defs import ENTERPRISE_LAST_READING, REGISTRY_ENTERPRISES, TARGETS_KNOWN
 from ecmon.principals import REGISTRY_FOLLOWER_GROUPS
 from ecmon.regions import province_of
@@ -125,7 +126,7 @@ class RegistryFollower:
                         self._set_aside(problem, msg)
                 except Exception as exc:
                     log.exception("registry record %s[%d]@%d raised", msg.topic(), msg.partition(), msg.offset())
-                    self._set_aside(Rejection("internal_error", f"the registry follower raised "
+                    self._set_aside(Rejection(Reason.INTERNAL_ERROR, f"the registry follower raised "
                                               f"{type(exc).__name__}: {exc}"[:300]), msg)
                 topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
                 assert topic is not None and partition is not None and offset is not None  # set on every record
@@ -217,7 +218,7 @@ class RegistryFollower:
             return record
         stale = self.history.stale_problem(record)
         if stale is not None:
-            return Rejection("stale_registry_record", stale, record["uscc"])
+            return Rejection(Reason.STALE_REGISTRY_RECORD, stale, record["uscc"])
         self.history.add(record, at_ms)
         self._expected_cache.clear()
         uscc = record["uscc"]

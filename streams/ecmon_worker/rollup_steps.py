@@ -1,7 +1,7 @@
 """One message of the province and national rollups, computed before anything is changed.
 
-The agents in streams/ecmon_worker/app.py used to fold a message into the table values in place and encode the messages
-out afterwards: when an encode raised (a province total beyond the Avro long, 2^63 - 1), the in-memory
+The agents (streams/ecmon_worker/agents.py) used to fold a message into the table values in place and encode the
+messages out afterwards: when an encode raised (a province total beyond the Avro long, 2^63 - 1), the in-memory
 tables had changed while their changelog had not, and the two disagreed from then on. Here a step works on
 copies of the table values it reads, encodes every message it will send, and only then hands back the
 values to store: the agent stores them after the sends, and a message that is refused or raises changes
@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecmon import codec
+from ecmon.dead_letter_reasons import Reason
+from ecmon.metric_defs import PROVINCE_COMPLETENESS, REGION_EARLY_WARNING, WORKER_AGGREGATES_EMITTED
 from ecmon.rejection import Rejection
 from ecmon_worker import anomaly_events, early_warning, month_close, national_feedback, national_rollup, regional_rollup
+from ecmon_worker.outputs import Outputs
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
@@ -58,23 +61,16 @@ def beyond_long(value: object, path: str = "") -> str | None:
 
 
 def _out_of_range(what: str, found: str) -> Rejection:
-    return Rejection("value_out_of_range", f"{what} would carry {found[:200]}, beyond the Avro long (2^63 - 1); "
+    return Rejection(Reason.VALUE_OUT_OF_RANGE, f"{what} would carry {found[:200]}, beyond the Avro long (2^63 - 1); "
                                            "the message was set aside and no total changed")
 
 
 @dataclass
-class Step:
-    """What one message does: table values to store (key -> value), and messages to send, already encoded."""
+class Step(Outputs):
+    """What one message does: the messages to send (already encoded) and metric changes, and the table
+    values to store (key -> value) once they are sent."""
 
     store: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: (channel: "aggregates", "monthly_reports", "province_totals", "anomalies" or "feedback", key, value)
-    out: list[tuple[str, bytes, bytes]] = field(default_factory=list)
-    #: aggregate rows sent, by level (the worker's metric)
-    emitted: Counter[str] = field(default_factory=Counter)
-    #: (province, period, completeness ratio) of the monthly reports sent
-    completeness: list[tuple[str, str, float]] = field(default_factory=list)
-    #: (province, level) of the newest month's early warning, when it was evaluated
-    warning: tuple[str, int] | None = None
 
     def send_aggregates(self, key: bytes, rows: list[dict[str, Any]]) -> Rejection | None:
         if not rows:
@@ -82,8 +78,9 @@ class Step:
         found = beyond_long(rows)
         if found is not None:
             return _out_of_range("an aggregate row", found)
-        self.emitted.update(r["level"] for r in rows)
-        self.out.append(("aggregates", key, aggregate_batch(rows)))
+        for level, n in Counter(r["level"] for r in rows).items():
+            self.count(WORKER_AGGREGATES_EMITTED, n, level=level)
+        self.send("aggregates", key, aggregate_batch(rows))
         return None
 
 
@@ -121,12 +118,12 @@ def region_step(get: TableGet, province: str, message: dict[str, Any], registry:
             too_long = beyond_long(event)
             if too_long is not None:
                 return _out_of_range("an early-warning event", too_long)
-            step.out.append(("anomalies", province.encode(), anomaly_events.encode(event)))
+            step.send("anomalies", province.encode(), anomaly_events.encode(event))
         month_outlooks = [o for o in found if len(o.period) == 7]
         if month_outlooks and period >= meta.setdefault("warn_latest", ""):  # the gauge shows the newest month
             meta["warn_latest"] = period
             # the level after the hysteresis, as the last event said: not the raw level of this outlook
-            step.warning = (province, early_warning.current_level(meta, period))
+            step.gauge(REGION_EARLY_WARNING, early_warning.current_level(meta, period), province=province)
     reports = month_close.close_months(meta, month_of, province, set(by_period), registry,  # type: ignore[arg-type]
                                        grace_ms, revision_window_ms=revision_window_ms, deadline_ms=deadline_ms,
                                        sender=(message["uscc"], message.get("watermark", 0)))
@@ -137,17 +134,18 @@ def region_step(get: TableGet, province: str, message: dict[str, Any], registry:
         if too_long is not None:
             return _out_of_range(f"the monthly report {province} {report['period']}", too_long)
         encoded = codec.encode("monthly_report", report)
-        step.out.append(("monthly_reports", f"{province}/{report['period']}".encode(), encoded))
+        step.send("monthly_reports", f"{province}/{report['period']}".encode(), encoded)
         if not report["month_to_date"]:  # only a submitted report (or its revision) goes to the national level,
             # and only its completeness is the month's (the gauge alerts on it; month to date is no verdict)
-            step.out.append(("province_totals", national_rollup.NATIONAL_KEY.encode(), encoded))
-            step.completeness.append((province, report["period"], report["completeness"]["ratio_bp"] / 10_000))
+            step.send("province_totals", national_rollup.NATIONAL_KEY.encode(), encoded)
+            step.gauge(PROVINCE_COMPLETENESS, report["completeness"]["ratio_bp"] / 10_000, province=province,
+                       period=report["period"])
     problem = step.send_aggregates(event_key, rows)
     if problem is not None:
         return problem
     province_rows = [r for r in rows if r["level"] == "PROVINCE"]
     if province_rows:  # whole, versioned province totals: replay-safe at the national level too
-        step.out.append(("province_totals", national_rollup.NATIONAL_KEY.encode(), aggregate_batch(province_rows)))
+        step.send("province_totals", national_rollup.NATIONAL_KEY.encode(), aggregate_batch(province_rows))
     for period in by_period:
         step.store[f"{province}|{period}"] = months[period]  # type: ignore[assignment]
     step.store[province] = meta
@@ -171,8 +169,8 @@ def nation_step(get: TableGet, key: str, kind: str, message: dict[str, Any], eve
                 too_long = beyond_long(answer)
                 if too_long is not None:
                     return _out_of_range(f"the national feedback {answer['province']} {answer['period']}", too_long)
-                step.out.append(("feedback", f"{answer['province']}/{answer['period']}".encode(),
-                                 codec.encode("national_feedback", answer)))
+                step.send("feedback", f"{answer['province']}/{answer['period']}".encode(),
+                          codec.encode("national_feedback", answer))
             step.store[state_key] = state
         return step
     by_period: dict[str, list[dict[str, Any]]] = {}

@@ -66,6 +66,9 @@ NOT_ON_THE_WIRE = {
     # The sink's own reason for an accepted message it cannot turn into rows: a platform defect, which no
     # gateway input can cause (every accepted message has passed the worker's validation).
     "unconvertible",
+    # Rows ClickHouse refuses though the sink made them of an accepted message: a platform defect too;
+    # tests/integration/test_sink_robustness.py provokes one with a row ClickHouse cannot store.
+    "clickhouse_rejected",
     # An unexpected exception while processing one message: a platform defect, set aside instead of stopping
     # the agent or the sink; no known message causes it (tests/unit/ecmon_worker/test_no_poison.py fuzzes for one).
     "internal_error",
@@ -82,7 +85,7 @@ PROVEN_IN_REGISTRY_RECORDS = {"invalid_registry_record", "unsigned_registry_reco
 
 # Every crafted message: case id -> (reason it must get, topic). The builders are in _craft below.
 CASES: dict[str, tuple[str, str]] = {
-    # a whole reading batch rejected, in the order the worker checks (streams/ecmon_worker/app.py _process_batch)
+    # a whole reading batch rejected, in the order the worker checks (streams/ecmon_worker/admission.py admit)
     "undecodable-garbage": ("undecodable", READINGS),
     "undecodable-truncated-batch": ("undecodable", READINGS),
     "undecodable-kind-outside-the-enum": ("undecodable", READINGS),
@@ -120,7 +123,7 @@ CASES: dict[str, tuple[str, str]] = {
     "sequence_out_of_window": ("sequence_out_of_window", READINGS),
     "too_many_sequence_gaps": ("too_many_sequence_gaps", READINGS),
     "too_many_gateways": ("too_many_gateways", READINGS),
-    # production output (streams/ecmon_worker/production_intake.py, agent take_production)
+    # production output (streams/ecmon_worker/production_intake.py, agent production_output)
     "production-undecodable": ("undecodable", PRODUCTION),
     "production-unknown_fingerprint": ("unknown_fingerprint", PRODUCTION),
     "production-unexpected_record_type": ("unexpected_record_type", PRODUCTION),

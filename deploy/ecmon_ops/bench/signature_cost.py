@@ -1,6 +1,6 @@
 """What the worker's signature check costs per batch (`ecmon bench`, docs/performance.md).
 
-The check of streams/ecmon_worker/app.py on a realistic batch (4 meters x 24 intervals, 96 readings): the key's
+The check of streams/ecmon_worker/admission.py on a realistic batch (4 meters x 24 intervals, 96 readings): the key's
 validity in the registry record, the splice of the unsigned message, and the Ed25519 verification
 with the public key object cached by its bytes. Measured in this process; the key pair is made for
 the run, like every key that signs anything.

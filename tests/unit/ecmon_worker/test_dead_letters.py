@@ -63,7 +63,7 @@ def test_a_size_error_of_a_send_is_recognised_through_fausts_wrapper():
     from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
     from faust.exceptions import ProducerSendError
 
-    from ecmon_worker.app import too_large
+    from ecmon_worker.agents import too_large
 
     try:
         try:

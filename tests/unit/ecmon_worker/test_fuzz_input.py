@@ -29,9 +29,10 @@ from hypothesis import strategies as st
 
 from ecmon import codec, signing
 from ecmon.months import month_start_ms
+from ecmon.rejection import Rejection
 from ecmon_worker import enterprise_rollup as er
 from ecmon_worker.dead_letters import REASONS
-from ecmon_worker.production_intake import AcceptedProduction, RejectedProduction, check_production
+from ecmon_worker.production_intake import AcceptedProduction, check_production
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MANY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -386,8 +387,8 @@ def production_records(draw) -> dict:
 
 
 def assert_intake(out) -> None:
-    assert isinstance(out, AcceptedProduction | RejectedProduction)
-    if isinstance(out, RejectedProduction):
+    assert isinstance(out, AcceptedProduction | Rejection)
+    if isinstance(out, Rejection):
         assert out.reason in REASONS and out.detail
 
 
@@ -431,7 +432,7 @@ def encodable(rs: list[dict]) -> list[dict]:
 
 
 def verifies(raw: bytes, uscc: str = USCC) -> bool:
-    """The worker's check (streams/ecmon_worker/app.py): decodes, names a key of the enterprise's registry record,
+    """The worker's check (streams/ecmon_worker/admission.py): decodes, names a key of the enterprise's registry record,
     and the Ed25519 signature verifies with it."""
     try:
         _, batch = codec.decode(raw, expected="reading_batch")

@@ -4,11 +4,12 @@ import pytest
 
 from ecmon import codec, signing
 from ecmon.months import month_start_ms
+from ecmon.rejection import Rejection
 from ecmon_registry.keys import first_keys, revoke
 from ecmon_simulator.fleet import build_fleet, registry_record
 from ecmon_simulator.production import encode_production as encode_with_state
 from ecmon_worker.dead_letters import REASONS
-from ecmon_worker.production_intake import AcceptedProduction, RejectedProduction, accepted_message, check_production
+from ecmon_worker.production_intake import AcceptedProduction, accepted_message, check_production
 
 DAY = 86_400_000
 
@@ -69,7 +70,7 @@ def test_a_product_without_standard_is_accepted_without_one(cement):
 def test_bad_figures_are_rejected_with_a_known_reason(cement, changes, reason):
     ent, registry = cement
     out = check(ent, registry, key=changes.get("uscc", ent.uscc).encode(), **changes)
-    assert isinstance(out, RejectedProduction) and out.reason == reason, out
+    assert isinstance(out, Rejection) and out.reason == reason, out
     assert reason in REASONS
 
 

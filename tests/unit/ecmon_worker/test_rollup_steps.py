@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 
 from ecmon import codec
+from ecmon.metric_defs import PROVINCE_COMPLETENESS, REGION_EARLY_WARNING
 from ecmon.months import month_start_ms
 from ecmon.rejection import Rejection
 from ecmon_worker import rollup_steps
@@ -112,7 +113,8 @@ def test_a_step_never_changes_the_values_it_read():
     assert channels[-2:] == ["aggregates", "province_totals"]
     (value,) = [v for c, k, v in step.out if c == "monthly_reports" and k == b"370000/2026-10"]  # September too
     _, report = codec.decode(value, "monthly_report")
-    assert report["total_coal_mgce"] == 200 and ("370000", "2026-10") in [c[:2] for c in step.completeness]
+    assert report["total_coal_mgce"] == 200 and {"province": "370000", "period": "2026-10"} in [
+        labels for labels, _ in step.gauges(PROVINCE_COMPLETENESS)]
     assert report["change_mom_bp"] is not None and report["change_yoy_bp"] is not None  # read Sept. and last year
 
 
@@ -176,13 +178,13 @@ def test_the_gauge_shows_the_level_of_the_last_event_not_the_raw_level():
     first = region(table, "370000", totals("A", "2026-10", 1_000, 1, OCT + 20 * DAY), registry)
     events = [anomaly_events_decode(v) for c, _, v in first.out if c == "anomalies"]
     assert any(e["type"] == "early_warning_month" and e["severity"] == "CRITICAL" for e in events)
-    assert first.warning == ("370000", 2)
+    assert first.gauges(REGION_EARLY_WARNING) == [({"province": "370000"}, 2)]
     # 990 clears the target by 1 %: green by itself, but within the hysteresis (2 %) the level stays red, no
     # event says otherwise, and the gauge must say red too.
     second = region(table, "370000", totals("A", "2026-10", 990, 2, OCT + 21 * DAY), registry)
     assert not [e for e in (anomaly_events_decode(v) for c, _, v in second.out if c == "anomalies")
                 if e["type"] == "early_warning_month"]
-    assert second.warning == ("370000", 2)
+    assert second.gauges(REGION_EARLY_WARNING) == [({"province": "370000"}, 2)]
 
 
 def anomaly_events_decode(value: bytes) -> dict:
@@ -200,7 +202,8 @@ def test_month_to_date_figures_go_to_the_sink_once_a_day_and_never_to_the_nation
     assert by_uscc["B"] == {"received": 0, "expected": 96, "ratio_bp": 0}
     assert [c for c, _, v in step.out if c == "province_totals" and v[:2] == b"\xc3\x01"
             and codec.decode(v)[0] == "monthly_report"] == []
-    assert step.completeness == []  # the month's completeness gauge (and its alert) waits for the submission
+    # the month's completeness gauge (and its alert) waits for the submission
+    assert step.gauges(PROVINCE_COMPLETENESS) == []
     # the same CST day of event time: no second version 0
     again = region(table, "370000", totals("B", "2026-10", 100, 1, OCT + DAY), registry)
     assert [c for c, _, _ in again.out].count("monthly_reports") == 0
