@@ -78,17 +78,18 @@ class Agents:
 
     async def reading_batches(self, events: list[Any]) -> None:
         """One micro-batch of ``ecmon.readings.v1``."""
-        owned = self.readings.enterprises.owned
         for i, event in enumerate(events):
             if self.handing_over:
                 self.hold_back(events[i:])
                 break
+            owned = self.readings.enterprises.owned  # read again after every await: a rebalance may change it
             if owned is not None and event.message.partition not in owned:
                 self.hold_back([event])
                 continue
             started = time.perf_counter()
             try:
-                await self.survive(event, self._reading_batch, "the reading batch")
+                if not await self.survive(event, self._reading_batch, "the reading batch"):
+                    WORKER_BATCHES.labels(outcome="failed").inc()
             except HandingOver:
                 self.hold_back(events[i:])
                 break
@@ -209,19 +210,20 @@ class Agents:
                 rejection.reason, f"{rejection.detail} [key and payload dropped: the dead letter was too large to "
                 "send]", key=b"", payload=b"", **where))
 
-    async def survive(self, event: Any, handle: Callable[[Any], Awaitable[None]], what: str) -> None:
+    async def survive(self, event: Any, handle: Callable[[Any], Awaitable[None]], what: str) -> bool:
         """``handle(event)``, except that an unexpected error of one message becomes its dead letter
-        ``internal_error`` (the traceback goes to the log) and the agent goes on with the next event."""
+        ``internal_error`` (the traceback goes to the log) and the agent goes on with the next event (False)."""
         try:
             await handle(event)
+            return True
         except (*KAFKA_ERRORS, HandingOver):
             raise
         except Exception as exc:
             msg = event.message
             log.exception("%s at %s[%d]@%d raised; set aside as dead letter internal_error", what, msg.topic,
                           msg.partition, msg.offset)
-            WORKER_BATCHES.labels(outcome="failed").inc()
             await self.send(event, Outputs.refusing(admission.internal_error(exc, what)))
+            return False
 
     @staticmethod
     def hold_back(events: list[Any]) -> None:
