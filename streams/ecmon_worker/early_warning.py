@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from ecmon.months import month_start_ms, next_period
 from ecmon_worker.anomaly_events import anomaly_event
+from ecmon_worker.rollup_states import ProvinceMonth, ProvinceState
 
 DAILY_CV = 0.10
 MIN_SHARE = 0.05  # no month outlook before 5 % of the expected readings (about a day and a half) are in
@@ -102,11 +103,11 @@ def level(forecast: Forecast, target_mgce: int) -> int:
     return GREEN
 
 
-def _province_month(month: dict[str, Any] | None, province: str) -> tuple[int, int]:
+def _province_month(month: ProvinceMonth | None, province: str) -> tuple[int, int]:
     """(coal_mgce, readings) of the province in a month's state, over every energy type."""
     mgce = readings = 0
     prefix = f"PROVINCE|{province}|*|"
-    for key, (_, coal, count, *_co2) in (month or {}).get("totals", {}).items():
+    for key, (_, coal, count, *_co2) in (month["totals"] if month else {}).items():
         if key.startswith(prefix):
             mgce += coal
             readings += count
@@ -123,7 +124,7 @@ class Outlook:
     level: int
 
 
-def outlooks(month_of: Callable[[str], dict[str, Any] | None], province: str, period: str,
+def outlooks(month_of: Callable[[str], ProvinceMonth | None], province: str, period: str,
              reference: ReferenceData) -> list[Outlook]:
     """The month's and the year's outlook of the province, for the targets that exist."""
     year, month = (int(p) for p in period.split("-"))
@@ -152,7 +153,7 @@ def _span(period: str) -> tuple[int, int]:
     return month_start_ms(period), month_start_ms(next_period(period))
 
 
-def level_changes(state: dict[str, Any], province: str, found: list[Outlook]) -> list[dict[str, Any]]:
+def level_changes(state: ProvinceState, province: str, found: list[Outlook]) -> list[dict[str, Any]]:
     """Anomaly events for the outlooks whose level changed (state["warn"] remembers the last level and
     how many changes there were, so a replay re-emits the same ids). Starting green is no event."""
     warned = state.setdefault("warn", {})
@@ -186,6 +187,6 @@ def level_changes(state: dict[str, Any], province: str, found: list[Outlook]) ->
     return events
 
 
-def current_level(state: dict[str, Any], period: str) -> int:
+def current_level(state: ProvinceState, period: str) -> int:
     """The province's level for ``period`` as its last event set it (after the hysteresis); green before any."""
     return int(state.get("warn", {}).get(period, [GREEN, 0])[0])

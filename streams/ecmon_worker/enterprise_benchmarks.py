@@ -27,11 +27,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypedDict
 
 from ecmon.months import CST_OFFSET_MS, DAY_MS, day_of_interval, month_start_ms, next_period
 from ecmon.quota_standards import QuotaStandard, quantity_in, scope_energy_mgce, standard_for
 from ecmon_worker.anomaly_events import anomaly_event
+from ecmon_worker.enterprise_state import EnterpriseState
 
 DETECTOR = "enterprise_benchmark"
 DETECTOR_VERSION = "2"  # 2: same days for energy and output, standard's scope
@@ -40,11 +41,21 @@ CRITICAL_RATIO = Fraction(6, 5)  # 20 % above the limit: far outside measurement
 MONTHS_KEPT = 13
 
 
-def new_state() -> dict[str, Any]:
+class ProductionState(TypedDict):
+    """The value of table ``production-state`` (layout above), owned by streams/ecmon_worker/production_steps.py.
+    One version is in use."""
+
+    #: "product|YYYY-MM" -> {period_start (text): [period_end, quantity_milli, unit, sent_at, batch_id]}
+    p: dict[str, dict[str, list[Any]]]
+    #: "product|YYYY-MM" -> [basis of the last judgement, 1 once a warning was raised]
+    j: dict[str, list[Any]]
+
+
+def new_state() -> ProductionState:
     return {"p": {}, "j": {}}
 
 
-def apply_production(state: dict[str, Any], record: dict[str, Any], month: str) -> bool:
+def apply_production(state: ProductionState, record: dict[str, Any], month: str) -> bool:
     """Record one accepted production figure; True when the month's output changed.
 
     The newest ``sent_at`` of a (product, period) wins; an equal or older one is a resend or stale.
@@ -61,20 +72,20 @@ def apply_production(state: dict[str, Any], record: dict[str, Any], month: str) 
     return old is None or old[:3] != entry[:3]
 
 
-def _trim(state: dict[str, Any], product: str) -> None:
+def _trim(state: ProductionState, product: str) -> None:
     keys = sorted(k for k in state["p"] if k.split("|")[0] == product)
     for key in keys[:-MONTHS_KEPT]:
         del state["p"][key]
         state.get("j", {}).pop(key, None)
 
 
-def month_output(state: dict[str, Any], product: str, month: str, unit: str) -> Fraction:
+def month_output(state: ProductionState, product: str, month: str, unit: str) -> Fraction:
     """The month's output of ``product`` in whole ``unit`` (exact)."""
     entries = state["p"].get(f"{product}|{month}", {}).values()
     return sum((quantity_in(e[2], e[1], unit) for e in entries), Fraction(0))
 
 
-def month_energy_mgce(enterprise_state: dict[str, Any] | None, month: str) -> int:
+def month_energy_mgce(enterprise_state: EnterpriseState | None, month: str) -> int:
     """The enterprise's standard coal of ``month`` over every energy type, from its rollup state."""
     if not enterprise_state:
         return 0
@@ -93,7 +104,7 @@ def _date(cst_day: int) -> str:
     return day_of_interval((cst_day + 1) * DAY_MS - CST_OFFSET_MS)
 
 
-def judged_output(state: dict[str, Any], product: str, month: str, unit: str,
+def judged_output(state: ProductionState, product: str, month: str, unit: str,
                   watermark_ms: int) -> tuple[Fraction, frozenset[int]]:
     """(output in ``unit``, CST day numbers) of the month's production periods whose days have all been
     delivered in readings (the day's end is at or before ``watermark_ms``)."""
@@ -111,7 +122,7 @@ def _month_days(month: str) -> int:
     return (month_start_ms(next_period(month)) - month_start_ms(month)) // DAY_MS
 
 
-def basis_energy_mgce(standard: QuotaStandard, enterprise_state: dict[str, Any] | None, month: str,
+def basis_energy_mgce(standard: QuotaStandard, enterprise_state: EnterpriseState | None, month: str,
                       days: frozenset[int]) -> int:
     """The standard's scope energy of exactly ``days`` of ``month``: the month totals when every day is
     in (the report's basis), else the day buckets of those days."""
@@ -166,11 +177,11 @@ class Benchmark:
         return f"{self.days}|{self.energy_mgce}|{self.output}"
 
 
-def benchmark(uscc: str, month: str, standard: QuotaStandard, production_state: dict[str, Any],
-              enterprise_state: dict[str, Any] | None) -> Benchmark | None:
+def benchmark(uscc: str, month: str, standard: QuotaStandard, production_state: ProductionState,
+              enterprise_state: EnterpriseState | None) -> Benchmark | None:
     """The month's benchmark of ``standard``'s product on the days with both output and readings, or None
     while there is no output to divide by."""
-    watermark = (enterprise_state or {}).get("wm", 0)
+    watermark = enterprise_state.get("wm", 0) if enterprise_state else 0
     output, days = judged_output(production_state, standard.product_code, month, standard.unit, watermark)
     if output <= 0:
         return None
@@ -178,7 +189,7 @@ def benchmark(uscc: str, month: str, standard: QuotaStandard, production_state: 
     return Benchmark(uscc, month, standard, energy, output, len(days), _month_days(month))
 
 
-def months_to_judge(state: dict[str, Any], since_month: str = "") -> list[tuple[QuotaStandard, str]]:
+def months_to_judge(state: ProductionState, since_month: str = "") -> list[tuple[QuotaStandard, str]]:
     """(standard, month) of every product-month kept from ``since_month`` on."""
     out = []
     for key in sorted(state["p"]):
@@ -189,7 +200,7 @@ def months_to_judge(state: dict[str, Any], since_month: str = "") -> list[tuple[
     return out
 
 
-def judge(state: dict[str, Any], b: Benchmark | None, province: str,
+def judge(state: ProductionState, b: Benchmark | None, province: str,
           industry_code: str) -> tuple[dict[str, Any] | None, bool]:
     """(anomaly event to send or None, whether ``state`` changed) for a fresh judgement of a month.
 

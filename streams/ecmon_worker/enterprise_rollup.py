@@ -1,20 +1,7 @@
 """Enterprise rollup: one reading batch in, the enterprise's changed monthly totals out.
 
-Pure functions over a JSON-able state dict, so the Faust agent stays a thin shell and the
-arithmetic is unit-tested without a broker. State of one enterprise (one Faust table value)::
-
-    {"v": 12,                                   # bumps once per applied batch
-     "seq": {"gw-1": [41, [[7, 7]]]},           # per gateway: highest sequence applied, and the
-                                                #   ranges below it that were NOT applied (gaps)
-     "wm": 1793462400000,                       # event-time watermark: latest reading ts counted
-     "reg": {"G-01": {"h": [[ts, register_milli, counted_milli, counts_as_reading], ...],
-                      "t": 0}},                 # cumulative meters: recent register readings;
-                                                #   t=1 once older history was trimmed
-     "m": {"electricity|kWh|2026-10": [physical_milli, coal_mgce, readings, version]},
-     "d": {"electricity|kWh|2026-10-05": [physical_milli, coal_mgce, readings]},   # CST days
-     "ds": {"electricity|kWh|2026-09": [coal_mgce, days]},  # closed months: their days' sum
-     "ix": {"E-01": [20362, 20392, 1]}}         # the meter-days whose exact counted interval values are
-                                                #   kept beside this value (streams/ecmon_worker/reading_identity.py)
+Pure functions over an enterprise's state (streams/ecmon_worker/enterprise_state.py, one Faust table value), so
+the agent stays a thin shell and the arithmetic is unit-tested without a broker.
 
 Day buckets are kept while their month is open; once the month is closed to readings (its grace period
 and the revision window have passed in the enterprise's event time, ``closed_before``; later readings
@@ -50,6 +37,8 @@ from ecmon.energy import (
 from ecmon.months import day_of_interval, month_of_interval, month_start_ms, next_period
 from ecmon.rejection import Rejection
 from ecmon_worker import reading_identity
+from ecmon_worker.enterprise_state import EnterpriseState, upgrade
+from ecmon_worker.enterprise_state import new_state as new_state  # re-exported: tests and tools start from it
 
 FactorLookup = Callable[[str, str, int], CoalFactor]
 
@@ -119,27 +108,10 @@ class BatchOutcome:
     normalised: list[dict[str, Any]] = field(default_factory=list)
 
 
-def new_state() -> dict[str, Any]:
-    return {"v": 0, "seq": {}, "wm": 0, "reg": {}, "m": {}, "d": {}, "ds": {}, "ix": {}}
-
-
-def _upgrade(state: dict[str, Any]) -> None:
-    """States written before batch-identity dedup and counters carry only ``hwm``."""
-    if "seq" not in state:
-        state["seq"] = {gw: [s, []] for gw, s in state.pop("hwm", {}).items()}
-    state.setdefault("wm", 0)
-    state.setdefault("reg", {})
-    state.setdefault("d", {})
-    state.setdefault("ds", {})
-    state.setdefault("ix", {})
-    if any(not isinstance(v, str) for v in state.get("id", {}).values()):
-        state.pop("id")  # identities of the unreleased digest layout: nothing exact to keep from them
-
-
 # -- duplicates by batch identity -------------------------------------------------------------------
 
 
-def already_applied(state: dict[str, Any], gateway: str, sequence: int) -> bool:
+def already_applied(state: EnterpriseState, gateway: str, sequence: int) -> bool:
     """True when this gateway's batch with this sequence was applied before (exact, not <= hwm)."""
     entry = state["seq"].get(gateway)
     if entry is None or sequence > entry[0] or sequence < 1:
@@ -147,7 +119,7 @@ def already_applied(state: dict[str, Any], gateway: str, sequence: int) -> bool:
     return not any(lo <= sequence <= hi for lo, hi in entry[1])
 
 
-def sequence_problem(state: dict[str, Any], gateway: str, sequence: int, limits: Limits,
+def sequence_problem(state: EnterpriseState, gateway: str, sequence: int, limits: Limits,
                      empty: bool) -> Rejection | None:
     """Why a batch not applied before may not be applied now, or None. The sequence memory stays bounded
     by refusing, never by forgetting: a flood of batches far ahead cannot close a real gap."""
@@ -174,7 +146,7 @@ def sequence_problem(state: dict[str, Any], gateway: str, sequence: int, limits:
     return None
 
 
-def mark_applied(state: dict[str, Any], gateway: str, sequence: int) -> None:
+def mark_applied(state: EnterpriseState, gateway: str, sequence: int) -> None:
     entry = state["seq"].setdefault(gateway, [0, []])
     highest, gaps = entry
     if sequence > highest:
@@ -241,7 +213,7 @@ def _bucket_key(r: dict[str, Any]) -> str:
 
 
 def apply_batch(
-    state: dict[str, Any],
+    state: EnterpriseState,
     batch: dict[str, Any],
     meters: dict[str, tuple[str, str]],
     factors: FactorLookup = equivalent_factors,
@@ -263,7 +235,7 @@ def apply_batch(
     ``saved`` is (version, watermark) of the state as the changelog holds it, when the worker writes it
     later than per batch (streams/ecmon_worker/emission.py); None: the state as passed.
     """
-    _upgrade(state)
+    upgrade(state)
     outcome = BatchOutcome()
     identity_problem = reading_identity.batch_identity_problem(batch)
     if identity_problem is not None:
@@ -487,7 +459,7 @@ def _out_of_range(r: dict[str, Any], value: int, mgce: int, totals: dict[str, An
                      f"coal over all its energies ({enterprise_coal(key)} mgce) outside 0..{VALUE_LIMIT}")
 
 
-def _check_encodable(state: dict[str, Any], touched: set[str], coal_of_month: dict[str, int]) -> None:
+def _check_encodable(state: EnterpriseState, touched: set[str], coal_of_month: dict[str, int]) -> None:
     """Every total this batch moved is within 0..VALUE_LIMIT, before anything of the batch is stored (the
     checks per reading make this hold; a breach is a bug, not data, and must not be saved)."""
     for key in touched:
@@ -498,7 +470,7 @@ def _check_encodable(state: dict[str, Any], touched: set[str], coal_of_month: di
             raise ValueError(f"enterprise coal of {period} out of 0..{VALUE_LIMIT}: {coal}")
 
 
-def _apply_register(state: dict[str, Any], r: dict[str, Any], factors: FactorLookup, limits: Limits,
+def _apply_register(state: EnterpriseState, r: dict[str, Any], factors: FactorLookup, limits: Limits,
                     add: Callable[[str, int, int, int, int], None], notices: list[Rejection],
                     normalised: list[dict[str, Any]]) -> Rejection | None:
     """Fold one register reading into its meter's history; the totals move so that they always
@@ -574,7 +546,7 @@ def _apply_register(state: dict[str, Any], r: dict[str, Any], factors: FactorLoo
     return None
 
 
-def _fold_closed_days(state: dict[str, Any], closed_before: int) -> None:
+def _fold_closed_days(state: EnterpriseState, closed_before: int) -> None:
     """Fold the days of closed months into their month's day sum (see the module docstring)."""
     days = state["d"]
     closed = [k for k in days if month_end_ms(k[:-3].rsplit("|", 1)[1]) < closed_before]
@@ -585,7 +557,7 @@ def _fold_closed_days(state: dict[str, Any], closed_before: int) -> None:
         folded[1] += 1
 
 
-def daily_sum(state: dict[str, Any], month_key: str) -> tuple[int, int]:
+def daily_sum(state: EnterpriseState, month_key: str) -> tuple[int, int]:
     """(sum of the month's day buckets in mgce, number of days with data) for 'energy|unit|YYYY-MM'."""
     folded = state.get("ds", {}).get(month_key, [0, 0])
     prefix = month_key + "-"
@@ -593,7 +565,7 @@ def daily_sum(state: dict[str, Any], month_key: str) -> tuple[int, int]:
     return folded[0] + sum(live), folded[1] + len(live)
 
 
-def month_totals(state: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
+def month_totals(state: EnterpriseState, keys: list[str]) -> list[dict[str, Any]]:
     """The current totals of ``keys`` as EnterpriseTotals.totals records."""
     rows = []
     for key in keys:

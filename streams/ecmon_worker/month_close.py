@@ -56,13 +56,14 @@ from typing import Any, Protocol
 
 from ecmon.emission_factors import scope
 from ecmon.months import month_start_ms, next_period
+from ecmon_worker.rollup_states import ProvinceMonth, ProvinceState
 from ecmon_worker.versioned_totals import co2_of_total
 
 THRESHOLD_BP = 9000  # the national specification: at least 90 % of the expected intervals
 REVISION_TICK_MS = 86_400_000  # a closed month's pending revision waits for the next CST day of event time
 CST_OFFSET_MS = 8 * 3_600_000
 
-MonthStates = Callable[[str], "dict[str, Any] | None"]
+MonthStates = Callable[[str], "ProvinceMonth | None"]
 """The province's state of a month ('YYYY-MM'), or None when it has none."""
 
 
@@ -95,7 +96,7 @@ def close_at_ms(period: str, grace_ms: int) -> int:
     return month_start_ms(next_period(period)) + grace_ms
 
 
-def submission_due(province_state: dict[str, Any], province: str, period: str, registry: ProvinceRegistry,
+def submission_due(province_state: ProvinceState, province: str, period: str, registry: ProvinceRegistry,
                    grace_ms: int, deadline_ms: int) -> str | None:
     """Whether the month is due for submission, and by which rule (see the module docstring), or None."""
     close_at = close_at_ms(period, grace_ms)
@@ -134,7 +135,7 @@ def same_month_last_year(period: str) -> str:
     return f"{int(period[:4]) - 1:04d}{period[4:]}"
 
 
-def note_totals(province: dict[str, Any], month: dict[str, Any], message: dict[str, Any]) -> None:
+def note_totals(province: ProvinceState, month: ProvinceMonth, message: dict[str, Any]) -> None:
     """Remember what month close needs from one EnterpriseTotals message (its rows of one month)."""
     uscc = message["uscc"]
     month.setdefault("ind", {})[uscc] = message["industry_code"]
@@ -151,7 +152,7 @@ def note_totals(province: dict[str, Any], month: dict[str, Any], message: dict[s
     province["pwm"] = max(province.get("pwm", 0), message.get("watermark", 0))
 
 
-def closable(province: dict[str, Any], grace_ms: int, periods: set[str]) -> list[str]:
+def closable(province: ProvinceState, grace_ms: int, periods: set[str]) -> list[str]:
     """Months to (re)consider: those this message touched and those its watermark just closed."""
     limit = province.get("pwm", 0) - grace_ms
     closed = province.setdefault("closed", {})
@@ -160,7 +161,7 @@ def closable(province: dict[str, Any], grace_ms: int, periods: set[str]) -> list
     return sorted(p for p in candidates if month_start_ms(next_period(p)) <= limit)
 
 
-def _province_total(month: dict[str, Any] | None, province: str, industry: str = "*") -> int | None:
+def _province_total(month: ProvinceMonth | None, province: str, industry: str = "*") -> int | None:
     if not month:
         return None
     prefix = f"PROVINCE|{province}|{industry}|"
@@ -171,7 +172,7 @@ def _province_total(month: dict[str, Any] | None, province: str, industry: str =
 def report_content(month_of: MonthStates, province: str, period: str, registry: ProvinceRegistry,
                    until_ms: int | None = None) -> dict[str, Any]:
     """The report's figures; with ``until_ms`` the month to date (intervals expected up to that event time)."""
-    month = month_of(period) or {"totals": {}, "members": {}}
+    month: ProvinceMonth = month_of(period) or {"v": 0, "members": {}, "totals": {}, "ver": {}}
     before, last_year = month_of(previous_period(period)), month_of(same_month_last_year(period))
     totals, members = month["totals"], month["members"]
     industry_of = month.get("ind", {})
@@ -188,9 +189,9 @@ def report_content(month_of: MonthStates, province: str, period: str, registry: 
             continue
         tail = f"|{energy}|{unit}|{period}"
         counted = sum(1 for m in members if m.endswith(tail) and industry_of.get(m.split("|", 1)[0]) == industry)
-        mom = (before or {}).get("totals", {}).get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|"
+        mom = (before["totals"] if before else {}).get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|"
                                                    f"{previous_period(period)}")
-        yoy = (last_year or {}).get("totals", {}).get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|"
+        yoy = (last_year["totals"] if last_year else {}).get(f"PROVINCE|{province}|{industry}|{energy}|{unit}|"
                                                       f"{same_month_last_year(period)}")
         lines.append({"industry_code": industry, "energy_type": energy, "unit": unit, "physical_milli": physical,
                       "coal_mgce": mgce, "enterprises": counted,
@@ -266,7 +267,7 @@ def revision_reason(previous: list[Any], content: dict[str, Any], behind: list[s
     return "; ".join(parts)
 
 
-def close_months(province_state: dict[str, Any], month_of: MonthStates, province: str, periods: set[str],
+def close_months(province_state: ProvinceState, month_of: MonthStates, province: str, periods: set[str],
                  registry: ProvinceRegistry, grace_ms: int, *, revision_window_ms: int = 0,
                  deadline_ms: int = 0, sender: tuple[str, int] | None = None) -> list[dict[str, Any]]:
     """The monthly reports due now: version 1 of newly submitted months and revisions of submitted months
@@ -339,7 +340,7 @@ def _expected_usccs(registry: ProvinceRegistry, province: str, period: str) -> s
     return {r["uscc"] for r in registry.enterprises_in(province, period) if registry.expected_for(r, period) > 0}
 
 
-def month_to_date(province_state: dict[str, Any], month_of: MonthStates, province: str, periods: set[str],
+def month_to_date(province_state: ProvinceState, month_of: MonthStates, province: str, periods: set[str],
                   registry: ProvinceRegistry, now_ms: int) -> list[dict[str, Any]]:
     """Version 0 of the open months this message touched, once per CST day of the province's event time:
     completeness over the intervals expected up to that event time."""

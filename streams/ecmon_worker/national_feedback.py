@@ -18,9 +18,10 @@ import time
 from typing import Any
 
 from ecmon_worker.month_close import basis_points
+from ecmon_worker.rollup_states import NationMonth
 
 
-def note_report(state: dict[str, Any], report: dict[str, Any]) -> bool:
+def note_report(state: NationMonth, report: dict[str, Any]) -> bool:
     """Keep the province's report if it is newer than the one held; True when it was."""
     month = state.setdefault("reports", {}).setdefault(report["period"], {})
     held = month.get(report["province"])
@@ -47,7 +48,7 @@ def _rank(values: dict[str, int], key: str) -> int:
     return 1 + sum(1 for v in values.values() if v > values[key])
 
 
-def feedback(state: dict[str, Any], period: str, provinces_expected: list[str] | None = None) -> list[dict[str, Any]]:
+def feedback(state: NationMonth, period: str, provinces_expected: list[str] | None = None) -> list[dict[str, Any]]:
     """Feedback for every province that reported ``period``, with the month's next version: one version per
     report version received (a revision is answered by one feedback revision). Final once every province in
     ``provinces_expected`` has reported (shares and ranks then cover the month); provisional before."""

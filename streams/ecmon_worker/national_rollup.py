@@ -17,16 +17,17 @@ from __future__ import annotations
 from typing import Any
 
 from ecmon.emission_factors import scope
+from ecmon_worker.rollup_states import NationMonth
 from ecmon_worker.versioned_totals import add, co2_of_total, keys_to_emit, replace_if_newer
 
 NATIONAL_KEY = "CN"
 
 
-def new_state() -> dict[str, Any]:
+def new_state() -> NationMonth:
     return {"v": 0, "members": {}, "totals": {}, "ver": {}}
 
 
-def apply_province_rows(state: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+def apply_province_rows(state: NationMonth, rows: list[dict[str, Any]]) -> list[str]:
     """Fold PROVINCE aggregate rows into the national state; returns the national keys to emit."""
     changed: set[str] = set()
     mentioned: set[str] = set()
@@ -46,7 +47,7 @@ def apply_province_rows(state: dict[str, Any], rows: list[dict[str, Any]]) -> li
     return keys_to_emit(state, changed, mentioned)
 
 
-def national_aggregates(state: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
+def national_aggregates(state: NationMonth, keys: list[str]) -> list[dict[str, Any]]:
     rows = []
     for key in keys:
         industry, energy_type, unit, period = key.split("|")

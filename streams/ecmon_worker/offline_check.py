@@ -25,6 +25,7 @@ from ecmon import codec
 from ecmon.dead_letter_reasons import REASONS, Reason
 from ecmon.rejection import Rejection
 from ecmon_worker import admission, enterprise_rollup
+from ecmon_worker.enterprise_state import EnterpriseState, new_state
 from ecmon_worker.production_intake import check_production
 
 #: Findings that count the reading anyway (the platform sends them to the dead letters for information).
@@ -66,7 +67,7 @@ class Enterprise:
 
     record: dict[str, Any]
     meters_known: bool = True
-    state: dict[str, Any] = field(default_factory=enterprise_rollup.new_state)
+    state: EnterpriseState = field(default_factory=new_state)
 
     @classmethod
     def from_public_key(cls, uscc: str, key_id: str, public_key: bytes) -> Enterprise:

@@ -16,6 +16,7 @@ from ecmon.quota_standards import QuotaStandard
 from ecmon.regions import province_of
 from ecmon_worker import anomaly_events, enterprise_benchmarks
 from ecmon_worker.emission import DeferredChangelog
+from ecmon_worker.enterprise_benchmarks import ProductionState
 from ecmon_worker.outputs import Outputs
 from ecmon_worker.production_intake import AcceptedProduction, accepted_message
 from ecmon_worker.rollup_steps import Step
@@ -51,7 +52,7 @@ class ProductionSteps:
             self.production.put(uscc, partition, state)
         return out
 
-    def _judge(self, out: Outputs, uscc: str, enterprise: dict[str, Any], state: dict[str, Any],
+    def _judge(self, out: Outputs, uscc: str, enterprise: dict[str, Any], state: ProductionState,
                months: list[tuple[QuotaStandard, str]]) -> bool:
         """Judge each (standard, month); the events that changed go to ``out``. True when ``state`` changed."""
         changed = False

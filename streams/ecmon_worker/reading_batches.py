@@ -22,6 +22,7 @@ from ecmon.regions import province_of
 from ecmon.rejection import Rejection
 from ecmon_worker import anomaly_events, emission, enterprise_rollup
 from ecmon_worker.admission import Admitted
+from ecmon_worker.enterprise_state import new_state
 from ecmon_worker.meter_watch import MeterWatch
 from ecmon_worker.outputs import Outputs
 from ecmon_worker.production_steps import ProductionSteps
@@ -83,7 +84,7 @@ class ReadingBatches:
         batch, record, uscc = admitted.message, admitted.enterprise, admitted.uscc
         state = self.enterprises.get(uscc)
         if state is None:
-            state = enterprise_rollup.new_state()
+            state = new_state()
             self.saved.setdefault(uscc, emission.Saved(0, 0))
         elif uscc not in self.saved:  # as recovered from the changelog
             self.note_saved(uscc, state)

@@ -48,6 +48,7 @@ from typing import Any
 
 from ecmon.dead_letter_reasons import Reason
 from ecmon.months import month_of_interval, month_start_ms
+from ecmon_worker.enterprise_state import EnterpriseState
 
 CST_OFFSET_MS = 8 * 3_600_000
 DEFAULT_STEP_MS = 900_000  # the standard's 15 minutes, for a meter whose interval the caller does not know
@@ -190,7 +191,7 @@ class ReadingIdentities:
     ``store`` holds ``"<meter>|<day>[#part]" -> value`` (the worker's view of its table, or ``state["id"]``);
     ``state["ix"]`` indexes it per meter as [first day, last day, parts per day] (CST day numbers)."""
 
-    def __init__(self, state: dict[str, Any], store: MutableMapping[str, Any] | None, version: int,
+    def __init__(self, state: EnterpriseState, store: MutableMapping[str, Any] | None, version: int,
                  saved: int | None = None) -> None:
         if store is None:
             self.store: MutableMapping[str, Any] = state.setdefault("id", {})

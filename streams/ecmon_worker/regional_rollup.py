@@ -16,10 +16,11 @@ from typing import Any
 
 from ecmon.emission_factors import co2_of_month, scope
 from ecmon.regions import NoPrefecture, prefecture_of
+from ecmon_worker.rollup_states import ProvinceMonth
 from ecmon_worker.versioned_totals import add, co2_of_total, keys_to_emit, replace_if_newer
 
 
-def new_state() -> dict[str, Any]:
+def new_state() -> ProvinceMonth:
     return {"v": 0, "members": {}, "totals": {}, "ver": {}}
 
 
@@ -32,7 +33,7 @@ def _region_keys(province: str, region_code: str, industry: str, tail: str) -> l
     return [*keys, f"PREFECTURE|{prefecture}|*|{tail}", f"PREFECTURE|{prefecture}|{industry}|{tail}"]
 
 
-def apply_totals(state: dict[str, Any], province: str, message: dict[str, Any]) -> list[str]:
+def apply_totals(state: ProvinceMonth, province: str, message: dict[str, Any]) -> list[str]:
     """Fold one EnterpriseTotals message into the province state; returns the region keys to emit."""
     changed: set[str] = set()
     mentioned: set[str] = set()
@@ -53,7 +54,7 @@ def apply_totals(state: dict[str, Any], province: str, message: dict[str, Any]) 
     return keys_to_emit(state, changed, mentioned)
 
 
-def region_aggregates(state: dict[str, Any], province: str, keys: list[str]) -> list[dict[str, Any]]:
+def region_aggregates(state: ProvinceMonth, province: str, keys: list[str]) -> list[dict[str, Any]]:
     rows = []
     for key in keys:
         level, entity, industry, energy_type, unit, period = key.split("|")

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ecmon import codec
 from ecmon.dead_letter_reasons import Reason
@@ -25,17 +25,20 @@ from ecmon.metric_defs import PROVINCE_COMPLETENESS, REGION_EARLY_WARNING, WORKE
 from ecmon.rejection import Rejection
 from ecmon_worker import anomaly_events, early_warning, month_close, national_feedback, national_rollup, regional_rollup
 from ecmon_worker.outputs import Outputs
+from ecmon_worker.rollup_states import NationMonth, ProvinceMonth, ProvinceState
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
-TableGet = Callable[[str], "dict[str, Any] | None"]
+#: A table's value of a key, or None: the table holds the values of streams/ecmon_worker/rollup_states.py.
+TableGet = Callable[[str], Any]
+State = TypeVar("State")
 
 
 def aggregate_batch(rows: list[dict[str, Any]]) -> bytes:
     return codec.encode("aggregate_batch", {"emitted_at": int(time.time() * 1000), "aggregates": rows})
 
 
-def _copy(value: dict[str, Any] | None) -> dict[str, Any] | None:
+def _copy(value: State | None) -> State | None:
     """A deep copy of a table value (plain dicts, lists, str and int: pickle is the fastest deep copy)."""
     return None if value is None else pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
 
@@ -70,7 +73,7 @@ class Step(Outputs):
     """What one message does: the messages to send (already encoded) and metric changes, and the table
     values to store (key -> value) once they are sent."""
 
-    store: dict[str, dict[str, Any]] = field(default_factory=dict)
+    store: dict[str, Any] = field(default_factory=dict)
 
     def send_aggregates(self, key: bytes, rows: list[dict[str, Any]]) -> Rejection | None:
         if not rows:
@@ -89,13 +92,13 @@ def region_step(get: TableGet, province: str, message: dict[str, Any], registry:
     """One EnterpriseTotals message of ``province``: the province's state is one table value per month
     ("<province>|<YYYY-MM>") plus a small province-wide value ("<province>")."""
     step = Step()
-    meta = _copy(get(province)) or {}
+    meta: ProvinceState = _copy(get(province)) or {}
     by_period: dict[str, list[dict[str, Any]]] = {}
     for row in message["totals"]:
         by_period.setdefault(row["period"], []).append(row)
-    months: dict[str, dict[str, Any] | None] = {}
+    months: dict[str, ProvinceMonth | None] = {}
 
-    def month_of(period: str) -> dict[str, Any] | None:
+    def month_of(period: str) -> ProvinceMonth | None:
         # Copied: the months this message writes. Every other month (month close reads the month before and
         # a year before, the early warning the months of the year) is only read, so it is not copied: a copy
         # of a province month costs milliseconds. tests/unit/ecmon_worker/test_rollup_steps.py checks nothing
@@ -147,7 +150,7 @@ def region_step(get: TableGet, province: str, message: dict[str, Any], registry:
     if province_rows:  # whole, versioned province totals: replay-safe at the national level too
         step.send("province_totals", national_rollup.NATIONAL_KEY.encode(), aggregate_batch(province_rows))
     for period in by_period:
-        step.store[f"{province}|{period}"] = months[period]  # type: ignore[assignment]
+        step.store[f"{province}|{period}"] = months[period]
     step.store[province] = meta
     return step
 
@@ -162,7 +165,7 @@ def nation_step(get: TableGet, key: str, kind: str, message: dict[str, Any], eve
         if message.get("month_to_date"):
             return step  # month-to-date figures are the province's own, never a submission
         state_key = f"{key}|{message['period']}"
-        state = _copy(get(state_key)) or national_rollup.new_state()
+        state: NationMonth = _copy(get(state_key)) or national_rollup.new_state()
         if national_feedback.note_report(state, message):
             expected = provinces_expected(message["period"]) if provinces_expected else []
             for answer in national_feedback.feedback(state, message["period"], expected):

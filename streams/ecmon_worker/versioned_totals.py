@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ecmon_worker.rollup_states import VersionedTotals
+
 
 #: Member rows are [physical_milli, coal_mgce, readings, version, co2_g] and totals [physical_milli, coal_mgce,
 #: readings, co2_g]. Rows stored before CO2 was carried are one shorter: their CO2 counts as 0 until the member
@@ -41,7 +43,7 @@ def co2_of_total(total: list[int]) -> int:
     return _co2(total, 3)
 
 
-def keys_to_emit(state: dict[str, Any], changed: set[str], mentioned: set[str]) -> list[str]:
+def keys_to_emit(state: VersionedTotals, changed: set[str], mentioned: set[str]) -> list[str]:
     """Changed keys get the next state version; with nothing changed, re-emit what the input mentioned,
     in case an earlier emission was lost in a crash."""
     if changed:

@@ -32,6 +32,7 @@ from ecmon.months import month_start_ms
 from ecmon.rejection import Rejection
 from ecmon_worker import enterprise_rollup as er
 from ecmon_worker.dead_letters import REASONS
+from ecmon_worker.enterprise_state import upgrade
 from ecmon_worker.production_intake import AcceptedProduction, check_production
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -247,7 +248,7 @@ def assert_encodable(state: dict, keys: list[str]) -> None:
 def test_apply_batch_never_raises_and_accounts_for_every_reading(state, batch, received, method):
     before = totals_snapshot(state)
     frozen = copy.deepcopy(state)
-    er._upgrade(frozen)  # what any batch does first to a state written before this version
+    upgrade(frozen)  # what any batch does first to a state written before this version
     out = er.apply_batch(state, batch, METERS, er.factors_for(method), received_ms=received)
     assert [out.applied, out.duplicate, out.rejected].count(True) == 1
     for r in out.rejections + out.notices:
