@@ -30,7 +30,10 @@ from ecmon_evaluation.nab import (
     subset_result,
     window_metrics,
 )
-from ecmon_worker import meter_anomalies as detector
+from ecmon_worker import meter_anomalies as detector  # the reference: its parameters and constants
+from ecmon_worker import meter_detector
+
+_runs = meter_detector.load()  # the detector that runs: compiled unless ECMON_DETECTOR=python
 
 DETECTOR_NAME = "ecmon"  # the NAB results folder and file prefix: results/<detector>/<corpus>/<detector>_<series>.csv
 
@@ -106,8 +109,8 @@ def load_corpus(data_dir: Path, labels: Path, tz: str = DEFAULT_TIMEZONE) -> lis
 
 
 def detect(series: NabSeries, params: detector.ScoreParams = detector.DEFAULT_SCORE) -> list[float]:
-    state = detector.new_state()
-    return [detector.observe(state, ts, v, params=params).score for ts, v in zip(series.timestamps_ms, series.values)]
+    state = _runs.new_state()
+    return [_runs.observe(state, ts, v, params=params).score for ts, v in zip(series.timestamps_ms, series.values)]
 
 
 def results_path(results_dir: Path, key: str) -> Path:
@@ -423,7 +426,7 @@ def _meter_detections(stream: Iterator[tuple[int, float]], meter: str, interval_
     """The detector's findings on one meter, as the worker makes them (unscored), and the silences its
     timer finds (also one still running at ``end_ms``, the end of the simulation: the timer does not wait
     for the next reading)."""
-    state = detector.new_state()
+    state = _runs.new_state()
     out = []
     last = None
     timer = SILENCE_TIMER_INTERVALS * interval_ms
@@ -431,7 +434,7 @@ def _meter_detections(stream: Iterator[tuple[int, float]], meter: str, interval_
         if last is not None and ts - last > timer:
             out.append(Detection("silence", meter, last + timer, last + interval_ms, ts - interval_ms))
         last = ts if last is None else max(last, ts)
-        for f in detector.observe(state, ts, value, scored=False).findings:
+        for f in _runs.observe(state, ts, value, scored=False).findings:
             out.append(Detection(f.type, meter, ts, f.span_start_ms, f.span_end_ms))
     if last is not None and end_ms - last > timer:
         out.append(Detection("silence", meter, last + timer, last + interval_ms, end_ms))

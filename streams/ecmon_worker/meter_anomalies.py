@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ecmon_worker import meter_score
+from . import meter_score  # relative: the compiled copy (ecmon_worker.compiled) imports its compiled sibling
 
 DETECTOR = "meter_anomalies"
 DETECTOR_VERSION = "7"

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from types import ModuleType
 
-from ecmon_worker import meter_anomalies
+from ecmon_worker import meter_detector
 from ecmon_worker.anomaly_events import anomaly_event
 
 CHECKPOINT_S = 10.0
@@ -43,6 +44,8 @@ class MeterWatch:
     last_batch: dict[str, tuple[int, str, str, int]] = field(default_factory=dict)
     #: open silences: "uscc" or "uscc/meter" -> the anomaly id raised for it
     silent: dict[str, str] = field(default_factory=dict)
+    #: the compiled meter detector, or its pure-Python reference (``meter_detector.load``)
+    detector: ModuleType = field(default_factory=meter_detector.load, repr=False)
 
     def forget(self) -> None:
         """After a rebalance the table is the truth again (another worker may have moved on)."""
@@ -66,6 +69,7 @@ class MeterWatch:
     def observe(self, uscc: str, record: dict, province: str, readings: list[dict]) -> list[dict]:
         """Feed the batch's counted readings, in time order per meter, to the meters' detectors."""
         meters = self.states.setdefault(uscc, {})
+        detector = self.detector
         events = []
         longest = max((m["interval_s"] for m in record["meters"]), default=900) * 1000
         self.last_batch[uscc] = (int(time.time() * 1000), province, record["industry_code"], longest)
@@ -73,10 +77,10 @@ class MeterWatch:
         for r in sorted(readings, key=lambda r: (r["meter_id"], r["interval_end"])):
             state = meters.get(r["meter_id"])
             if state is None:
-                state = meters[r["meter_id"]] = meter_anomalies.new_state()
+                state = meters[r["meter_id"]] = detector.new_state()
             if r["interval_end"] <= state["t"]:
                 continue  # a late reading or a revision: the baseline already moved past it
-            verdict = meter_anomalies.observe(state, r["interval_end"], r["physical_milli"] / 1000, scored=False)
+            verdict = detector.observe(state, r["interval_end"], r["physical_milli"] / 1000, scored=False)
             entity = f"{uscc}/{r['meter_id']}"
             self.silent.pop(entity, None)
             for f in verdict.findings:
@@ -85,7 +89,7 @@ class MeterWatch:
                     span_start_ms=f.span_start_ms, span_end_ms=max(f.span_end_ms, f.span_start_ms),
                     observed=f.observed, expected=f.expected, score=f.score, unit=r["unit"],
                     industry_code=record["industry_code"], energy_type=r["energy_type"],
-                    detector=meter_anomalies.DETECTOR, detector_version=meter_anomalies.DETECTOR_VERSION,
+                    detector=detector.DETECTOR, detector_version=detector.DETECTOR_VERSION,
                     detail=f.detail,
                 ))
         return events

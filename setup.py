@@ -1,0 +1,15 @@
+"""The compiled meter detector (docs/anomalies.md, "Compiled"): Cython compiles the reference modules' own source,
+unchanged, into ``ecmon_worker.compiled``; everything else about the package is in pyproject.toml.
+
+Plain C doubles, no fused multiply-add: the compiled arithmetic rounds as CPython's does, so its findings and
+states equal the reference's bit for bit (tests/unit/ecmon_worker/test_compiled_detector.py)."""
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DETECTOR_MODULES = ("meter_anomalies", "meter_score")
+
+extensions = [Extension(f"ecmon_worker.compiled.{name}", [f"streams/ecmon_worker/{name}.py"],
+                        extra_compile_args=["-ffp-contract=off"])
+              for name in DETECTOR_MODULES]
+setup(ext_modules=cythonize(extensions, build_dir="build", language_level=3, quiet=True))
