@@ -140,15 +140,14 @@ class PendingTotals:
             return taken
         return {uscc: entry for uscc, entry in taken.items() if entry[0] in owned}
 
-    def reemit_all(self, states: Iterable[tuple[str, Any]], partition_of: Callable[[str], int | None]) -> int:
-        """Mark every month of every enterprise state in ``states`` (key, value); the count marked."""
+    def reemit_all(self, held: Iterable[tuple[str, Iterable[str]]], partition_of: Callable[[str], int | None]) -> int:
+        """Mark the given keys of every enterprise in ``held`` (USCC, keys) whose partition is known; the count
+        marked."""
         n = 0
-        for key, state in states:
-            if not isinstance(key, str) or "|" in key or not isinstance(state, dict) or not state.get("m"):
-                continue
-            partition = partition_of(key)
+        for uscc, keys in held:
+            partition = partition_of(uscc)
             if partition is not None:
-                self.mark(key, partition, state["m"].keys())
+                self.mark(uscc, partition, keys)
                 n += 1
         return n
 

@@ -206,4 +206,6 @@ class ReadingBatches:
     def reemit_all(self) -> int:
         """Recovered: mark the totals of every enterprise held (a worker that crashed may not have sent them)."""
         partitions = getattr(self.enterprises.data, "_key_partition", {})
-        return self.totals.reemit_all(list(self.enterprises.data.items()), partitions.get)
+        held = [(key, list(state["m"])) for key, state in self.enterprises.data.items()
+                if isinstance(key, str) and "|" not in key and isinstance(state, dict) and state.get("m")]
+        return self.totals.reemit_all(held, partitions.get)

@@ -265,3 +265,14 @@ def test_a_message_on_the_wrong_topic_is_refused_with_its_reason(worker):
     run(worker.agents.survive(event(batch(1, [1000]), 0, key=b"350000", topic="ecmon.enterprise-totals.v1"),
                               worker.agents.enterprise_totals, "the enterprise totals"))
     assert worker.dead_letters() == ["unexpected_record_type"] and worker.tables["province"] == {}
+
+
+def test_after_recovery_the_totals_of_every_enterprise_held_are_sent_again(worker):
+    run(worker.agents.reading_batches([event(batch(1, [1000]), 0)]))
+    worker.agents.flush()
+    worker.topics["enterprise_totals"].soon.clear()
+    worker.tables["enterprise"]._key_partition = {USCC: 1}  # what Faust's store knows after recovery
+    worker.agents.recovered()
+    worker.agents.flush()
+    ((_, totals),) = worker.sent("enterprise_totals")
+    assert totals["uscc"] == USCC and [t["physical_milli"] for t in totals["totals"]] == [1000]
