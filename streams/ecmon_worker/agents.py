@@ -66,6 +66,10 @@ class Agents:
                  readings: ReadingBatches, production: ProductionSteps, *, grace_ms: int, revision_window_ms: int,
                  deadline_ms: int, emit_interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.topics, self.tables, self.registry = topics, tables, registry
+        #: the rollups' tables, written with the partition of the events that changed them (in a micro-batch
+        #: Faust's ``table[key] = value`` would take the partition of whichever event it thinks is current)
+        self.province = emission.DeferredChangelog(tables["province"])
+        self.nation = emission.DeferredChangelog(tables["nation"])
         self.readings, self.production = readings, production
         self.grace_ms, self.revision_window_ms, self.deadline_ms = grace_ms, revision_window_ms, deadline_ms
         self.cadence = emission.Cadence(self.flush, emit_interval_s, clock)
@@ -116,10 +120,20 @@ class Agents:
             await self.send(event, Outputs.refusing(read))
             return
         province, message = read
-        step = rollup_steps.region_step(self.tables["province"].get, province, message, self.registry,
-                                        grace_ms=self.grace_ms, revision_window_ms=self.revision_window_ms,
-                                        deadline_ms=self.deadline_ms, event_key=event.key)
-        await self.take_step(event, step, self.tables["province"])
+        await self.take_step(event, self._region_step(province, [message], event.key), self.province)
+
+    async def enterprise_totals_batch(self, events: list[Any]) -> None:
+        """A micro-batch of ``ecmon.enterprise-totals.v1``: one step per province over all its messages, so each
+        province month is copied, stored and emitted once per micro-batch, not once per enterprise (the topic
+        is keyed by province: a province's messages share one partition, in order)."""
+        await self._in_groups(events, admission.read_enterprise_totals,
+                              lambda province, messages, key: self._region_step(province, messages, key),
+                              self.province, self.enterprise_totals, "the enterprise totals")
+
+    def _region_step(self, province: str, messages: list[dict[str, Any]], key: bytes) -> rollup_steps.Step | Rejection:
+        return rollup_steps.region_steps(self.province.get, province, messages, self.registry,
+                                         grace_ms=self.grace_ms, revision_window_ms=self.revision_window_ms,
+                                         deadline_ms=self.deadline_ms, event_key=key)
 
     async def province_totals(self, event: Any) -> None:
         """One message of ``ecmon.province-totals.v1``: the national rollup and feedback."""
@@ -128,9 +142,50 @@ class Agents:
             await self.send(event, Outputs.refusing(read))
             return
         key, kind, message = read
-        step = rollup_steps.nation_step(self.tables["nation"].get, key, kind, message, event.key,
-                                        self.registry.provinces_in)
-        await self.take_step(event, step, self.tables["nation"])
+        await self.take_step(event, self._nation_step(key, [(kind, message)], event.key), self.nation)
+
+    async def province_totals_batch(self, events: list[Any]) -> None:
+        """A micro-batch of ``ecmon.province-totals.v1``: one step per national key over all its messages."""
+        def read(key: bytes | None, value: bytes | None) -> tuple[str, tuple[str, dict[str, Any]]] | Rejection:
+            found = admission.read_province_totals(key, value)
+            return found if isinstance(found, Rejection) else (found[0], (found[1], found[2]))
+        await self._in_groups(events, read, self._nation_step, self.nation, self.province_totals,
+                              "the province totals")
+
+    def _nation_step(self, key: str, messages: list[tuple[str, dict[str, Any]]],
+                     event_key: bytes) -> rollup_steps.Step | Rejection:
+        return rollup_steps.nation_steps(self.nation.get, key, messages, event_key, self.registry.provinces_in)
+
+    async def _in_groups(self, events: list[Any], read: Callable[[bytes | None, bytes | None], Any],
+                         step: Callable[[str, list[Any], bytes], rollup_steps.Step | Rejection],
+                         table: emission.DeferredChangelog, one: Callable[[Any], Awaitable[None]], what: str) -> None:
+        """Events read, grouped by the state key they address, each group one step. A group whose step is refused
+        or raises is taken again one message at a time (``one``), so only the message at fault is set aside."""
+        groups: dict[str, list[tuple[Any, Any]]] = {}
+        for event in events:
+            found = read(event.key, event.value)
+            if isinstance(found, Rejection):
+                await self.send(event, Outputs.refusing(found))
+            else:
+                groups.setdefault(found[0], []).append((event, found[1]))
+        pending = [event for items in groups.values() for event, _ in items]
+        try:
+            for key, items in groups.items():
+                batch_events = [event for event, _ in items]
+                try:
+                    result: rollup_steps.Step | Rejection | None = step(key, [m for _, m in items],
+                                                                       batch_events[0].key or b"")
+                except Exception:  # a defect one message triggers: found again one by one
+                    result = None
+                if isinstance(result, rollup_steps.Step):
+                    await self.take_step(batch_events[-1], result, table)
+                else:
+                    for event in batch_events:
+                        await self.survive(event, one, what)
+                pending = pending[len(batch_events):]
+        except KAFKA_ERRORS:
+            self.hold_back(pending)
+            raise
 
     async def production_output(self, event: Any) -> None:
         """One message of ``ecmon.production.v1`` (co-partitioned with the readings: enterprise-state is local)."""
@@ -183,13 +238,19 @@ class Agents:
             change.apply()
 
     async def take_step(self, event: Any, step: rollup_steps.Step | Rejection, table: Any) -> None:
-        """Send what the step encoded, then store its table values: a refused step changes nothing."""
+        """Send what the step encoded, then store its table values (with ``event``'s partition, in a
+        DeferredChangelog handed to the producer at once): a refused step changes nothing."""
         if isinstance(step, Rejection):
             await self.send(event, Outputs.refusing(step))
             return
         await self.send(event, step)
-        for state_key, state in step.store.items():
-            table[state_key] = state
+        if isinstance(table, emission.DeferredChangelog):
+            for state_key, state in step.store.items():
+                table.put(state_key, event.message.partition, state)
+            table.flush()
+        else:
+            for state_key, state in step.store.items():
+                table[state_key] = state
 
     async def send_dead_letter(self, rejection: Rejection, *, topic: str, partition: int, offset: int, key: bytes,
                                payload: bytes) -> None:

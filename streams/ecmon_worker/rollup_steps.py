@@ -87,34 +87,84 @@ class Step(Outputs):
         return None
 
 
+class _ProvinceWork:
+    """The table values a step over one province's messages works on. A month is copied the first time a
+    message writes it; every other month (month close reads the month before and a year before, the early
+    warning the months of the year) is only read, so it is not copied: a copy of a province month costs
+    milliseconds. tests/unit/ecmon_worker/test_rollup_steps.py checks nothing read changes."""
+
+    def __init__(self, get: TableGet, province: str) -> None:
+        self.get, self.province = get, province
+        self.meta: ProvinceState = _copy(get(province)) or {}
+        self.months: dict[str, ProvinceMonth | None] = {}
+        self.written: set[str] = set()
+
+    def month_of(self, period: str) -> ProvinceMonth | None:
+        if period not in self.months:
+            self.months[period] = self.get(f"{self.province}|{period}")
+        return self.months[period]
+
+    def writable(self, period: str) -> ProvinceMonth:
+        if period not in self.written:
+            self.months[period] = _copy(self.month_of(period)) or regional_rollup.new_state()
+            self.written.add(period)
+        month = self.months[period]
+        assert month is not None
+        return month
+
+
 def region_step(get: TableGet, province: str, message: dict[str, Any], registry: object, *, grace_ms: int,
                 revision_window_ms: int, event_key: bytes, deadline_ms: int = 0) -> Step | Rejection:
-    """One EnterpriseTotals message of ``province``: the province's state is one table value per month
-    ("<province>|<YYYY-MM>") plus a small province-wide value ("<province>")."""
+    """One EnterpriseTotals message of ``province`` (``region_steps`` of one)."""
+    return region_steps(get, province, [message], registry, grace_ms=grace_ms, revision_window_ms=revision_window_ms,
+                        event_key=event_key, deadline_ms=deadline_ms)
+
+
+def region_steps(get: TableGet, province: str, messages: list[dict[str, Any]], registry: object, *, grace_ms: int,
+                 revision_window_ms: int, event_key: bytes, deadline_ms: int = 0) -> Step | Rejection:
+    """The EnterpriseTotals messages of ``province`` of one micro-batch, in order, as one step: each month
+    they touch is copied once and stored once, and its region totals go out once, at the version the last
+    message left (every row is versioned: the rows the earlier messages moved would be overwritten anyway).
+    Per message, month close and the early warning run as they would alone. The province's state is one table
+    value per month ("<province>|<YYYY-MM>") plus a small province-wide value ("<province>"). A Rejection
+    (a figure beyond the Avro long) refuses the whole step: the agent then takes the messages one by one."""
     step = Step()
-    meta: ProvinceState = _copy(get(province)) or {}
+    work = _ProvinceWork(get, province)
+    emit: dict[str, set[str]] = {}
+    for message in messages:
+        problem = _region_message(step, work, message, registry, emit, grace_ms=grace_ms,
+                                  revision_window_ms=revision_window_ms, deadline_ms=deadline_ms)
+        if problem is not None:
+            return problem
+    rows: list[dict[str, Any]] = []
+    for period in sorted(emit):
+        month = work.months[period]
+        assert month is not None
+        rows += regional_rollup.region_aggregates(month, province, sorted(emit[period]))
+    problem = step.send_aggregates(event_key, rows)
+    if problem is not None:
+        return problem
+    province_rows = [r for r in rows if r["level"] == "PROVINCE"]
+    if province_rows:  # whole, versioned province totals: replay-safe at the national level too
+        step.send("province_totals", national_rollup.NATIONAL_KEY.encode(), aggregate_batch(province_rows))
+    for period in sorted(work.written):
+        step.store[f"{province}|{period}"] = work.months[period]
+    step.store[province] = work.meta
+    return step
+
+
+def _region_message(step: Step, work: _ProvinceWork, message: dict[str, Any], registry: object,
+                    emit: dict[str, set[str]], *, grace_ms: int, revision_window_ms: int,
+                    deadline_ms: int) -> Rejection | None:
+    province, meta, month_of = work.province, work.meta, work.month_of
     by_period: dict[str, list[dict[str, Any]]] = {}
     for row in message["totals"]:
         by_period.setdefault(row["period"], []).append(row)
-    months: dict[str, ProvinceMonth | None] = {}
-
-    def month_of(period: str) -> ProvinceMonth | None:
-        # Copied: the months this message writes. Every other month (month close reads the month before and
-        # a year before, the early warning the months of the year) is only read, so it is not copied: a copy
-        # of a province month costs milliseconds. tests/unit/ecmon_worker/test_rollup_steps.py checks nothing
-        # read changes.
-        if period not in months:
-            value = get(f"{province}|{period}")
-            months[period] = _copy(value) if period in by_period else value
-        return months[period]
-    rows: list[dict[str, Any]] = []
     for period, period_rows in sorted(by_period.items()):
         part = {**message, "totals": period_rows}
-        month = month_of(period) or regional_rollup.new_state()
-        months[period] = month
-        keys = regional_rollup.apply_totals(month, province, part)
+        month = work.writable(period)
+        emit.setdefault(period, set()).update(regional_rollup.apply_totals(month, province, part))
         month_close.note_totals(meta, month, part)
-        rows += regional_rollup.region_aggregates(month, province, keys)
     for period in sorted(by_period):
         found = early_warning.outlooks(month_of, province, period, registry)  # type: ignore[arg-type]
         for event in early_warning.level_changes(meta, province, found):
@@ -143,47 +193,58 @@ def region_step(get: TableGet, province: str, message: dict[str, Any], registry:
             step.send("province_totals", national_rollup.NATIONAL_KEY.encode(), encoded)
             step.gauge(PROVINCE_COMPLETENESS, report["completeness"]["ratio_bp"] / 10_000, province=province,
                        period=report["period"])
-    problem = step.send_aggregates(event_key, rows)
-    if problem is not None:
-        return problem
-    province_rows = [r for r in rows if r["level"] == "PROVINCE"]
-    if province_rows:  # whole, versioned province totals: replay-safe at the national level too
-        step.send("province_totals", national_rollup.NATIONAL_KEY.encode(), aggregate_batch(province_rows))
-    for period in by_period:
-        step.store[f"{province}|{period}"] = months[period]
-    step.store[province] = meta
-    return step
+    return None
 
 
 def nation_step(get: TableGet, key: str, kind: str, message: dict[str, Any], event_key: bytes,
                 provinces_expected: Callable[[str], list[str]] | None = None) -> Step | Rejection:
-    """One message of the province totals topic: a monthly report (national feedback) or a batch of
-    province aggregates (national totals). One table value per month ("CN|<YYYY-MM>").
-    ``provinces_expected(period)``: the provinces with enterprises registered in the month."""
+    """One message of the province totals topic (``nation_steps`` of one)."""
+    return nation_steps(get, key, [(kind, message)], event_key, provinces_expected)
+
+
+def nation_steps(get: TableGet, key: str, messages: list[tuple[str, dict[str, Any]]], event_key: bytes,
+                 provinces_expected: Callable[[str], list[str]] | None = None) -> Step | Rejection:
+    """The messages of the province totals topic of one micro-batch, in order, as one step: monthly reports
+    (national feedback) and batches of province aggregates (national totals). One table value per month
+    ("CN|<YYYY-MM>"), copied once and stored once; the national totals go out once, at their last version.
+    ``provinces_expected(period)``: the provinces with enterprises registered in the month. A Rejection refuses
+    the whole step (the agent then takes the messages one by one)."""
     step = Step()
-    if kind == "monthly_report":
-        if message.get("month_to_date"):
-            return step  # month-to-date figures are the province's own, never a submission
-        state_key = f"{key}|{message['period']}"
-        state: NationMonth = _copy(get(state_key)) or national_rollup.new_state()
-        if national_feedback.note_report(state, message):
-            expected = provinces_expected(message["period"]) if provinces_expected else []
-            for answer in national_feedback.feedback(state, message["period"], expected):
-                too_long = beyond_long(answer)
-                if too_long is not None:
-                    return _out_of_range(f"the national feedback {answer['province']} {answer['period']}", too_long)
-                step.send("feedback", f"{answer['province']}/{answer['period']}".encode(),
-                          codec.encode("national_feedback", answer))
-            step.store[state_key] = state
-        return step
-    by_period: dict[str, list[dict[str, Any]]] = {}
-    for row in message["aggregates"]:
-        by_period.setdefault(row["period"], []).append(row)
+    states: dict[str, NationMonth] = {}
+    emit: dict[str, set[str]] = {}
+    for kind, message in messages:
+        if kind == "monthly_report":
+            if message.get("month_to_date"):
+                continue  # month-to-date figures are the province's own, never a submission
+            state_key = f"{key}|{message['period']}"
+            # a copy of its own: a report that changes nothing leaves nothing behind
+            state: NationMonth = _copy(states.get(state_key) or get(state_key)) or national_rollup.new_state()
+            if national_feedback.note_report(state, message):
+                expected = provinces_expected(message["period"]) if provinces_expected else []
+                for answer in national_feedback.feedback(state, message["period"], expected):
+                    too_long = beyond_long(answer)
+                    if too_long is not None:
+                        return _out_of_range(f"the national feedback {answer['province']} {answer['period']}",
+                                             too_long)
+                    step.send("feedback", f"{answer['province']}/{answer['period']}".encode(),
+                              codec.encode("national_feedback", answer))
+                states[state_key] = state
+            continue
+        for row in message["aggregates"]:
+            state_key = f"{key}|{row['period']}"
+            if state_key not in states:
+                states[state_key] = _copy(get(state_key)) or national_rollup.new_state()
+        by_period: dict[str, list[dict[str, Any]]] = {}
+        for row in message["aggregates"]:
+            by_period.setdefault(row["period"], []).append(row)
+        for period, period_rows in by_period.items():
+            keys = national_rollup.apply_province_rows(states[f"{key}|{period}"], period_rows)
+            emit.setdefault(period, set()).update(keys)
     out: list[dict[str, Any]] = []
-    for period, period_rows in by_period.items():
-        state = _copy(get(f"{key}|{period}")) or national_rollup.new_state()
-        keys = national_rollup.apply_province_rows(state, period_rows)
-        step.store[f"{key}|{period}"] = state
-        out += national_rollup.national_aggregates(state, keys)
+    for period in sorted(emit):
+        out += national_rollup.national_aggregates(states[f"{key}|{period}"], sorted(emit[period]))
     problem = step.send_aggregates(event_key, out)
-    return problem if problem is not None else step
+    if problem is not None:
+        return problem
+    step.store.update(states)
+    return step

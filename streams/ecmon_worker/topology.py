@@ -3,12 +3,15 @@
 ::
 
     ecmon.readings.v1 ──[reading_batches: enterprise-state, meter-detectors]──> normalised-readings, anomalies
-      (micro-batches)        └─ on the cadence ──> aggregates, enterprise-totals (key: province)
+                             └─ on the cadence ──> aggregates, enterprise-totals (key: province)
     ecmon.production.v1 ──[production_output: production-state]──> production-accepted, anomalies
     ecmon.enterprise-totals.v1 ──[enterprise_totals: province-state]──> aggregates, monthly-reports, anomalies,
                                                                         province-totals (key: 'CN')
     ecmon.province-totals.v1 ──[province_totals: nation-state]──> aggregates, national-feedback
     every agent ──> ecmon.deadletters.v1
+
+Every agent but production_output takes micro-batches (up to ``ECMON_WORKER_MICRO_BATCH`` events); the two
+rollups take one step per province (or nation) per micro-batch.
 
 Each agent is a shell (streams/ecmon_worker/agents.py) around a step that never touches Kafka:
 reading_batches.py, production_steps.py, rollup_steps.py; what every step is given has passed
@@ -119,13 +122,13 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
 
     @app.agent(topic(topics.ENTERPRISE_TOTALS))
     async def enterprise_totals(stream):
-        async for event in stream.events():
-            await agents.survive(event, agents.enterprise_totals, "the enterprise totals")
+        async for events in stream.take_events(settings.worker_micro_batch, within=0.05):
+            await agents.enterprise_totals_batch(events)
 
     @app.agent(topic(topics.PROVINCE_TOTALS))
     async def province_totals(stream):
-        async for event in stream.events():
-            await agents.survive(event, agents.province_totals, "the province totals")
+        async for events in stream.take_events(settings.worker_micro_batch, within=0.05):
+            await agents.province_totals_batch(events)
 
     @app.timer(interval=max(settings.emit_interval_ms / 1000, 0.05))
     async def emit_on_cadence() -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from ecmon import codec, signing
 from ecmon.months import month_start_ms
+from ecmon.uscc import make_uscc
 from ecmon_worker import emission, enterprise_rollup, reading_identity
 from ecmon_worker.agents import Agents
 from ecmon_worker.meter_watch import MeterWatch
@@ -276,3 +277,34 @@ def test_after_recovery_the_totals_of_every_enterprise_held_are_sent_again(worke
     worker.agents.flush()
     ((_, totals),) = worker.sent("enterprise_totals")
     assert totals["uscc"] == USCC and [t["physical_milli"] for t in totals["totals"]] == [1000]
+
+
+def enterprise_totals(uscc: str, coal_mgce: int, version: int) -> bytes:
+    return codec.encode("enterprise_totals", {
+        "uscc": uscc, "region_code": REGION, "industry_code": "3110", "watermark": T0 + 86_400_000,
+        "totals": [{"energy_type": "electricity", "period": "2026-10", "unit": "kWh", "physical_milli": 1,
+                    "coal_mgce": coal_mgce, "readings": 1, "version": version, "daily_coal_mgce": coal_mgce,
+                    "days": 1, "co2_g": 1}]})
+
+
+def test_a_micro_batch_of_enterprise_totals_is_one_step_per_province_and_a_bad_message_alone_is_set_aside(worker):
+    key = b"350000"
+    total = "PROVINCE|350000|*|electricity|kWh|2026-10"
+    good = [event(enterprise_totals(make_uscc(REGION, i), 10 * i, 1), i, key=key, partition=2,
+                  topic="ecmon.enterprise-totals.v1") for i in range(1, 4)]
+    run(worker.agents.enterprise_totals_batch([*good, event(b"\x00junk", 9, key=key, topic="ecmon.enterprise-totals.v1")]))
+    assert worker.dead_letters() == ["undecodable"]
+    assert worker.tables["province"]["350000|2026-10"]["totals"][total][1] == 60
+    assert len(worker.sent("aggregates")) == 1  # the three messages' rows in one batch
+    assert {p for p, _, _ in worker.tables["province"].changelog} == {2}  # the events' partition
+    writes = len(worker.tables["province"].changelog)
+    assert writes == 2  # the month and the province-wide value, once each
+
+    # beyond the Avro long with the province's 60: the group is taken again one by one, that one refused
+    over = event(enterprise_totals(make_uscc(REGION, 9), 2**63 - 30, 1), 10, key=key, partition=2,
+                 topic="ecmon.enterprise-totals.v1")
+    fine = event(enterprise_totals(make_uscc(REGION, 1), 15, 2), 11, key=key, partition=2,
+                 topic="ecmon.enterprise-totals.v1")
+    run(worker.agents.enterprise_totals_batch([over, fine]))
+    assert worker.dead_letters() == ["undecodable", "value_out_of_range"]
+    assert worker.tables["province"]["350000|2026-10"]["totals"][total][1] == 65

@@ -215,3 +215,63 @@ def test_the_national_level_ignores_month_to_date_figures():
     (value,) = [v for c, _, v in step.out if c == "monthly_reports"]
     answer = rollup_steps.nation_step({}.get, "CN", "monthly_report", codec.decode(value)[1], b"CN")
     assert not isinstance(answer, Rejection) and answer.out == [] and answer.store == {}
+
+
+def _month_rows(step) -> dict[tuple, tuple]:
+    """The aggregate rows a step sends, newest version per region key: what ClickHouse keeps of them."""
+    rows: dict[tuple, tuple] = {}
+    for channel, _, value in step.out:
+        if channel == "aggregates":
+            for r in codec.decode(value, "aggregate_batch")[1]["aggregates"]:
+                key = (r["level"], r["entity"], r["industry_code"], r["energy_type"], r["unit"], r["period"])
+                if key not in rows or rows[key][-1] < r["version"]:
+                    rows[key] = (r["coal_mgce"], r["readings"], r["version"])
+    return rows
+
+
+def test_a_micro_batch_of_a_province_is_one_step_that_ends_where_its_messages_one_by_one_end():
+    """region_steps: the months copied and stored once, the rows sent once at their last version; the tables,
+    the reports and what ClickHouse keeps are those of the messages taken one at a time."""
+    registry = Targets("A", "B", "C")
+    messages = [totals("A", "2026-10", 100, 1, OCT + DAY), totals("B", "2026-10", 40, 1, OCT + DAY),
+                totals("A", "2026-10", 150, 2, OCT + 2 * DAY), totals("C", "2026-11", 7, 1, NOV + DAY),
+                totals("B", "2026-11", 9, 2, NOV + GRACE)]  # closes October: a report
+    one_by_one: dict = {}
+    singles = [region(one_by_one, "370000", m, registry) for m in messages]
+    batched: dict = {}
+    step = rollup_steps.region_steps(batched.get, "370000", messages, registry, grace_ms=GRACE,
+                                     revision_window_ms=30 * DAY, event_key=b"370000")
+    assert not isinstance(step, Rejection) and batched == {}  # nothing stored by the step itself
+    batched.update(step.store)
+    assert batched == one_by_one
+    newest: dict[tuple, tuple] = {}
+    for single in singles:
+        for key, row in _month_rows(single).items():
+            if key not in newest or newest[key][-1] < row[-1]:
+                newest[key] = row
+    assert _month_rows(step) == newest
+    assert sum(c == "aggregates" for c, _, _ in step.out) == 1  # one batch of rows, not one per message
+    assert [r["period"] for r in submitted(step)] == [r["period"] for s in singles for r in submitted(s)] == ["2026-10"]
+
+
+def test_a_micro_batch_of_the_nation_is_one_step_that_ends_where_its_messages_one_by_one_end():
+    messages = [("aggregate_batch", _province_rows("370000", 10, 1)), ("aggregate_batch", _province_rows("350000", 5, 1)),
+                ("aggregate_batch", _province_rows("370000", 12, 2))]
+    one_by_one: dict = {}
+    for kind, message in messages:
+        single = rollup_steps.nation_step(one_by_one.get, "CN", kind, message, b"CN")
+        assert not isinstance(single, Rejection)
+        one_by_one.update(single.store)
+    step = rollup_steps.nation_steps({}.get, "CN", messages, b"CN")
+    assert not isinstance(step, Rejection) and step.store == one_by_one
+    ((national,),) = [codec.decode(v, "aggregate_batch")[1]["aggregates"] for c, _, v in step.out if c == "aggregates"]
+    assert national["coal_mgce"] == 17
+
+
+def test_a_refused_message_refuses_the_whole_micro_batch_step():
+    """The agent then takes its messages one by one (tests/unit/ecmon_worker/test_agents.py)."""
+    registry = Registry("A", "B")
+    refused = rollup_steps.region_steps({}.get, "370000", [totals("A", "2026-10", HUGE, 1, OCT + DAY),
+                                                           totals("B", "2026-10", HUGE, 1, OCT + DAY)], registry,
+                                        grace_ms=GRACE, revision_window_ms=0, event_key=b"370000")
+    assert isinstance(refused, Rejection) and refused.reason == "value_out_of_range"
