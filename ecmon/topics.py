@@ -91,11 +91,17 @@ NATIONAL_FEEDBACK = TopicSpec(
 
 WORKER_APP_ID = "ecmon-worker"
 WORKER_TABLES = ("enterprise-state", "province-state", "nation-state", "production-state", "meter-detectors")
+#: The largest table value the worker may write (its producer's limit and the changelogs' ``max.message.bytes``).
+#: Kafka's default of 1 MB is too small at the national scale: a province month holds a row per enterprise and
+#: energy type (about 1 MB for 6,700 enterprises), an enterprise's detector value a record per meter (about
+#: 1.3 kB each after a month); a value beyond the limit would stop the worker (docs/streams.md, "Value sizes").
+CHANGELOG_MAX_MESSAGE_BYTES = 16 * 2**20
 
 
 def faust_internal_topics(app_id: str = WORKER_APP_ID) -> list[TopicSpec]:
     changelogs = [
-        TopicSpec(f"{app_id}-{table}-changelog", f"Faust changelog of table {table}", compacted=True)
+        TopicSpec(f"{app_id}-{table}-changelog", f"Faust changelog of table {table}", compacted=True,
+                  config={"max.message.bytes": str(CHANGELOG_MAX_MESSAGE_BYTES)})
         for table in WORKER_TABLES
     ]
     leader = TopicSpec(f"{app_id}-__assignor-__leader", "Faust leader election", partitions=1, compacted=True)

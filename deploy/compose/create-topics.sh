@@ -56,11 +56,11 @@ create ecmon.production-accepted.v1 4 delete 2419200000
 create ecmon.anomalies.v1 4 delete 2419200000
 create ecmon.monthly-reports.v1 4 delete 7862400000
 create ecmon.national-feedback.v1 4 delete 7862400000
-create ecmon-worker-enterprise-state-changelog 4 compact -
-create ecmon-worker-province-state-changelog 4 compact -
-create ecmon-worker-nation-state-changelog 4 compact -
-create ecmon-worker-production-state-changelog 4 compact -
-create ecmon-worker-meter-detectors-changelog 4 compact -
+create ecmon-worker-enterprise-state-changelog 4 compact - max.message.bytes=16777216
+create ecmon-worker-province-state-changelog 4 compact - max.message.bytes=16777216
+create ecmon-worker-nation-state-changelog 4 compact - max.message.bytes=16777216
+create ecmon-worker-production-state-changelog 4 compact - max.message.bytes=16777216
+create ecmon-worker-meter-detectors-changelog 4 compact - max.message.bytes=16777216
 create ecmon-worker-__assignor-__leader 1 compact -
 
 echo "topics ready"

@@ -20,7 +20,8 @@ no mapping and get them in ``state["id"]``)::
 
 ``values`` is base64 of the little-endian int64 values of the part's slots (slot ``i`` is the interval ending
 at midnight + (i + 1) x step, the last one at midnight), -1 for "not counted" (counted values are >= 0): 96
-slots, 1,024 characters, for a 15-minute meter-day. A batch rewrites only the meter-days it touches, so
+slots, 1,024 characters, for a 15-minute meter-day. In memory they are int32 while every value fits (384
+bytes for a meter-day), int64 from the first that does not. A batch rewrites only the meter-days it touches, so
 every stored value stays about 1 kB however many meters an enterprise has, and the enterprise state keeps
 only a small index per meter (``state["ix"]``: first and last day held, parts per day).
 
@@ -126,6 +127,17 @@ def _unq(raw: bytes) -> array[int]:
     return values
 
 
+def _narrow(values: array[int]) -> array[int]:
+    """The values in memory as int32 when they all fit (half the bytes: most intervals are below 2^31
+    thousandths), else as they are; ``DayIdentities.put`` widens them when a larger value comes."""
+    if values.typecode == "q" and (not values or (min(values) >= _I32_MIN and max(values) <= _I32_MAX)):
+        return array("i", values)
+    return values
+
+
+_I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
+
+
 class DayIdentities:
     """The counted values of one meter in one day (or part of a day), decoded for one batch."""
 
@@ -138,7 +150,7 @@ class DayIdentities:
     @classmethod
     def new(cls, step: int, part: int) -> DayIdentities:
         n = min(SLOTS_PER_KEY, slots_per_day(step) - part * SLOTS_PER_KEY)
-        return cls(step, 0, array("q", [NOT_COUNTED]) * n, bytearray(), array("q"))
+        return cls(step, 0, array("i", [NOT_COUNTED]) * n, bytearray(), array("q"))
 
     @classmethod
     def decode(cls, text: str, committed: int) -> DayIdentities:
@@ -152,10 +164,12 @@ class DayIdentities:
                 day.values[day.fixed[j]] = day.fixed[j + 1]
             day.tag, day.fresh, day.fixed = 0, bytearray(), array("q")
             day.changed = True  # write the rolled-back value whatever this batch does
+        day.values = _narrow(day.values)  # after the roll-back, whose old values may need int64
         return day
 
     def encoded(self) -> str:
-        return (f"{self.step}:{self.tag}:{b64encode(_q(self.values)).decode()}:{b64encode(self.fresh).decode()}:"
+        values = self.values if self.values.typecode == "q" else array("q", self.values)  # int64 in the changelog
+        return (f"{self.step}:{self.tag}:{b64encode(_q(values)).decode()}:{b64encode(self.fresh).decode()}:"
                 f"{b64encode(_q(self.fixed)).decode()}")
 
     def put(self, index: int, value: int, version: int, saved: int | None = None) -> None:
@@ -176,6 +190,8 @@ class DayIdentities:
             self.fresh[byte] |= 1 << (index & 7)
         elif not seen and index not in self.fixed[::2]:
             self.fixed.extend((index, old))
+        if self.values.typecode == "i" and not _I32_MIN <= value <= _I32_MAX:
+            self.values = array("q", self.values)
         self.values[index] = value
         self.changed = True
 

@@ -31,7 +31,7 @@ from ecmon.dead_letter_reasons import REASONS
 from ecmon.kafka_clients import client_config, faust_credentials
 from ecmon.metric_defs import DEAD_LETTERS, KAFKA_BROKERS_EXPECTED, KAFKA_BROKERS_UP
 from ecmon.settings import Settings
-from ecmon_worker import commit_order, emission, enterprise_rollup, faust_fixes, reading_identity
+from ecmon_worker import commit_order, emission, enterprise_rollup, faust_fixes, meter_record, reading_identity
 from ecmon_worker.agents import Agents
 from ecmon_worker.meter_watch import MeterWatch
 from ecmon_worker.production_steps import ProductionSteps
@@ -65,6 +65,9 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
         broker_heartbeat_interval=1.0,
         broker_rebalance_timeout=20.0,
         broker_commit_interval=1.0,
+        # a province month or a large enterprise's detectors may pass Kafka's default 1 MB (ecmon.topics)
+        producer_max_request_size=topics.CHANGELOG_MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=topics.CHANGELOG_MAX_MESSAGE_BYTES,
         table_standby_replicas=0,
         stream_wait_empty=False,
         broker_credentials=faust_credentials(settings, "worker"),  # None without Kafka authentication
@@ -89,7 +92,7 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
                                  enterprise_state=enterprise_state.get)
     readings = ReadingBatches(
         registry, emission.DeferredChangelog(enterprise_state, encode=reading_identity.encoded),
-        emission.DeferredChangelog(meter_detectors), production,
+        emission.DeferredChangelog(meter_detectors, encode=meter_record.stored), production,
         MeterWatch(silence_intervals=settings.silence_intervals),
         limits=enterprise_rollup.Limits(
             future_ms=settings.future_margin_s * 1000,

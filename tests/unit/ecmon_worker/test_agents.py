@@ -292,7 +292,8 @@ def test_a_micro_batch_of_enterprise_totals_is_one_step_per_province_and_a_bad_m
     total = "PROVINCE|350000|*|electricity|kWh|2026-10"
     good = [event(enterprise_totals(make_uscc(REGION, i), 10 * i, 1), i, key=key, partition=2,
                   topic="ecmon.enterprise-totals.v1") for i in range(1, 4)]
-    run(worker.agents.enterprise_totals_batch([*good, event(b"\x00junk", 9, key=key, topic="ecmon.enterprise-totals.v1")]))
+    junk = event(b"\x00junk", 9, key=key, topic="ecmon.enterprise-totals.v1")
+    run(worker.agents.enterprise_totals_batch([*good, junk]))
     assert worker.dead_letters() == ["undecodable"]
     assert worker.tables["province"]["350000|2026-10"]["totals"][total][1] == 60
     assert len(worker.sent("aggregates")) == 1  # the three messages' rows in one batch

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from ecmon import codec
 from ecmon.months import month_start_ms
-from ecmon_worker import meter_watch
+from ecmon_worker import meter_record, meter_watch
 from ecmon_worker.meter_watch import MeterWatch
 
 T0 = month_start_ms("2026-10")
@@ -39,9 +41,9 @@ def test_a_spike_becomes_one_meter_anomaly_event_on_the_wire():
 def test_late_readings_and_revisions_are_not_fed_twice():
     watch = MeterWatch()
     watch.observe("U", RECORD, "370000", readings("M1", T0, steady(10)))
-    n = watch.states["U"]["M1"]["n"]
+    n = meter_record.unpack(watch.states["U"]["M1"])["n"]
     watch.observe("U", RECORD, "370000", readings("M1", T0, steady(5)))  # all older than the newest
-    assert watch.states["U"]["M1"]["n"] == n
+    assert meter_record.unpack(watch.states["U"]["M1"])["n"] == n
 
 
 def test_checkpoints_come_at_most_every_few_seconds(monkeypatch):
@@ -72,3 +74,22 @@ def test_an_enterprise_without_batches_for_four_intervals_is_silent():
     assert watch.silent_enterprises(now_ms=seen + 4 * Q) == []
     (event,) = watch.silent_enterprises(now_ms=seen + 4 * Q + 1)
     assert (event["type"], event["level"], event["entity_code"]) == ("silent_enterprise", "ENTERPRISE", "U")
+
+
+def test_states_are_held_packed_and_a_restart_goes_on_from_the_changelog_exactly():
+    """Each meter's state is a compressed record (streams/ecmon_worker/meter_record.py); what the changelog holds
+    of it (base64 text in JSON) gives back the same state, and so do JSON states of the layout before records."""
+    watch = MeterWatch()
+    watch.observe("U", RECORD, "370000", readings("M1", T0, steady(3 * 96)))
+    packed = watch.states["U"]["M1"]
+    assert isinstance(packed, bytes) and len(packed) < meter_record.RECORD_SIZE
+    state = meter_record.unpack(packed)
+    assert meter_record.last_ts(packed) == state["t"] == T0 + 3 * 96 * Q
+    changelog = json.loads(json.dumps(meter_record.stored(watch.states["U"])))
+    restarted, legacy = MeterWatch(), MeterWatch()
+    restarted.load("U", changelog)
+    legacy.load("U", {"M1": state})  # a JSON state of the layout before records
+    nxt = readings("M1", T0 + 3 * 96 * Q, steady(96))
+    assert watch.observe("U", RECORD, "370000", nxt) == restarted.observe("U", RECORD, "370000", nxt) \
+        == legacy.observe("U", RECORD, "370000", nxt)
+    assert watch.states == restarted.states == legacy.states

@@ -402,3 +402,28 @@ def test_identities_kept_decoded_count_as_the_encoded_ones_and_encode_the_same()
     assert plain["m"] == decoded["m"]
     assert all(isinstance(v, ri.DayIdentities) for v in kept.values())
     assert {key: ri.encoded(v) for key, v in kept.items()} == text
+
+
+def test_identities_are_int32_in_memory_until_a_value_needs_int64_and_int64_in_the_changelog():
+    day = ri.DayIdentities.new(900_000, 0)
+    assert day.values.typecode == "i"
+    day.put(3, 2**31 - 1, 1)
+    assert day.values.typecode == "i"
+    day.put(4, 2**31, 1)  # 2.1 million kWh in 15 minutes: rare, and exact all the same
+    assert day.values.typecode == "q" and day.values[3] == 2**31 - 1 and day.values[4] == 2**31
+    back = ri.DayIdentities.decode(day.encoded(), committed=1)
+    assert back.values.typecode == "q" and list(back.values) == list(day.values)
+    small = ri.DayIdentities.new(900_000, 0)
+    small.put(0, 7, 1)
+    text = small.encoded()
+    assert len(text.split(":")[2]) == 1024  # 96 int64 values, as before
+    again = ri.DayIdentities.decode(text, committed=1)
+    assert again.values.typecode == "i" and again.encoded() == text
+
+
+def test_a_roll_back_to_an_int64_value_works_on_int32_values():
+    day = ri.DayIdentities.new(900_000, 0)
+    day.put(2, 2**40, 1)
+    day = ri.DayIdentities.decode(day.encoded(), committed=1)
+    day.put(2, 5, 2)  # a correction to a small value, by a batch whose state is then lost
+    assert ri.DayIdentities.decode(day.encoded(), committed=1).values[2] == 2**40

@@ -255,7 +255,8 @@ def test_a_micro_batch_of_a_province_is_one_step_that_ends_where_its_messages_on
 
 
 def test_a_micro_batch_of_the_nation_is_one_step_that_ends_where_its_messages_one_by_one_end():
-    messages = [("aggregate_batch", _province_rows("370000", 10, 1)), ("aggregate_batch", _province_rows("350000", 5, 1)),
+    messages = [("aggregate_batch", _province_rows("370000", 10, 1)),
+                ("aggregate_batch", _province_rows("350000", 5, 1)),
                 ("aggregate_batch", _province_rows("370000", 12, 2))]
     one_by_one: dict = {}
     for kind, message in messages:
