@@ -17,7 +17,8 @@ Exactness rests on three rules:
   (``Saved``), so reading them against the recovered state rolls them back (reading_identity.py).
 * Months are forgotten only as the *written* state closes them, so events processed again after a
   crash find every identity they could reach.
-* Reading identities stay decoded in memory between flushes and are encoded once per flush.
+* Reading identities stay decoded in memory while batches change them and are encoded once per flush; after
+  it they are held compressed (reading_identity.held) until a batch needs them again.
 * After table recovery the worker re-emits the totals of every enterprise it holds (``reemit_all``): a
   send lost with a crashed worker goes out again even if its input's offset was committed.
 """
@@ -44,10 +45,14 @@ class DeferredChangelog:
     that changed them, the owner's own value last. Faust's ``table[key] = value`` would write the
     changelog at once, to the partition of the *current* event, which in a micro-batch is not the key's."""
 
-    def __init__(self, table: Any, encode: Callable[[Any], Any] | None = None) -> None:
+    def __init__(self, table: Any, encode: Callable[[Any], Any] | None = None,
+                 hold: Callable[[Any, Any], Any] | None = None) -> None:
         self.table = table
         #: what the changelog holds of a value kept in memory in another form (None: the value itself)
         self.encode = encode
+        #: what to keep in memory of an owner's other value once it was handed over, given the value and what
+        #: the changelog got (None: the value itself); the reading identities are kept compressed
+        self.hold = hold
         self.pending: dict[str, _Pending] = {}
         #: partitions this worker may write; a mark of any other is dropped (its events are processed
         #: again by the partition's new owner, from the changelog this worker flushed when it lost it)
@@ -96,7 +101,9 @@ class DeferredChangelog:
                 continue
             for key, deleted in entry.keys.items():
                 value = None if deleted else self.table.data.get(key)
-                self._send(entry.partition, key, value)
+                handed = self._send(entry.partition, key, value)
+                if value is not None and self.hold is not None:
+                    self.table.data[key] = self.hold(value, handed)
                 sent += 1
             if entry.owner_changed:
                 value = self.table.data.get(owner)
@@ -106,11 +113,14 @@ class DeferredChangelog:
                     written(owner, value)
         return sent
 
-    def _send(self, partition: int, key: str, value: Any) -> None:
+    def _send(self, partition: int, key: str, value: Any) -> Any:
+        """Hand ``value`` to the changelog; what it was given."""
         if value is None:  # a tombstone: no value at all, not JSON null
             self.table.send_changelog(partition, key, None, value_serializer="raw")
-        else:
-            self.table.send_changelog(partition, key, value if self.encode is None else self.encode(value))
+            return None
+        written = value if self.encode is None else self.encode(value)
+        self.table.send_changelog(partition, key, written)
+        return written
 
 
 @dataclass(frozen=True)

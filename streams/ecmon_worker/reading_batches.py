@@ -33,7 +33,8 @@ class TableSlice(MutableMapping[str, Any]):
     """The keys ``"<owner>|..."`` of a table, seen without their prefix: one enterprise's reading identities
     inside the enterprise-state table. They share its changelog partition with the enterprise's state and are
     written before it (streams/ecmon_worker/emission.py), so a crash never keeps a state whose identities were
-    lost. Values stay decoded in memory (``DayIdentities``) and are encoded when the changelog is written."""
+    lost. Values stay decoded in memory (``DayIdentities``) while batches change them, are encoded when the
+    changelog is written and then held compressed (``reading_identity.held``)."""
 
     keeps_decoded = True
 

@@ -91,7 +91,8 @@ def create_app(settings: Settings) -> tuple[faust.App, RegistryFollower]:
     production = ProductionSteps(emission.DeferredChangelog(production_state),
                                  enterprise_state=enterprise_state.get)
     readings = ReadingBatches(
-        registry, emission.DeferredChangelog(enterprise_state, encode=reading_identity.encoded),
+        registry, emission.DeferredChangelog(enterprise_state, encode=reading_identity.encoded,
+                                                   hold=reading_identity.held),
         emission.DeferredChangelog(meter_detectors, encode=meter_record.stored), production,
         MeterWatch(silence_intervals=settings.silence_intervals),
         limits=enterprise_rollup.Limits(

@@ -163,7 +163,8 @@ def worker() -> Worker:
     tables = {name: Table() for name in ("enterprise", "detectors", "production", "province", "nation")}
     registry = Registry()
     registry.add(record())
-    enterprises = emission.DeferredChangelog(tables["enterprise"], encode=reading_identity.encoded)
+    enterprises = emission.DeferredChangelog(tables["enterprise"], encode=reading_identity.encoded,
+                                             hold=reading_identity.held)
     production = ProductionSteps(emission.DeferredChangelog(tables["production"]), tables["enterprise"].get)
     readings = ReadingBatches(registry, enterprises, emission.DeferredChangelog(tables["detectors"]), production,
                               MeterWatch(), limits=enterprise_rollup.DEFAULT_LIMITS, electricity_method="equivalent")
@@ -309,3 +310,18 @@ def test_a_micro_batch_of_enterprise_totals_is_one_step_per_province_and_a_bad_m
     run(worker.agents.enterprise_totals_batch([over, fine]))
     assert worker.dead_letters() == ["undecodable", "value_out_of_range"]
     assert worker.tables["province"]["350000|2026-10"]["totals"][total][1] == 65
+
+
+def test_after_a_flush_the_identities_are_held_compressed_and_still_know_every_reading(worker):
+    run(worker.agents.reading_batches([event(batch(1, [1000, 2000]), 0)]))
+    worker.agents.flush()
+    held = {k: v for k, v in worker.tables["enterprise"].items() if k.startswith(USCC + "|")}
+    assert held and all(isinstance(v, bytes) and len(v) < 200 for v in held.values())
+    (_, key, text), = [c for c in worker.tables["enterprise"].changelog if c[1] in held]
+    assert reading_identity.encoded(held[key]) == text  # the changelog's text, compressed
+    # the same readings in another batch: duplicates; a third interval counts
+    run(worker.agents.reading_batches([event(batch(2, [1000, 2000, 500]), 1)]))
+    assert "duplicate_reading" in worker.dead_letters()
+    worker.agents.flush()
+    totals = [t for _, m in worker.sent("enterprise_totals") for t in m["totals"]]
+    assert totals[-1]["physical_milli"] == 3500
