@@ -226,8 +226,8 @@ class ReadingIdentities:
             state.pop("id", None)
             self.store = store
         #: a store that ``keeps_decoded`` holds DayIdentities between batches and encodes them only when it
-        #: writes them (the worker's, once per flush): decoding and encoding every meter-day a batch touches
-        #: cost more than the rest of the batch's rollup
+        #: writes them (the worker's, once per flush, after which it holds them compressed, ``held``): decoding
+        #: and encoding every meter-day a batch touches cost more than the rest of the batch's rollup
         self.keeps_decoded = bool(getattr(store, "keeps_decoded", False))
         self.index: dict[str, list[int]] = state.setdefault("ix", {})
         self.committed = state["v"]
