@@ -126,9 +126,8 @@ class Agents:
         """A micro-batch of ``ecmon.enterprise-totals.v1``: one step per province over all its messages, so each
         province month is copied, stored and emitted once per micro-batch, not once per enterprise (the topic
         is keyed by province: a province's messages share one partition, in order)."""
-        await self._in_groups(events, admission.read_enterprise_totals,
-                              lambda province, messages, key: self._region_step(province, messages, key),
-                              self.province, self.enterprise_totals, "the enterprise totals")
+        await self._in_groups(events, admission.read_enterprise_totals, self._region_step, self.province,
+                              self.enterprise_totals, "the enterprise totals")
 
     def _region_step(self, province: str, messages: list[dict[str, Any]], key: bytes) -> rollup_steps.Step | Rejection:
         return rollup_steps.region_steps(self.province.get, province, messages, self.registry,

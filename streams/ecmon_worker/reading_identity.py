@@ -128,15 +128,15 @@ def _unq(raw: bytes) -> array[int]:
     return values
 
 
+_I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
+
+
 def _narrow(values: array[int]) -> array[int]:
     """The values in memory as int32 when they all fit (half the bytes: most intervals are below 2^31
     thousandths), else as they are; ``DayIdentities.put`` widens them when a larger value comes."""
     if values.typecode == "q" and (not values or (min(values) >= _I32_MIN and max(values) <= _I32_MAX)):
         return array("i", values)
     return values
-
-
-_I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
 
 
 class DayIdentities:

@@ -113,13 +113,6 @@ class _ProvinceWork:
         return month
 
 
-def region_step(get: TableGet, province: str, message: dict[str, Any], registry: object, *, grace_ms: int,
-                revision_window_ms: int, event_key: bytes, deadline_ms: int = 0) -> Step | Rejection:
-    """One EnterpriseTotals message of ``province`` (``region_steps`` of one)."""
-    return region_steps(get, province, [message], registry, grace_ms=grace_ms, revision_window_ms=revision_window_ms,
-                        event_key=event_key, deadline_ms=deadline_ms)
-
-
 def region_steps(get: TableGet, province: str, messages: list[dict[str, Any]], registry: object, *, grace_ms: int,
                  revision_window_ms: int, event_key: bytes, deadline_ms: int = 0) -> Step | Rejection:
     """The EnterpriseTotals messages of ``province`` of one micro-batch, in order, as one step: each month
@@ -194,12 +187,6 @@ def _region_message(step: Step, work: _ProvinceWork, message: dict[str, Any], re
             step.gauge(PROVINCE_COMPLETENESS, report["completeness"]["ratio_bp"] / 10_000, province=province,
                        period=report["period"])
     return None
-
-
-def nation_step(get: TableGet, key: str, kind: str, message: dict[str, Any], event_key: bytes,
-                provinces_expected: Callable[[str], list[str]] | None = None) -> Step | Rejection:
-    """One message of the province totals topic (``nation_steps`` of one)."""
-    return nation_steps(get, key, [(kind, message)], event_key, provinces_expected)
 
 
 def nation_steps(get: TableGet, key: str, messages: list[tuple[str, dict[str, Any]]], event_key: bytes,

@@ -48,7 +48,7 @@ def totals(uscc: str, period: str, mgce: int, version: int, watermark: int, regi
 
 
 def region(table: dict, province: str, message: dict, registry: Registry):
-    step = rollup_steps.region_step(table.get, province, message, registry, grace_ms=GRACE,
+    step = rollup_steps.region_steps(table.get, province, [message], registry, grace_ms=GRACE,
                                     revision_window_ms=30 * DAY, event_key=province.encode())
     if not isinstance(step, Rejection):
         table.update(step.store)  # what the agent does after the sends
@@ -104,7 +104,7 @@ def test_a_step_never_changes_the_values_it_read():
     region(table, "370000", totals("A", "2026-09", 70, 1, month_start_ms("2026-09") + DAY), registry)
     region(table, "370000", totals("A", "2026-10", 100, 1, OCT + DAY), registry)
     before = copy.deepcopy(table)
-    step = rollup_steps.region_step(table.get, "370000", totals("A", "2026-10", 200, 2, NOV + GRACE), registry,
+    step = rollup_steps.region_steps(table.get, "370000", [totals("A", "2026-10", 200, 2, NOV + GRACE)], registry,
                                     grace_ms=GRACE, revision_window_ms=0, event_key=b"370000")
     assert not isinstance(step, Rejection) and table == before  # only the agent stores, after the sends
     assert step.store["370000|2026-10"]["totals"]["PROVINCE|370000|*|electricity|kWh|2026-10"][1] == 200
@@ -128,7 +128,7 @@ def test_a_national_total_beyond_the_avro_long_is_refused_and_changes_nothing():
     table: dict = {}
 
     def nation(message):
-        step = rollup_steps.nation_step(table.get, "CN", "aggregate_batch", message, b"CN")
+        step = rollup_steps.nation_steps(table.get, "CN", [("aggregate_batch", message)], b"CN")
         if not isinstance(step, Rejection):
             table.update(step.store)
         return step
@@ -152,10 +152,10 @@ def test_national_feedback_beyond_the_avro_long_is_refused_and_changes_nothing()
         (report,) = submitted(step)
         reports.append(report)
     nation_table: dict = {}
-    first = rollup_steps.nation_step(nation_table.get, "CN", "monthly_report", reports[0], b"CN")
+    first = rollup_steps.nation_steps(nation_table.get, "CN", [("monthly_report", reports[0])], b"CN")
     nation_table.update(first.store)
     before = copy.deepcopy(nation_table)
-    refused = rollup_steps.nation_step(nation_table.get, "CN", "monthly_report", reports[1], b"CN")
+    refused = rollup_steps.nation_steps(nation_table.get, "CN", [("monthly_report", reports[1])], b"CN")
     assert isinstance(refused, Rejection) and refused.reason == "value_out_of_range"
     assert nation_table == before
 
@@ -213,7 +213,7 @@ def test_the_national_level_ignores_month_to_date_figures():
     table: dict = {}
     step = region(table, "370000", totals("A", "2026-10", 100, 1, OCT + DAY), Registry("A"))
     (value,) = [v for c, _, v in step.out if c == "monthly_reports"]
-    answer = rollup_steps.nation_step({}.get, "CN", "monthly_report", codec.decode(value)[1], b"CN")
+    answer = rollup_steps.nation_steps({}.get, "CN", [("monthly_report", codec.decode(value)[1])], b"CN")
     assert not isinstance(answer, Rejection) and answer.out == [] and answer.store == {}
 
 
@@ -260,7 +260,7 @@ def test_a_micro_batch_of_the_nation_is_one_step_that_ends_where_its_messages_on
                 ("aggregate_batch", _province_rows("370000", 12, 2))]
     one_by_one: dict = {}
     for kind, message in messages:
-        single = rollup_steps.nation_step(one_by_one.get, "CN", kind, message, b"CN")
+        single = rollup_steps.nation_steps(one_by_one.get, "CN", [(kind, message)], b"CN")
         assert not isinstance(single, Rejection)
         one_by_one.update(single.store)
     step = rollup_steps.nation_steps({}.get, "CN", messages, b"CN")
