@@ -23,6 +23,7 @@ dedup carry ``hwm`` (gateway -> highest sequence) instead of ``seq``, and lack `
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
 
@@ -45,8 +46,9 @@ class EnterpriseState(TypedDict):
     d: dict[str, list[int]]
     #: "energy|unit|YYYY-MM" -> [coal_mgce, days] of a closed month's days
     ds: dict[str, list[int]]
-    #: meter -> [first day, last day, parts per day] of its reading identities (CST day numbers)
-    ix: dict[str, list[int]]
+    #: meter -> (first day, last day, parts per day) of its reading identities (CST day numbers); in memory a
+    #: tuple of shared ints, from the changelog's JSON a list
+    ix: dict[str, Sequence[int]]
     #: the reading identities themselves, when no table holds them (the offline check, tests)
     id: NotRequired[dict[str, Any]]
     #: the layout before batch-identity dedup: gateway -> highest sequence

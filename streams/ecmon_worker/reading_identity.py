@@ -43,7 +43,7 @@ import sys
 import zlib
 from array import array
 from base64 import b64decode, b64encode
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
@@ -59,6 +59,8 @@ DAY_MS = 86_400_000
 SLOTS_PER_KEY = 1_440
 NOT_COUNTED = -1
 _EPOCH = date(1970, 1, 1)
+#: one int object per CST day for every meter's index (a few hundred days: the horizon's)
+_DAY_NUMBERS: dict[int, int] = {}
 
 #: gateway_id: what a gateway names itself within its enterprise (interface standard, section 5.1)
 GATEWAY_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -229,7 +231,8 @@ class ReadingIdentities:
         #: writes them (the worker's, once per flush, after which it holds them compressed, ``held``): decoding
         #: and encoding every meter-day a batch touches cost more than the rest of the batch's rollup
         self.keeps_decoded = bool(getattr(store, "keeps_decoded", False))
-        self.index: dict[str, list[int]] = state.setdefault("ix", {})
+        #: meter -> (first day, last day, parts per day); a list as JSON gives it back
+        self.index: dict[str, Sequence[int]] = state.setdefault("ix", {})
         self.committed = state["v"]
         self.version = version
         #: the enterprise-state version the changelog holds (the undo records reach back to it)
@@ -258,11 +261,12 @@ class ReadingIdentities:
                 found = DayIdentities.decode(raw, self.committed)
             self.open[key] = found
             entry = self.index.get(meter)
+            # A tuple of shared day numbers: a list of its own ints took 140 bytes per meter, a million times over.
+            number = _DAY_NUMBERS.setdefault(number, number)
             if entry is None:
-                self.index[meter] = [number, number, parts_per_day(step)]
-            else:
-                entry[0], entry[1] = min(entry[0], number), max(entry[1], number)
-                entry[2] = max(entry[2], parts_per_day(step))
+                self.index[meter] = (number, number, parts_per_day(step))
+            elif not entry[0] <= number <= entry[1] or entry[2] < parts_per_day(step):
+                self.index[meter] = (min(entry[0], number), max(entry[1], number), max(entry[2], parts_per_day(step)))
         if found.step != step:
             # Re-registered with another interval during the day: the day keeps the grid it started on.
             if grid_problem(ts, found.step) is not None or parts_per_day(found.step) > 1:
@@ -292,4 +296,4 @@ class ReadingIdentities:
             if last < first_open:
                 del self.index[meter]
             else:
-                self.index[meter][0] = first_open
+                self.index[meter] = (_DAY_NUMBERS.setdefault(first_open, first_open), last, parts)

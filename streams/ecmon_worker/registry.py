@@ -38,7 +38,7 @@ from ecmon.principals import REGISTRY_FOLLOWER_GROUPS
 from ecmon.regions import province_of
 from ecmon.registry_records import read_registry_record
 from ecmon_worker.admission import Rejection
-from ecmon_worker.registry_records import RegistryHistory
+from ecmon_worker.registry_records import RegistryHistory, SharedValues
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class RegistryFollower:
         self.targets_topic = targets_topic
         self.authority_public_key = authority_public_key
         self.history = RegistryHistory(horizon_ms=horizon_ms)
+        self._shared = SharedValues()
         #: the newest record of every enterprise in the coverage list (admission, signatures)
         self.enterprises: dict[str, dict[str, Any]] = {}
         #: records refused, for the worker to send as dead letters
@@ -219,13 +220,13 @@ class RegistryFollower:
         stale = self.history.stale_problem(record)
         if stale is not None:
             return Rejection(Reason.STALE_REGISTRY_RECORD, stale, record["uscc"])
-        self.history.add(record, at_ms)
+        self.history.add(self._shared.record(record), at_ms)
         self._expected_cache.clear()
         uscc = record["uscc"]
         newest = self.history.current(uscc)
         if newest is None:  # removed before this record's time: it never comes into force
             return None
-        self.meters[uscc] = {m["meter_id"]: (m["energy_type"], m["unit"]) for m in newest["meters"]}
+        self.meters[uscc] = self._shared.meters(newest)
         self.enterprises[uscc] = newest
         REGISTRY_ENTERPRISES.set(len(self.enterprises))
         if uscc not in self.reported:

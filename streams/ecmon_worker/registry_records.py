@@ -6,7 +6,8 @@ re-exported here).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Hashable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from ecmon.months import month_start_ms, next_period
 from ecmon.registry_records import (  # noqa: F401 - re-exported for the follower and the tests
@@ -20,6 +21,67 @@ from ecmon.registry_records import (  # noqa: F401 - re-exported for the followe
     read_registry_record,
     record_problem,
 )
+
+# ------------------------------------------------------------------------------ values shared between records
+
+_V = TypeVar("_V", bound=Hashable)
+
+
+class RegisteredMeter(Mapping[str, Any]):
+    """A meter of a registry record, read as the decoded record's mapping (``m["interval_s"]``) but held in a
+    quarter of the memory: a dict of four fields costs 200 bytes, these slots 64, a million times over."""
+
+    __slots__ = ("meter_id", "energy_type", "unit", "interval_s")
+    _FIELDS = __slots__
+
+    def __init__(self, meter_id: str, energy_type: str, unit: str, interval_s: int) -> None:
+        self.meter_id, self.energy_type, self.unit, self.interval_s = meter_id, energy_type, unit, interval_s
+
+    def __getitem__(self, field: str) -> Any:
+        if field not in self._FIELDS:
+            raise KeyError(field)
+        return getattr(self, field)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._FIELDS)
+
+    def __len__(self) -> int:
+        return len(self._FIELDS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class SharedValues:
+    """Registry records as the follower holds them: compact, with one object for each distinct value they repeat.
+
+    A national registry holds a million meters; decoded, each is a dict with its own copy of a handful of
+    energy types, units and intervals (and the follower keeps a pair of the first two per meter): about 350 of
+    the 1,400 bytes a meter cost the worker. The values pass ``record_problem`` first, so there are only as
+    many as the registry's vocabulary."""
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+
+    def one(self, value: _V) -> _V:
+        shared: _V = self._values.setdefault(value, value)
+        return shared
+
+    def record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``record`` with its meters as RegisteredMeter and their repeated values shared (changed in place)."""
+        one = self.one
+        record["meters"] = [RegisteredMeter(m["meter_id"], one(m["energy_type"]), one(m["unit"]),
+                                            one(m["interval_s"])) for m in record["meters"]]
+        for field in ("region_code", "industry_code", "tier"):
+            if isinstance(record.get(field), str):
+                record[field] = one(record[field])
+        return record
+
+    def meters(self, record: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        """meter_id -> (energy type, unit), the pairs shared."""
+        one = self.one
+        return {m["meter_id"]: one((m["energy_type"], m["unit"])) for m in record["meters"]}
+
 
 # ------------------------------------------------------------------------------ history by valid_from
 

@@ -210,6 +210,22 @@ def test_identities_of_a_closed_month_are_dropped():
                          identities=store)) == ["month_closed"]
 
 
+def test_the_index_is_compact_in_memory_and_read_back_from_json_lists():
+    state = er.new_state()
+    store: dict[str, str] = {}
+    apply(state, batch(1, [reading("e", T0 + Q, 1), reading("g", T0 + Q, 1)]), identities=store)
+    apply(state, batch(2, [reading("e", T0 + 3 * 86_400_000, 1)]), identities=store)
+    first, last = ri.day_number(T0 + Q), ri.day_number(T0 + 3 * 86_400_000)
+    assert state["ix"] == {"e": (first, last, 1), "g": (first, first, 1)}
+    assert state["ix"]["e"][0] is state["ix"]["g"][0]  # one int per day for every meter
+    # the changelog's JSON gives lists back; a recovered state goes on from them
+    recovered = json.loads(json.dumps(state))
+    assert recovered["ix"] == {"e": [first, last, 1], "g": [first, first, 1]}
+    assert reasons(apply(recovered, batch(3, [reading("e", T0 + Q, 1)]), identities=store)) == ["duplicate_reading"]
+    apply(recovered, batch(4, [reading("g", T0 + 4 * 86_400_000, 1)]), identities=store)
+    assert recovered["ix"]["g"] == (first, ri.day_number(T0 + 4 * 86_400_000), 1)
+
+
 def test_state_bytes_per_meter_day_of_a_15_minute_meter():
     state = er.new_state()
     store: dict[str, str] = {}

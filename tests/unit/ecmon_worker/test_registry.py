@@ -311,3 +311,23 @@ def test_a_stale_record_stays_stale_after_a_removal(follower):
     assert follower._apply(A.encode(), None, OCT + DAY) is None  # tombstone (ACL-protected, no issued_at)
     problem = follower._apply(A.encode(), old_value, OCT + 2 * DAY)
     assert problem is not None and problem.reason == "stale_registry_record" and follower.current(A) is None
+
+
+def test_the_follower_holds_meters_compactly_and_reads_them_as_the_record_gave_them(follower):
+    from ecmon_worker.registry_records import RegisteredMeter
+
+    assert follower._apply(A.encode(), signed(record(A, n_meters=3)), OCT) is None
+    assert follower._apply(B.encode(), signed(record(B, n_meters=2)), OCT) is None
+    meters = follower.enterprises[A]["meters"]
+    assert all(isinstance(m, RegisteredMeter) for m in meters)
+    assert meters == record(A, n_meters=3)["meters"]  # equal to the decoded dicts, field by field
+    assert meters[1]["meter_id"] == "M1" and meters[1]["interval_s"] == 900 and dict(meters[1]) == {
+        "meter_id": "M1", "energy_type": "electricity", "unit": "kWh", "interval_s": 900}
+    with pytest.raises(KeyError):
+        meters[0]["public_key"]
+    # one object per repeated value across enterprises: a million meters share a handful of them
+    other = follower.enterprises[B]["meters"][0]
+    assert other.energy_type is meters[0].energy_type and other.unit is meters[0].unit
+    assert other.interval_s is meters[0].interval_s
+    assert follower.meters[A]["M0"] is follower.meters[B]["M1"] == ("electricity", "kWh")
+    assert follower.expected_for(follower.enterprises[A], "2026-10") == 3 * OCT_INTERVALS
