@@ -91,3 +91,43 @@ def test_the_broker_stamps_the_record_time_of_the_gateways_topics(live_settings)
     assert back and back[0].value() == b"record-time-probe"
     kind, stamp = back[0].timestamp()
     assert kind == TIMESTAMP_LOG_APPEND_TIME and abs(stamp - time.time() * 1000) < 120_000, (kind, stamp)
+
+
+def test_up_gives_an_existing_topic_its_declared_configuration(live_settings):
+    """A platform upgraded from a release whose changelogs kept Kafka's 1 MB limit gets the declared one."""
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    from ecmon import topics
+
+    admin = AdminClient(client_config(live_settings, "admin"))
+    changelog = f"{live_settings.worker_app_id}-province-state-changelog"
+    resource = ConfigResource(ResourceType.TOPIC, changelog, incremental_configs=[
+        ConfigEntry("max.message.bytes", "1048588", incremental_operation=AlterConfigOpType.SET)])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+
+    def limit() -> str:
+        (future,) = admin.describe_configs([ConfigResource(ResourceType.TOPIC, changelog)]).values()
+        return future.result(timeout=30)["max.message.bytes"].value
+
+    assert limit() == "1048588"
+    stack.create_topics(live_settings)
+    assert limit() == str(topics.CHANGELOG_MAX_MESSAGE_BYTES)
+    min_isr = 2 if live_settings.replication_factor >= 3 else 1
+    assert stack.align_configs(admin, topics.all_topics(live_settings.worker_app_id), min_isr) == {}  # nothing left
+
+
+def test_up_names_a_topic_whose_cleanup_policy_differs_and_changes_nothing(live_settings):
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    from ecmon import topics
+
+    spec = topics.TopicSpec("ecmon-test.cleanup-policy-probe", "a topic declared with deletion", partitions=1)
+    stack.create_topics(live_settings, [spec])
+    admin = AdminClient(client_config(live_settings, "admin"))
+    resource = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=[
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET)])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+    with pytest.raises(ServiceError, match="ecmon-test.cleanup-policy-probe has cleanup.policy=compact"):
+        stack.create_topics(live_settings, [spec])

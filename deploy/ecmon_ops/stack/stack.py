@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from ecmon import signing, topics
@@ -142,17 +142,52 @@ def _create(admin: AdminClient, wanted: list[NewTopic]) -> None:
                 raise
 
 
+def align_configs(admin: AdminClient, specs: list[topics.TopicSpec], min_isr: int) -> dict[str, dict[str, str]]:
+    """Give existing topics the configuration they are declared with (a platform created by an earlier release
+    keeps, say, a changelog's 1 MB ``max.message.bytes`` otherwise); returns what was changed, per topic.
+
+    ``cleanup.policy`` is left as it is: turning a topic compacted or not would delete or keep data behind the
+    operator's back, so a difference there is an error to resolve by hand."""
+    if not specs:
+        return {}
+    by_name = {t.name: t for t in specs}
+    described = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name) for name in by_name])
+    changed: dict[str, dict[str, str]] = {}
+    for resource, future in described.items():
+        spec = by_name[resource.name]
+        current = {name: entry.value for name, entry in future.result(timeout=30).items()}
+        declared = spec.kafka_config(min_isr)
+        if current.get("cleanup.policy") != declared.pop("cleanup.policy"):
+            raise ServiceError(f"topic {spec.name} has cleanup.policy={current.get('cleanup.policy')}, declared "
+                               f"{'compact' if spec.compacted else 'delete'} (ecmon/topics.py); recreate the topic "
+                               "or correct the declaration")
+        differing = {name: value for name, value in declared.items() if current.get(name) != value}
+        if differing:
+            changed[spec.name] = differing
+    if changed:
+        updates = [ConfigResource(ResourceType.TOPIC, name, incremental_configs=[
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET) for key, value in values.items()])
+            for name, values in changed.items()]
+        for name, future in admin.incremental_alter_configs(updates).items():
+            try:
+                future.result(timeout=30)
+            except KafkaException as exc:
+                raise ServiceError(f"setting the declared configuration of topic {name} failed: {exc}") from exc
+    return changed
+
+
 def create_topics(settings: Settings, specs: list[topics.TopicSpec] | None = None) -> list[str]:
     """Create every declared topic (or those of ``specs``) that does not exist yet; returns the names created."""
     admin = AdminClient(client_config(settings, "admin"))
     existing = set(admin.list_topics(timeout=10).topics)
     rf = settings.replication_factor
     min_isr = 2 if rf >= 3 else 1
+    declared = topics.all_topics(settings.worker_app_id) if specs is None else specs
     wanted = [
         NewTopic(t.name, num_partitions=t.partitions, replication_factor=rf, config=t.kafka_config(min_isr))
-        for t in (topics.all_topics(settings.worker_app_id) if specs is None else specs)
-        if t.name not in existing
+        for t in declared if t.name not in existing
     ]
+    align_configs(admin, [t for t in declared if t.name in existing], min_isr)
     if not wanted:
         return []
     try:
