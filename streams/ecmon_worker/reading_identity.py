@@ -265,7 +265,8 @@ class ReadingIdentities:
             number = _DAY_NUMBERS.setdefault(number, number)
             if entry is None:
                 self.index[meter] = (number, number, parts_per_day(step))
-            elif not entry[0] <= number <= entry[1] or entry[2] < parts_per_day(step):
+            elif type(entry) is list or not entry[0] <= number <= entry[1] or entry[2] < parts_per_day(step):
+                # (a list: as the changelog's JSON gave it back after a recovery)
                 self.index[meter] = (min(entry[0], number), max(entry[1], number), max(entry[2], parts_per_day(step)))
         if found.step != step:
             # Re-registered with another interval during the day: the day keeps the grid it started on.

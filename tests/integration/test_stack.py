@@ -117,17 +117,33 @@ def test_up_gives_an_existing_topic_its_declared_configuration(live_settings):
     assert stack.align_configs(admin, topics.all_topics(live_settings.worker_app_id), min_isr) == {}  # nothing left
 
 
-def test_up_names_a_topic_whose_cleanup_policy_differs_and_changes_nothing(live_settings):
+def test_up_names_a_topic_whose_cleanup_policy_differs_and_keeps_a_longer_retention(live_settings):
+    import uuid
+
     from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
     from ecmon import topics
 
-    spec = topics.TopicSpec("ecmon-test.cleanup-policy-probe", "a topic declared with deletion", partitions=1)
+    spec = topics.TopicSpec(f"ecmon-test.config-probe-{uuid.uuid4().hex[:8]}", "a topic declared with deletion",
+                            partitions=1)
     stack.create_topics(live_settings, [spec])
     admin = AdminClient(client_config(live_settings, "admin"))
-    resource = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=[
-        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET)])
-    for future in admin.incremental_alter_configs([resource]).values():
-        future.result(timeout=30)
-    with pytest.raises(ServiceError, match="ecmon-test.cleanup-policy-probe has cleanup.policy=compact"):
+
+    def alter(key: str, value: str) -> None:
+        resource = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=[
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)])
+        for future in admin.incremental_alter_configs([resource]).values():
+            future.result(timeout=30)
+
+    try:
+        longer = str(spec.retention_ms * 2)
+        alter("retention.ms", longer)  # an operator keeps the data longer on purpose
         stack.create_topics(live_settings, [spec])
+        (future,) = admin.describe_configs([ConfigResource(ResourceType.TOPIC, spec.name)]).values()
+        assert future.result(timeout=30)["retention.ms"].value == longer
+        alter("cleanup.policy", "compact")
+        with pytest.raises(ServiceError, match=f"{spec.name} has cleanup.policy=compact"):
+            stack.create_topics(live_settings, [spec])
+    finally:
+        for future in admin.delete_topics([spec.name], operation_timeout=30).values():
+            future.result(timeout=30)

@@ -59,9 +59,10 @@ def setup(settings: Settings) -> dict[str, Any]:
         raise ServiceError("ECMON_KAFKA_USERNAME is set: kafka-setup needs every role's user from "
                            "ECMON_KAFKA_SECRETS_FILE, not one identity")
     wait_for_brokers(settings)
-    created = create_topics(settings)
+    configured: list[str] = []
+    created = create_topics(settings, on_progress=configured.append)
     changed = acls.apply(settings)
-    return {"topics_created": created, "acls": changed}
+    return {"topics_created": created, "topics_configured": configured, "acls": changed}
 
 
 def main(argv: list[str]) -> int:
@@ -75,6 +76,8 @@ def main(argv: list[str]) -> int:
     except (ServiceError, KafkaCredentialsMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    for line in result["topics_configured"]:
+        print(line, flush=True)
     print(f"topics created: {len(result['topics_created'])} of {len(planned_topics(settings))}; "
           f"ACLs created {result['acls']['created']}, deleted {result['acls']['deleted']}; Kafka ready", flush=True)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -104,7 +105,7 @@ def up(settings: Settings, on_progress=lambda msg: None, only: list[str] | None 
             )
     if any(isinstance(s, KafkaBroker) for s in services):
         on_progress("creating topics")
-        create_topics(settings)
+        create_topics(settings, on_progress=lambda msg: on_progress(f"  {msg}"))
         if settings.kafka_authenticated:
             on_progress("creating Kafka users and ACLs (ecmon/principals.py)")
             acls.apply(settings)
@@ -142,26 +143,50 @@ def _create(admin: AdminClient, wanted: list[NewTopic]) -> None:
                 raise
 
 
-def align_configs(admin: AdminClient, specs: list[topics.TopicSpec], min_isr: int) -> dict[str, dict[str, str]]:
-    """Give existing topics the configuration they are declared with (a platform created by an earlier release
-    keeps, say, a changelog's 1 MB ``max.message.bytes`` otherwise); returns what was changed, per topic.
+#: Limits a topic's declared configuration sets as a floor: raised to the declaration, never lowered (an operator
+#: may keep data longer, or a cluster more replicas in sync, than the platform needs; -1 is "no limit")
+RAISE_ONLY = frozenset({"max.message.bytes", "retention.ms", "min.compaction.lag.ms", "delete.retention.ms",
+                        "min.insync.replicas"})
 
-    ``cleanup.policy`` is left as it is: turning a topic compacted or not would delete or keep data behind the
-    operator's back, so a difference there is an error to resolve by hand."""
+
+def _config_change(name: str, current: str | None, declared: str) -> bool:
+    if current == declared:
+        return False
+    if name in RAISE_ONLY and current is not None:
+        now, wanted = int(current), int(declared)
+        return now != -1 and (wanted == -1 or now < wanted)
+    return True
+
+
+@retry(retry=retry_if_exception_type(KafkaException), stop=stop_after_attempt(5), wait=wait_fixed(1), reraise=True)
+def _describe(admin: AdminClient, names: list[str]) -> dict[str, dict[str, str | None]]:
+    described = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name) for name in names])
+    return {resource.name: {key: entry.value for key, entry in future.result(timeout=30).items()}
+            for resource, future in described.items()}
+
+
+def align_configs(admin: AdminClient, specs: list[topics.TopicSpec], min_isr: int) -> dict[str, dict[str, str]]:
+    """Bring existing topics up to the configuration they are declared with (a platform created by an earlier
+    release keeps, say, a changelog's 1 MB ``max.message.bytes`` otherwise); returns what was changed, per topic.
+
+    Limits (``RAISE_ONLY``) are only raised: a longer retention or a stricter ``min.insync.replicas`` an operator
+    chose stays. ``cleanup.policy`` is never changed: turning a topic compacted or not would delete or keep data
+    behind the operator's back, so a difference there is an error to resolve by hand."""
     if not specs:
         return {}
-    by_name = {t.name: t for t in specs}
-    described = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name) for name in by_name])
+    try:
+        current_of = _describe(admin, [t.name for t in specs])
+    except KafkaException as exc:
+        raise ServiceError(f"reading the configuration of the existing topics failed: {exc}") from exc
     changed: dict[str, dict[str, str]] = {}
-    for resource, future in described.items():
-        spec = by_name[resource.name]
-        current = {name: entry.value for name, entry in future.result(timeout=30).items()}
+    for spec in specs:
+        current = current_of[spec.name]
         declared = spec.kafka_config(min_isr)
         if current.get("cleanup.policy") != declared.pop("cleanup.policy"):
             raise ServiceError(f"topic {spec.name} has cleanup.policy={current.get('cleanup.policy')}, declared "
                                f"{'compact' if spec.compacted else 'delete'} (ecmon/topics.py); recreate the topic "
                                "or correct the declaration")
-        differing = {name: value for name, value in declared.items() if current.get(name) != value}
+        differing = {key: value for key, value in declared.items() if _config_change(key, current.get(key), value)}
         if differing:
             changed[spec.name] = differing
     if changed:
@@ -176,8 +201,10 @@ def align_configs(admin: AdminClient, specs: list[topics.TopicSpec], min_isr: in
     return changed
 
 
-def create_topics(settings: Settings, specs: list[topics.TopicSpec] | None = None) -> list[str]:
-    """Create every declared topic (or those of ``specs``) that does not exist yet; returns the names created."""
+def create_topics(settings: Settings, specs: list[topics.TopicSpec] | None = None,
+                  on_progress: Callable[[str], None] = lambda msg: None) -> list[str]:
+    """Create every declared topic (or those of ``specs``) that does not exist yet, and bring existing ones up to
+    their declared configuration (``align_configs``, each change reported); returns the names created."""
     admin = AdminClient(client_config(settings, "admin"))
     existing = set(admin.list_topics(timeout=10).topics)
     rf = settings.replication_factor
@@ -187,7 +214,8 @@ def create_topics(settings: Settings, specs: list[topics.TopicSpec] | None = Non
         NewTopic(t.name, num_partitions=t.partitions, replication_factor=rf, config=t.kafka_config(min_isr))
         for t in declared if t.name not in existing
     ]
-    align_configs(admin, [t for t in declared if t.name in existing], min_isr)
+    for name, values in align_configs(admin, [t for t in declared if t.name in existing], min_isr).items():
+        on_progress(f"topic {name}: set " + ", ".join(f"{key}={value}" for key, value in sorted(values.items())))
     if not wanted:
         return []
     try:

@@ -715,9 +715,25 @@ def test_compose_setup_service_creates_every_topic_user_and_acl(compose, monkeyp
     assert kafka_setup.planned_topics(settings) == [t.name for t in topics.all_topics(_default("worker_app_id"))]
     calls = []
     monkeypatch.setattr(kafka_setup, "wait_for_brokers", lambda s: calls.append("wait"))
-    monkeypatch.setattr(kafka_setup, "create_topics", lambda s: calls.append("topics") or [])
+    monkeypatch.setattr(kafka_setup, "create_topics", lambda s, on_progress: calls.append("topics") or [])
     monkeypatch.setattr(kafka_setup.acls, "apply", lambda s: calls.append("acls") or {"created": 0, "deleted": 0})
     kafka_setup.setup(settings)
     assert calls == ["wait", "topics", "acls"]
     with pytest.raises(kafka_setup.ServiceError, match="ECMON_KAFKA_USERNAME"):
         kafka_setup.setup(settings.model_copy(update={"kafka_username": "ecmon-worker"}))
+
+
+@pytest.mark.parametrize(("name", "current", "declared", "change"), [
+    ("max.message.bytes", "1048588", str(topics.CHANGELOG_MAX_MESSAGE_BYTES), True),  # an old changelog: raised
+    ("max.message.bytes", str(64 * 2**20), str(topics.CHANGELOG_MAX_MESSAGE_BYTES), False),  # an operator's larger
+    ("retention.ms", str(30 * 86_400_000), str(13 * 7 * 86_400_000), True),
+    ("retention.ms", str(400 * 86_400_000), str(13 * 7 * 86_400_000), False),  # kept longer on purpose: not lowered
+    ("retention.ms", "-1", str(13 * 7 * 86_400_000), False),  # kept for ever
+    ("min.insync.replicas", "2", "1", False),  # a stricter durability stays
+    ("message.timestamp.type", "CreateTime", "LogAppendTime", True),  # the gateways' record time, enforced
+    ("max.message.bytes", None, "1048588", True),
+])
+def test_existing_topics_are_raised_to_their_declared_limits_never_lowered(name, current, declared, change):
+    from ecmon_ops.stack.stack import _config_change
+
+    assert _config_change(name, current, declared) is change

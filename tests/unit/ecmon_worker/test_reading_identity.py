@@ -222,6 +222,8 @@ def test_the_index_is_compact_in_memory_and_read_back_from_json_lists():
     recovered = json.loads(json.dumps(state))
     assert recovered["ix"] == {"e": [first, last, 1], "g": [first, first, 1]}
     assert reasons(apply(recovered, batch(3, [reading("e", T0 + Q, 1)]), identities=store)) == ["duplicate_reading"]
+    # a meter is held compact again once a batch touches it
+    assert recovered["ix"]["e"] == (first, last, 1) and recovered["ix"]["g"] == [first, first, 1]
     apply(recovered, batch(4, [reading("g", T0 + 4 * 86_400_000, 1)]), identities=store)
     assert recovered["ix"]["g"] == (first, ri.day_number(T0 + 4 * 86_400_000), 1)
 

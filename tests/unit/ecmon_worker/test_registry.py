@@ -331,3 +331,16 @@ def test_the_follower_holds_meters_compactly_and_reads_them_as_the_record_gave_t
     assert other.interval_s is meters[0].interval_s
     assert follower.meters[A]["M0"] is follower.meters[B]["M1"] == ("electricity", "kWh")
     assert follower.expected_for(follower.enterprises[A], "2026-10") == 3 * OCT_INTERVALS
+
+
+def test_a_registered_meter_holds_every_field_of_the_schema():
+    """A meter field added to the enterprise record would otherwise be dropped by the follower without a word."""
+    import json
+    from pathlib import Path
+
+    from ecmon import PROJECT_ROOT
+    from ecmon_worker.registry_records import RegisteredMeter
+
+    for schema in sorted(Path(PROJECT_ROOT, "avro").glob("v*/enterprise_record.avsc")):
+        meters = next(f for f in json.loads(schema.read_text())["fields"] if f["name"] == "meters")
+        assert [f["name"] for f in meters["type"]["items"]["fields"]] == list(RegisteredMeter.__slots__), schema
