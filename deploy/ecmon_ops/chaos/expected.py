@@ -10,6 +10,7 @@ gateway was killed with SIGKILL: it is saved before acknowledged batches leave t
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clickhouse_driver import Client
@@ -18,17 +19,21 @@ from ecmon_reports.report import Reconciliation, latest_aggregates, reconcile
 from ecmon_simulator.faults import FaultPlan
 from ecmon_simulator.fleet import plan_batches
 from ecmon_simulator.ledger import Ledger
-from ecmon_simulator.runs import FleetRun
+from ecmon_simulator.runs import FleetRun, numbered
 
 Key = tuple[str, str]  # (province, 'YYYY-MM')
 
 
-def planned_ledger(run: FleetRun, electricity_method: str) -> Ledger:
-    """The ledger a gateway running ``run`` to the end without interruption would write."""
+def planned_ledger(run: FleetRun, electricity_method: str, bases: Mapping[str, int] | None = None) -> Ledger:
+    """The ledger a gateway running ``run`` to the end without interruption would write. ``bases``: where each
+    gateway's sequence counter stood before the run (``ecmon_gateway.sequences``): a gateway that sent before
+    numbers the run's batches after it, with batch ids of their own (``ecmon_simulator.runs.numbered``)."""
     ledger = Ledger(electricity_method=electricity_method)
     plan = FaultPlan.parse(run.faults)
     for ent in run.fleet():
-        for batch in plan_batches(ent, run.start_ms, run.end_ms, run.interval_s, run.intervals_per_batch, plan):
+        base = (bases or {}).get(ent.gateway_id, 0)
+        for planned in plan_batches(ent, run.start_ms, run.end_ms, run.interval_s, run.intervals_per_batch, plan):
+            batch = numbered(planned, base, run.start_ms)
             ledger.add(batch.batch_id, ent.province, ent.uscc, batch.countable)
     return ledger
 

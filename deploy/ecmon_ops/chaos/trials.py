@@ -19,6 +19,7 @@ from ecmon import topics
 from ecmon.kafka_clients import client_config
 from ecmon.months import CST, month_start_ms, next_period
 from ecmon.settings import Settings
+from ecmon_gateway.sequences import SequenceCounter, sequences_path
 from ecmon_gateway.spool import Spool
 from ecmon_ops.bench.kafka_probe import OffsetProbe
 from ecmon_ops.chaos import faults
@@ -155,7 +156,12 @@ class Suite:
 
     def run(self, spec: TrialSpec) -> TrialResult:
         run = fleet_run(spec, self.shape)
-        plan = planned_ledger(run, self.settings.electricity_method)
+        counter = SequenceCounter(sequences_path(self.settings.state_dir))
+        try:  # a gateway that sent in an earlier trial goes on from its sequence, with new batch ids
+            bases = {ent.gateway_id: counter.last(ent.gateway_id) for ent in run.fleet()}
+        finally:
+            counter.close()
+        plan = planned_ledger(run, self.settings.electricity_method, bases)
         merge(self.everything, plan)
         result = TrialResult(spec, outcome="running", readings=sum(v[2] for v in plan.totals.values()),
                              batches=len(plan.batch_ids))

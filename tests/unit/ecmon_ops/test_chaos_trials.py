@@ -6,6 +6,8 @@ from ecmon.months import CST
 from ecmon_ops.chaos.expected import merge, planned_ledger
 from ecmon_ops.chaos.run import FULL, SHORT
 from ecmon_ops.chaos.trials import GATEWAY_START_S, SuiteShape, fleet_run, plan_trials, recent_months
+from ecmon_simulator.faults import FaultPlan
+from ecmon_simulator.fleet import plan_batches
 from ecmon_simulator.ledger import Ledger
 
 
@@ -55,3 +57,19 @@ def test_the_plan_counts_each_batch_once_like_the_gateways_ledger():
     merge(total, Ledger())
     assert total.by_province_month() == plan.by_province_month()
     assert list(plan.by_province_month()) == [(spec.province, spec.month)]
+
+
+def test_the_plan_numbers_a_gateway_that_sent_before_as_the_gateway_does():
+    from ecmon_simulator.runs import numbered
+
+    spec = plan_trials(1, SHORT, SuiteShape())[0]
+    run = fleet_run(spec, SuiteShape(enterprises=2))
+    first, second = run.fleet()
+    fresh = planned_ledger(run, "equivalent")
+    again = planned_ledger(run, "equivalent", {first.gateway_id: 500})
+    assert again.by_province_month() == fresh.by_province_month()  # the same readings
+    moved = fresh.batch_ids - again.batch_ids
+    assert moved and len(again.batch_ids) == len(fresh.batch_ids)  # the first gateway's batches, with new ids
+    planned = next(iter(plan_batches(first, run.start_ms, run.end_ms, run.interval_s, run.intervals_per_batch,
+                                     FaultPlan.parse(run.faults))))
+    assert numbered(planned, 500, run.start_ms).batch_id in again.batch_ids and planned.batch_id in moved
