@@ -91,10 +91,9 @@ class ReadingBatches:
             self.note_saved(uscc, state)
         watermark_before = state.get("wm", 0)
         written = self.saved[uscc]
+        steps = {m["meter_id"]: m["interval_s"] * 1000 for m in record["meters"]}
         outcome = enterprise_rollup.apply_batch(state, batch, self.registry.meters[uscc], self.factors,
-                                                limits=self.limits, received_ms=record_ms,
-                                                intervals={m["meter_id"]: m["interval_s"] * 1000
-                                                           for m in record["meters"]},
+                                                limits=self.limits, received_ms=record_ms, intervals=steps,
                                                 identities=TableSlice(self.enterprises, uscc, partition),
                                                 saved=(written.version, written.watermark))
         if outcome.applied:
@@ -115,7 +114,7 @@ class ReadingBatches:
             return out
         province = province_of(record["region_code"])
         if outcome.normalised:
-            out.send("normalised", key, self._normalised_batch(batch, record, province, outcome.normalised))
+            out.send("normalised", key, self._normalised_batch(batch, record, province, steps, outcome.normalised))
             self._watch(out, uscc, record, province, state["wm"], outcome.normalised, key, partition)
         if outcome.applied:
             self.registry.reported.add(uscc)
@@ -142,9 +141,8 @@ class ReadingBatches:
         if watch.checkpoint_due(uscc):
             self.detectors.put(uscc, partition, watch.states[uscc])
 
-    def _normalised_batch(self, batch: dict[str, Any], record: dict[str, Any], province: str,
+    def _normalised_batch(self, batch: dict[str, Any], record: dict[str, Any], province: str, steps: dict[str, int],
                           readings: list[dict[str, Any]]) -> bytes:
-        steps = {m["meter_id"]: m["interval_s"] * 1000 for m in record["meters"]}
         for r in readings:
             if r["interval_start"] is None:
                 r["interval_start"] = r["interval_end"] - steps.get(r["meter_id"], 0)
