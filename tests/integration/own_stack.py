@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from ecmon.settings import Settings
@@ -17,6 +18,7 @@ from ecmon_ops.stack.apps import app_process, ensure_running
 from ecmon_simulator.ledger import Ledger, ledger_path
 from ecmon_simulator.runs import FleetRun, run_fleet
 from ecmon_sink import migrate
+from ecmon_sink.clickhouse import connect
 
 
 @contextmanager
@@ -82,3 +84,16 @@ def pipeline_reconciles_without_denials(settings: Settings, run: FleetRun) -> No
         log.seek(logged_before)
         denials = [line for line in log.read().decode(errors="replace").splitlines() if "is Denied" in line]
     assert not denials, denials[:5]
+
+
+def province_without_data(settings: Settings, candidates: tuple[str, ...]) -> str:
+    """The first of ``candidates`` with no data in ClickHouse. A test whose months close takes a province of its
+    own (a closed month stays closed on a stack kept between runs); tests sharing a stack keep their candidates
+    disjoint."""
+    db = settings.clickhouse_database
+    used = {r[0] for r in connect(settings).execute(f"SELECT DISTINCT province FROM {db}.aggregates_monthly")}
+    province = next((p for p in candidates if p not in used), None)
+    if province is None:
+        pytest.skip(f"every candidate province ({', '.join(candidates)}) already has data on this stack; "
+                    "start a fresh test stack (ecmon stack down, then remove its state directory)")
+    return province
