@@ -21,7 +21,8 @@ A drop is not reported when it is the plant's routine (``_routine_stop``): it st
 depth of one of the meter's last four drops, or just after the last one ended. A change back soon after a
 reported level shift or drift is its end. Wild readings are one ``spike`` (reported once the cluster closed)
 or one ``noisy`` episode (``_noise``). A confirmed change is a ``drift`` when a ramp from its onset fits it
-better than a step does (``_confirm_shift``).
+better than a step does (``_confirm_shift``), or when it comes within ``DRIFT_HOLD_H`` of a rise followed silently
+as too small and the two together reach the reporting size (a slow creep confirms in pieces; version 8).
 
 A fall in consumption (a drop, a level shift or drift down) opens a stop regime that remembers the level it
 fell from (version 7): further falls while the level is still down are its stages (``_in_stop``: a
@@ -46,7 +47,7 @@ from dataclasses import dataclass
 from . import meter_score  # relative: the compiled copy (ecmon_worker.compiled) imports its compiled sibling
 
 DETECTOR = "meter_anomalies"
-DETECTOR_VERSION = "7"
+DETECTOR_VERSION = "8"
 
 _HOUR_MS = 3_600_000
 _CST_MS = 8 * _HOUR_MS
@@ -69,6 +70,7 @@ SHIFT_CONFIRM_H = 18.0  # a level shift is reported once the new level has held 
 SHIFT_LEARN_DAYS = 14  # a meter's first two weeks: no weekly profile to shift against yet, shifts are followed silently
 RETURN_DAYS = 7  # a change back within this long of a reported one (or a drift's last part) is its end
 DRIFT_HOLD_H = 48.0  # further changes in a reported drift's direction this soon after the last are the drift going on
+CREEP = 4  # the kind of a change record (``rl[1]``) for a rise followed silently as small: a creep may follow
 Z_WILD = 6.0  # a jump between consecutive readings this many scales wide is a wild reading's edge
 NOISY_JUMPS = 4  # jumps in one cluster that make it a burst of noise (a lone spike makes two)
 NOISY_GAP_H = 1.0  # a cluster of wild readings stays open this long after its last jump
@@ -771,9 +773,10 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     to the new level in its direction (a production shift, a batch: the baseline is put back).
 
     A change that a ramp from its onset fits better than a step is a ``drift``, reported once with its
-    rate; later changes in its direction are its course, not news. A change back in the other direction
-    within ``RETURN_DAYS`` of a reported one's last part is that episode's end (a repaired leak, a line
-    stopped again): not a new, opposite level shift; after a fall (a stop) the window is
+    rate; later changes in its direction are its course, not news. So is a rise within ``DRIFT_HOLD_H`` of
+    one followed silently as small (``CREEP``), once both together reach ``LEVEL_SHIFT_MIN``. A change back
+    in the other direction within ``RETURN_DAYS`` of a reported one's last part is that episode's end (a
+    repaired leak, a line stopped again): not a new, opposite level shift; after a fall (a stop) the window is
     ``STOP_RETURN_DAYS`` and the return must not go past the level before the stop, and further falls
     within ``STOP_COURSE_DAYS`` while the level is down are the stop going on. A change the baseline
     follows silently (small, or in the learning weeks) is remembered alike, so its return is not news."""
@@ -831,13 +834,29 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     # A rise followed silently (small, or while learning) still has an end: remember it like a reported
     # one, or its return would be the first change the meter reports. (Not a fall: that would open a stop
     # regime on a level the learning weeks had not settled.)
-    silent = [ts_ms, 1, direction, _compact6(pre), ts_ms] if direction > 0 else st["rl"]
-    if abs(per_reading) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(held - 1.0) >= LEVEL_SHIFT_MIN):
-        st["rl"] = silent
-        return []  # real but small: the baseline follows it without an alarm
-    if st["t0"] and found - st["t0"] < SHIFT_LEARN_DAYS * 24 * _HOUR_MS:
-        st["rl"] = silent
-        return []  # found while still learning the week: a cold start's profile moves by itself
+    learning = bool(st["t0"]) and found - st["t0"] < SHIFT_LEARN_DAYS * 24 * _HOUR_MS
+    small = abs(per_reading) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(held - 1.0) >= LEVEL_SHIFT_MIN)
+    if (not learning and direction > 0 and rl[0] and rl[1] == CREEP and rl[2] > 0
+            and ts_ms - rl[4] < DRIFT_HOLD_H * _HOUR_MS):
+        # Another rise soon after one followed silently: a creeping load (a fouling exchanger) confirms in
+        # pieces each below the reporting size, and was never reported. Measured from before its first piece.
+        onset, before = rl[0], rl[3]
+        total = lv / before - 1.0 if ratio > 0 and before > 0 else (lv - before) / st["mg"] if st["mg"] > 0 else 0.0
+        if total < LEVEL_SHIFT_MIN:
+            rl[4] = ts_ms
+            return []
+        st["rl"] = [onset, 2, 1, _compact6(before), ts_ms]
+        days = max((ts_ms - onset) / (24 * _HOUR_MS), 1.0 / 24)
+        unit = "of the level before it" if ratio > 0 and before > 0 else "of the meter's mean magnitude"
+        return [_finding("drift", onset, ts_ms, sv / k, old / k, z,
+                         f"crept up by {total:+.0%} {unit} in {days:.1f} days ({total / days:+.1%} per day), "
+                         "in steps each too small to report")]
+    if small or learning:
+        # real but small: the baseline follows it without an alarm; found while still learning the week: a
+        # cold start's profile moves by itself. A small rise after the learning weeks may be a creep's first piece.
+        kind = CREEP if small and not learning else 1
+        st["rl"] = [start, kind, direction, _compact6(pre), ts_ms] if direction > 0 else st["rl"]
+        return []
     # Step or ramp, fitted over the whole episode from its onset (``start``, where the CUSUM's run began):
     # a level shift is a constant change from the onset on, a drift grows from nothing at the onset. Both
     # are one-parameter fits of the change against the old baseline; the one that explains more of it wins.

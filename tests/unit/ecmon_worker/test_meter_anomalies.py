@@ -337,6 +337,20 @@ def test_a_creeping_load_is_one_drift_with_its_rate_and_its_end_is_not_a_shift()
     assert 5 <= rate <= 30  # +15 % of the expected value per day, measured over the confirmation
 
 
+def test_a_load_creeping_in_pieces_each_too_small_to_report_is_one_drift():
+    """A slow creep (+8 % of the normal per day for six days, then repaired) confirms as several changes, each
+    below the reporting size: together they are one drift, measured from before the first; its end is not news."""
+    def creep(i, v):
+        days = (i - FAULT_AT) / 96
+        return v * (1.0 + 0.08 * days) if 0 <= days < 6 else v
+
+    _, found = run(days=32, fault=creep)
+    assert types(found) == ["drift"], types(found)
+    i, f = found[0]
+    assert "too small to report" in f.detail and f.observed > f.expected
+    assert T0 + FAULT_AT * STEP <= f.span_start_ms < T0 + (FAULT_AT + 3 * 96) * STEP
+
+
 def test_a_shift_found_again_and_again_on_a_ramp_is_confirmed_on_the_first_ones_clock():
     """A step that rises over a few hours makes the CUSUM fire more than once: the confirmation clock runs
     from the first alarm, and the step is reported once, within a day."""
