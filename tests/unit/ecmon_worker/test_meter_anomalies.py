@@ -322,17 +322,25 @@ def test_a_state_saved_by_version_3_on_a_weekly_mill_carries_on_quietly():
     assert state["v"] == det.STATE_VERSION and len(state["wk"]) == len(state["hs"]) == 72
 
 
+def _one_drift(per_day: float, for_days: int, days: int) -> det.Finding:
+    """The one finding on a load growing by ``per_day`` of the normal from ``FAULT_AT`` for ``for_days``, then
+    repaired: a drift, above the expected value."""
+    def ramp(i, v):
+        grown = (i - FAULT_AT) / 96
+        return v * (1.0 + per_day * grown) if 0 <= grown < for_days else v
+
+    _, found = run(days=days, fault=ramp)
+    assert types(found) == ["drift"], types(found)
+    f = found[0][1]
+    assert f.observed > f.expected
+    return f
+
+
 def test_a_creeping_load_is_one_drift_with_its_rate_and_its_end_is_not_a_shift():
     """Extra load growing by 15 % of the normal per day for five days, then repaired: one drift, with its rate;
     neither its course nor its end (the load falling back) is reported again."""
-    def ramp(i, v):
-        days = (i - FAULT_AT) / 96
-        return v * (1.0 + 0.15 * days) if 0 <= days < 5 else v
-
-    _, found = run(days=30, fault=ramp)
-    assert types(found) == ["drift"], types(found)
-    i, f = found[0]
-    assert "per day" in f.detail and f.observed > f.expected
+    f = _one_drift(per_day=0.15, for_days=5, days=30)
+    assert "per day" in f.detail
     rate = float(f.detail.split("creeping by ")[1].split("%")[0])
     assert 5 <= rate <= 30  # +15 % of the expected value per day, measured over the confirmation
 
@@ -340,14 +348,8 @@ def test_a_creeping_load_is_one_drift_with_its_rate_and_its_end_is_not_a_shift()
 def test_a_load_creeping_in_pieces_each_too_small_to_report_is_one_drift():
     """A slow creep (+8 % of the normal per day for six days, then repaired) confirms as several changes, each
     below the reporting size: together they are one drift, measured from before the first; its end is not news."""
-    def creep(i, v):
-        days = (i - FAULT_AT) / 96
-        return v * (1.0 + 0.08 * days) if 0 <= days < 6 else v
-
-    _, found = run(days=32, fault=creep)
-    assert types(found) == ["drift"], types(found)
-    i, f = found[0]
-    assert "too small to report" in f.detail and f.observed > f.expected
+    f = _one_drift(per_day=0.08, for_days=6, days=32)
+    assert "too small to report" in f.detail
     assert T0 + FAULT_AT * STEP <= f.span_start_ms < T0 + (FAULT_AT + 3 * 96) * STEP
 
 
