@@ -74,6 +74,9 @@ CREEP = 4  # the kind of a change record (``rl[1]``) for a rise followed silentl
 Z_WILD = 6.0  # a jump between consecutive readings this many scales wide is a wild reading's edge
 NOISY_JUMPS = 4  # jumps in one cluster that make it a burst of noise (a lone spike makes two)
 NOISY_GAP_H = 1.0  # a cluster of wild readings stays open this long after its last jump
+LEAP_RATIO = 2.0  # a reading at least this many times (or this share of) the one before is wild by its ratio too,
+# when that step is also Z_WILD times the meter's usual one on a log scale: a burst on a meter whose hourly
+# profile varies as much as the burst stays under Z_WILD scales
 STUCK_MIN_READINGS, STUCK_MIN_MS = 4, _HOUR_MS
 IMPOSSIBLE_FACTOR, IMPOSSIBLE_AFTER = 100.0, 100
 DROP_RATIO = 0.5  # a drop falls below half the expected value
@@ -149,14 +152,15 @@ class ScoreParams:
 
 DEFAULT_SCORE = ScoreParams()
 _SCORE_KEYS = ("lk", "ll", "ls", "cx", "cm", "ra", "ar")
-STATE_VERSION = 6
+STATE_VERSION = 7
 
 
 def new_state() -> dict:
     """A fresh meter. The point score's views are added by the first scored reading (``_score_state``): the
     worker never scores, so its states carry only what the findings need."""
     return {
-        "v": STATE_VERSION,  # the state's layout (6: the calendar of stops; 5: noise clusters, drift, change episodes)
+        "v": STATE_VERSION,  # the state's layout (7: the usual log step; 6: the calendar of stops; 5: noise clusters,
+        # drift, change episodes)
         "n": 0,  # readings with a finite value
         "t": 0,  # newest timestamp
         "t0": 0,  # first timestamp (0 in a state saved before version 4: an established meter)
@@ -178,7 +182,8 @@ def new_state() -> dict:
         # of the regression of the readings on the old baseline and time (``_trend``)
         "ps": _NO_SHIFT[:],
         # the last reported change (level shift or drift), for its end and a drift's course: reported ts,
-        # kind (1 level shift, 2 drift), direction (+1 | -1), the level before it, ts of its last part
+        # kind (1 level shift, 2 drift, 3 stop, 4 a creep's piece: a rise followed silently), direction (+1 | -1),
+        # the level before it, ts of its last part
         "rl": [0, 0, 0, 0.0, 0],
         # a cluster of wild readings: first ts, last jump's ts, jumps, reported as noisy (0 | 1), and the
         # largest reading's value, expected value, z and ts (a lone spike is reported once the cluster closed),
@@ -190,6 +195,7 @@ def new_state() -> dict:
         # its last STOPS_KEPT drops, reported or routine
         "de": 0, "rs": [],
         "q": 0.0, "pv": 0.0,  # resolution (smallest change seen between readings), previous value
+        "lj": 0.0,  # the usual step between consecutive readings on a log scale (mean absolute, robust)
     }
 
 
@@ -362,6 +368,7 @@ def _observe(state: dict, ts_ms: int, value: float, scored: bool, params: ScoreP
         offset, scale = _baseline(st, week, hour)
     expected = st["lv"] + offset
     jump = abs(value - st["pv"]) / scale
+    leap = _leap(st, value, n)
     if value != st["pv"] and (not st["q"] or abs(value - st["pv"]) < st["q"]):
         st["q"] = _compact6(abs(value - st["pv"]))
     st["pv"] = value
@@ -372,7 +379,7 @@ def _observe(state: dict, ts_ms: int, value: float, scored: bool, params: ScoreP
     findings += _stuck(st, ts_ms, value, expected, iv, st["hs"][week] if wn >= CELL_PRIOR else 0.0)
     if n >= WARMUP_READINGS:
         lv = st["lv"]
-        findings += _episodes(st, ts_ms, value, expected, z, resid, jump)
+        findings += _episodes(st, ts_ms, value, expected, z, resid, jump, leap)
         if st["lv"] != lv:  # the baseline moved (a level shift, a drop become the new normal): learn against it
             offset, scale = _baseline(st, week, hour)
             expected = st["lv"] + offset
@@ -406,6 +413,19 @@ def _observe(state: dict, ts_ms: int, value: float, scored: bool, params: ScoreP
     score = _surprise(st, value, n, z, params) if scored else 0.0
     st["lv"], st["mg"], st["sc"] = _compact6(st["lv"]), _compact6(st["mg"]), _compact6(st["sc"])  # bounded JSON
     return Verdict(score, tuple(findings)) if findings or score else _NORMAL
+
+
+def _leap(st: dict, value: float, n: int) -> bool:
+    """Is ``value`` wild by its ratio to the reading before: at least ``LEAP_RATIO`` times it (or that share of
+    it), and ``Z_WILD`` times the meter's usual step on a log scale (``"lj"``, learnt over its first
+    1 / ``SCALE_RATE`` readings before it counts)? A meter that routinely switches on and off has a large usual
+    step, so its switching is not wild."""
+    eps = max(LOG_EPS * st["mg"], st["q"], 1e-9)
+    step = abs(math.log((abs(value) + eps) / (abs(st["pv"]) + eps)))
+    usual = st["lj"]
+    # clipped, so that a burst's own steps barely move what is usual
+    st["lj"] = _compact6(step if not usual else usual + SCALE_RATE * (min(step, Z_WILD * usual) - usual))
+    return n * SCALE_RATE > 1.0 and step >= max(math.log(LEAP_RATIO), Z_WILD * usual)
 
 
 def _baseline(st: dict, week: int, hour: int) -> tuple[float, float]:
@@ -572,11 +592,14 @@ def _rebase(st: dict, shift: float, ratio: float) -> None:
         st[key] = [_compact(x * ratio) for x in st[key]]
 
 
-def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: float) -> list[Finding]:
+def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: float,
+           leap: bool = False) -> list[Finding]:
     """Wild readings: a lone spike, or a burst of them (wiring noise, a failing transformer) as one episode.
 
     A reading ``Z_SPIKE`` scales above the expected value opens a cluster; it stays open while jumps of
-    ``Z_WILD`` scales between consecutive readings keep coming, each within ``NOISY_GAP_H`` of the last.
+    ``Z_WILD`` scales between consecutive readings keep coming, each within ``NOISY_GAP_H`` of the last; a
+    reading wild by its ratio to the one before (``leap``, see ``_leap``) opens one ``Z_EPISODE`` scales out
+    and counts as a jump.
     ``NOISY_JUMPS`` of them make the cluster a ``noisy`` episode, reported at once with its span so far;
     the baseline and the CUSUM wait until it has been calm for ``NOISY_GAP_H``. A cluster that closes
     without becoming noisy is a spike, reported then (the readings are back where they were; one that
@@ -593,7 +616,7 @@ def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: 
         nz = [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0]
     if nz[0]:
         nz[8] += z >= Z_EPISODE  # readings high in it: more than two and it is a step, not a spike
-        if jump >= Z_WILD:
+        if jump >= Z_WILD or leap:
             nz[1] = ts_ms
             nz[2] += 1
         if z > nz[6]:
@@ -609,19 +632,21 @@ def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: 
                 st["ps"] = _NO_SHIFT[:]
             hours = (ts_ms - nz[0]) / _HOUR_MS
             out.append(_finding("noisy", nz[0], ts_ms, value, expected, max(nz[6], Z_SPIKE),
-                                f"{nz[2]} jumps of more than {Z_WILD:g} scales in {hours:.1f} h"))
-    elif z >= Z_WILD and jump >= Z_WILD:  # a wild reading's edge (a step that stays up does not reopen it)
+                                f"{nz[2]} wild jumps (more than {Z_WILD:g} scales, or to {LEAP_RATIO:g} times or "
+                                f"1/{LEAP_RATIO:g} of the reading before) in {hours:.1f} h"))
+    elif z >= Z_WILD and jump >= Z_WILD or leap and z >= Z_EPISODE:  # a wild reading's edge (a step that stays
+        # up does not reopen it)
         nz = [ts_ms, ts_ms, 1, 0, _compact6(value), _compact6(expected), _compact6(z), ts_ms, 1]
     st["nz"] = nz
     return out
 
 
 def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, resid: float,
-              jump: float = 0.0) -> list[Finding]:
+              jump: float = 0.0, leap: bool = False) -> list[Finding]:
     ep = st["ep"]
     if ep == "stuck":
         return []
-    findings = _noise(st, ts_ms, value, expected, z, jump)
+    findings = _noise(st, ts_ms, value, expected, z, jump, leap)
     nz = st["nz"]
     if st["ep"] == "noisy" or nz[2] > 2:  # a burst (a lone spike makes two jumps): no drops, no CUSUM meanwhile
         return findings

@@ -23,7 +23,7 @@ from typing import Any
 
 from ecmon_worker import meter_anomalies as detector
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: the usual log step ("lj", detector state version 7) at the end
 EPISODES = ("", "drop", "stuck", "noisy")  # the open episode's kind, by its byte
 
 # (key, struct codes of its items): a code per item of a list, one for a scalar
@@ -36,10 +36,15 @@ _FIELDS: tuple[tuple[str, str], ...] = (
     ("ps", "qddqddqddddd"), ("rl", "qqqdq"), ("nz", "qqqqdddqq"),
     ("sv", "d"), ("ss", "q"), ("sk", "q"), ("dn", "q"), ("ds", "q"), ("dw", "q"),
     ("de", "q"), ("rs", "B" + "qq" * detector.STOPS_KEPT),
-    ("q", "d"), ("pv", "d"),
+    ("q", "d"), ("pv", "d"), ("lj", "d"),
 )
 _LISTS = {"wk", "wn", "hd", "hn", "hs", "ps", "rl", "nz"}
-_RECORD = struct.Struct("<B" + "".join(codes for _, codes in _FIELDS))
+#: the fields of each record version still read: a version 1 record is a state of detector layout 6, which
+#: ``observe`` upgrades when it next runs
+_LAYOUTS = {1: _FIELDS[:-1], RECORD_VERSION: _FIELDS}
+_STRUCTS = {version: struct.Struct("<B" + "".join(codes for _, codes in fields))
+            for version, fields in _LAYOUTS.items()}
+_RECORD = _STRUCTS[RECORD_VERSION]
 RECORD_SIZE = _RECORD.size
 _SCORED = ("lk", "ar")
 
@@ -72,12 +77,13 @@ def encode(state: dict) -> bytes:
 
 def decode(record: bytes) -> dict:
     """The detector state a record holds."""
-    if len(record) != RECORD_SIZE or record[0] != RECORD_VERSION:
-        raise NoRecord(f"not a version {RECORD_VERSION} meter record of {RECORD_SIZE} bytes")
-    values = _RECORD.unpack(record)
+    layout = _STRUCTS.get(record[0]) if record else None
+    if layout is None or len(record) != layout.size:
+        raise NoRecord(f"not a meter record of a version read here ({', '.join(map(str, _LAYOUTS))}) and its size")
+    values = layout.unpack(record)
     state: dict = {}
     at = 1
-    for key, codes in _FIELDS:
+    for key, codes in _LAYOUTS[record[0]]:
         items = values[at:at + len(codes)]
         at += len(codes)
         if key == "ep":

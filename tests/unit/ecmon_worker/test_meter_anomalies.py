@@ -322,6 +322,44 @@ def test_a_state_saved_by_version_3_on_a_weekly_mill_carries_on_quietly():
     assert state["v"] == det.STATE_VERSION and len(state["wk"]) == len(state["hs"]) == 72
 
 
+def _batch_plant(burst: bool, seed: int = 3):
+    """A plant whose load each hour is a new batch (50-150, held for the hour): its hourly profile varies as much
+    as a burst, so a burst's readings stay a few scales out. With ``burst``, 3 hours of wiring noise from
+    ``FAULT_AT``."""
+    levels = random.Random(seed)
+    hourly = [levels.uniform(50.0, 150.0) for _ in range(30 * 24)]
+    wild = random.Random(seed + 1)
+
+    def value(i, rng):
+        v = hourly[i // 4] * rng.gauss(1.0, 0.01)
+        return v * wild.uniform(0.1, 4.0) if burst and FAULT_AT <= i < FAULT_AT + 12 else v
+
+    return replay(value, 24, seed)[1]
+
+
+def test_a_burst_on_a_meter_whose_hours_vary_as_much_is_one_noisy_episode_by_its_ratios():
+    assert _batch_plant(burst=False) == []
+    found = _batch_plant(burst=True)
+    assert types(found) == ["noisy"], types(found)
+    assert "times or 1/2 of the reading before" in found[0][1].detail
+
+
+def test_a_step_is_wild_by_its_ratio_only_where_such_steps_are_not_usual():
+    """A doubling is a leap for a steady meter; for one that switches on and off in turns (every step 50 times),
+    the same doubling, and its own switching, are usual."""
+    rng = random.Random(11)
+    steady, switching = det.new_state(), det.new_state()
+    for i in range(1_000):
+        det.observe(steady, T0 + i * STEP, 100.0 * rng.gauss(1.0, 0.02), scored=False)
+        on = rng.random() < 0.5
+        det.observe(switching, T0 + i * STEP, (100.0 if on else 2.0) * rng.gauss(1.0, 0.02), scored=False)
+    n = 1_000
+    assert det._leap(dict(steady), 2.2 * steady["pv"], n)
+    assert not det._leap(dict(steady), 1.2 * steady["pv"], n)
+    assert not det._leap(dict(switching), 100.0 if switching["pv"] < 50 else 2.0, n)
+    assert not det._leap(dict(steady), 2.2 * steady["pv"], 10)  # before its usual step is learnt
+
+
 def _one_drift(per_day: float, for_days: int, days: int) -> det.Finding:
     """The one finding on a load growing by ``per_day`` of the normal from ``FAULT_AT`` for ``for_days``, then
     repaired: a drift, above the expected value."""

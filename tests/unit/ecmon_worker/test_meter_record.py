@@ -18,7 +18,7 @@ def streams() -> dict[str, list[tuple[int, float]]]:
 
 
 def test_the_record_size_is_fixed_and_stated():
-    assert meter_record.RECORD_SIZE == 1_924
+    assert meter_record.RECORD_SIZE == 1_932
     assert len(meter_record.encode(det.new_state())) == meter_record.RECORD_SIZE
 
 
@@ -57,3 +57,20 @@ def test_a_record_of_another_version_is_refused():
         meter_record.decode(bytes(record))
     with pytest.raises(meter_record.NoRecord):
         meter_record.decode(bytes(record[:-1]))
+
+
+def test_a_version_1_record_is_read_and_its_meter_goes_on(streams):
+    """Records written before the usual log step ("lj", detector state 7) are read as states of layout 6; the
+    detector upgrades them when it next observes, learning that step afresh."""
+    meter, stream = next(iter(streams.items()))
+    st = det.new_state()
+    for ts, value in stream[:2_000]:
+        det.observe(st, ts, value, scored=False)
+    record = meter_record.encode(st)
+    old = bytes([1, 6]) + record[2:-8]  # version 1: the same fields without the last, a layout 6 state
+    restored = meter_record.decode(old)
+    assert restored == {**{k: v for k, v in st.items() if k != "lj"}, "v": 6}
+    for ts, value in stream[2_000:2_100]:
+        det.observe(restored, ts, value, scored=False)
+    assert restored["v"] == det.STATE_VERSION and restored["lj"] > 0
+    assert len(meter_record.encode(restored)) == meter_record.RECORD_SIZE
