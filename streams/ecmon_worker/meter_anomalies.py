@@ -74,6 +74,7 @@ CREEP = 4  # the kind of a change record (``rl[1]``) for a rise followed silentl
 Z_WILD = 6.0  # a jump between consecutive readings this many scales wide is a wild reading's edge
 NOISY_JUMPS = 4  # jumps in one cluster that make it a burst of noise (a lone spike makes two)
 NOISY_GAP_H = 1.0  # a cluster of wild readings stays open this long after its last jump
+LJ_UNKNOWN = 1.0  # an upgraded meter's usual log step (an e-fold) until it has learnt its own: about a week
 LEAP_RATIO = 2.0  # a reading at least this many times (or this share of) the one before is wild by its ratio too,
 # when that step is also Z_WILD times the meter's usual one on a log scale: a burst on a meter whose hourly
 # profile varies as much as the burst stays under Z_WILD scales
@@ -220,7 +221,8 @@ def _score_state(st: dict) -> None:
 
 
 def _upgrade(st: dict) -> None:
-    """Complete a state saved by an earlier version (the worker checkpoints them): version 2 had no score
+    """Complete a state saved by an earlier version (the worker checkpoints them): version 6 had no usual log
+    step (``LJ_UNKNOWN`` until it is learnt, as an old meter's warm-up is long past); version 2 had no score
     views beyond the first; version 3 had one weekend cell per hour, which now serves as both the Saturday
     and the Sunday cell until they have learnt their own, and one scale per hour of the day, which each day
     type starts from; version 4 had a shorter pending shift, no change episodes and noise clusters, an
@@ -243,6 +245,8 @@ def _upgrade(st: dict) -> None:
         _score_state_into(fresh, st.get("pv", 0.0))
         for key, value in fresh.items():
             st.setdefault(key, value)
+    if "lj" not in st:  # version 6: the usual step is not known yet, so no step is a leap until it is learnt
+        st["lj"] = LJ_UNKNOWN
     for key, fresh in new_state().items():
         st.setdefault(key, fresh)
     st["v"] = STATE_VERSION
@@ -417,9 +421,10 @@ def _observe(state: dict, ts_ms: int, value: float, scored: bool, params: ScoreP
 
 def _leap(st: dict, value: float, n: int) -> bool:
     """Is ``value`` wild by its ratio to the reading before: at least ``LEAP_RATIO`` times it (or that share of
-    it), and ``Z_WILD`` times the meter's usual step on a log scale (``"lj"``, learnt over its first
-    1 / ``SCALE_RATE`` readings before it counts)? A meter that routinely switches on and off has a large usual
-    step, so its switching is not wild."""
+    it), and ``Z_WILD`` times the meter's usual step on a log scale (``"lj"``, learnt over a new meter's first
+    1 / ``SCALE_RATE`` readings before it counts; a state upgraded from version 6 starts at ``LJ_UNKNOWN`` and
+    learns down from it, so no step is a leap for about a week)? A meter that routinely switches on and off has a
+    large usual step, so its switching is not wild."""
     eps = max(LOG_EPS * st["mg"], st["q"], 1e-9)
     step = abs(math.log((abs(value) + eps) / (abs(st["pv"]) + eps)))
     usual = st["lj"]
@@ -861,19 +866,23 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     # regime on a level the learning weeks had not settled.)
     learning = bool(st["t0"]) and found - st["t0"] < SHIFT_LEARN_DAYS * 24 * _HOUR_MS
     small = abs(per_reading) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(held - 1.0) >= LEVEL_SHIFT_MIN)
-    if (not learning and direction > 0 and rl[0] and rl[1] == CREEP and rl[2] > 0
+    if (small and not learning and direction > 0 and rl[0] and rl[1] == CREEP and rl[2] > 0
             and ts_ms - rl[4] < DRIFT_HOLD_H * _HOUR_MS):
-        # Another rise soon after one followed silently: a creeping load (a fouling exchanger) confirms in
-        # pieces each below the reporting size, and was never reported. Measured from before its first piece.
+        # Another small rise soon after one followed silently: a creeping load (a fouling exchanger) confirms
+        # in pieces each below the reporting size, and was never reported. Measured from before its first
+        # piece. (A rise large enough to report is judged on its own below: a step after a small rise is a step.)
         onset, before = rl[0], rl[3]
-        total = lv / before - 1.0 if ratio > 0 and before > 0 else (lv - before) / st["mg"] if st["mg"] > 0 else 0.0
+        relative = ratio > 0 and before > 0
+        total = lv / before - 1.0 if relative else (lv - before) / st["mg"] if st["mg"] > 0 else 0.0
         if total < LEVEL_SHIFT_MIN:
             rl[4] = ts_ms
             return []
         st["rl"] = [onset, 2, 1, _compact6(before), ts_ms]
         days = max((ts_ms - onset) / (24 * _HOUR_MS), 1.0 / 24)
-        unit = "of the level before it" if ratio > 0 and before > 0 else "of the meter's mean magnitude"
-        return [_finding("drift", onset, ts_ms, sv / k, old / k, z,
+        unit = "of the level before it" if relative else "of the meter's mean magnitude"
+        now = sv / k
+        then = now / (1.0 + total) if relative else now - total * st["mg"]  # before the first piece
+        return [_finding("drift", onset, ts_ms, now, then, z,
                          f"crept up by {total:+.0%} {unit} in {days:.1f} days ({total / days:+.1%} per day), "
                          "in steps each too small to report")]
     if small or learning:

@@ -79,7 +79,9 @@ def decode(record: bytes) -> dict:
     """The detector state a record holds."""
     layout = _STRUCTS.get(record[0]) if record else None
     if layout is None or len(record) != layout.size:
-        raise NoRecord(f"not a meter record of a version read here ({', '.join(map(str, _LAYOUTS))}) and its size")
+        got = f"version {record[0]}, {len(record)} bytes" if record else "empty"
+        known = ", ".join(map(str, _LAYOUTS))
+        raise NoRecord(f"not a meter record of a version read here ({known}) and its size: {got}")
     values = layout.unpack(record)
     state: dict = {}
     at = 1

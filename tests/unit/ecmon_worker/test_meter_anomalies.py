@@ -357,6 +357,7 @@ def test_a_step_is_wild_by_its_ratio_only_where_such_steps_are_not_usual():
     assert det._leap(dict(steady), 2.2 * steady["pv"], n)
     assert not det._leap(dict(steady), 1.2 * steady["pv"], n)
     assert not det._leap(dict(switching), 100.0 if switching["pv"] < 50 else 2.0, n)
+    assert not det._leap(dict(switching), 2.2 * switching["pv"], n)
     assert not det._leap(dict(steady), 2.2 * steady["pv"], 10)  # before its usual step is learnt
 
 
@@ -389,6 +390,14 @@ def test_a_load_creeping_in_pieces_each_too_small_to_report_is_one_drift():
     f = _one_drift(per_day=0.08, for_days=6, days=32)
     assert "too small to report" in f.detail
     assert T0 + FAULT_AT * STEP <= f.span_start_ms < T0 + (FAULT_AT + 3 * 96) * STEP
+
+
+def test_a_step_after_a_small_rise_is_a_level_shift_from_the_step_not_a_creep():
+    """+10 % (followed silently), then +60 % a day and a quarter later: a level shift where the step is."""
+    step_at = FAULT_AT + 30 * 4
+    _, found = run(days=26, fault=lambda i, v: v * (1.6 if i >= step_at else 1.1 if i >= FAULT_AT else 1.0))
+    assert types(found) == ["level_shift"], types(found)
+    assert found[0][1].span_start_ms >= T0 + (step_at - 8) * STEP
 
 
 def test_a_shift_found_again_and_again_on_a_ramp_is_confirmed_on_the_first_ones_clock():
