@@ -21,8 +21,9 @@ A drop is not reported when it is the plant's routine (``_routine_stop``): it st
 depth of one of the meter's last four drops, or just after the last one ended. A change back soon after a
 reported level shift or drift is its end. Wild readings are one ``spike`` (reported once the cluster closed)
 or one ``noisy`` episode (``_noise``). A confirmed change is a ``drift`` when a ramp from its onset fits it
-better than a step does (``_confirm_shift``), or when it comes within ``DRIFT_HOLD_H`` of a rise followed silently
-as too small and the two together reach the reporting size (a slow creep confirms in pieces; version 8).
+better than a step does (``_confirm_shift``), or when it is itself too small to report, comes within
+``DRIFT_HOLD_H`` of a rise followed silently as too small, and the pieces together reach the reporting size (a
+slow creep confirms in pieces; version 8).
 
 A fall in consumption (a drop, a level shift or drift down) opens a stop regime that remembers the level it
 fell from (version 7): further falls while the level is still down are its stages (``_in_stop``: a
@@ -598,7 +599,7 @@ def _rebase(st: dict, shift: float, ratio: float) -> None:
 
 
 def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: float,
-           leap: bool = False) -> list[Finding]:
+           leap: bool) -> list[Finding]:
     """Wild readings: a lone spike, or a burst of them (wiring noise, a failing transformer) as one episode.
 
     A reading ``Z_SPIKE`` scales above the expected value opens a cluster; it stays open while jumps of
@@ -647,7 +648,7 @@ def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: 
 
 
 def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, resid: float,
-              jump: float = 0.0, leap: bool = False) -> list[Finding]:
+              jump: float, leap: bool) -> list[Finding]:
     ep = st["ep"]
     if ep == "stuck":
         return []
@@ -803,8 +804,9 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     to the new level in its direction (a production shift, a batch: the baseline is put back).
 
     A change that a ramp from its onset fits better than a step is a ``drift``, reported once with its
-    rate; later changes in its direction are its course, not news. So is a rise within ``DRIFT_HOLD_H`` of
-    one followed silently as small (``CREEP``), once both together reach ``LEVEL_SHIFT_MIN``. A change back
+    rate; later changes in its direction are its course, not news. So is a small rise within ``DRIFT_HOLD_H``
+    of one followed silently as small (``CREEP``), once the pieces together reach ``LEVEL_SHIFT_MIN`` (a rise
+    large enough to report is judged on its own). A change back
     in the other direction within ``RETURN_DAYS`` of a reported one's last part is that episode's end (a
     repaired leak, a line stopped again): not a new, opposite level shift; after a fall (a stop) the window is
     ``STOP_RETURN_DAYS`` and the return must not go past the level before the stop, and further falls
