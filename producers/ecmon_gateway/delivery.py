@@ -134,10 +134,15 @@ class SpooledSender:
             log.info("resending %d unacknowledged batch(es) from the spool %s", count, self.spool.path)
         return count
 
-    def submit(self, batches: list[SpooledBatch], positions: dict[str, SourcePosition] | None = None) -> None:
-        """Spool the batches durably (waiting while the spool is full), then hand them to Kafka."""
+    def submit(self, batches: list[SpooledBatch], positions: dict[str, SourcePosition] | None = None,
+               spooled: Callable[[], None] | None = None) -> None:
+        """Spool the batches durably (waiting while the spool is full), call ``spooled``, then hand them to
+        Kafka. ``spooled`` is where a gateway records the sequences it handed out (``SequenceCounter``): after
+        the spool, so a kill in between leaves the numbers in the spool, not used and unsent."""
         self.wait_for_room(sum(len(b.value) for b in batches))
         self.spool.put(batches, positions)
+        if spooled is not None:
+            spooled()
         for batch in batches:
             self._produce(batch)
         self.poll()

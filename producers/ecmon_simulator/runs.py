@@ -319,14 +319,23 @@ def _spooled(batch: PlannedBatch, base: int, start_ms: int, corrupter: random.Ra
     return out
 
 
-def _position(spool: Spool, counter: SequenceCounter, gateway_id: str, source: str) -> SourcePosition:
-    """Where the gateway stands in ``source``: the spool's position, unless the gateway has handed out
-    sequences beyond it since (directly, or through another spool); then the run starts over after them."""
-    pos = spool.position(gateway_id, source)
-    used = counter.last(gateway_id)
-    if used > pos.sequence_base + pos.position and (pos.position == 0 or used > spool.last_sequence(gateway_id)):
-        return SourcePosition(source, used, 0)
-    return pos
+def resume_positions(spool: Spool, counter: SequenceCounter, gateway_ids: list[str],
+                     source: str) -> dict[str, SourcePosition]:
+    """Where each gateway stands in ``source`` when a spooled run starts or restarts.
+
+    A batch is spooled before its sequence is counted (``_send_spooled``), so a run killed in between left
+    sequences in the spool that the counter lacks: the counter catches up first, before anything is resent.
+    Then each gateway goes on from the spool's position, unless it has handed out sequences beyond it since
+    (directly, or through another spool); then the run starts over after them, with new batch ids."""
+    counter.advance(spool.last_sequences())
+    positions = {}
+    for gateway_id in gateway_ids:
+        pos = spool.position(gateway_id, source)
+        used = counter.last(gateway_id)
+        if used > pos.sequence_base + pos.position and (pos.position == 0 or used > spool.last_sequence(gateway_id)):
+            pos = SourcePosition(source, used, 0)
+        positions[gateway_id] = pos
+    return positions
 
 
 def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed: float, show_progress: bool,
@@ -349,10 +358,10 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
                            before_commit=lambda: ledger.save(ledger_path(settings)))
     counter = SequenceCounter(sequences_path(settings.state_dir))
     try:
+        positions = resume_positions(spool, counter, [e.gateway_id for e in source.fleet], source.key)
         sender.resume()
         publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s,
                          settings.state_dir)
-        positions = {e.gateway_id: _position(spool, counter, e.gateway_id, source.key) for e in source.fleet}
         corrupter = random.Random(f"corrupt/{source.seed}")
         wall_start = time.monotonic()
         with _progress(show_progress) as progress:
@@ -366,8 +375,10 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
                 highest: dict[str, int] = {}
                 for b in group:
                     highest[b.gateway_id] = max(highest.get(b.gateway_id, 0), b.sequence)
-                counter.advance(highest)  # before the spool and Kafka see them
-                sender.submit(group, dict(positions))
+                # Counted once spooled, before Kafka sees them: a kill in between leaves them in the spool,
+                # from which resume_positions counts them; counted first, they would be numbers used and
+                # never sent, and the restarted run would number the whole source again after them.
+                sender.submit(group, dict(positions), spooled=lambda: counter.advance(highest))
                 group, group_started = [], time.monotonic()
 
             for i, batch in enumerate(source.batches({gw: p.position for gw, p in positions.items()})):
