@@ -77,6 +77,9 @@ def bench(
     state_rss_limit_gib: Annotated[float, typer.Option(
         help="The state phase kills the worker(s) and stops when their RSS passes this.")] = 4.0,
     state_timeout: Annotated[float, typer.Option(help="Seconds the state phase may take.")] = 900.0,
+    stage_timeout: Annotated[float | None, typer.Option(
+        help="Seconds any other stage may wait for the pipeline (default: at least 10 minutes, more for "
+             "large loads); past it the run stops, naming the stage and the partitions still behind.")] = None,
 ) -> None:
     """Benchmark the whole pipeline on a stack of its own (25xxx ports, .ecmon-bench/); see docs/performance.md."""
     from ecmon_ops.bench.run import (
@@ -101,7 +104,7 @@ def bench(
                           rss_limit_bytes=int(state_rss_limit_gib * 2**30), timeout_s=state_timeout)
     cfg = BenchConfig(enterprises=enterprises, months=months, workers=workers, brokers=brokers,
                       latency_rate=latency_rate, latency_seconds=latency_seconds, profile_seconds=profile, out_dir=out,
-                      state_load=state)
+                      state_load=state, stage_timeout_s=stage_timeout)
     try:
         result = run_benchmark(cli_settings(**own_stack_overrides()), cfg, console)
     except (BenchError, ServiceError) as exc:

@@ -18,6 +18,14 @@ with no await in between; 0.15.3 moved step 1 in front of the seek.
 The fix stops the consumer flow before `on_recovery_completed` runs. No record is delivered until the
 method itself turns the flow back on, after the seek and after the queues are cleared. If the method
 returns early because another rebalance started, that rebalance's recovery turns the flow on again.
+
+Stream records lost on a partition the group never committed (docs/streams.md, "A partition never
+committed lost its backlog"). Faust throws away records fetched while the flow is off and relies on a
+seek back to the committed offsets to fetch them again (`Consumer.getmany`, `perform_seek`). aiokafka's
+`seek_to_committed` moves only partitions with a committed offset: a partition whose first records
+arrived while no worker ran (a new enterprise's partition) keeps the position past the records thrown
+away, and they are never processed. The fix seeks such a stream partition to its beginning, which is
+where `auto_offset_reset="earliest"` would have started it.
 """
 
 from __future__ import annotations
@@ -29,8 +37,11 @@ from typing import Any, NoReturn
 
 import faust
 from faust.tables.recovery import Recovery
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 _MARK = "__ecmon_stops_flow_before_seek__"
+_SEEK_MARK = "__ecmon_seeks_uncommitted_to_beginning__"
+log = logging.getLogger(__name__)
 
 
 def _stop_flow_until_repositioned(on_recovery_completed: Any) -> Any:
@@ -43,11 +54,35 @@ def _stop_flow_until_repositioned(on_recovery_completed: Any) -> Any:
     return wrapper
 
 
+def _seek_uncommitted_to_beginning(seek_to_committed: Any) -> Any:
+    @functools.wraps(seek_to_committed)
+    async def wrapper(self: AIOKafkaConsumerThread) -> Any:
+        consumer = self._ensure_consumer()
+        changelogs = set(self.app.tables.changelog_topics)
+
+        async def seek() -> Any:
+            committed = await consumer.seek_to_committed()
+            never = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
+            if never:
+                log.info("no committed offset yet on %s: reading from the beginning",
+                         ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(never)))
+                await consumer.seek_to_beginning(*never)
+            return committed
+
+        return await self.call_thread(seek)
+
+    setattr(wrapper, _SEEK_MARK, True)
+    return wrapper
+
+
 def apply() -> None:
     """Install the fixes; calling it again changes nothing."""
     if not getattr(Recovery.on_recovery_completed, _MARK, False):
         Recovery.on_recovery_completed = (  # type: ignore[method-assign]  # the patch is the point
             _stop_flow_until_repositioned(Recovery.on_recovery_completed))
+    if not getattr(AIOKafkaConsumerThread.seek_to_committed, _SEEK_MARK, False):
+        AIOKafkaConsumerThread.seek_to_committed = (  # type: ignore[method-assign]
+            _seek_uncommitted_to_beginning(AIOKafkaConsumerThread.seek_to_committed))
 
 
 def execute_until_exit(worker: faust.Worker) -> NoReturn:

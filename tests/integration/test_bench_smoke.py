@@ -27,7 +27,8 @@ def test_a_tiny_benchmark_runs_every_stage_and_writes_its_figures(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "ecmon_cli.main", "bench", "--readings", "20000", "--latency-rate", "2000",
          "--latency-seconds", "3", "--state-meters", "2000", "--state-meters-per-enterprise", "10",
-         "--out", str(out)],
+         # Each stage takes seconds here: one that hangs fails the test with what it waited for, in time.
+         "--stage-timeout", "150", "--state-timeout", "150", "--out", str(out)],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=580,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

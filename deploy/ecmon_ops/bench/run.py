@@ -81,9 +81,14 @@ class BenchConfig:
     profile_seconds: int = 0  # > 0: py-spy the worker during the e2e phase
     state_load: StateLoad | None = field(default_factory=StateLoad)  # None: no state phase
     out_dir: Path = field(default=PROJECT_ROOT / "bench-results")
+    stage_timeout_s: float | None = None  # None: each stage's own limit, scaled to the load
 
     def fleet_run(self, seed: int) -> FleetRun:
         return FleetRun(enterprises=self.enterprises, months=self.months, seed=seed)
+
+    def limit(self, scaled: float) -> float:
+        """How long a stage may wait: ``scaled`` (its limit for the load) unless a stage timeout is set."""
+        return scaled if self.stage_timeout_s is None else self.stage_timeout_s
 
 
 def own_stack_overrides() -> dict[str, str]:
@@ -132,6 +137,21 @@ def _wait(check, timeout: float, what: str, settings: Settings, apps: list[str],
         time.sleep(interval)
 
 
+def _wait_exact(check, timeout: float, what: str, settings: Settings, apps: list[str], probe: OffsetProbe) -> float:
+    """``_wait`` for ClickHouse to reconcile; a timeout names the worker's partitions still behind."""
+    try:
+        return _wait(check, timeout, what, settings, apps)
+    except BenchError as exc:
+        raise BenchError(f"{exc} (ClickHouse not exact); {_behind(probe, topics.READINGS.name)}") from exc
+
+
+def _behind(probe: OffsetProbe, topic: str) -> str:
+    """Which partitions of ``topic`` the probe's group has not committed to their end, for an error message."""
+    ends, committed = probe.end_offsets(topic), probe.committed(topic)
+    behind = {p: f"{committed.get(p, 0)}/{end}" for p, end in ends.items() if committed.get(p, 0) < end}
+    return f"{topic} committed/end behind on partitions {behind}" if behind else f"{topic} fully committed"
+
+
 def _caught_up(probe: OffsetProbe, topic: str) -> bool:
     ends = probe.end_offsets(topic)
     committed = probe.committed(topic)
@@ -146,7 +166,7 @@ def _count_readings(state: dict) -> Callable[[bytes | None, bytes | None], None]
 
 
 def _timed_consumer(probe: OffsetProbe, batches: int, readings: int, started: float, settings: Settings,
-                    apps: list[str], what: str, topic: str = topics.READINGS.name) -> dict:
+                    apps: list[str], what: str, timeout: float, topic: str = topics.READINGS.name) -> dict:
     """Wait until ``probe``'s group has committed ``topic`` to its end; the rate with and without start-up.
 
     ``batches`` and ``readings`` are what the group has to work through (what it had committed before the
@@ -160,7 +180,10 @@ def _timed_consumer(probe: OffsetProbe, batches: int, readings: int, started: fl
             first.append((time.monotonic(), committed))
         return _caught_up(probe, topic)
 
-    end = _wait(done, max(600.0, readings / 500), what, settings, apps)
+    try:
+        end = _wait(done, timeout, what, settings, apps)
+    except BenchError as exc:
+        raise BenchError(f"{exc}; {_behind(probe, topic)}") from exc
     first_at, first_batches = first[0] if first else (started, 0)
     after_first = readings * (1 - first_batches / max(1, batches))
     return {"seconds": end - started, "readings_per_s": rate(readings, end - started),
@@ -177,7 +200,7 @@ def _bare_process(settings: Settings) -> ManagedProcess:
                           marker=str(settings.state_dir), env=settings.process_env())
 
 
-def _bare_faust(settings: Settings, batches: int, readings: int, apps: list[str]) -> dict:
+def _bare_faust(settings: Settings, batches: int, readings: int, apps: list[str], timeout: float) -> dict:
     """The bare job (ecmon_ops.bench.bare_faust) on the same topic, its own group, alone."""
     stack.create_topics(settings, bare_faust.bare_topics())
     probe = OffsetProbe(client_config(settings, "admin"), bare_faust.APP_ID)
@@ -185,7 +208,7 @@ def _bare_faust(settings: Settings, batches: int, readings: int, apps: list[str]
     started = time.monotonic()
     proc.start()
     try:
-        timed = _timed_consumer(probe, batches, readings, started, settings, apps, "bare-job Faust")
+        timed = _timed_consumer(probe, batches, readings, started, settings, apps, "bare-job Faust", timeout)
     except BenchError as exc:
         raise BenchError(f"{exc}. Log: {proc.log_path}\n{proc.log_tail(25)}") from exc
     finally:
@@ -237,11 +260,12 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         started = time.monotonic()
         for i in range(cfg.workers):
             ensure_running(settings, "worker", i + 1)
-        timed = _timed_consumer(probe, base.messages, gw.readings, started, settings, workers, "worker")
+        timed = _timed_consumer(probe, base.messages, gw.readings, started, settings, workers, "worker",
+                                cfg.limit(max(600.0, gw.readings / 500)))
         done = timed.pop("done_at")
         # The regional rollups finish before the sink starts, so the sink phase times only the sink.
         rollups_done = _wait(lambda: _caught_up(probe, topics.ENTERPRISE_TOTALS.name)
-                             and _caught_up(probe, topics.PROVINCE_TOTALS.name), 600, "regional rollups",
+                             and _caught_up(probe, topics.PROVINCE_TOTALS.name), cfg.limit(600), "regional rollups",
                              settings, workers)
         result["worker"] = {"workers": cfg.workers, **timed, "regional_rollups_done_s": rollups_done - started,
                             "batches_per_partition": _partitions_committed(probe),
@@ -256,7 +280,7 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         started = time.monotonic()
         ensure_running(settings, "sink")
         done = _wait(lambda: reconcile(client, settings.clickhouse_database, sent).exact,
-                     max(600.0, gw.readings / 500), "sink", settings, [*workers, "sink-1"])
+                     cfg.limit(max(600.0, gw.readings / 500)), "sink", settings, [*workers, "sink-1"])
         rows = {"rows": 0}
         read_topic(client_config(settings, "admin"), topics.AGGREGATES.name,
                    lambda _k, v: rows.__setitem__("rows", rows["rows"] + len(codec.decode(v)[1]["aggregates"])))
@@ -266,7 +290,8 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         say(f"  {rows['rows']:,} aggregate rows in {done - started:.1f} s = {result['sink']['rows_per_s']:,.0f} rows/s")
 
         say(f"5/{phases} bare-job Faust: decode, exact sums per enterprise x energy x month, emit every second")
-        result["bare_faust"] = _bare_faust(settings, base.messages, gw.readings, [*workers, "sink-1"])
+        result["bare_faust"] = _bare_faust(settings, base.messages, gw.readings, [*workers, "sink-1"],
+                                           cfg.limit(max(600.0, gw.readings / 500)))
         say(f"  {result['bare_faust']['steady_readings_per_s']:,.0f} readings/s after its first commit")
 
         say(f"6/{phases} drain: worker and sink stopped, a fleet pre-loaded, both started, until ClickHouse is exact")
@@ -284,7 +309,8 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
                 first_commit.append(time.monotonic())
             return reconcile(client, settings.clickhouse_database, sent).exact
 
-        done = _wait(drained, max(900.0, gw_drain.readings / 300), "drain", settings, [*workers, "sink-1"])
+        done = _wait_exact(drained, cfg.limit(max(900.0, gw_drain.readings / 300)), "drain", settings,
+                           [*workers, "sink-1"], probe)
         first_at = first_commit[0] if first_commit else started
         result["drain"] = {"readings": gw_drain.readings, "seconds": done - started,
                            "readings_per_s": rate(gw_drain.readings, done - started),
@@ -304,8 +330,9 @@ def run_benchmark(settings: Settings, cfg: BenchConfig, console: Console) -> dic
         started = time.monotonic()
         gw2 = run_bench(settings, cfg.enterprises, cfg.months, seed=E2E_SEED, ledger=ledger)
         sent = ledger.by_province_month()
-        done = _wait(lambda: reconcile(client, settings.clickhouse_database, sent).exact,
-                     max(900.0, gw2.readings / 300), "end to end", settings, [*workers, "sink-1"])
+        done = _wait_exact(lambda: reconcile(client, settings.clickhouse_database, sent).exact,
+                           cfg.limit(max(900.0, gw2.readings / 300)), "end to end", settings, [*workers, "sink-1"],
+                           probe)
         result["e2e"] = {"readings": gw2.readings, "seconds": done - started,
                          "readings_per_s": rate(gw2.readings, done - started),
                          "gateway_readings_per_s": gw2.readings_per_s, "exact": True}

@@ -76,3 +76,38 @@ def test_without_the_fix_the_backlog_flows_while_the_seek_is_awaited():
     asyncio.run(unfixed(recovery_with(consumer), 0))
     assert [s for s, _ in consumer.steps][:2] == ["resume_partitions", "seek"]
     assert dict(consumer.steps)["seek"] is True
+
+
+class SeekRecorder:
+    """aiokafka's consumer as seek_to_committed drives it: what it was asked to seek to the beginning."""
+
+    def __init__(self, committed) -> None:
+        self.committed = committed
+        self.to_beginning: list = []
+
+    async def seek_to_committed(self):
+        return self.committed
+
+    async def seek_to_beginning(self, *tps):
+        self.to_beginning.extend(tps)
+        return True
+
+
+def test_a_stream_partition_never_committed_is_read_again_from_its_beginning():
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    faust_fixes.apply()
+    changelog = TP("ecmon-worker-enterprise-state-changelog", 3)
+    readings_3 = TP("ecmon.readings.v1", 3)
+    consumer = SeekRecorder({READINGS_0: 124, readings_3: None, changelog: None})
+    thread = MagicMock(name="consumer-thread")
+    thread._ensure_consumer.return_value = consumer
+    thread.app.tables.changelog_topics = {changelog.topic}
+
+    async def call_thread(fun, *args):
+        return await fun(*args)
+
+    thread.call_thread = call_thread
+    committed = asyncio.run(AIOKafkaConsumerThread.seek_to_committed(thread))
+    assert committed == consumer.committed  # Faust's read offsets follow the committed ones, as before
+    assert consumer.to_beginning == [readings_3]  # not the committed one, not a changelog
