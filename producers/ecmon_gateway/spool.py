@@ -54,6 +54,20 @@ CREATE TABLE IF NOT EXISTS gateways (
 """
 
 
+def spooled_sequences(path: Path) -> dict[str, int]:
+    """The highest sequence each gateway ever spooled in the spool at ``path``, read without writing to it
+    (another gateway process may hold it open); empty if there is no such spool."""
+    if not path.exists():
+        return {}
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT gateway_id, last_sequence FROM gateways").fetchall())
+    except sqlite3.OperationalError:  # created, schema not yet written
+        return {}
+    finally:
+        db.close()
+
+
 @dataclass(frozen=True)
 class SpooledBatch:
     gateway_id: str

@@ -40,7 +40,7 @@ from ecmon.settings import Settings
 from ecmon_gateway.delivery import BatchProducer, SpooledSender
 from ecmon_gateway.sequences import SequenceCounter, sequences_path
 from ecmon_gateway.signed_messages import encode_signed
-from ecmon_gateway.spool import DEFAULT_LIMIT_BYTES, SourcePosition, Spool, SpooledBatch
+from ecmon_gateway.spool import DEFAULT_LIMIT_BYTES, SourcePosition, Spool, SpooledBatch, spooled_sequences
 from ecmon_registry import keys as registry_keys
 from ecmon_simulator.faults import FaultPlan, corrupt
 from ecmon_simulator.fleet import (
@@ -256,6 +256,7 @@ def send_batches(settings: Settings, source: BatchSource, ledger: Ledger, speed:
                      settings.state_dir)
     corrupter = random.Random(f"corrupt/{source.seed}")
     counter = SequenceCounter(sequences_path(settings.state_dir))
+    count_spooled(counter, settings.state_dir)
     bases = {e.gateway_id: counter.last(e.gateway_id) for e in source.fleet}
 
     wall_start = time.monotonic()
@@ -319,6 +320,14 @@ def _spooled(batch: PlannedBatch, base: int, start_ms: int, corrupter: random.Ra
     return out
 
 
+def count_spooled(counter: SequenceCounter, state_dir: Path) -> None:
+    """Bring the counter up to every spool of the state directory before numbering anything: a spooled run
+    killed between its spool and the counter left numbers only in its spool, which another way of sending
+    (direct, another spool) must not hand out again before that spool resends them."""
+    for path in sorted((state_dir / "gateways").glob("*/spool.sqlite")):
+        counter.advance(spooled_sequences(path))
+
+
 def resume_positions(spool: Spool, counter: SequenceCounter, gateway_ids: list[str],
                      source: str) -> dict[str, SourcePosition]:
     """Where each gateway stands in ``source`` when a spooled run starts or restarts.
@@ -358,6 +367,7 @@ def _send_spooled(settings: Settings, source: BatchSource, ledger: Ledger, speed
                            before_commit=lambda: ledger.save(ledger_path(settings)))
     counter = SequenceCounter(sequences_path(settings.state_dir))
     try:
+        count_spooled(counter, settings.state_dir)
         positions = resume_positions(spool, counter, [e.gateway_id for e in source.fleet], source.key)
         sender.resume()
         publish_registry(registry_producer(settings), source.fleet, source.start_ms, source.interval_s,

@@ -30,6 +30,7 @@ where `auto_offset_reset="earliest"` would have started it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -58,15 +59,21 @@ def _seek_uncommitted_to_beginning(seek_to_committed: Any) -> Any:
     @functools.wraps(seek_to_committed)
     async def wrapper(self: AIOKafkaConsumerThread) -> Any:
         consumer = self._ensure_consumer()
-        changelogs = set(self.app.tables.changelog_topics)
+        streams = self.app.topics
 
         async def seek() -> Any:
             committed = await consumer.seek_to_committed()
-            never = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
+            # Only the topics whose offsets the worker commits: not the changelogs (read by recovery from
+            # its own offsets) nor Faust's assignor topic.
+            never = [tp for tp, offset in committed.items() if not offset and streams.acks_enabled_for(tp.topic)]
             if never:
                 log.info("no committed offset yet on %s: reading from the beginning",
                          ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(never)))
-                await consumer.seek_to_beginning(*never)
+                try:  # the reset stays requested if the broker is slow; recovery need not wait for it
+                    await asyncio.wait_for(consumer.seek_to_beginning(*never), timeout=10)
+                except TimeoutError:
+                    log.warning("seeking %d partition(s) to their beginning took over 10 s; the fetcher "
+                                "resets them when the broker answers", len(never))
             return committed
 
         return await self.call_thread(seek)

@@ -27,7 +27,7 @@ from ecmon_ops.chaos.expected import TrialCheck, check_trial, merge, planned_led
 from ecmon_ops.stack.apps import app_process
 from ecmon_ops.stack.process import ServiceError
 from ecmon_simulator.ledger import Ledger
-from ecmon_simulator.runs import FleetRun, spool_path
+from ecmon_simulator.runs import FleetRun, count_spooled, spool_path
 from ecmon_sink.clickhouse import connect
 from ecmon_sink.databases import province_codes
 
@@ -158,6 +158,7 @@ class Suite:
         run = fleet_run(spec, self.shape)
         counter = SequenceCounter(sequences_path(self.settings.state_dir))
         try:  # a gateway that sent in an earlier trial goes on from its sequence, with new batch ids
+            count_spooled(counter, self.settings.state_dir)  # as the gateway will, before it numbers anything
             bases = {ent.gateway_id: counter.last(ent.gateway_id) for ent in run.fleet()}
         finally:
             counter.close()

@@ -48,3 +48,15 @@ def test_a_batch_is_spooled_then_counted_then_sent(tmp_path):
     sender = SpooledSender(_OrderProducer(events), spool, ack_commit_s=0)
     sender.submit([_batch(1)], spooled=lambda: events.append(f"counted, spool depth {spool.depth}"))
     assert events == ["counted, spool depth 1", "kafka"]
+
+
+def test_numbers_left_in_a_killed_spool_are_not_handed_out_by_another_way_of_sending(tmp_path):
+    from ecmon_simulator.runs import count_spooled
+
+    killed = Spool(tmp_path / "gateways" / "fleet" / "spool.sqlite")
+    killed.put([_batch(11), _batch(12)], {"gw-1": SourcePosition("run-a", 10, 2)})  # counter still at 10
+    counter = SequenceCounter(tmp_path / "gateways" / "sequences.sqlite")
+    counter.advance({"gw-1": 10})
+    count_spooled(counter, tmp_path)  # what a direct send or another spool does before numbering
+    assert counter.last("gw-1") == 12  # its next batch is 13: 11 and 12 stay the killed spool's to resend
+    assert killed.depth == 2  # read, not touched

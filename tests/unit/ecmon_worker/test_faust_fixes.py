@@ -99,10 +99,11 @@ def test_a_stream_partition_never_committed_is_read_again_from_its_beginning():
     faust_fixes.apply()
     changelog = TP("ecmon-worker-enterprise-state-changelog", 3)
     readings_3 = TP("ecmon.readings.v1", 3)
-    consumer = SeekRecorder({READINGS_0: 124, readings_3: None, changelog: None})
+    assignor = TP("ecmon-worker-__assignor-__leader", 0)
+    consumer = SeekRecorder({READINGS_0: 124, readings_3: None, changelog: None, assignor: None})
     thread = MagicMock(name="consumer-thread")
     thread._ensure_consumer.return_value = consumer
-    thread.app.tables.changelog_topics = {changelog.topic}
+    thread.app.topics.acks_enabled_for = lambda topic: topic == "ecmon.readings.v1"  # the streams Faust commits
 
     async def call_thread(fun, *args):
         return await fun(*args)
@@ -110,4 +111,4 @@ def test_a_stream_partition_never_committed_is_read_again_from_its_beginning():
     thread.call_thread = call_thread
     committed = asyncio.run(AIOKafkaConsumerThread.seek_to_committed(thread))
     assert committed == consumer.committed  # Faust's read offsets follow the committed ones, as before
-    assert consumer.to_beginning == [readings_3]  # not the committed one, not a changelog
+    assert consumer.to_beginning == [readings_3]  # not the committed one, a changelog or the assignor's
