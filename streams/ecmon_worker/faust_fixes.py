@@ -31,12 +31,14 @@ where `auto_offset_reset="earliest"` would have started it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
 from typing import Any, NoReturn
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
@@ -69,11 +71,17 @@ def _seek_uncommitted_to_beginning(seek_to_committed: Any) -> Any:
             if never:
                 log.info("no committed offset yet on %s: reading from the beginning",
                          ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(never)))
-                try:  # the reset stays requested if the broker is slow; recovery need not wait for it
-                    await asyncio.wait_for(consumer.seek_to_beginning(*never), timeout=10)
+                # To the first offset itself, not `seek_to_beginning`: that leaves the position unset until the
+                # fetcher resolves it, and Faust's livelock check then fails on aiokafka's assertion.
+                try:
+                    first = await asyncio.wait_for(consumer.beginning_offsets(never), timeout=10)
                 except TimeoutError:
-                    log.warning("seeking %d partition(s) to their beginning took over 10 s; the fetcher "
-                                "resets them when the broker answers", len(never))
+                    log.warning("the first offsets of %d partition(s) not known within 10 s; they stay where "
+                                "they are", len(never))
+                    return committed
+                for tp, offset in first.items():
+                    with contextlib.suppress(IllegalStateError):  # revoked meanwhile: its next owner starts it
+                        consumer.seek(tp, offset)
             return committed
 
         return await self.call_thread(seek)
