@@ -38,13 +38,14 @@ import os
 from typing import Any, NoReturn
 
 import faust
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import IllegalStateError, KafkaError
 from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 _MARK = "__ecmon_stops_flow_before_seek__"
 _SEEK_MARK = "__ecmon_seeks_uncommitted_to_beginning__"
 log = logging.getLogger(__name__)
+FIRST_OFFSETS_S = 60.0  # within recovery's own bound on the seek (broker_request_timeout, 90 s)
 
 
 def _stop_flow_until_repositioned(on_recovery_completed: Any) -> Any:
@@ -73,15 +74,20 @@ def _seek_uncommitted_to_beginning(seek_to_committed: Any) -> Any:
                          ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(never)))
                 # To the first offset itself, not `seek_to_beginning`: that leaves the position unset until the
                 # fetcher resolves it, and Faust's livelock check then fails on aiokafka's assertion.
+                # Long enough to ride out a broker's restart: a seek that lands late only reads again what the
+                # batch and reading identities count once; one that never lands leaves the records unread.
                 try:
-                    first = await asyncio.wait_for(consumer.beginning_offsets(never), timeout=10)
-                except TimeoutError:
-                    log.warning("the first offsets of %d partition(s) not known within 10 s; they stay where "
-                                "they are", len(never))
+                    first = await asyncio.wait_for(consumer.beginning_offsets(never), timeout=FIRST_OFFSETS_S)
+                except (TimeoutError, KafkaError) as exc:
+                    log.error("the first offsets of %s not known (%s): records fetched while the flow was off "
+                              "may stay unread there until the worker restarts",
+                              ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(never)),
+                              type(exc).__name__)
                     return committed
                 for tp, offset in first.items():
-                    with contextlib.suppress(IllegalStateError):  # revoked meanwhile: its next owner starts it
-                        consumer.seek(tp, offset)
+                    # IllegalStateError/AssertionError: revoked meanwhile, its next owner starts it
+                    with contextlib.suppress(IllegalStateError, AssertionError, ValueError):
+                        consumer.seek(tp, max(offset, 0))
             return committed
 
         return await self.call_thread(seek)

@@ -95,6 +95,19 @@ class SeekRecorder:
         self.to_beginning.append((tp, offset))
 
 
+def _consumer_thread(consumer, acks_enabled_for) -> MagicMock:
+    """Faust's consumer thread around ``consumer``, calling on the test's own loop."""
+    thread = MagicMock(name="consumer-thread")
+    thread._ensure_consumer.return_value = consumer
+    thread.app.topics.acks_enabled_for = acks_enabled_for
+
+    async def call_thread(fun, *args):
+        return await fun(*args)
+
+    thread.call_thread = call_thread
+    return thread
+
+
 def test_a_stream_partition_never_committed_is_read_again_from_its_beginning():
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
@@ -103,14 +116,25 @@ def test_a_stream_partition_never_committed_is_read_again_from_its_beginning():
     readings_3 = TP("ecmon.readings.v1", 3)
     assignor = TP("ecmon-worker-__assignor-__leader", 0)
     consumer = SeekRecorder({READINGS_0: 124, readings_3: None, changelog: None, assignor: None})
-    thread = MagicMock(name="consumer-thread")
-    thread._ensure_consumer.return_value = consumer
-    thread.app.topics.acks_enabled_for = lambda topic: topic == "ecmon.readings.v1"  # the streams Faust commits
-
-    async def call_thread(fun, *args):
-        return await fun(*args)
-
-    thread.call_thread = call_thread
+    thread = _consumer_thread(consumer, lambda topic: topic == "ecmon.readings.v1")  # the streams Faust commits
     committed = asyncio.run(AIOKafkaConsumerThread.seek_to_committed(thread))
     assert committed == consumer.committed  # Faust's read offsets follow the committed ones, as before
     assert consumer.to_beginning == [(readings_3, 7)]  # not the committed one, a changelog or the assignor's
+
+
+def test_a_broker_that_cannot_name_the_first_offsets_leaves_recovery_going_with_an_error_logged(caplog):
+    from aiokafka.errors import KafkaTimeoutError
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    faust_fixes.apply()
+    readings_3 = TP("ecmon.readings.v1", 3)
+
+    class NoOffsets(SeekRecorder):
+        async def beginning_offsets(self, tps):
+            raise KafkaTimeoutError()
+
+    consumer = NoOffsets({readings_3: None})
+    thread = _consumer_thread(consumer, lambda topic: True)
+    assert asyncio.run(AIOKafkaConsumerThread.seek_to_committed(thread)) == {readings_3: None}
+    assert consumer.to_beginning == []
+    assert "ecmon.readings.v1[3]" in caplog.text and "KafkaTimeoutError" in caplog.text
