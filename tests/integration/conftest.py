@@ -33,13 +33,14 @@ def pipeline(live_settings):
 
 # Below Linux's ephemeral range (32768-60999), like every fixed test port: a client's outgoing connection
 # may hold any port in that range, and a server bound there fails to start now and then.
-SIDE_PORTS = {"kafka_port": 29092, "clickhouse_port": 29000, "clickhouse_http_port": 29123, "prometheus_port": 29090,
-              "alertmanager_port": 29190, "metrics_port_base": 29200}
+# Not the demo's 29xxx: `make demo` and `make test` may run on one machine at the same time.
+SIDE_PORTS = {"kafka_port": 21092, "clickhouse_port": 21000, "clickhouse_http_port": 21123, "prometheus_port": 21090,
+              "alertmanager_port": 21190, "metrics_port_base": 21200}
 
 
 @pytest.fixture(scope="session")
 def side_pipeline(tmp_path_factory):
-    """A second Kafka + ClickHouse with its own worker and sink (ports 29xxx), shared by the tests that send
+    """A second Kafka + ClickHouse with its own worker and sink (ports 21xxx), shared by the tests that send
     crafted data they do not put in the main stack's ledger (keys, registry, reading identity, closed months):
     the main stack's reconciliation compares all of ClickHouse with what its gateways sent."""
     import os

@@ -1,5 +1,5 @@
 """A reading is counted once, and a correction replaces, in ClickHouse, on the side stack
-(tests/integration/conftest.py, ports 29xxx).
+(tests/integration/conftest.py, ports 21xxx).
 
 One enterprise sends two interval readings, then the same two again in a new batch (next sequence), in a batch
 far ahead in sequence, and from a second gateway; then a batch with one new reading (so we know the resends
