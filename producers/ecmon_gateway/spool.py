@@ -133,10 +133,6 @@ class Spool:
         row = self._db.execute("SELECT last_sequence FROM gateways WHERE gateway_id = ?", (gateway_id,)).fetchone()
         return row[0] if row else 0
 
-    def last_sequences(self) -> dict[str, int]:
-        """The highest sequence each gateway of this spool ever spooled."""
-        return dict(self._db.execute("SELECT gateway_id, last_sequence FROM gateways").fetchall())
-
     # -- batches -------------------------------------------------------------------------------------
 
     def has_room(self, incoming_bytes: int) -> bool:

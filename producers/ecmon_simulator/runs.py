@@ -330,13 +330,11 @@ def count_spooled(counter: SequenceCounter, state_dir: Path) -> None:
 
 def resume_positions(spool: Spool, counter: SequenceCounter, gateway_ids: list[str],
                      source: str) -> dict[str, SourcePosition]:
-    """Where each gateway stands in ``source`` when a spooled run starts or restarts.
-
-    A batch is spooled before its sequence is counted (``_send_spooled``), so a run killed in between left
-    sequences in the spool that the counter lacks: the counter catches up first, before anything is resent.
-    Then each gateway goes on from the spool's position, unless it has handed out sequences beyond it since
-    (directly, or through another spool); then the run starts over after them, with new batch ids."""
-    counter.advance(spool.last_sequences())
+    """Where each gateway stands in ``source`` when a spooled run starts or restarts, once ``count_spooled``
+    has brought the counter up to every spool (this one's too: a run killed between its spool and the counter
+    left numbers only there). Each gateway goes on from the spool's position, unless it has handed out
+    sequences beyond it since (directly, or through another spool); then the run starts over after them, with
+    new batch ids."""
     positions = {}
     for gateway_id in gateway_ids:
         pos = spool.position(gateway_id, source)

@@ -4,7 +4,7 @@ that makes the restarted run number its whole source again (the chaos suite's ga
 from ecmon_gateway.delivery import SpooledSender
 from ecmon_gateway.sequences import SequenceCounter
 from ecmon_gateway.spool import SourcePosition, Spool, SpooledBatch
-from ecmon_simulator.runs import resume_positions
+from ecmon_simulator.runs import count_spooled, resume_positions
 
 
 def _batch(seq: int, gw: str = "gw-1") -> SpooledBatch:
@@ -12,8 +12,10 @@ def _batch(seq: int, gw: str = "gw-1") -> SpooledBatch:
 
 
 def test_a_run_killed_after_spooling_and_before_counting_goes_on_from_the_spool(tmp_path):
-    spool, counter = Spool(tmp_path / "s.sqlite"), SequenceCounter(tmp_path / "seq.sqlite")
+    spool = Spool(tmp_path / "gateways" / "fleet" / "spool.sqlite")
+    counter = SequenceCounter(tmp_path / "gateways" / "sequences.sqlite")
     spool.put([_batch(1), _batch(2)], {"gw-1": SourcePosition("run-a", 0, 2)})  # the kill: counter never advanced
+    count_spooled(counter, tmp_path)
     assert resume_positions(spool, counter, ["gw-1"], "run-a") == {"gw-1": SourcePosition("run-a", 0, 2)}
     assert counter.last("gw-1") == 2  # caught up before anything is resent
 
@@ -51,8 +53,6 @@ def test_a_batch_is_spooled_then_counted_then_sent(tmp_path):
 
 
 def test_numbers_left_in_a_killed_spool_are_not_handed_out_by_another_way_of_sending(tmp_path):
-    from ecmon_simulator.runs import count_spooled
-
     killed = Spool(tmp_path / "gateways" / "fleet" / "spool.sqlite")
     killed.put([_batch(11), _batch(12)], {"gw-1": SourcePosition("run-a", 10, 2)})  # counter still at 10
     counter = SequenceCounter(tmp_path / "gateways" / "sequences.sqlite")
