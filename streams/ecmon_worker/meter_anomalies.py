@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from . import meter_score  # relative: the compiled copy (ecmon_worker.compiled) imports its compiled sibling
 
 DETECTOR = "meter_anomalies"
-DETECTOR_VERSION = "8"
+DETECTOR_VERSION = "9"
 
 _HOUR_MS = 3_600_000
 _CST_MS = 8 * _HOUR_MS
@@ -580,7 +580,9 @@ def _stuck(st: dict, ts_ms: int, value: float, expected: float, iv: int, spread:
         st["sv"], st["ss"], st["sk"] = value, ts_ms, 1
         return []
     k = st["sk"]
-    if k >= STUCK_MIN_READINGS and ts_ms - st["ss"] + iv >= STUCK_MIN_MS and st["ep"] != "stuck":
+    # Inside an open drop a repeated value is the drop's floor (a breaker open reads the same trickle), not a frozen
+    # register: the drop was reported already, and a stuck episode would end it and report it again.
+    if k >= STUCK_MIN_READINGS and ts_ms - st["ss"] + iv >= STUCK_MIN_MS and st["ep"] not in ("stuck", "drop"):
         st["ep"], st["es"], st["ec"] = "stuck", st["ss"], k
         return [_finding("stuck", st["ss"], ts_ms, value, expected, 20.0,
                          f"the same value {value:g} for {k} readings", "WARNING")]
@@ -658,7 +660,7 @@ def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, res
         return findings
     deep = expected > 0 and value < DEEP_RATIO * expected and z <= -DEEP_Z  # consumption, not export
     if ep == "drop":  # open while the points stay far below; the baseline waits meanwhile
-        if z <= -Z_EPISODE or deep:
+        if z <= -Z_EPISODE or deep or 0.0 <= value < DROP_RATIO * expected:
             st["ec"] += 1
             if st["rl"][0] and st["rl"][2] < 0:
                 st["rl"][4] = ts_ms  # the stop's last part is now
@@ -773,11 +775,12 @@ def _restart(st: dict, ts_ms: int, value: float, offset: float) -> None:
             or lv >= (1.0 - LEVEL_SHIFT_MIN) * pre or lv + offset <= 0.0):
         return
     before = (lv + offset) * pre / lv  # what the meter expected here before the stop
-    if abs(value - before) <= RESTART_TOL * before:
+    if abs(value - before) <= RESTART_TOL * before and abs(st["pv"] - before) <= RESTART_TOL * before:
         _rebase(st, 0.0, pre / lv)
         st["ps"] = _NO_SHIFT[:]
         st["cu"] = st["cd"] = st["cr"] = st["ce"] = 0.0
         st["cc"] = 0
+        st["nz"] = [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0]
         rl[4] = ts_ms
 
 
@@ -815,6 +818,8 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     ps = st["ps"]
     if not ps[0]:
         return []
+    if abs(z) > CUSUM_CLIP:  # a spike while the change waits must not become the change (as in the CUSUM)
+        value = expected + (value - expected) * CUSUM_CLIP / abs(z)
     _trend(ps, expected, value, ts_ms)
     start, ratio, shift, k, sv, se, found = ps[:7]
     k, sv, se = k + 1, sv + value, se + expected
@@ -868,11 +873,13 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     # regime on a level the learning weeks had not settled.)
     learning = bool(st["t0"]) and found - st["t0"] < SHIFT_LEARN_DAYS * 24 * _HOUR_MS
     small = abs(per_reading) < LEVEL_SHIFT_MIN * st["mg"] and not (ratio > 0 and abs(held - 1.0) >= LEVEL_SHIFT_MIN)
-    if (small and not learning and direction > 0 and rl[0] and rl[1] == CREEP and rl[2] > 0
+    shifted = rl[1] == 1 and rl[0] - st["t0"] >= SHIFT_LEARN_DAYS * 24 * _HOUR_MS  # a reported level shift
+    if (small and not learning and direction > 0 and rl[0] and (rl[1] == CREEP or shifted) and rl[2] > 0
             and ts_ms - rl[4] < DRIFT_HOLD_H * _HOUR_MS):
         # Another small rise soon after one followed silently: a creeping load (a fouling exchanger) confirms
         # in pieces each below the reporting size, and was never reported. Measured from before its first
         # piece. (A rise large enough to report is judged on its own below: a step after a small rise is a step.)
+        # Soon after a reported rise it is the same creep, its first piece large enough to pass for a step.
         onset, before = rl[0], rl[3]
         relative = ratio > 0 and before > 0
         total = lv / before - 1.0 if relative else (lv - before) / st["mg"] if st["mg"] > 0 else 0.0
@@ -884,9 +891,10 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
         unit = "of the level before it" if relative else "of the meter's mean magnitude"
         now = sv / k
         then = now / (1.0 + total) if relative else now - total * st["mg"]  # before the first piece
+        how = ("since the level shift reported then, still rising" if shifted
+               else "in steps each too small to report")
         return [_finding("drift", onset, ts_ms, now, then, z,
-                         f"crept up by {total:+.0%} {unit} in {days:.1f} days ({total / days:+.1%} per day), "
-                         "in steps each too small to report")]
+                         f"crept up by {total:+.0%} {unit} in {days:.1f} days ({total / days:+.1%} per day), {how}")]
     if small or learning:
         # real but small: the baseline follows it without an alarm; found while still learning the week: a
         # cold start's profile moves by itself. A small rise after the learning weeks may be a creep's first piece.
