@@ -79,6 +79,7 @@ LJ_UNKNOWN = 1.0  # an upgraded meter's usual log step (an e-fold) until it has 
 LEAP_RATIO = 2.0  # a reading at least this many times (or this share of) the one before is wild by its ratio too,
 # when that step is also Z_WILD times the meter's usual one on a log scale: a burst on a meter whose hourly
 # profile varies as much as the burst stays under Z_WILD scales
+BURST_RATIO = 1.5  # inside an open cluster, a step to this many times (or this share of) the reading before is a jump
 STUCK_MIN_READINGS, STUCK_MIN_MS = 4, _HOUR_MS
 IMPOSSIBLE_FACTOR, IMPOSSIBLE_AFTER = 100.0, 100
 DROP_RATIO = 0.5  # a drop falls below half the expected value
@@ -420,18 +421,19 @@ def _observe(state: dict, ts_ms: int, value: float, scored: bool, params: ScoreP
     return Verdict(score, tuple(findings)) if findings or score else _NORMAL
 
 
-def _leap(st: dict, value: float, n: int) -> bool:
-    """Is ``value`` wild by its ratio to the reading before: at least ``LEAP_RATIO`` times it (or that share of
-    it), and ``Z_WILD`` times the meter's usual step on a log scale (``"lj"``, learnt over a new meter's first
-    1 / ``SCALE_RATE`` readings before it counts; a state upgraded from version 6 starts at ``LJ_UNKNOWN`` and
-    learns down from it, so no step is a leap for about a week)? A meter that routinely switches on and off has a
-    large usual step, so its switching is not wild."""
+def _leap(st: dict, value: float, n: int) -> float:
+    """How wild ``value`` is by its ratio to the reading before: the step on a log scale when it is ``Z_WILD``
+    times the meter's usual step (``"lj"``, learnt over a new meter's first 1 / ``SCALE_RATE`` readings before it
+    counts; a state upgraded from version 6 starts at ``LJ_UNKNOWN`` and learns down from it, so no step is a leap
+    for about a week), else 0. A reading is a leap at ``LEAP_RATIO`` times the one before (or that share of it),
+    another jump of an open cluster at ``BURST_RATIO``. A meter that routinely switches on and off has a large usual
+    step, so its switching is not wild."""
     eps = max(LOG_EPS * st["mg"], st["q"], 1e-9)
     step = abs(math.log((abs(value) + eps) / (abs(st["pv"]) + eps)))
     usual = st["lj"]
     # clipped, so that a burst's own steps barely move what is usual
     st["lj"] = _compact6(step if not usual else usual + SCALE_RATE * (min(step, Z_WILD * usual) - usual))
-    return n * SCALE_RATE > 1.0 and step >= max(math.log(LEAP_RATIO), Z_WILD * usual)
+    return step if n * SCALE_RATE > 1.0 and step >= Z_WILD * usual else 0.0
 
 
 def _baseline(st: dict, week: int, hour: int) -> tuple[float, float]:
@@ -601,13 +603,14 @@ def _rebase(st: dict, shift: float, ratio: float) -> None:
 
 
 def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: float,
-           leap: bool) -> list[Finding]:
+           leap: float) -> list[Finding]:
     """Wild readings: a lone spike, or a burst of them (wiring noise, a failing transformer) as one episode.
 
     A reading ``Z_SPIKE`` scales above the expected value opens a cluster; it stays open while jumps of
     ``Z_WILD`` scales between consecutive readings keep coming, each within ``NOISY_GAP_H`` of the last; a
     reading wild by its ratio to the one before (``leap``, see ``_leap``) opens one ``Z_EPISODE`` scales out
-    and counts as a jump.
+    and counts as a jump; in an open cluster a smaller ratio does (``BURST_RATIO``: a burst's readings, 0.1 to 4
+    times the normal, are seldom each twice or half the one before).
     ``NOISY_JUMPS`` of them make the cluster a ``noisy`` episode, reported at once with its span so far;
     the baseline and the CUSUM wait until it has been calm for ``NOISY_GAP_H``. A cluster that closes
     without becoming noisy is a spike, reported then (the readings are back where they were; one that
@@ -624,7 +627,7 @@ def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: 
         nz = [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0]
     if nz[0]:
         nz[8] += z >= Z_EPISODE  # readings high in it: more than two and it is a step, not a spike
-        if jump >= Z_WILD or leap:
+        if jump >= Z_WILD or leap >= math.log(BURST_RATIO):
             nz[1] = ts_ms
             nz[2] += 1
         if z > nz[6]:
@@ -642,15 +645,15 @@ def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: 
             out.append(_finding("noisy", nz[0], ts_ms, value, expected, max(nz[6], Z_SPIKE),
                                 f"{nz[2]} wild jumps (more than {Z_WILD:g} scales, or to {LEAP_RATIO:g} times or "
                                 f"1/{LEAP_RATIO:g} of the reading before) in {hours:.1f} h"))
-    elif z >= Z_WILD and jump >= Z_WILD or leap and z >= Z_EPISODE:  # a wild reading's edge (a step that stays
-        # up does not reopen it)
+    elif z >= Z_WILD and jump >= Z_WILD or leap >= math.log(LEAP_RATIO) and z >= Z_EPISODE:
+        # a wild reading's edge (a step that stays up does not reopen it)
         nz = [ts_ms, ts_ms, 1, 0, _compact6(value), _compact6(expected), _compact6(z), ts_ms, 1]
     st["nz"] = nz
     return out
 
 
 def _episodes(st: dict, ts_ms: int, value: float, expected: float, z: float, resid: float,
-              jump: float, leap: bool) -> list[Finding]:
+              jump: float, leap: float) -> list[Finding]:
     ep = st["ep"]
     if ep == "stuck":
         return []

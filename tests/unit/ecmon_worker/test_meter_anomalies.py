@@ -355,11 +355,13 @@ def test_a_step_is_wild_by_its_ratio_only_where_such_steps_are_not_usual():
         on = rng.random() < 0.5
         det.observe(switching, T0 + i * STEP, (100.0 if on else 2.0) * rng.gauss(1.0, 0.02), scored=False)
     n = 1_000
-    assert det._leap(dict(steady), 2.2 * steady["pv"], n)
-    assert not det._leap(dict(steady), 1.2 * steady["pv"], n)
-    assert not det._leap(dict(switching), 100.0 if switching["pv"] < 50 else 2.0, n)
-    assert not det._leap(dict(switching), 2.2 * switching["pv"], n)
-    assert not det._leap(dict(steady), 2.2 * steady["pv"], 10)  # before its usual step is learnt
+    leap, burst = math.log(det.LEAP_RATIO), math.log(det.BURST_RATIO)
+    assert det._leap(dict(steady), 2.2 * steady["pv"], n) >= leap
+    assert burst <= det._leap(dict(steady), 1.6 * steady["pv"], n) < leap  # a jump only inside an open cluster
+    assert det._leap(dict(steady), 1.2 * steady["pv"], n) < burst
+    assert det._leap(dict(switching), 100.0 if switching["pv"] < 50 else 2.0, n) == 0.0
+    assert det._leap(dict(switching), 2.2 * switching["pv"], n) == 0.0
+    assert det._leap(dict(steady), 2.2 * steady["pv"], 10) == 0.0  # before its usual step is learnt
 
 
 def _one_drift(per_day: float, for_days: int, days: int) -> det.Finding:
@@ -609,3 +611,17 @@ def test_a_level_shift_that_keeps_rising_is_then_a_drift():
     assert types(found) == ["level_shift", "drift"], types(found)
     drift = found[1][1]
     assert "still rising" in drift.detail and drift.observed > 1.4 * drift.expected
+
+
+def test_a_burst_whose_steps_are_not_all_doublings_is_one_noisy_episode():
+    """A load that wanders by ±30 % over nine hours (no hour-of-day cell can hold it, so its scale is wide) and
+    a burst of five readings at 1.8, 0.6, 2.9, 1.7 and 3.5 times the normal: too few jumps of six scales, and not
+    every step twice or half the one before. Inside the open cluster a step to 1.5 times (or 2/3 of) the reading
+    before, six times the meter's usual step, is a jump too: one noisy episode (version 9; nothing before)."""
+    def wander(i, rng):
+        return 100.0 * (1.0 + 0.3 * math.sin(2 * math.pi * i / 37)) * rng.gauss(1.0, 0.01)
+
+    burst, at = [1.8, 0.6, 2.9, 1.7, 3.5], FAULT_AT + 20
+    _, calm = replay(wander, 21, 7)
+    _, found = replay(lambda i, rng: wander(i, rng) * (burst[i - at] if 0 <= i - at < len(burst) else 1.0), 21, 7)
+    assert calm == [] and types(found) == ["noisy"], (types(calm), types(found))
