@@ -643,8 +643,8 @@ def _noise(st: dict, ts_ms: int, value: float, expected: float, z: float, jump: 
                 st["ps"] = _NO_SHIFT[:]
             hours = (ts_ms - nz[0]) / _HOUR_MS
             out.append(_finding("noisy", nz[0], ts_ms, value, expected, max(nz[6], Z_SPIKE),
-                                f"{nz[2]} wild jumps (more than {Z_WILD:g} scales, or to {LEAP_RATIO:g} times or "
-                                f"1/{LEAP_RATIO:g} of the reading before) in {hours:.1f} h"))
+                                f"{nz[2]} wild jumps (more than {Z_WILD:g} scales, or to {BURST_RATIO:g} times or "
+                                f"{1.0 / BURST_RATIO:.2g} of the reading before) in {hours:.1f} h"))
     elif z >= Z_WILD and jump >= Z_WILD or leap >= math.log(LEAP_RATIO) and z >= Z_EPISODE:
         # a wild reading's edge (a step that stays up does not reopen it)
         nz = [ts_ms, ts_ms, 1, 0, _compact6(value), _compact6(expected), _compact6(z), ts_ms, 1]
@@ -778,12 +778,24 @@ def _restart(st: dict, ts_ms: int, value: float, offset: float) -> None:
             or lv >= (1.0 - LEVEL_SHIFT_MIN) * pre or lv + offset <= 0.0):
         return
     before = (lv + offset) * pre / lv  # what the meter expected here before the stop
-    if abs(value - before) <= RESTART_TOL * before and abs(st["pv"] - before) <= RESTART_TOL * before:
+    if abs(value - before) > RESTART_TOL * before or not st["lg"]:
+        return
+    # ... after a reading that was not stopped either: at least half of what the meter drew before the stop at this
+    # hour or at that reading's own (a spike amid the stop is not a restart; a start-up in stages is one at its last
+    # stage; an hourly meter's neighbouring hours differ). That reading's own hour has just learnt from it, so it
+    # may read high, never low: the smaller of the two.
+    earlier, _ = _baseline(st, *_cells(ts_ms - st["lg"]))
+    if lv + earlier > 0.0:
+        before = min(before, (lv + earlier) * pre / lv)
+    if st["pv"] >= DROP_RATIO * before:
         _rebase(st, 0.0, pre / lv)
         st["ps"] = _NO_SHIFT[:]
         st["cu"] = st["cd"] = st["cr"] = st["ce"] = 0.0
         st["cc"] = 0
+        # the first reading at the running load opened a cluster of wild readings: it was the restart's edge
         st["nz"] = [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0]
+        if st["ep"] == "noisy":
+            st["ep"] = ""
         rl[4] = ts_ms
 
 
@@ -882,7 +894,8 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
         # Another small rise soon after one followed silently: a creeping load (a fouling exchanger) confirms
         # in pieces each below the reporting size, and was never reported. Measured from before its first
         # piece. (A rise large enough to report is judged on its own below: a step after a small rise is a step.)
-        # Soon after a reported rise it is the same creep, its first piece large enough to pass for a step.
+        # Soon after a reported level shift up it is that change creeping on, measured from the level after it and
+        # from when it was reported (its first piece was large enough to pass for a step).
         onset, before = rl[0], rl[3]
         relative = ratio > 0 and before > 0
         total = lv / before - 1.0 if relative else (lv - before) / st["mg"] if st["mg"] > 0 else 0.0
@@ -891,11 +904,11 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
             return []
         st["rl"] = [onset, 2, 1, _compact6(before), ts_ms]
         days = max((ts_ms - onset) / (24 * _HOUR_MS), 1.0 / 24)
-        unit = "of the level before it" if relative else "of the meter's mean magnitude"
+        unit = ("of the meter's mean magnitude" if not relative else
+                "of the level after the level shift reported then" if shifted else "of the level before it")
         now = sv / k
         then = now / (1.0 + total) if relative else now - total * st["mg"]  # before the first piece
-        how = ("since the level shift reported then, still rising" if shifted
-               else "in steps each too small to report")
+        how = "still rising" if shifted else "in steps each too small to report"
         return [_finding("drift", onset, ts_ms, now, then, z,
                          f"crept up by {total:+.0%} {unit} in {days:.1f} days ({total / days:+.1%} per day), {how}")]
     if small or learning:
@@ -918,7 +931,8 @@ def _confirm_shift(st: dict, ts_ms: int, value: float, expected: float, z: float
     ramp_fit = ct * ct / tt if tt > 0 else 0.0
     slope = ct / tt if tt > 0 else 0.0  # the ramp's rate, per hour
     drifting = ramp_fit > step_fit and slope * direction > 0
-    st["rl"] = [ts_ms, 2 if drifting else 1, direction, _compact6(pre), ts_ms]
+    # A level shift up remembers the level after it: a creep that goes on from there is measured from it.
+    st["rl"] = [ts_ms, 2 if drifting else 1, direction, _compact6(lv if direction > 0 and not drifting else pre), ts_ms]
     if drifting:
         rate = (f"{slope * 24:+.1%} of the expected value per day" if ratio > 0
                 else f"{slope * 24:+.4g} per reading per day")
