@@ -186,7 +186,8 @@ def new_state() -> dict:
         "ps": _NO_SHIFT[:],
         # the last reported change (level shift or drift), for its end and a drift's course: reported ts,
         # kind (1 level shift, 2 drift, 3 stop, 4 a creep's piece: a rise followed silently), direction (+1 | -1),
-        # the level before it, ts of its last part
+        # the level before it (after it, for a reported level shift up: a creep that goes on is measured from
+        # there), ts of its last part
         "rl": [0, 0, 0, 0.0, 0],
         # a cluster of wild readings: first ts, last jump's ts, jumps, reported as noisy (0 | 1), and the
         # largest reading's value, expected value, z and ts (a lone spike is reported once the cluster closed),
@@ -402,7 +403,9 @@ def _observe(state: dict, ts_ms: int, value: float, scored: bool, params: ScoreP
         st["lv"] += _rate(iv, TAU_LEVEL_H) * (clean - offset - st["lv"])
     dev = clean - st["lv"]
     wk, hd = st["wk"][week], st["hd"][hour]
-    cell_rate = CELL_RATE_MIN * (DAY_TYPE_RATE if week >= 24 else 1.0)
+    # (not while a drop is open: a stop's first Saturday learnt at five times the rate was still in the cells after the
+    # restart, and the next weekend was a "change")
+    cell_rate = CELL_RATE_MIN * (DAY_TYPE_RATE if week >= 24 and st["ep"] != "drop" else 1.0)
     st["wk"][week] = _compact(wk + max(1.0 / (wn + 1), cell_rate) * (dev - wk))
     st["hd"][hour] = _compact(hd + max(1.0 / (hn + 1), CELL_RATE_MIN) * (dev - hd))
     st["wn"][week] = min(wn + 1, 99)
@@ -774,11 +777,14 @@ def _restart(st: dict, ts_ms: int, value: float, offset: float) -> None:
     after it are the stop's course."""
     rl, lv = st["rl"], st["lv"]
     pre = rl[3]
-    if (not _stop_open(rl, ts_ms) or st["neg"] or st["ep"] == "drop" or pre <= 0.0 or lv <= 0.0
+    # Not amid a burst of noise: two of its readings near the running load are not a restart.
+    if (not _stop_open(rl, ts_ms) or st["neg"] or st["ep"] in ("drop", "noisy") or pre <= 0.0 or lv <= 0.0
             or lv >= (1.0 - LEVEL_SHIFT_MIN) * pre or lv + offset <= 0.0):
         return
     before = (lv + offset) * pre / lv  # what the meter expected here before the stop
-    if abs(value - before) > RESTART_TOL * before or not st["lg"]:
+    # ... and nearer that than what it expects now: a level shift down of a fifth opens a stop regime too, and every
+    # reading within a quarter of the old level "restarted" the meter, rescaling its profile again and again
+    if abs(value - before) > RESTART_TOL * before or abs(value - before) >= abs(value - lv - offset) or not st["lg"]:
         return
     # ... after a reading that was not stopped either: at least half of what the meter drew before the stop at this
     # hour or at that reading's own (a spike amid the stop is not a restart; a start-up in stages is one at its last
@@ -794,8 +800,6 @@ def _restart(st: dict, ts_ms: int, value: float, offset: float) -> None:
         st["cc"] = 0
         # the first reading at the running load opened a cluster of wild readings: it was the restart's edge
         st["nz"] = [0, 0, 0, 0, 0.0, 0.0, 0.0, 0, 0]
-        if st["ep"] == "noisy":
-            st["ep"] = ""
         rl[4] = ts_ms
 
 
