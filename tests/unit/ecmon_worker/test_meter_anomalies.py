@@ -681,3 +681,20 @@ def test_a_stop_over_a_weekend_leaves_no_change_behind():
     restart, and the next weekend was reported as a drift."""
     _, found = run(days=40, fault=lambda i, v: v * 0.1 if FAULT_AT <= i < FAULT_AT + 2 * 96 else v)
     assert types(found) == ["drop"], types(found)
+
+
+def test_a_burst_of_noise_amid_a_stop_is_one_noisy_episode_not_a_restart():
+    """A kiln stopped at a tenth of its load, and four hours of wiring noise amid the stop (each reading 0.1 to 4
+    times the running load): one noisy episode. Two of the burst's readings near the running load were taken for a
+    restart, which ended the episode: a second noisy episode, and a drop when the stop went on."""
+    burst_rng = random.Random(4)
+    burst = [burst_rng.uniform(0.1, 4.0) for _ in range(16)]
+    at = FAULT_AT + 36 * 4 + 4 * 7
+
+    def fault(i, v):
+        if at <= i < at + len(burst):
+            return v * burst[i - at]
+        return v * 0.1 if FAULT_AT <= i < FAULT_AT + 3 * 96 else v
+
+    _, found = run(days=30, fault=fault)
+    assert types(found) == ["drop", "noisy"], types(found)
