@@ -139,7 +139,7 @@ class ReadingBatches:
         for finding in findings + watch.silent_meters(uscc, record, province, watermark):
             out.send("anomalies", key, anomaly_events.encode(finding))
         if watch.checkpoint_due(uscc):
-            self.detectors.put(uscc, partition, watch.states[uscc])
+            self.detectors.put(uscc, partition, watch.stored(uscc))
 
     def _normalised_batch(self, batch: dict[str, Any], record: dict[str, Any], province: str, steps: dict[str, int],
                           readings: list[dict[str, Any]]) -> bytes:

@@ -41,9 +41,9 @@ def test_a_spike_becomes_one_meter_anomaly_event_on_the_wire():
 def test_late_readings_and_revisions_are_not_fed_twice():
     watch = MeterWatch()
     watch.observe("U", RECORD, "370000", readings("M1", T0, steady(10)))
-    n = meter_record.unpack(watch.states["U"]["M1"])["n"]
+    n = meter_record.unpack(watch.stored("U")["M1"])["n"]
     watch.observe("U", RECORD, "370000", readings("M1", T0, steady(5)))  # all older than the newest
-    assert meter_record.unpack(watch.states["U"]["M1"])["n"] == n
+    assert meter_record.unpack(watch.stored("U")["M1"])["n"] == n
 
 
 def test_checkpoints_come_at_most_every_few_seconds(monkeypatch):
@@ -81,15 +81,39 @@ def test_states_are_held_packed_and_a_restart_goes_on_from_the_changelog_exactly
     of it (base64 text in JSON) gives back the same state, and so do JSON states of the layout before records."""
     watch = MeterWatch()
     watch.observe("U", RECORD, "370000", readings("M1", T0, steady(3 * 96)))
-    packed = watch.states["U"]["M1"]
+    packed = watch.stored("U")["M1"]
     assert isinstance(packed, bytes) and len(packed) < meter_record.RECORD_SIZE
     state = meter_record.unpack(packed)
     assert meter_record.last_ts(packed) == state["t"] == T0 + 3 * 96 * Q
-    changelog = json.loads(json.dumps(meter_record.stored(watch.states["U"])))
+    changelog = json.loads(json.dumps(meter_record.stored(watch.stored("U"))))
     restarted, legacy = MeterWatch(), MeterWatch()
     restarted.load("U", changelog)
     legacy.load("U", {"M1": state})  # a JSON state of the layout before records
     nxt = readings("M1", T0 + 3 * 96 * Q, steady(96))
     assert watch.observe("U", RECORD, "370000", nxt) == restarted.observe("U", RECORD, "370000", nxt) \
         == legacy.observe("U", RECORD, "370000", nxt)
-    assert watch.states == restarted.states == legacy.states
+    assert watch.stored("U") == restarted.stored("U") == legacy.stored("U")
+
+
+def test_states_held_unpacked_for_the_recent_enterprises_give_the_same_findings_as_packed_ones():
+    """Only ``live_meters`` meters stay unpacked between batches; the others are packed and unpacked again when
+    their enterprise reports: the same findings and the same stored records either way."""
+    other = {**RECORD, "uscc": "V"}
+    tight, roomy = MeterWatch(live_meters=1), MeterWatch()
+    spike = steady(14 * 96 + 16)
+    spike[14 * 96 + 5] = 2000.0
+    found: dict[str, list] = {"tight": [], "roomy": []}
+    for day in range(15):
+        for uscc, record in (("U", RECORD), ("V", other)):
+            batch = readings("M1", T0 + day * 96 * Q, spike[day * 96:(day + 1) * 96]) \
+                + readings("M2", T0 + day * 96 * Q, steady(96))
+            found["tight"] += tight.observe(uscc, record, "370000", batch)
+            found["roomy"] += roomy.observe(uscc, record, "370000", batch)
+        assert len(tight.live) == 1 and tight._live_count == 2
+    assert [e["entity_code"] for e in found["tight"]] == ["U/M1", "V/M1"]
+    assert [{**e, "detected_at": 0} for e in found["tight"]] == [{**e, "detected_at": 0} for e in found["roomy"]]
+    assert tight.stored("U") == roomy.stored("U") and tight.stored("V") == roomy.stored("V")
+    # M1's day 14 ended after 16 readings: lagging M2 by 80 intervals, whether its state is packed (V) or not (U)
+    for uscc in ("U", "V"):
+        silent = tight.silent_meters(uscc, RECORD, "370000", T0 + 15 * 96 * Q)
+        assert [e["entity_code"] for e in silent] == [f"{uscc}/M1"]
