@@ -137,13 +137,13 @@ def consumer_config(settings: Settings) -> dict[str, Any]:
 
 
 class ClickHouseSink:
-    def __init__(self, settings: Settings, max_rows: int = 50_000, max_wait_s: float = 1.0,
+    def __init__(self, settings: Settings, max_rows: int = 50_000, max_wait_s: float | None = None,
                  max_backoff_s: float = 10.0, *, consumer: Consumer | None = None, client: Client | None = None,
                  authority_public_key: bytes | None = None) -> None:
         """``consumer``, ``client`` and ``authority_public_key`` replace the real ones (tests)."""
         self.settings = settings
         self.max_rows = max_rows
-        self.max_wait_s = max_wait_s
+        self.max_wait_s = settings.sink_batch_ms / 1000 if max_wait_s is None else max_wait_s
         self.max_backoff_s = max_backoff_s
         self.database = settings.clickhouse_database
         # the worker's registry checks need the authority's public key: a sink without it cannot start

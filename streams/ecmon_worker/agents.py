@@ -101,6 +101,9 @@ class Agents:
                 self.hold_back(events[i:])
                 raise
             WORKER_BATCH_SECONDS.observe(time.perf_counter() - started)
+            # Checked per event, not per micro-batch: a micro-batch taken from a backlog holds up to 500 batches,
+            # about a second of work, and no timer runs until it is done.
+            self.cadence.flush_if_due()
         self.cadence.flush_if_due()
 
     async def _reading_batch(self, event: Any) -> None:

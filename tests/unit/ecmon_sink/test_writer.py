@@ -289,3 +289,11 @@ def test_the_batch_is_inserted_columnar_with_the_row_types_columns():
 def test_datetime_annotations_are_checked():
     assert _python_type(datetime) == "datetime" and _python_type(int | None) == "int | None"
     assert _python_type(list[int]) == "list[int]"
+
+
+def test_the_batch_window_is_a_setting():
+    """ECMON_SINK_BATCH_MS: how long the sink gathers messages before it writes (default 1 s)."""
+    quick = ClickHouseSink(Settings(sink_batch_ms=250), consumer=FakeConsumer([]), client=FakeClient(),
+                           authority_public_key=b"")
+    default = ClickHouseSink(Settings(), consumer=FakeConsumer([]), client=FakeClient(), authority_public_key=b"")
+    assert (quick.max_wait_s, default.max_wait_s) == (0.25, 1.0)

@@ -197,6 +197,21 @@ def test_a_batch_is_normalised_at_once_and_its_totals_go_out_on_the_cadence(work
     assert worker.topics["enterprise_totals"].soon and not worker.topics["enterprise_totals"].sent  # no await in flush
 
 
+def test_the_cadence_is_kept_inside_a_long_micro_batch(worker):
+    """A micro-batch from a backlog can take a second of work: the totals go out once the interval has passed,
+    with what the batches processed so far counted, not only when the whole micro-batch is done."""
+    take = worker.agents.readings.take
+
+    def slow_take(*args: Any) -> Any:
+        worker.clock[0] += 0.6
+        return take(*args)
+
+    worker.agents.readings.take = slow_take  # type: ignore[method-assign]
+    run(worker.agents.reading_batches([event(batch(1, [1000]), 0), event(batch(2, [500], start=T0 + MIN15), 1),
+                                       event(batch(3, [200], start=T0 + 2 * MIN15), 2)]))
+    assert [[t["physical_milli"] for t in m["totals"]] for _, m in worker.sent("enterprise_totals")] == [[1500]]
+
+
 def test_a_resend_is_a_dead_letter_and_the_rest_of_the_micro_batch_goes_on(worker):
     events = [event(batch(1, [1000]), 0), event(b"\x00garbage", 1), event(batch(1, [1000]), 2),
               event(batch(2, [500], start=T0 + MIN15), 3)]
