@@ -127,23 +127,25 @@ class MeterWatch:
         return events
 
     def _observe_meter(self, state: dict, uscc: str, record: dict, province: str, readings: list[dict]) -> list[dict]:
-        detector = self.detector
+        observe = self.detector.observe
         events = []
+        entity = ""
         for r in readings:
             if r["interval_end"] <= state["t"]:
                 continue  # a late reading or a revision: the baseline already moved past it
-            verdict = detector.observe(state, r["interval_end"], r["physical_milli"] / 1000, scored=False)
-            entity = f"{uscc}/{r['meter_id']}"
-            self.silent.pop(entity, None)
+            verdict = observe(state, r["interval_end"], r["physical_milli"] / 1000, scored=False)
+            entity = entity or f"{uscc}/{r['meter_id']}"
             for f in verdict.findings:
                 events.append(anomaly_event(
                     kind=f.type, severity=f.severity, level="METER", entity_code=entity, province=province,
                     span_start_ms=f.span_start_ms, span_end_ms=max(f.span_end_ms, f.span_start_ms),
                     observed=f.observed, expected=f.expected, score=f.score, unit=r["unit"],
                     industry_code=record["industry_code"], energy_type=r["energy_type"],
-                    detector=detector.DETECTOR, detector_version=detector.DETECTOR_VERSION,
+                    detector=self.detector.DETECTOR, detector_version=self.detector.DETECTOR_VERSION,
                     detail=f.detail,
                 ))
+        if entity:
+            self.silent.pop(entity, None)  # it reports again
         return events
 
     def silent_enterprises(self, now_ms: int | None = None) -> list[dict]:
