@@ -7,10 +7,11 @@ per enterprise holding all its meters, each as a compressed fixed-size record
 of them at most) and are packed when their enterprise is checkpointed or leaves that set: unpacking and packing a
 state costs about 70 µs (zlib on float64 fields), fourteen readings' worth of detection, so a meter reporting one
 reading per batch would otherwise spend most of its detection time there. Writing it to the changelog
-with every batch would multiply what each batch costs, so the worker keeps the live states here
-and checkpoints an enterprise's value at most every ``CHECKPOINT_S``. A crash loses at most that
-much learning of the baselines; no total and no accepted reading depends on it. Anomaly ids are
-derived from what was found, so findings re-made after a restart replace, not add to, the earlier ones.
+with every batch would multiply what each batch costs, so the worker keeps the live states here and checkpoints
+an enterprise's value with its first batch ``CHECKPOINT_S`` or more after the last checkpoint. A crash loses what
+the batches of the ``CHECKPOINT_S`` after an enterprise's last checkpoint taught its baselines; no total and no
+accepted reading depends on it. Anomaly ids are derived from what was found, so findings re-made after a restart
+replace, not add to, the earlier ones.
 
 Silence is found without waiting for the silent party's next reading:
 
@@ -78,7 +79,9 @@ class MeterWatch:
 
     def stored(self, uscc: str) -> dict[str, bytes]:
         """The enterprise's meters as packed records, its live states packed now (what its checkpoint writes)."""
-        packed = self.states.setdefault(uscc, {})
+        packed = self.states.get(uscc)
+        if packed is None:  # not loaded: nothing to write (creating it here would skip the table's value)
+            return {}
         for meter_id, state in self.live.get(uscc, {}).items():
             packed[meter_id] = meter_record.pack(state)
         return packed

@@ -97,8 +97,8 @@ def bench_worker(fleet: list[tuple[dict, list[list[dict]]]], detector: ModuleTyp
             for day in days:
                 watch.observe(uscc, record, "370000", day)
         best = min(best, time.process_time() - start)
-        largest = max(len(json.dumps(meter_record.unpack(st))) for meters in watch.states.values()
-                      for st in meters.values())
+        largest = max(len(json.dumps(meter_record.unpack(st))) for uscc in list(watch.states)
+                      for st in watch.stored(uscc).values())
     return best / n, n, largest
 
 

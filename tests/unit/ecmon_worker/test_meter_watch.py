@@ -117,3 +117,17 @@ def test_states_held_unpacked_for_the_recent_enterprises_give_the_same_findings_
     for uscc in ("U", "V"):
         silent = tight.silent_meters(uscc, RECORD, "370000", T0 + 15 * 96 * Q)
         assert [e["entity_code"] for e in silent] == [f"{uscc}/M1"]
+
+
+def test_an_enterprise_not_loaded_has_nothing_to_store_and_is_still_loaded_from_the_table():
+    watch = MeterWatch()
+    assert watch.stored("U") == {} and not watch.knows("U")
+
+
+def test_the_detector_bench_measures_the_watch_as_the_worker_holds_it():
+    """tests/bench/bench_meter_detector.py (docs/anomalies.md quotes it) reads the states through ``stored``."""
+    from ecmon_worker import meter_anomalies
+    from tests.bench.bench_meter_detector import bench_worker, fleet_readings
+
+    per_reading, readings, largest = bench_worker(fleet_readings(enterprises=1, days=1), meter_anomalies)
+    assert per_reading > 0 and readings > 0 and 0 < largest <= 3000
