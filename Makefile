@@ -61,7 +61,8 @@ $(VENV)/.installed: pyproject.toml setup.py
 
 # The compiled meter detector (setup.py; docs/anomalies.md, "Compiled"), built in place here, once after the install
 # and again whenever the reference's source changes, so the worker never runs a stale copy (about a minute).
-DETECTOR_SOURCES := $(addprefix streams/ecmon_worker/,meter_anomalies.py meter_score.py)
+DETECTOR_SOURCES := $(addprefix streams/ecmon_worker/,meter_anomalies.py meter_score.py normalised_encoding.py \
+	compiled/normalised_encoding.pxd)
 
 $(VENV)/.detector-compiled: $(VENV)/.installed setup.py $(DETECTOR_SOURCES)
 	$(VENV)/bin/python setup.py -q build_ext --inplace

@@ -20,7 +20,7 @@ from ecmon.metric_defs import ENTERPRISE_LAST_READING, WORKER_AGGREGATES_EMITTED
 from ecmon.months import CST_OFFSET_MS, DAY_MS
 from ecmon.regions import province_of
 from ecmon.rejection import Rejection
-from ecmon_worker import anomaly_events, emission, enterprise_rollup
+from ecmon_worker import anomaly_events, emission, enterprise_rollup, normalised_encoding
 from ecmon_worker.admission import Admitted
 from ecmon_worker.enterprise_state import new_state
 from ecmon_worker.meter_watch import MeterWatch
@@ -146,7 +146,7 @@ class ReadingBatches:
         for r in readings:
             if r["interval_start"] is None:
                 r["interval_start"] = r["interval_end"] - steps.get(r["meter_id"], 0)
-        return codec.encode("normalised_reading_batch", {
+        return normalised_encoding.encode({
             "uscc": batch["uscc"], "batch_id": batch["batch_id"], "gateway_id": batch["gateway_id"],
             "sequence": batch["sequence"], "province": province, "region_code": record["region_code"],
             "industry_code": record["industry_code"], "electricity_method": self.electricity_method,

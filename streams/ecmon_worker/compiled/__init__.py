@@ -1,2 +1,3 @@
-"""The meter detector compiled: ``meter_anomalies`` and ``meter_score`` built by Cython from the reference modules'
-own source (``setup.py``), so the two cannot drift apart; ``ecmon_worker.meter_detector`` chooses which one runs."""
+"""Modules compiled by Cython from their reference's own source (``setup.py``), so the two cannot drift apart:
+the meter detector, ``meter_anomalies`` and ``meter_score`` (``ecmon_worker.meter_detector`` chooses which one
+runs), and ``normalised_encoding`` (with the C types of its ``.pxd`` here)."""
