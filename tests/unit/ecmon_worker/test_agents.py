@@ -340,3 +340,14 @@ def test_after_a_flush_the_identities_are_held_compressed_and_still_know_every_r
     worker.agents.flush()
     totals = [t for _, m in worker.sent("enterprise_totals") for t in m["totals"]]
     assert totals[-1]["physical_milli"] == 3500
+
+
+def test_the_readings_agent_bench_takes_a_signed_fleet_without_a_dead_letter(tmp_path):
+    """tests/bench/bench_readings_agent.py (docs/performance.md quotes it) measures what the worker really does."""
+    from tests.bench.bench_readings_agent import events_of, feed, readings_agent, signed_fleet
+
+    records, batches = signed_fleet(1, tmp_path)
+    agents = readings_agent(records)
+    run(feed(agents, events_of(batches)))
+    assert len(agents.topics["normalised"].sent) == len(batches) > 100
+    assert agents.topics["dead_letters"].sent == [] and agents.topics["aggregates"].soon
