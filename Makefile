@@ -59,8 +59,8 @@ $(VENV)/.installed: pyproject.toml setup.py
 	ECMON_COMPILE_DETECTOR=0 $(VENV)/bin/pip install -q -e '.[test]'
 	touch $@
 
-# The compiled meter detector (setup.py; docs/anomalies.md, "Compiled"), built in place here, once after the install
-# and again whenever the reference's source changes, so the worker never runs a stale copy (about a minute).
+# The compiled meter detector and normalised-readings writer (setup.py; docs/anomalies.md, "Compiled"), built in place
+# here, once after the install and again whenever a source changes, so the worker never runs a stale copy (a minute).
 DETECTOR_SOURCES := $(addprefix streams/ecmon_worker/,meter_anomalies.py meter_score.py normalised_encoding.py \
 	compiled/normalised_encoding.pxd)
 
