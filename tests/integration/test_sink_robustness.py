@@ -142,8 +142,13 @@ def test_sink_survives_a_clickhouse_outage_and_a_kill_9_exactly(live):
     feed.send(bad_readings=True)
     wait_for(client, feed, timeout=60)
 
-    # A row ClickHouse rejects: in the dead letters with the reason, the rest of its batch written.
-    dead = client.execute("SELECT reason, detail, source_topic FROM ecmon.dead_letters")
+    # A row ClickHouse rejects: in the dead letters with the reason, the rest of its batch written. The sink inserts
+    # the dead letter after the batch's good rows (and commits after both), so it may land a moment later.
+    def dead_letters() -> list:
+        return client.execute("SELECT reason, detail, source_topic FROM ecmon.dead_letters")
+
+    assert wait_until(lambda: bool(dead_letters()), timeout=30, interval=0.5), "no dead letter for the rejected row"
+    dead = dead_letters()
     assert [(r[0], r[2]) for r in dead] == [("clickhouse_rejected", topics.AGGREGATES.name)], dead
     assert "readings" in dead[0][1]
     names = client.execute("SELECT uscc, argMax(name, version) FROM ecmon_370000.enterprises GROUP BY uscc")
