@@ -24,13 +24,8 @@ from typing import Any
 
 from ecmon import codec
 from ecmon_simulator.runs import FleetRun, encode_batch, fleet_source, registry_values
-from ecmon_worker import emission, enterprise_rollup, meter_record, reading_identity
 from ecmon_worker.agents import Agents
-from ecmon_worker.meter_watch import MeterWatch
-from ecmon_worker.production_steps import ProductionSteps
-from ecmon_worker.reading_batches import ReadingBatches
-from ecmon_worker.topology import OUTPUTS
-from tests.unit.ecmon_worker.test_agents import Event, Message, Registry, Table, Topic
+from tests.unit.ecmon_worker.test_agents import Event, Message, make_worker
 
 MICRO_BATCH = 500
 
@@ -45,25 +40,6 @@ def signed_fleet(enterprises: int, state_dir: Path) -> tuple[list[dict[str, Any]
         sent = b.readings[-1]["ts"] + 60_000
         batches.append((b.enterprise.uscc, sent, encode_batch(b, sent, state_dir)))
     return records, batches
-
-
-def readings_agent(records: list[dict[str, Any]]) -> Agents:
-    topics = {channel: Topic() for channel in OUTPUTS}
-    tables = {name: Table() for name in ("enterprise", "detectors", "production", "province", "nation")}
-    registry = Registry()
-    for record in records:
-        registry.add(record)
-    enterprises = emission.DeferredChangelog(tables["enterprise"], encode=reading_identity.encoded,
-                                             hold=reading_identity.held)
-    production = ProductionSteps(emission.DeferredChangelog(tables["production"]), tables["enterprise"].get)
-    readings = ReadingBatches(registry, enterprises,
-                              emission.DeferredChangelog(tables["detectors"], encode=meter_record.stored), production,
-                              MeterWatch(), limits=enterprise_rollup.DEFAULT_LIMITS, electricity_method="equivalent")
-    agents = Agents(topics, {"province": tables["province"], "nation": tables["nation"],
-                             "production": tables["production"]}, registry, readings, production,
-                    grace_ms=0, revision_window_ms=0, deadline_ms=0, emit_interval_s=1.0)
-    agents.assigned({0, 1, 2, 3})
-    return agents
 
 
 def events_of(batches: list[tuple[str, int, bytes]]) -> list[Event]:
@@ -86,7 +62,7 @@ def main() -> None:
         records, batches = signed_fleet(args.enterprises, Path(state_dir))
     events = events_of(batches)
     readings = sum(len(codec.decode(value)[1]["readings"]) for _, _, value in batches)
-    agents = readings_agent(records)
+    agents = make_worker(records, real_clock=True).agents
     profile = cProfile.Profile() if args.profile else None
     started = time.process_time()
     if profile:

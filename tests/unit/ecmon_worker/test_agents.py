@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from ecmon import codec, signing
 from ecmon.months import month_start_ms
 from ecmon.uscc import make_uscc
-from ecmon_worker import emission, enterprise_rollup, reading_identity
+from ecmon_worker import emission, enterprise_rollup, meter_record, reading_identity
 from ecmon_worker.agents import Agents
 from ecmon_worker.meter_watch import MeterWatch
 from ecmon_worker.production_steps import ProductionSteps
@@ -157,23 +158,32 @@ class Worker:
         return [m["reason"] for _, m in self.sent("dead_letters")]
 
 
-@pytest.fixture
-def worker() -> Worker:
+def make_worker(records: list[dict], real_clock: bool = False) -> Worker:
+    """The agents wired as streams/ecmon_worker/topology.py wires them, with recording topics and tables; the
+    cadence runs on ``Worker.clock`` (set by the test) unless ``real_clock`` (tests/bench/bench_readings_agent.py)."""
     topics = {channel: Topic() for channel in OUTPUTS}
     tables = {name: Table() for name in ("enterprise", "detectors", "production", "province", "nation")}
     registry = Registry()
-    registry.add(record())
+    for r in records:
+        registry.add(r)
     enterprises = emission.DeferredChangelog(tables["enterprise"], encode=reading_identity.encoded,
                                              hold=reading_identity.held)
     production = ProductionSteps(emission.DeferredChangelog(tables["production"]), tables["enterprise"].get)
-    readings = ReadingBatches(registry, enterprises, emission.DeferredChangelog(tables["detectors"]), production,
+    readings = ReadingBatches(registry, enterprises,
+                              emission.DeferredChangelog(tables["detectors"], encode=meter_record.stored), production,
                               MeterWatch(), limits=enterprise_rollup.DEFAULT_LIMITS, electricity_method="equivalent")
     clock = [0.0]
     agents = Agents(topics, {"province": tables["province"], "nation": tables["nation"],
                              "production": tables["production"]}, registry, readings, production,
-                    grace_ms=0, revision_window_ms=0, deadline_ms=0, emit_interval_s=1.0, clock=lambda: clock[0])
+                    grace_ms=0, revision_window_ms=0, deadline_ms=0, emit_interval_s=1.0,
+                    clock=time.monotonic if real_clock else lambda: clock[0])
     agents.assigned({0, 1, 2, 3})
     return Worker(agents, topics, tables, registry, clock)
+
+
+@pytest.fixture
+def worker() -> Worker:
+    return make_worker([record()])
 
 
 def run(coro: Any) -> Any:
@@ -344,10 +354,10 @@ def test_after_a_flush_the_identities_are_held_compressed_and_still_know_every_r
 
 def test_the_readings_agent_bench_takes_a_signed_fleet_without_a_dead_letter(tmp_path):
     """tests/bench/bench_readings_agent.py (docs/performance.md quotes it) measures what the worker really does."""
-    from tests.bench.bench_readings_agent import events_of, feed, readings_agent, signed_fleet
+    from tests.bench.bench_readings_agent import events_of, feed, signed_fleet
 
     records, batches = signed_fleet(1, tmp_path)
-    agents = readings_agent(records)
+    agents = make_worker(records, real_clock=True).agents
     run(feed(agents, events_of(batches)))
     assert len(agents.topics["normalised"].sent) == len(batches) > 100
     assert agents.topics["dead_letters"].sent == [] and agents.topics["aggregates"].soon
